@@ -1,0 +1,1 @@
+"""The package the three functions share: settings, database, cache, security and services."""

@@ -1,0 +1,36 @@
+"""The append-only, hash-chained audit log."""
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from shared.db import metadata
+
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    # `seq` orders the chain; `id` is the public identifier.
+    sa.Column("seq", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+    sa.Column("id", UUID(as_uuid=True), nullable=False, unique=True),
+    sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("entity_type", sa.Text, nullable=False),
+    sa.Column("entity_id", sa.Text, nullable=False),
+    sa.Column("data", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("request_id", sa.Text),
+    sa.Column("prev_hash", sa.Text, nullable=False),
+    sa.Column("hash", sa.Text, nullable=False),
+    sa.Index("ix_audit_events_entity", "entity_type", "entity_id", "seq"),
+    sa.Index("ix_audit_events_actor_seq", "actor", "seq"),
+    sa.Index("ix_audit_events_occurred_at", "occurred_at"),
+)
+
+# Installed by the migration: no role the application uses may rewrite history.
+IMMUTABLE_FUNCTION = """
+CREATE OR REPLACE FUNCTION audit_events_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'audit events are append-only (% refused)', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$
+"""

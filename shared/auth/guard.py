@@ -1,0 +1,151 @@
+"""The auth guard every function uses: a JWT access token or an `rm_` API token, and a role.
+
+The caller's current state (active, role, credentials version) is read through the cache, so
+a deactivation or a role or password change takes effect on the very next request without a
+database read on every request: the services invalidate the cached state when they commit.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Request
+
+from shared.auth import roles, tokens
+from shared.auth.service import API_TOKENS_NAMESPACE, USERS_NAMESPACE
+from shared.auth.tables import api_tokens, users
+from shared.cache import get_cache
+from shared.clock import utcnow
+from shared.db import get_engine
+from shared.errors import Forbidden, Unauthorized
+from shared.settings import get_settings
+
+LAST_USED_EVERY_S = 300.0
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, with which effective role, through which kind of credential."""
+
+    user_id: uuid.UUID
+    email: str
+    role: str
+    token_id: uuid.UUID | None = None
+
+    @property
+    def actor(self) -> str:
+        return str(self.user_id)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def _load_user_state(user_id: str) -> dict[str, Any] | None:
+    with get_engine().connect() as conn:
+        row = conn.execute(
+            sa.select(users.c.email, users.c.role, users.c.is_active, users.c.auth_version).where(
+                users.c.id == uuid.UUID(user_id)
+            )
+        ).first()
+    return row._asdict() if row is not None else None
+
+
+def user_state(user_id: str) -> dict[str, Any] | None:
+    """The user's current email, role, active flag and credentials version (cached)."""
+    return get_cache().fetch(USERS_NAMESPACE, user_id, lambda: _load_user_state(user_id))
+
+
+def _load_api_token(prefix: str) -> dict[str, Any] | None:
+    with get_engine().connect() as conn:
+        row = conn.execute(
+            sa.select(
+                api_tokens.c.id,
+                api_tokens.c.user_id,
+                api_tokens.c.role,
+                api_tokens.c.token_hash,
+                api_tokens.c.expires_at,
+                api_tokens.c.revoked_at,
+            ).where(api_tokens.c.prefix == prefix)
+        ).first()
+    return row._asdict() if row is not None else None
+
+
+class _LastUsed:
+    """Writes `last_used_at` at most every few minutes per token per instance."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def touch(self, token_id: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._seen.get(token_id, -LAST_USED_EVERY_S) < LAST_USED_EVERY_S:
+                return
+            self._seen[token_id] = now
+        with get_engine().begin() as conn:
+            conn.execute(
+                sa.update(api_tokens).where(api_tokens.c.id == uuid.UUID(token_id)).values(last_used_at=utcnow())
+            )
+
+
+@functools.cache
+def _last_used() -> _LastUsed:
+    return _LastUsed()
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, credential = header.partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        raise Unauthorized("Send `Authorization: Bearer <token>`.", code="missing_token")
+    return credential.strip()
+
+
+def _from_api_token(token: str) -> Principal:
+    parts = tokens.parse_api_token(token)
+    found = get_cache().fetch(API_TOKENS_NAMESPACE, parts.prefix, lambda: _load_api_token(parts.prefix))
+    if found is None or not tokens.secret_matches(parts.secret, found["token_hash"]):
+        raise Unauthorized("The API token is not valid.", code="invalid_token")
+    if found["revoked_at"] is not None:
+        raise Unauthorized("The API token was revoked.", code="token_revoked")
+    if datetime.fromisoformat(str(found["expires_at"])) <= utcnow():
+        raise Unauthorized("The API token has expired.", code="token_expired")
+    state = user_state(str(found["user_id"]))
+    if state is None or not state["is_active"]:
+        raise Unauthorized("The token's owner is deactivated.", code="account_inactive")
+    _last_used().touch(str(found["id"]))
+    # A token never does more than its owner may do today.
+    role = roles.lower_of(found["role"], state["role"])
+    return Principal(uuid.UUID(str(found["user_id"])), state["email"], role, uuid.UUID(str(found["id"])))
+
+
+def _from_access_token(token: str) -> Principal:
+    claims = tokens.decode_access_token(get_settings(), token)
+    try:
+        user_id = uuid.UUID(claims["sub"])
+    except ValueError:
+        raise Unauthorized("The access token is not valid.", code="invalid_token") from None
+    state = user_state(str(user_id))
+    if state is None or not state["is_active"]:
+        raise Unauthorized("The account is deactivated.", code="account_inactive")
+    if claims.get("ver") != state["auth_version"]:
+        raise Unauthorized("The session ended (password changed); log in again.", code="token_revoked")
+    return Principal(user_id, state["email"], state["role"])
+
+
+def authenticate(request: Request, required_role: str) -> Principal:
+    """The caller, if their credential is valid and their role includes `required_role`."""
+    token = _bearer(request)
+    principal = _from_api_token(token) if token.startswith(tokens.API_TOKEN_PREFIX) else _from_access_token(token)
+    if not roles.at_least(principal.role, required_role):
+        raise Forbidden(f"This needs the {required_role} role; you have {principal.role}.", code="insufficient_role")
+    return principal

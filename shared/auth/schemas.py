@@ -1,0 +1,53 @@
+"""Request bodies of the auth function (unknown fields are refused)."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, EmailStr, Field
+
+from shared.auth.roles import Role
+from shared.pagination import PageQuery
+
+Password = Field(min_length=12, max_length=128)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class RegisterIn(Strict):
+    email: EmailStr = Field(max_length=254)
+    password: str = Password
+    display_name: str = Field(min_length=1, max_length=100)
+
+
+class LoginIn(BaseModel):
+    """JSON `{email, password}`, or the OAuth2 password form (`username`, `password`, ...)."""
+
+    model_config = ConfigDict(extra="ignore")  # OAuth2 forms also send grant_type, scope, client_id
+
+    email: str = Field(min_length=1, max_length=254, validation_alias=AliasChoices("email", "username"))
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class RefreshIn(Strict):
+    refresh_token: str = Field(min_length=1, max_length=512)
+
+
+class ChangePasswordIn(Strict):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Password
+
+
+class UserPatch(Strict):
+    role: Role | None = None
+    is_active: bool | None = None
+
+
+class TokenIn(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    role: Role
+    expires_in_days: int = Field(default=90, ge=1, le=365)
+
+
+class UsersQuery(PageQuery):
+    pass

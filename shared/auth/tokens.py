@@ -1,0 +1,96 @@
+"""Access JWTs, opaque refresh tokens and `rm_` API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+
+from shared.errors import Unauthorized
+from shared.settings import Settings
+
+ALGORITHM = "HS256"
+ACCESS_TYPE = "access"
+API_TOKEN_PREFIX = "rm_"  # noqa: S105 - a public marker, not a secret
+_REQUIRED_CLAIMS = ["sub", "role", "type", "iat", "exp", "jti", "iss", "aud"]
+
+
+def issue_access_token(
+    settings: Settings, *, user_id: object, role: str, auth_version: int, now: datetime
+) -> tuple[str, int]:
+    """A signed access token and its lifetime in seconds."""
+    lifetime = timedelta(minutes=settings.access_token_minutes)
+    claims = {
+        "sub": str(user_id),
+        "role": role,
+        "type": ACCESS_TYPE,
+        "ver": auth_version,
+        "iat": now,
+        "exp": now + lifetime,
+        "jti": uuid.uuid4().hex,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+    }
+    token = jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=ALGORITHM, headers={"typ": "JWT"})
+    return token, int(lifetime.total_seconds())
+
+
+def decode_access_token(settings: Settings, token: str) -> dict[str, Any]:
+    """Verify signature, algorithm, issuer, audience, expiry, required claims and type."""
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            settings.jwt_secret.get_secret_value(),
+            algorithms=[ALGORITHM],
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            options={"require": _REQUIRED_CLAIMS},
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("The access token has expired.", code="token_expired") from None
+    except jwt.PyJWTError:
+        raise Unauthorized("The access token is not valid.", code="invalid_token") from None
+    if claims.get("type") != ACCESS_TYPE:
+        raise Unauthorized("This is not an access token.", code="invalid_token")
+    return claims
+
+
+def new_refresh_token() -> str:
+    """An opaque, high-entropy refresh token (only its hash is stored)."""
+    return secrets.token_urlsafe(32)
+
+
+def digest(secret: str) -> str:
+    """sha256 of a high-entropy secret: enough for tokens (passwords use Argon2id)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ApiTokenParts:
+    prefix: str
+    secret: str
+
+
+def new_api_token() -> tuple[str, ApiTokenParts]:
+    """`rm_<prefix>_<secret>`: the prefix finds the row, the secret's hash proves possession."""
+    parts = ApiTokenParts(prefix=secrets.token_hex(6), secret=secrets.token_urlsafe(32))
+    return f"{API_TOKEN_PREFIX}{parts.prefix}_{parts.secret}", parts
+
+
+def parse_api_token(token: str) -> ApiTokenParts:
+    """Split an API token, or raise 401 if it is not one."""
+    body = token.removeprefix(API_TOKEN_PREFIX)
+    prefix, _, secret = body.partition("_")
+    if not token.startswith(API_TOKEN_PREFIX) or len(prefix) != 12 or not secret:
+        raise Unauthorized("The API token is not valid.", code="invalid_token")
+    return ApiTokenParts(prefix=prefix, secret=secret)
+
+
+def secret_matches(secret: str, stored_digest: str) -> bool:
+    return hmac.compare_digest(digest(secret), stored_digest)

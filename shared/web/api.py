@@ -1,0 +1,320 @@
+"""The HTTP layer shared by the three functions: a Werkzeug route table and one dispatch path.
+
+A function's `main.py` builds an `Api`, declares its routes with the decorators below, and
+hands every request to it from its `@functions_framework.http` entry point. The dispatch does,
+in order: request id and trace, CORS preflight, routing (below the function's mount point, so
+`/releases/abc` and `/abc` are the same route), authentication, query and body validation, the
+view, then response headers and one access-log line. Every failure leaves through
+`shared.web.problems`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pydantic
+import pydantic_core
+from flask import Request, Response
+from werkzeug import exceptions as http
+from werkzeug.routing import Map, Rule
+
+from shared import errors
+from shared.logs import configure_logging, request_id_var, trace_var
+from shared.pagination import link_header
+from shared.settings import get_settings
+from shared.web import problems
+
+log = logging.getLogger("shared.web")
+
+MAX_BODY_BYTES = 1024 * 1024
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
+_JSON_TYPES = ("application/json",)
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_EXPOSED_HEADERS = "ETag, Location, Link, X-Request-ID, Retry-After"
+
+View = Callable[..., Any]
+Authenticator = Callable[[Request, str], Any]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One operation: what it accepts, who may call it, what it answers."""
+
+    method: str
+    path: str
+    view: View
+    body: type[pydantic.BaseModel] | None = None
+    query: type[pydantic.BaseModel] | None = None
+    role: str | None = None
+    status: int = 200
+    summary: str = ""
+    form: bool = False
+    responses: Mapping[int, str] = field(default_factory=dict)
+
+
+@dataclass
+class Call:
+    """What a view gets: the request, its id, the caller and the validated inputs."""
+
+    request: Request
+    request_id: str
+    principal: Any = None
+    body: Any = None
+    query: Any = None
+
+
+@dataclass
+class Reply:
+    """A view's answer when it needs more than a JSON body with the route's status."""
+
+    body: Any = None
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    etag: str | None = None
+
+
+class Api:
+    """A function's route table and request pipeline."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        title: str,
+        authenticator: Authenticator | None = None,
+        no_store: bool = False,
+    ) -> None:
+        # From the raw environment: settings may resolve secrets, and import time stays offline.
+        configure_logging(os.environ.get("LOG_LEVEL", "INFO").upper())
+        self.name = name
+        self.title = title
+        self.authenticator = authenticator
+        self.no_store = no_store
+        self.routes: list[Route] = []
+        self._map = Map(strict_slashes=False, merge_slashes=False)
+        self._views: dict[str, Route] = {}
+
+    # -- declaring routes -------------------------------------------------------------------
+
+    def route(self, method: str, path: str, **options: Any) -> Callable[[View], View]:
+        """Register `view` for `method path` (a Werkzeug rule below the function's mount point)."""
+
+        def register(view: View) -> View:
+            summary = options.pop("summary", None) or (view.__doc__ or "").strip().split("\n")[0]
+            route = Route(method=method, path=path, view=view, summary=summary, **options)
+            endpoint = f"{method} {path}"
+            self._map.add(Rule(path, endpoint=endpoint, methods=[method]))
+            self._views[endpoint] = route
+            self.routes.append(route)
+            return view
+
+        return register
+
+    def get(self, path: str, **options: Any) -> Callable[[View], View]:
+        return self.route("GET", path, **options)
+
+    def post(self, path: str, **options: Any) -> Callable[[View], View]:
+        return self.route("POST", path, **options)
+
+    def put(self, path: str, **options: Any) -> Callable[[View], View]:
+        return self.route("PUT", path, **options)
+
+    def patch(self, path: str, **options: Any) -> Callable[[View], View]:
+        return self.route("PATCH", path, **options)
+
+    def delete(self, path: str, **options: Any) -> Callable[[View], View]:
+        return self.route("DELETE", path, **options)
+
+    # -- handling a request -----------------------------------------------------------------
+
+    def __call__(self, request: Request) -> Response:
+        """Answer one request; never raises."""
+        started = time.perf_counter()
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        id_token = request_id_var.set(request_id)
+        trace_token = trace_var.set(_trace(request))
+        try:
+            response = self._respond(request, request_id)
+            response.headers["X-Request-ID"] = request_id
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
+            if self.no_store:
+                response.headers["Cache-Control"] = "no-store"
+            self._add_cors(request, response)
+            _access_log(request, response, started)
+            return response
+        finally:
+            request_id_var.reset(id_token)
+            trace_var.reset(trace_token)
+
+    def _respond(self, request: Request, request_id: str) -> Response:
+        try:
+            if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
+                return self._preflight(request)
+            adapter = self._map.bind("localhost")
+            path = self.local_path(request.path)
+            if request.method == "OPTIONS":
+                allowed = adapter.allowed_methods(path)
+                if not allowed:
+                    raise http.NotFound()
+                return Response(status=204, headers={"Allow": ", ".join(sorted({*allowed, "OPTIONS"}))})
+            endpoint, arguments = adapter.match(path, method=request.method)
+            route = self._views[str(endpoint)]
+            call = Call(request=request, request_id=request_id)
+            if route.role is not None:
+                if self.authenticator is None:
+                    raise RuntimeError(f"route {route.path} needs a role but {self.name} has no authenticator")
+                call.principal = self.authenticator(request, route.role)
+            if route.query is not None:
+                call.query = _validated(route.query, _query_arguments(request), where="query")
+            if route.body is not None:
+                call.body = _validated(route.body, _body(request, allow_form=route.form), where="body")
+            return self._reply(request, route, route.view(call, **arguments))
+        except errors.DomainError as error:
+            return problems.from_domain_error(error)
+        except _InvalidInput as invalid:
+            return problems.from_validation_error(invalid.error, where=invalid.where)
+        except http.HTTPException as error:
+            return problems.from_http_exception(error)
+        except Exception as error:  # noqa: BLE001 - the last line of defence: never a traceback
+            return problems.from_unexpected(error)
+
+    def local_path(self, path: str) -> str:
+        """The path below this function's mount point (`/releases/x` and `/x` both give `/x`)."""
+        mount = "/" + self.name
+        if path == mount or path.startswith(mount + "/"):
+            path = path[len(mount) :]
+        return path or "/"
+
+    def _reply(self, request: Request, route: Route, result: Any) -> Response:
+        if isinstance(result, Response):
+            return result
+        reply = result if isinstance(result, Reply) else Reply(body=result)
+        status = reply.status or route.status
+        response = Response(status=204) if status == 204 else json_response(reply.body, status=status)
+        response.headers.update(reply.headers)
+        if reply.etag is not None:
+            response.set_etag(reply.etag)
+            if request.method in ("GET", "HEAD"):
+                response.make_conditional(request)
+        return response
+
+    def _preflight(self, request: Request) -> Response:
+        origin = request.headers.get("Origin", "")
+        if origin not in get_settings().cors_origins:
+            return problems.problem(403, "cors_origin_not_allowed", "Not allowed", "This origin may not call the API.")
+        response = Response(status=204)
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = request.headers.get(
+            "Access-Control-Request-Headers", "Authorization, Content-Type, Idempotency-Key, If-Match, If-None-Match"
+        )
+        response.headers["Access-Control-Max-Age"] = "600"
+        return response
+
+    def _add_cors(self, request: Request, response: Response) -> None:
+        origin = request.headers.get("Origin")
+        response.vary.add("Origin")
+        if origin and origin in get_settings().cors_origins:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Expose-Headers"] = _EXPOSED_HEADERS
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def json_response(body: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """A JSON response; timestamps come out as RFC 3339 UTC, UUIDs as strings."""
+    response = Response(pydantic_core.to_json(body), status=status, mimetype="application/json")
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def listing(call: Call, items: list[Any], next_cursor: str | None) -> Reply:
+    """A list page: `{items, next_cursor}` and a `Link: rel="next"` header."""
+    headers = link_header(call.request.base_url, call.request.args.to_dict(), next_cursor)
+    return Reply(body={"items": items, "next_cursor": next_cursor}, headers=headers)
+
+
+def client_address(request: Request) -> str:
+    """The caller's address. Behind Google's load balancer the client is the second-last hop."""
+    if get_settings().trust_forwarded_for:
+        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+        if len(hops) >= 2:
+            return hops[-2]
+    return request.remote_addr or "unknown"
+
+
+class _InvalidInput(Exception):
+    def __init__(self, error: pydantic.ValidationError, where: str) -> None:
+        self.error, self.where = error, where
+
+
+def _validated(model: type[pydantic.BaseModel], data: Any, *, where: str) -> pydantic.BaseModel:
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as error:
+        raise _InvalidInput(error, where) from None
+
+
+def _query_arguments(request: Request) -> dict[str, str]:
+    return {key: request.args[key] for key in request.args}
+
+
+def _body(request: Request, *, allow_form: bool) -> Any:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise http.RequestEntityTooLarge()
+    request.max_content_length = MAX_BODY_BYTES
+    mimetype = request.mimetype
+    if allow_form and mimetype in _FORM_TYPES:
+        return request.form.to_dict()
+    if mimetype not in _JSON_TYPES and not mimetype.endswith("+json"):
+        accepted = "application/json" + (" or a form" if allow_form else "")
+        raise errors.BadRequest(
+            f"Send the body as {accepted}, not {mimetype or 'nothing'}.", code="unsupported_content_type"
+        )
+    raw = request.get_data(cache=True)
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise errors.BadRequest(f"The body is not valid JSON: {error}.", code="malformed_json") from None
+
+
+def _trace(request: Request) -> str | None:
+    header = request.headers.get("X-Cloud-Trace-Context", "")
+    trace_id = header.split("/", 1)[0]
+    if not trace_id:
+        parts = request.headers.get("traceparent", "").split("-")
+        trace_id = parts[1] if len(parts) == 4 else ""
+    project = get_settings().gcp_project_id
+    if not trace_id or not project:
+        return None
+    return f"projects/{project}/traces/{trace_id}"
+
+
+def _access_log(request: Request, response: Response, started: float) -> None:
+    latency = time.perf_counter() - started
+    log.info(
+        "%s %s %s",
+        request.method,
+        request.path,
+        response.status_code,
+        extra={
+            "httpRequest": {
+                "requestMethod": request.method,
+                "requestUrl": request.path,
+                "status": response.status_code,
+                "latency": f"{latency:.6f}s",
+                "userAgent": request.user_agent.string,
+                "remoteIp": request.remote_addr,
+            }
+        },
+    )

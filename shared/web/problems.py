@@ -1,0 +1,128 @@
+"""The one place where failures become RFC 9457 problem+json responses."""
+
+from __future__ import annotations
+
+import logging
+
+import pydantic
+import pydantic_core
+import sqlalchemy.exc
+from flask import Response
+from werkzeug import exceptions as http
+
+from shared import errors
+from shared.db import sqlstate
+
+log = logging.getLogger(__name__)
+
+PROBLEM_TYPE = "urn:release-manager:problem:"
+DATABASE_RETRY_AFTER_S = 5
+
+_STATUS: dict[type[errors.DomainError], int] = {
+    errors.BadRequest: 400,
+    errors.Unauthorized: 401,
+    errors.Forbidden: 403,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.PreconditionFailed: 412,
+    errors.Invalid: 422,
+    errors.TooManyRequests: 429,
+    errors.Unavailable: 503,
+    errors.DomainError: 400,
+}
+# Server-side SQLSTATEs that mean "unavailable or too slow", not "your request is wrong".
+_UNAVAILABLE_SQLSTATES = {"57014", "57P01", "57P02", "57P03", "53300", "08000", "08001", "08003", "08006"}
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    *,
+    items: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A problem+json response with the fields every error of this API carries."""
+    body = {
+        "type": PROBLEM_TYPE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "errors": items or [],
+    }
+    response = Response(pydantic_core.to_json(body), status=status, mimetype="application/problem+json")
+    response.headers.update(headers or {})
+    return response
+
+
+def from_domain_error(error: errors.DomainError) -> Response:
+    """Map a service's error to its status and problem body."""
+    status = next(code for kind, code in _STATUS.items() if isinstance(error, kind))
+    headers: dict[str, str] = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="release-manager"'
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
+    return problem(
+        status, error.code, error.title, error.detail, items=[e.as_dict() for e in error.errors], headers=headers
+    )
+
+
+def from_validation_error(error: pydantic.ValidationError, *, where: str = "body") -> Response:
+    """422 listing every invalid field by its dotted path."""
+    items = []
+    for issue in error.errors(include_url=False):
+        field = ".".join(str(part) for part in issue["loc"]) or where
+        message = "unknown field" if issue["type"] == "extra_forbidden" else issue["msg"]
+        items.append({"field": field, "message": message.removeprefix("Value error, ")})
+    detail = f"{len(items)} invalid field{'s' if len(items) != 1 else ''} in the {where}: " + ", ".join(
+        item["field"] for item in items
+    )
+    return problem(422, "validation_failed", "Invalid fields", detail, items=items)
+
+
+def from_http_exception(error: http.HTTPException) -> Response:
+    """Werkzeug's routing and body errors (404, 405, 413, ...) as problems."""
+    status = error.code or 500
+    headers = {}
+    if isinstance(error, http.MethodNotAllowed) and error.valid_methods:
+        headers["Allow"] = ", ".join(sorted(error.valid_methods))
+    codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 400: "bad_request"}
+    details = {
+        404: "No resource at this path.",
+        405: "This path does not accept that method.",
+        413: "The request body is larger than 1 MiB.",
+    }
+    return problem(
+        status,
+        codes.get(status, "http_error"),
+        error.name,
+        details.get(status, error.description or error.name),
+        headers=headers,
+    )
+
+
+def _is_database_outage(error: Exception) -> bool:
+    if isinstance(error, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError | sqlalchemy.exc.TimeoutError):
+        return True
+    if isinstance(error, sqlalchemy.exc.DBAPIError):
+        return error.connection_invalidated or sqlstate(error) in _UNAVAILABLE_SQLSTATES
+    # pg8000 reports a dropped socket as a plain network error before SQLAlchemy wraps it.
+    return isinstance(error, ConnectionError | TimeoutError)
+
+
+def from_unexpected(error: Exception) -> Response:
+    """A dependency outage becomes 503; anything else a bare 500. Neither leaks internals."""
+    if _is_database_outage(error):
+        log.warning("database unavailable", extra={"error": type(error).__name__})
+        return problem(
+            503,
+            "database_unavailable",
+            "A dependency is unavailable",
+            "The database cannot be reached; retry shortly.",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+        )
+    log.exception("unhandled error")
+    return problem(500, "internal_error", "Internal error", "Something went wrong on our side; it has been logged.")

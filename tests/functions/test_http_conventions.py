@@ -1,0 +1,124 @@
+"""The conventions every function shares: problem+json errors, request ids, CORS, limits."""
+
+import pytest
+
+PROBLEM_FIELDS = {"type", "title", "status", "detail", "code", "errors"}
+
+
+def assert_problem(response, status: int, code: str) -> dict:
+    assert response.status_code == status
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert body.keys() >= PROBLEM_FIELDS
+    assert body["status"] == status
+    assert body["code"] == code
+    return body
+
+
+def test_unknown_path_is_a_problem_404(auth):
+    assert_problem(auth.get("/auth/no-such-thing"), 404, "not_found")
+
+
+def test_wrong_verb_is_405_with_allow(auth):
+    response = auth.delete("/auth/login")
+
+    assert_problem(response, 405, "method_not_allowed")
+    assert response.headers["Allow"] == "POST"
+
+
+def test_malformed_json_is_400(auth):
+    response = auth.post("/auth/login", data="{not json", content_type="application/json")
+
+    body = assert_problem(response, 400, "malformed_json")
+    assert "not valid JSON" in body["detail"]
+
+
+def test_wrong_content_type_is_400(auth):
+    response = auth.post("/auth/register", data="email=a", content_type="text/plain")
+
+    assert_problem(response, 400, "unsupported_content_type")
+
+
+def test_body_over_one_mebibyte_is_413(auth):
+    response = auth.post("/auth/register", data=b"{" + b" " * (1024 * 1024) + b"}", content_type="application/json")
+
+    assert_problem(response, 413, "payload_too_large")
+
+
+def test_unknown_fields_are_rejected_field_by_field(auth):
+    response = auth.post(
+        "/auth/register",
+        json={"email": "a@example.com", "password": "x" * 12, "display_name": "A", "is_admin": True},
+    )
+
+    body = assert_problem(response, 422, "validation_failed")
+    assert {"field": "is_admin", "message": "unknown field"} in body["errors"]
+
+
+def test_request_id_is_echoed_when_given(auth):
+    response = auth.get("/auth/nothing", headers={"X-Request-ID": "ci-run-42.step-3"})
+
+    assert response.headers["X-Request-ID"] == "ci-run-42.step-3"
+
+
+@pytest.mark.parametrize("path", ["/auth/me", "/auth/nothing"])
+def test_request_id_is_generated_otherwise(auth, path):
+    assert len(auth.get(path).headers["X-Request-ID"]) == 32
+
+
+def test_request_id_that_could_forge_log_lines_is_replaced(auth):
+    response = auth.get("/auth/me", headers={"X-Request-ID": 'x" injected'})
+
+    assert response.headers["X-Request-ID"] != 'x" injected'
+
+
+def test_responses_forbid_content_sniffing(health):
+    assert health.get("/health").headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_every_log_line_of_a_request_carries_its_request_id(auth, caplog):
+    with caplog.at_level("INFO"):
+        auth.get("/auth/nothing", headers={"X-Request-ID": "trace-me-1"})
+
+    from shared.logs import CloudJsonFormatter
+
+    lines = [CloudJsonFormatter().format(r) for r in caplog.records if r.name == "shared.web"]
+    assert lines and all('"request_id": "trace-me-1"' in line for line in lines)
+
+
+def test_cors_allows_only_configured_origins(auth, monkeypatch):
+    from shared.settings import get_settings
+
+    monkeypatch.setattr(get_settings(), "cors_origins", ["https://console.example.com"])
+
+    allowed = auth.options(
+        "/auth/login",
+        headers={"Origin": "https://console.example.com", "Access-Control-Request-Method": "POST"},
+    )
+    denied = auth.options(
+        "/auth/login", headers={"Origin": "https://evil.example.com", "Access-Control-Request-Method": "POST"}
+    )
+    simple = auth.get("/auth/nothing", headers={"Origin": "https://console.example.com"})
+
+    assert allowed.status_code == 204
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://console.example.com"
+    assert "POST" in allowed.headers["Access-Control-Allow-Methods"]
+    assert denied.status_code == 403
+    assert "Access-Control-Allow-Origin" not in denied.headers
+    assert simple.headers["Access-Control-Allow-Origin"] == "https://console.example.com"
+
+
+def test_database_outage_is_503_with_retry_after_and_no_internals(auth, monkeypatch):
+    import sqlalchemy as sa
+
+    from shared import db
+
+    dead = sa.create_engine("postgresql+pg8000://postgres@127.0.0.1:1/none", connect_args={"timeout": 1})
+    monkeypatch.setattr(db, "get_engine", lambda: dead)
+
+    response = auth.post("/auth/login", json={"email": "a@example.com", "password": "whatever-password"})
+
+    body = assert_problem(response, 503, "database_unavailable")
+    assert response.headers["Retry-After"]
+    assert "127.0.0.1" not in response.get_data(as_text=True)
+    assert "Traceback" not in body["detail"]

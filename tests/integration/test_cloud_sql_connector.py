@@ -1,0 +1,71 @@
+"""The engine factory's Cloud SQL path hands the connector the right arguments.
+
+Boundary faked: the Cloud SQL Admin API and the instance (neither exists here). The real
+connector library supplies IPTypes and RefreshStrategy; a recording stand-in replaces only the
+Connector object, which would otherwise call the Admin API for certificates.
+"""
+
+import pytest
+from google.cloud.sql.connector import IPTypes, RefreshStrategy
+
+from shared.db import build_engine
+from shared.settings import load_settings
+
+
+class RecordingConnector:
+    def __init__(self, **options):
+        self.options = options
+        self.connects: list[tuple[tuple, dict]] = []
+
+    def connect(self, *args, **kwargs):
+        self.connects.append((args, kwargs))
+        raise ConnectionRefusedError("no Cloud SQL here")
+
+
+def build(**overrides):
+    made: list[RecordingConnector] = []
+
+    def factory(**options):
+        made.append(RecordingConnector(**options))
+        return made[-1]
+
+    settings = load_settings(
+        environment="production",
+        jwt_secret="k" * 40,
+        cloud_sql_instance="proj:europe-west1:release-manager",
+        db_user="releases-fn@proj.iam",
+        **overrides,
+    )
+    engine = build_engine(settings, connector_factory=factory)
+    return engine, made[0]
+
+
+def test_iam_auth_over_private_ip_with_lazy_refresh():
+    engine, connector = build(db_iam_auth=True)
+
+    assert connector.options == {
+        "ip_type": IPTypes.PRIVATE,
+        "enable_iam_auth": True,
+        "refresh_strategy": RefreshStrategy.LAZY,
+    }
+    with pytest.raises(ConnectionRefusedError):
+        engine.connect()
+    args, kwargs = connector.connects[0]
+    assert args == ("proj:europe-west1:release-manager", "pg8000")
+    assert kwargs == {"user": "releases-fn@proj.iam", "db": "release_manager"}
+
+
+def test_password_auth_passes_the_password():
+    engine, connector = build(db_password="pw-from-secret-manager", db_private_ip=False)
+
+    assert connector.options["ip_type"] == IPTypes.PUBLIC
+    with pytest.raises(ConnectionRefusedError):
+        engine.connect()
+    assert connector.connects[0][1]["password"] == "pw-from-secret-manager"
+
+
+def test_pool_is_sized_for_serverless():
+    engine, _ = build(db_pool_size=4, db_max_overflow=1)
+
+    assert engine.pool.size() == 4
+    assert engine.pool._max_overflow == 1

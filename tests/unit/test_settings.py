@@ -1,0 +1,55 @@
+"""Settings refuse what would be unsafe or broken, in one line that names the setting."""
+
+import pytest
+
+from shared.settings import ConfigError, load_settings
+
+PROD = {"environment": "production", "database_url": "postgresql://u@db/x"}
+
+
+def test_development_runs_on_defaults():
+    settings = load_settings(environment="development")
+
+    assert settings.registration_is_open
+    assert settings.is_local
+
+
+def test_placeholder_jwt_secret_is_refused_outside_development():
+    with pytest.raises(ConfigError) as raised:
+        load_settings(**PROD)
+
+    assert str(raised.value) == "invalid setting JWT_SECRET: a placeholder value is refused outside development"
+
+
+def test_short_jwt_secret_is_refused():
+    with pytest.raises(ConfigError, match="JWT_SECRET: must be at least 32 bytes"):
+        load_settings(**PROD, jwt_secret="short-but-not-a-placeholder")
+
+
+def test_production_needs_a_database(monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        load_settings(environment="production", jwt_secret="x" * 40)
+
+
+def test_a_wrong_value_names_the_setting():
+    with pytest.raises(ConfigError, match=r"^invalid setting ENVIRONMENT: "):
+        load_settings(environment="prod")
+
+
+def test_registration_is_closed_by_default_in_production():
+    assert not load_settings(**PROD, jwt_secret="x" * 40).registration_is_open
+    assert load_settings(**PROD, jwt_secret="x" * 40, registration_open=True).registration_is_open
+
+
+def test_cors_origins_accept_a_comma_separated_list(monkeypatch):
+    monkeypatch.setenv("CORS_ORIGINS", "https://a.example.com, https://b.example.com/")
+
+    assert load_settings().cors_origins == ["https://a.example.com", "https://b.example.com"]
+
+
+def test_pool_follows_the_thread_count(monkeypatch):
+    monkeypatch.setenv("THREADS", "8")
+
+    assert load_settings().pool_size == 8
+    assert load_settings(db_pool_size=3).pool_size == 3
