@@ -11,11 +11,13 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+ROOT = Path(__file__).resolve().parents[1]
 RUN_ID = uuid.uuid4().hex[:10]
 LOCAL_POSTGRES = "postgresql+pg8000://postgres@127.0.0.1:5432/postgres"
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
@@ -120,6 +122,7 @@ def services(admin_url: str) -> Iterator[dict[str, str]]:
 @pytest.fixture(autouse=True)
 def clean_state(services: dict[str, str]) -> Iterator[None]:
     """Each test starts with empty tables and an empty cache namespace."""
+    from shared.auth.ratelimit import get_limiter
     from shared.cache import get_cache
     from shared.db import get_engine
     from shared.schema import metadata
@@ -136,7 +139,19 @@ def clean_state(services: dict[str, str]) -> Iterator[None]:
         keys = list(client.scan_iter(match=f"{cache.prefix}:*", count=1000))
         if keys:
             client.delete(*keys)
+    get_limiter.cache_clear()
     yield
+
+
+@pytest.fixture(scope="session")
+def apps(services: dict[str, str]) -> dict[str, Any]:
+    """Each function loaded by functions-framework itself, as Cloud Functions loads it."""
+    import functions_framework
+
+    return {
+        name: functions_framework.create_app(name, str(ROOT / "functions" / name / "main.py"))
+        for name in ("auth", "releases", "health")
+    }
 
 
 def pytest_report_header(config: Any) -> str:

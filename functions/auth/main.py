@@ -1,6 +1,5 @@
 """The auth function: accounts, sessions, roles and API tokens."""
 
-import functools
 from uuid import UUID
 
 import functions_framework
@@ -8,8 +7,7 @@ from flask import Request, Response
 
 from shared.auth import schemas, service
 from shared.auth.guard import Principal, authenticate
-from shared.auth.ratelimit import LoginLimiter
-from shared.cache import get_cache
+from shared.auth.ratelimit import get_limiter
 from shared.db import unit_of_work
 from shared.errors import Forbidden
 from shared.pagination import PageQuery
@@ -17,12 +15,6 @@ from shared.settings import get_settings
 from shared.web import Api, Call, Reply, client_address, listing
 
 api = Api("auth", title="Release Manager: auth", authenticator=authenticate, no_store=True)
-
-
-@functools.cache
-def limiter() -> LoginLimiter:
-    """The instance's failed-login counter."""
-    return LoginLimiter(get_cache())
 
 
 @api.post("/register", body=schemas.RegisterIn, status=201)
@@ -41,7 +33,7 @@ def login(call: Call) -> dict:
         return service.login(
             work,
             settings=get_settings(),
-            limiter=limiter(),
+            limiter=get_limiter(),
             client=client_address(call.request),
             **call.body.model_dump(),
         )

@@ -6,11 +6,12 @@ counting in its own memory, so the limit still holds (per instance) during an ou
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
 
-from shared.cache import Cache
+from shared.cache import Cache, get_cache
 from shared.errors import TooManyRequests
 
 
@@ -61,8 +62,9 @@ class LoginLimiter:
                 pipe.expire(full, self.window_s, nx=True)
                 return pipe.execute()
 
-            if self.cache.run(bump) is None:
-                self._bump_memory(key)
+            self.cache.run(bump)
+            # Counted here too, so an outage starts from this instance's own count, not zero.
+            self._bump_memory(key)
 
     def reset(self, *, email: str) -> None:
         """A successful login clears the account's count (not the address's)."""
@@ -101,3 +103,9 @@ class LoginLimiter:
                 self._memory.pop(key, None)
                 return 0, 0
             return count, int(started + self.window_s - now)
+
+
+@functools.cache
+def get_limiter() -> LoginLimiter:
+    """The instance's failed-login counter."""
+    return LoginLimiter(get_cache())
