@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -37,11 +38,11 @@ def decode_cursor(cursor: str, *, size: int) -> list[Any]:
     return values
 
 
-def page(items: list[Any], limit: int, key: Any) -> tuple[list[Any], str | None]:
+def page(items: Sequence[Any], limit: int, key: Any) -> tuple[list[Any], str | None]:
     """Cut `items` (fetched with limit + 1) to `limit` and make the next cursor from the last kept."""
     if len(items) <= limit:
-        return items, None
-    kept = items[:limit]
+        return list(items), None
+    kept = list(items[:limit])
     return kept, encode_cursor(key(kept[-1]))
 
 

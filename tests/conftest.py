@@ -125,13 +125,14 @@ def clean_state(services: dict[str, str]) -> Iterator[None]:
     from shared.auth.ratelimit import get_limiter
     from shared.cache import get_cache
     from shared.db import get_engine
-    from shared.schema import metadata
+    from shared.schema import deployment_tables, metadata
 
     tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
     with get_engine().begin() as conn:
         # Superuser only: lets the test reset the audit log, which the app itself can never do.
         conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
         conn.execute(sa.text(f"TRUNCATE {tables} CASCADE"))
+        conn.execute(deployment_tables.environments.insert(), deployment_tables.DEFAULT_ENVIRONMENTS)
     cache = get_cache()
     cache._down_until = 0.0
     client = cache.client

@@ -6,9 +6,8 @@ import functions_framework
 from flask import Request, Response
 
 from shared.auth import schemas, service
-from shared.auth.guard import Principal, authenticate
+from shared.auth.guard import authenticate
 from shared.auth.ratelimit import get_limiter
-from shared.db import unit_of_work
 from shared.errors import Forbidden
 from shared.pagination import PageQuery
 from shared.settings import get_settings
@@ -22,93 +21,83 @@ def register(call: Call) -> dict:
     """Create an account (role `viewer`) while registration is open."""
     if not get_settings().registration_is_open:
         raise Forbidden("Registration is closed; ask an admin for an account.", code="registration_closed")
-    with unit_of_work() as work:
-        return service.register(work, **call.body.model_dump())
+    return service.register(call.work, **call.body.model_dump())
 
 
 @api.post("/login", body=schemas.LoginIn, form=True)
 def login(call: Call) -> dict:
     """Exchange email and password for an access and a refresh token."""
-    with unit_of_work() as work:
-        return service.login(
-            work,
-            settings=get_settings(),
-            limiter=get_limiter(),
-            client=client_address(call.request),
-            **call.body.model_dump(),
-        )
+    return service.login(
+        call.work,
+        settings=get_settings(),
+        limiter=get_limiter(),
+        client=client_address(call.request),
+        **call.body.model_dump(),
+    )
 
 
 @api.post("/refresh", body=schemas.RefreshIn)
 def refresh(call: Call) -> dict:
     """A new token pair for a refresh token, which is spent."""
-    with unit_of_work() as work:
-        return service.refresh(work, settings=get_settings(), refresh_token=call.body.refresh_token)
+    return service.refresh(call.work, settings=get_settings(), refresh_token=call.body.refresh_token)
 
 
 @api.post("/logout", body=schemas.RefreshIn, status=204)
 def logout(call: Call) -> None:
     """Revoke the session the refresh token belongs to."""
-    with unit_of_work() as work:
-        service.logout(work, refresh_token=call.body.refresh_token)
+    service.logout(call.work, refresh_token=call.body.refresh_token)
 
 
 @api.get("/me", role="viewer")
 def me(call: Call) -> dict:
     """The caller's account."""
-    with unit_of_work() as work:
-        return service.get_user(work, user_id=call.principal.user_id)
+    return service.get_user(call.work, user_id=call.principal.user_id)
 
 
 @api.post("/me/password", role="viewer", body=schemas.ChangePasswordIn, status=204)
 def change_password(call: Call) -> None:
     """Change the caller's password; every session of theirs ends."""
-    with unit_of_work() as work:
-        service.change_password(work, user_id=call.principal.user_id, **call.body.model_dump())
+    service.change_password(call.work, user_id=call.principal.user_id, **call.body.model_dump())
 
 
-@api.get("/users", role="admin", query=schemas.UsersQuery)
+@api.get("/users", role="admin", query=PageQuery)
 def list_users(call: Call) -> Reply:
     """Every account, a page at a time."""
-    with unit_of_work() as work:
-        items, cursor = service.list_users(work, limit=call.query.limit, cursor=call.query.cursor)
+    items, cursor = service.list_users(call.work, limit=call.query.limit, cursor=call.query.cursor)
     return listing(call, items, cursor)
 
 
 @api.patch("/users/<uuid:user_id>", role="admin", body=schemas.UserPatch)
 def update_user(call: Call, user_id: UUID) -> dict:
     """Change a user's role or active flag."""
-    with unit_of_work() as work:
-        return service.update_user(
-            work, user_id=user_id, actor=call.principal.actor, **call.body.model_dump(exclude_none=True)
-        )
+    changes = call.body.model_dump(exclude_none=True)
+    return service.update_user(call.work, user_id=user_id, actor=call.principal.actor, **changes)
 
 
 @api.post("/tokens", role="developer", body=schemas.TokenIn, status=201)
 def create_token(call: Call) -> dict:
     """An API token for a pipeline; the secret is in this response only."""
-    caller: Principal = call.principal
-    with unit_of_work() as work:
-        return service.create_api_token(work, owner_id=caller.user_id, owner_role=caller.role, **call.body.model_dump())
+    caller = call.principal
+    return service.create_api_token(
+        call.work, owner_id=caller.user_id, owner_role=caller.role, **call.body.model_dump()
+    )
 
 
 @api.get("/tokens", role="viewer", query=PageQuery)
 def list_tokens(call: Call) -> Reply:
     """The caller's API tokens (an admin's list has everyone's), without secrets."""
-    caller: Principal = call.principal
-    with unit_of_work() as work:
-        items, cursor = service.list_api_tokens(
-            work, viewer_id=caller.user_id, is_admin=caller.is_admin, limit=call.query.limit, cursor=call.query.cursor
-        )
+    caller = call.principal
+    items, cursor = service.list_api_tokens(
+        call.work, viewer_id=caller.user_id, is_admin=caller.is_admin, limit=call.query.limit, cursor=call.query.cursor
+    )
     return listing(call, items, cursor)
 
 
 @api.delete("/tokens/<uuid:token_id>", role="viewer", status=204)
 def revoke_token(call: Call, token_id: UUID) -> None:
     """Revoke an API token at once."""
-    caller: Principal = call.principal
-    with unit_of_work() as work:
-        service.revoke_api_token(work, token_id=token_id, viewer_id=caller.user_id, is_admin=caller.is_admin)
+    caller = call.principal
+    service.revoke_api_token(call.work, token_id=token_id, viewer_id=caller.user_id, is_admin=caller.is_admin)
 
 
 @functions_framework.http

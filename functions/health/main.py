@@ -9,7 +9,7 @@ from shared.web import Api, Call, Reply
 api = Api("health", title="Release Manager: health")
 
 
-@api.get("/")
+@api.get("/", db=False)
 def report(call: Call) -> Reply:
     """Database and cache status; 503 when the database is down, `degraded` without the cache."""
     body = checks.get_reporter().report()

@@ -9,11 +9,13 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+import pydantic_core
 import sqlalchemy as sa
 
 from shared.audit.tables import audit_events
 from shared.clock import utcnow
 from shared.logs import request_id_var
+from shared.pagination import decode_cursor, page
 
 GENESIS_HASH = "0" * 64
 # One advisory lock serialises appends, so the chain is a line, never a tree.
@@ -82,6 +84,46 @@ def public(row: Any) -> dict[str, Any]:
         "request_id": row.request_id,
         "hash": row.hash,
     }
+
+
+def filtered(
+    *,
+    entity_type: str | None = None,
+    entity_id: str | None = None,
+    actor: str | None = None,
+    since: datetime | None = None,
+    after_seq: int | None = None,
+) -> sa.Select[Any]:
+    """Events matching the filters, oldest first."""
+    query = sa.select(audit_events).order_by(audit_events.c.seq)
+    if entity_type is not None:
+        query = query.where(audit_events.c.entity_type == entity_type)
+    if entity_id is not None:
+        query = query.where(audit_events.c.entity_id == entity_id)
+    if actor is not None:
+        query = query.where(audit_events.c.actor == actor)
+    if since is not None:
+        query = query.where(audit_events.c.occurred_at >= since)
+    if after_seq is not None:
+        query = query.where(audit_events.c.seq > after_seq)
+    return query
+
+
+def list_events(
+    conn: sa.Connection, *, limit: int, cursor: str | None, **filters: Any
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of events, oldest first."""
+    after = int(decode_cursor(cursor, size=1)[0]) if cursor else None
+    rows = conn.execute(filtered(after_seq=after, **filters).limit(limit + 1)).all()
+    kept, next_cursor = page(rows, limit, lambda r: [r.seq])
+    return [public(r) for r in kept], next_cursor
+
+
+def export_lines(engine: sa.Engine, query: sa.Select[Any]) -> Iterator[bytes]:
+    """Every matching event as one JSON line, streamed from a server-side cursor."""
+    with engine.connect() as conn:
+        for row in iterate(conn, query):
+            yield pydantic_core.to_json(public(row)) + b"\n"
 
 
 def iterate(conn: sa.Connection, query: sa.Select[Any], *, batch: int = 500) -> Iterator[Any]:

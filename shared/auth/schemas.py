@@ -5,7 +5,6 @@ from __future__ import annotations
 from pydantic import AliasChoices, BaseModel, ConfigDict, EmailStr, Field
 
 from shared.auth.roles import Role
-from shared.pagination import PageQuery
 
 Password = Field(min_length=12, max_length=128)
 
@@ -47,7 +46,3 @@ class TokenIn(Strict):
     name: str = Field(min_length=1, max_length=100)
     role: Role
     expires_in_days: int = Field(default=90, ge=1, le=365)
-
-
-class UsersQuery(PageQuery):
-    pass

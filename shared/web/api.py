@@ -26,7 +26,8 @@ from flask import Request, Response
 from werkzeug import exceptions as http
 from werkzeug.routing import Map, Rule
 
-from shared import errors
+from shared import errors, idempotency
+from shared.db import unit_of_work
 from shared.logs import configure_logging, request_id_var, trace_var
 from shared.pagination import link_header
 from shared.settings import get_settings
@@ -57,18 +58,25 @@ class Route:
     status: int = 200
     summary: str = ""
     form: bool = False
+    db: bool = True
     responses: Mapping[int, str] = field(default_factory=dict)
+
+    @property
+    def idempotent(self) -> bool:
+        """Creating POSTs honour Idempotency-Key."""
+        return self.method == "POST" and self.status == 201
 
 
 @dataclass
 class Call:
-    """What a view gets: the request, its id, the caller and the validated inputs."""
+    """What a view gets: the request, its id, the caller, the validated inputs, a unit of work."""
 
     request: Request
     request_id: str
     principal: Any = None
     body: Any = None
     query: Any = None
+    work: Any = None
 
 
 @dataclass
@@ -177,7 +185,9 @@ class Api:
                 call.query = _validated(route.query, _query_arguments(request), where="query")
             if route.body is not None:
                 call.body = _validated(route.body, _body(request, allow_form=route.form), where="body")
-            return self._reply(request, route, route.view(call, **arguments))
+            if not route.db:
+                return self._reply(request, route, route.view(call, **arguments))
+            return self._in_unit_of_work(call, route, arguments)
         except errors.DomainError as error:
             return problems.from_domain_error(error)
         except _InvalidInput as invalid:
@@ -186,6 +196,25 @@ class Api:
             return problems.from_http_exception(error)
         except Exception as error:  # noqa: BLE001 - the last line of defence: never a traceback
             return problems.from_unexpected(error)
+
+    def _in_unit_of_work(self, call: Call, route: Route, arguments: Mapping[str, Any]) -> Response:
+        """Run the view in one transaction; a creating POST with Idempotency-Key joins it."""
+        key = call.request.headers.get("Idempotency-Key") if route.idempotent else None
+        with unit_of_work() as work:
+            call.work = work
+            if key is not None:
+                caller = str(call.principal.user_id) if call.principal else "anonymous:" + client_address(call.request)
+                body = pydantic_core.to_json(call.body.model_dump(mode="json")) if call.body is not None else b""
+                request_fingerprint = idempotency.fingerprint(route.method, self.local_path(call.request.path), body)
+                stored = idempotency.claim(
+                    work, caller=caller, key=idempotency.validate_key(key), request_fingerprint=request_fingerprint
+                )
+                if stored is not None:
+                    return stored
+            response = self._reply(call.request, route, route.view(call, **arguments))
+            if key is not None and response.status_code < 300:
+                idempotency.remember(work, caller=caller, key=key, response=response)
+            return response
 
     def local_path(self, path: str) -> str:
         """The path below this function's mount point (`/releases/x` and `/x` both give `/x`)."""
@@ -242,6 +271,12 @@ def listing(call: Call, items: list[Any], next_cursor: str | None) -> Reply:
     """A list page: `{items, next_cursor}` and a `Link: rel="next"` header."""
     headers = link_header(call.request.base_url, call.request.args.to_dict(), next_cursor)
     return Reply(body={"items": items, "next_cursor": next_cursor}, headers=headers)
+
+
+def if_match(request: Request) -> Callable[[str], bool] | None:
+    """A test for the current ETag when the request sent If-Match, else None."""
+    header = request.if_match
+    return header.contains if header else None
 
 
 def client_address(request: Request) -> str:

@@ -17,7 +17,7 @@ print("loaded", {name!r}, response.status_code)
 """
 
 
-@pytest.mark.parametrize(("name", "path"), [("health", "/"), ("auth", "/me")])
+@pytest.mark.parametrize(("name", "path"), [("health", "/"), ("auth", "/me"), ("releases", "/releases")])
 def test_each_function_loads_and_answers_on_its_own(name, path, services):
     code = PROBE.format(name=name, source=str(ROOT / "functions" / name / "main.py"), path=path)
     result = subprocess.run(

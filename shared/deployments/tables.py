@@ -1,0 +1,100 @@
+"""Environments, deployments, approvals and freeze windows."""
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from shared.db import metadata
+
+ACTIVE_STATUSES = ("pending_approval", "queued", "in_progress")
+
+environments = sa.Table(
+    "environments",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False, unique=True),
+    sa.Column("required_approvals", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("soak_minutes", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.CheckConstraint("required_approvals >= 0 AND soak_minutes >= 0", name="non_negative"),
+    sa.CheckConstraint("name ~ '^[a-z0-9][a-z0-9-]{0,62}$'", name="name_slug"),
+)
+
+deployments = sa.Table(
+    "deployments",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("release_id", UUID(as_uuid=True), sa.ForeignKey("releases.id"), nullable=False),
+    sa.Column("application", sa.Text, nullable=False),
+    sa.Column("version", sa.Text, nullable=False),
+    sa.Column("environment", sa.Text, sa.ForeignKey("environments.name", onupdate="CASCADE"), nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("requested_by", UUID(as_uuid=True), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("override_freeze", sa.Boolean, nullable=False, server_default=sa.false()),
+    # For a rollback: the live deployment it replaces (marked rolled_back when the rollback succeeds).
+    sa.Column("replaces_id", UUID(as_uuid=True), sa.ForeignKey("deployments.id")),
+    sa.Column("log_url", sa.Text),
+    sa.Column("message", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True)),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.CheckConstraint("kind IN ('deploy', 'rollback')", name="kind"),
+    sa.CheckConstraint(
+        "status IN ('pending_approval', 'queued', 'in_progress', 'succeeded', 'failed', 'rejected', "
+        "'cancelled', 'rolled_back')",
+        name="status",
+    ),
+    # The database itself guarantees one deployment under way per application and environment.
+    sa.Index(
+        "uq_deployments_one_active",
+        "application",
+        "environment",
+        unique=True,
+        postgresql_where=sa.text("status IN ('pending_approval', 'queued', 'in_progress')"),
+    ),
+    sa.Index("ix_deployments_release_id_environment", "release_id", "environment", "created_at"),
+    sa.Index("ix_deployments_application_environment_finished", "application", "environment", "finished_at"),
+    sa.Index("ix_deployments_environment_status_finished", "environment", "status", "finished_at"),
+    sa.Index("ix_deployments_created_at_id", "created_at", "id"),
+)
+
+approvals = sa.Table(
+    "approvals",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("deployment_id", UUID(as_uuid=True), sa.ForeignKey("deployments.id"), nullable=False),
+    sa.Column("user_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("decision", sa.Text, nullable=False),
+    sa.Column("comment", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("deployment_id", "user_id", name="uq_approvals_one_decision_per_person"),
+    sa.CheckConstraint("decision IN ('approve', 'reject')", name="decision"),
+)
+
+freezes = sa.Table(
+    "freezes",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    # NULL: every environment.
+    sa.Column("environment", sa.Text, sa.ForeignKey("environments.name", onupdate="CASCADE")),
+    sa.Column("starts_at", sa.DateTime(timezone=True)),
+    sa.Column("ends_at", sa.DateTime(timezone=True)),
+    sa.Column("weekly", JSONB),
+    sa.Column("timezone", sa.Text),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_by", UUID(as_uuid=True), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint(
+        "(weekly IS NULL AND starts_at IS NOT NULL AND ends_at IS NOT NULL AND ends_at > starts_at) "
+        "OR (weekly IS NOT NULL AND timezone IS NOT NULL)",
+        name="one_off_or_weekly",
+    ),
+)
+
+DEFAULT_ENVIRONMENTS = [
+    {"name": "dev", "position": 1, "required_approvals": 0, "soak_minutes": 0},
+    {"name": "staging", "position": 2, "required_approvals": 0, "soak_minutes": 0},
+    {"name": "production", "position": 3, "required_approvals": 1, "soak_minutes": 0},
+]

@@ -1,0 +1,91 @@
+"""Idempotency-Key for creating POSTs: the same key and body replay the first response for 24 h.
+
+The key row is inserted in the same transaction as the change it guards, so the change, its
+audit event and its idempotency record are all committed or none is. A second request with the
+same key waits on the first one's row (the unique index), then replays what it committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Response
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from shared.db import UnitOfWork, metadata
+from shared.errors import BadRequest, Invalid
+
+KEEP_FOR = timedelta(hours=24)
+_REPLAYED_HEADERS = ("Location", "ETag", "Content-Type")
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("caller", sa.Text, primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("fingerprint", sa.Text, nullable=False),
+    sa.Column("status", sa.Integer),
+    sa.Column("headers", sa.JSON),
+    sa.Column("body", sa.LargeBinary),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_idempotency_keys_created_at", "created_at"),
+)
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    """What "the same request" means: the same verb, path and (canonical) body."""
+    return hashlib.sha256(f"{method} {path}\n".encode() + body).hexdigest()
+
+
+def validate_key(key: str) -> str:
+    if not 1 <= len(key) <= 255 or not key.isprintable():
+        raise BadRequest("Idempotency-Key must be 1 to 255 printable characters.", code="invalid_idempotency_key")
+    return key
+
+
+def claim(work: UnitOfWork, *, caller: str, key: str, request_fingerprint: str) -> Response | None:
+    """Reserve `key` for this request, or return the response stored for it earlier."""
+    work.conn.execute(
+        sa.delete(idempotency_keys).where(
+            idempotency_keys.c.caller == caller,
+            idempotency_keys.c.key == key,
+            idempotency_keys.c.created_at < work.now - KEEP_FOR,
+        )
+    )
+    inserted = work.conn.execute(
+        pg_insert(idempotency_keys)
+        .values(caller=caller, key=key, fingerprint=request_fingerprint, created_at=work.now)
+        .on_conflict_do_nothing()
+        .returning(idempotency_keys.c.key)
+    ).first()
+    if inserted is not None:
+        return None
+    stored = work.conn.execute(
+        sa.select(idempotency_keys).where(idempotency_keys.c.caller == caller, idempotency_keys.c.key == key)
+    ).one()
+    if stored.fingerprint != request_fingerprint:
+        raise Invalid(
+            "This Idempotency-Key was used with a different request.",
+            code="idempotency_key_reused",
+        )
+    return replay(stored)
+
+
+def replay(stored: Any) -> Response:
+    response = Response(stored.body, status=stored.status)
+    response.headers.update(stored.headers or {})
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def remember(work: UnitOfWork, *, caller: str, key: str, response: Response) -> None:
+    """Store the response to replay (called before the transaction commits)."""
+    headers = {name: response.headers[name] for name in _REPLAYED_HEADERS if name in response.headers}
+    work.conn.execute(
+        sa.update(idempotency_keys)
+        .where(idempotency_keys.c.caller == caller, idempotency_keys.c.key == key)
+        .values(status=response.status_code, headers=headers, body=response.get_data())
+    )

@@ -1,0 +1,82 @@
+"""Request bodies and queries of the release endpoints (unknown fields are refused)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.pagination import PageQuery
+from shared.releases import rules
+
+MAX_NOTES_BYTES = 64 * 1024
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Source(Strict):
+    repository: str = Field(min_length=1, max_length=500)
+    commit_sha: str = Field(pattern=r"^[0-9a-f]{7,64}$", description="Full or short commit hash, lowercase hex.")
+    branch: str | None = Field(default=None, max_length=255)
+    committed_at: AwareDatetime | None = None
+
+
+class Artifact(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    uri: str = Field(min_length=1, max_length=2000)
+    digest: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+
+
+def _notes_size(value: str) -> str:
+    if len(value.encode()) > MAX_NOTES_BYTES:
+        raise ValueError("notes are limited to 64 KiB")
+    return value
+
+
+def _semver(value: str) -> str:
+    rules.parse_version(value)
+    return value
+
+
+Notes = Annotated[str, AfterValidator(_notes_size)]
+Version = Annotated[str, Field(max_length=256), AfterValidator(_semver)]
+
+
+class ReleaseIn(Strict):
+    application: str = Field(pattern=rules.APPLICATION_PATTERN, description="Lowercase slug.")
+    version: Version = Field(description="SemVer 2.0.0, unique per application.")
+    title: str = Field(min_length=1, max_length=200)
+    notes: Notes = Field(default="", description="Markdown, at most 64 KiB.")
+    source: Source | None = None
+    artifacts: list[Artifact] = Field(default_factory=list, max_length=100)
+    status: Literal["draft", "ready"] = "draft"
+
+
+class ReleasePatch(Strict):
+    """The editable content of a draft; application and version identify it and stay."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    notes: Notes | None = None
+    source: Source | None = None
+    artifacts: list[Artifact] | None = Field(default=None, max_length=100)
+
+
+class CancelIn(Strict):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class ReleaseQuery(PageQuery):
+    application: str | None = Field(default=None, pattern=rules.APPLICATION_PATTERN)
+    status: Literal["draft", "ready", "cancelled"] | None = None
+    environment: str | None = Field(default=None, min_length=1, max_length=63)
+    q: str | None = Field(default=None, min_length=1, max_length=200)
+    sort: Literal["-created_at", "-version"] = "-created_at"
+
+
+class AuditQuery(PageQuery):
+    entity_type: str | None = Field(default=None, max_length=50)
+    actor: str | None = Field(default=None, max_length=200)
+    since: datetime | None = None
