@@ -8,6 +8,9 @@ from flask import Request, Response
 from shared.audit import service as audit
 from shared.auth.guard import authenticate
 from shared.db import get_engine
+from shared.deployments import environments, freezes, insights
+from shared.deployments import schemas as deployment_schemas
+from shared.deployments import service as deployments
 from shared.pagination import PageQuery
 from shared.releases import schemas, service
 from shared.web import Api, Call, Reply, if_match, listing
@@ -91,6 +94,138 @@ def release_events(call: Call, release_id: UUID) -> Reply:
         call.work, release_id=release_id, limit=call.query.limit, cursor=call.query.cursor
     )
     return listing(call, items, cursor)
+
+
+# -- environments -------------------------------------------------------------------------------
+
+
+@api.get("/environments", role="viewer")
+def list_environments(call: Call) -> dict:
+    """The promotion path, first stage first."""
+    return {"items": environments.list_environments(call.work)}
+
+
+@api.put("/environments/<name>", role="admin", body=deployment_schemas.EnvironmentIn)
+def put_environment(call: Call, name: str) -> Reply:
+    """Create or change a stage: its position, required approvals and soak time."""
+    deployment_schemas.PreflightIn(environment=name)  # the same slug rule as everywhere else
+    found, created = environments.put_environment(
+        call.work, name=name, actor=call.principal.actor, **call.body.model_dump()
+    )
+    return Reply(body=found, status=201 if created else 200)
+
+
+# -- deployments --------------------------------------------------------------------------------
+
+
+@api.post("/<uuid:release_id>/deployments", role="developer", body=deployment_schemas.DeploymentIn, status=201)
+def request_deployment(call: Call, release_id: UUID) -> Reply:
+    """Deploy a ready release to an environment; every gate is checked, every failure reported."""
+    deployment = deployments.request_deployment(
+        call.work,
+        release_id=release_id,
+        actor=call.principal.actor,
+        actor_role=call.principal.role,
+        **call.body.model_dump(),
+    )
+    location = f"{call.request.script_root}/releases/{release_id}/deployments/{deployment['id']}"
+    return Reply(body=deployment, headers={"Location": location})
+
+
+@api.post("/<uuid:release_id>/deployments/preflight", role="viewer", body=deployment_schemas.PreflightIn)
+def preflight(call: Call, release_id: UUID) -> dict:
+    """Every gate that would block a deployment now; nothing is written."""
+    return deployments.preflight(call.work, release_id=release_id, environment=call.body.environment)
+
+
+@api.get("/<uuid:release_id>/deployments", role="viewer", query=PageQuery)
+def release_deployments(call: Call, release_id: UUID) -> Reply:
+    """This release's deployments, newest first."""
+    deployments.ensure_release(call.work, release_id)
+    items, cursor = deployments.list_deployments(
+        call.work, release_id=release_id, limit=call.query.limit, cursor=call.query.cursor
+    )
+    return listing(call, items, cursor)
+
+
+@api.get("/deployments", role="viewer", query=deployment_schemas.DeploymentQuery)
+def all_deployments(call: Call) -> Reply:
+    """Deployments of every release, filtered."""
+    items, cursor = deployments.list_deployments(call.work, **call.query.model_dump())
+    return listing(call, items, cursor)
+
+
+@api.patch("/<uuid:release_id>/deployments/<uuid:deployment_id>", role="developer", body=deployment_schemas.StatusIn)
+def report_status(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
+    """A pipeline's progress report: only forward moves."""
+    return deployments.report_status(
+        call.work,
+        release_id=release_id,
+        deployment_id=deployment_id,
+        actor=call.principal.actor,
+        **call.body.model_dump(),
+    )
+
+
+@api.post(
+    "/<uuid:release_id>/deployments/<uuid:deployment_id>/approvals",
+    role="release_manager",
+    body=deployment_schemas.ApprovalIn,
+    status=201,
+)
+def decide(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
+    """Approve or reject a deployment waiting for approval."""
+    return deployments.decide(
+        call.work,
+        release_id=release_id,
+        deployment_id=deployment_id,
+        actor=call.principal.actor,
+        **call.body.model_dump(),
+    )
+
+
+@api.post("/rollback", role="release_manager", body=deployment_schemas.RollbackIn, status=201)
+def rollback(call: Call) -> dict:
+    """Redeploy the last good release before the live one (no approvals; allowed in a freeze)."""
+    return deployments.rollback(call.work, actor=call.principal.actor, **call.body.model_dump())
+
+
+# -- freezes ------------------------------------------------------------------------------------
+
+
+@api.get("/freezes", role="viewer", query=deployment_schemas.FreezeQuery)
+def list_freezes(call: Call) -> dict:
+    """Freeze windows, each saying whether it is active now."""
+    return {"items": freezes.list_freezes(call.work, **call.query.model_dump())}
+
+
+@api.post("/freezes", role="release_manager", body=deployment_schemas.FreezeIn, status=201)
+def create_freeze(call: Call) -> dict:
+    """A one-off or weekly freeze window, for one environment or all."""
+    return freezes.create_freeze(
+        call.work, actor=call.principal.actor, data=call.body.model_dump(mode="json", exclude_none=True)
+    )
+
+
+@api.delete("/freezes/<uuid:freeze_id>", role="release_manager", status=204)
+def delete_freeze(call: Call, freeze_id: UUID) -> None:
+    """End a freeze window."""
+    freezes.delete_freeze(call.work, freeze_id=freeze_id, actor=call.principal.actor)
+
+
+# -- overview and metrics -----------------------------------------------------------------------
+
+
+@api.get("/overview", role="viewer", query=deployment_schemas.OverviewQuery)
+def overview(call: Call) -> dict:
+    """Per environment: the live release, the one before it, and any deployment under way."""
+    return insights.overview(call.work, application=call.query.application)
+
+
+@api.get("/metrics", role="viewer", query=deployment_schemas.MetricsQuery)
+def metrics(call: Call) -> dict:
+    """DORA metrics over a window, with the counts behind each figure."""
+    return insights.metrics(call.work, **call.query.model_dump())
 
 
 # -- audit ----------------------------------------------------------------------------------------

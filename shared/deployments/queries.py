@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on
 
 from shared.deployments.tables import deployments
 
@@ -46,6 +47,6 @@ def live_release_ids(environment: str) -> sa.Select[Any]:
     return (
         sa.select(deployments.c.release_id)
         .where(deployments.c.environment == environment, deployments.c.status == "succeeded")
-        .distinct(deployments.c.application)
+        .ext(distinct_on(deployments.c.application))
         .order_by(deployments.c.application, deployments.c.finished_at.desc())
     )

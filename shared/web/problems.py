@@ -74,9 +74,12 @@ def from_validation_error(error: pydantic.ValidationError, *, where: str = "body
     """422 listing every invalid field by its dotted path."""
     items = []
     for issue in error.errors(include_url=False):
-        field = ".".join(str(part) for part in issue["loc"]) or where
-        message = "unknown field" if issue["type"] == "extra_forbidden" else issue["msg"]
-        items.append({"field": field, "message": message.removeprefix("Value error, ")})
+        field = ".".join(str(part) for part in issue["loc"])
+        message = "unknown field" if issue["type"] == "extra_forbidden" else issue["msg"].removeprefix("Value error, ")
+        if not field and ": " in message:
+            # Cross-field rules say which field they are about: "ends_at: must be after starts_at".
+            field, message = message.split(": ", 1)
+        items.append({"field": field or where, "message": message})
     detail = f"{len(items)} invalid field{'s' if len(items) != 1 else ''} in the {where}: " + ", ".join(
         item["field"] for item in items
     )

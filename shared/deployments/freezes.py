@@ -1,0 +1,106 @@
+"""Freeze windows: stored, listed, and turned into `rules.Freeze` for the gates."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from shared.audit import service as audit
+from shared.db import UnitOfWork
+from shared.deployments import rules
+from shared.deployments.tables import environments, freezes
+from shared.errors import FieldError, Invalid, NotFound
+
+
+def public_freeze(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "environment": row.environment,
+        "starts_at": row.starts_at,
+        "ends_at": row.ends_at,
+        "weekly": row.weekly,
+        "timezone": row.timezone,
+        "reason": row.reason,
+        "created_by": row.created_by,
+        "created_at": row.created_at,
+    }
+
+
+def window(row: Any) -> rules.Freeze:
+    """A stored freeze as the rules see it."""
+    return rules.Freeze(
+        id=row.id,
+        environment=row.environment,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        weekly=tuple(row.weekly or ()),
+        timezone=row.timezone,
+        reason=row.reason,
+    )
+
+
+def load_freezes(conn: sa.Connection, *, now: datetime | None = None) -> list[rules.Freeze]:
+    """Every weekly window and every one-off window not yet over."""
+    query = sa.select(freezes)
+    if now is not None:
+        query = query.where(sa.or_(freezes.c.weekly.is_not(None), freezes.c.ends_at > now))
+    return [window(row) for row in conn.execute(query)]
+
+
+def list_freezes(
+    work: UnitOfWork, *, environment: str | None = None, active: bool | None = None
+) -> list[dict[str, Any]]:
+    """Freeze windows (optionally only those covering now), each with `active` now."""
+    found = []
+    for row in work.conn.execute(sa.select(freezes).order_by(freezes.c.created_at)):
+        if environment is not None and row.environment not in (None, environment):
+            continue
+        is_active = window(row).covers(work.now)
+        if active is None or active == is_active:
+            found.append(public_freeze(row) | {"active": is_active})
+    return found
+
+
+def create_freeze(work: UnitOfWork, *, actor: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A one-off or weekly freeze window, for one environment or all."""
+    if data.get("environment") is not None:
+        exists = work.conn.scalar(sa.select(environments.c.name).where(environments.c.name == data["environment"]))
+        if exists is None:
+            raise Invalid(
+                f"There is no environment {data['environment']!r}.",
+                code="unknown_environment",
+                errors=[FieldError("environment", "unknown environment")],
+            )
+    row = work.conn.execute(
+        sa.insert(freezes)
+        .values(id=uuid.uuid4(), created_by=uuid.UUID(actor), created_at=work.now, **data)
+        .returning(freezes)
+    ).one()
+    audit.record(
+        work.conn,
+        actor=actor,
+        action="freeze.created",
+        entity_type="freeze",
+        entity_id=row.id,
+        data={k: v for k, v in public_freeze(row).items() if k not in ("id", "created_by", "created_at")},
+        now=work.now,
+    )
+    return public_freeze(row) | {"active": window(row).covers(work.now)}
+
+
+def delete_freeze(work: UnitOfWork, *, freeze_id: uuid.UUID, actor: str) -> None:
+    row = work.conn.execute(sa.delete(freezes).where(freezes.c.id == freeze_id).returning(freezes)).first()
+    if row is None:
+        raise NotFound("No such freeze window.", code="freeze_not_found")
+    audit.record(
+        work.conn,
+        actor=actor,
+        action="freeze.deleted",
+        entity_type="freeze",
+        entity_id=row.id,
+        data={"environment": row.environment, "reason": row.reason},
+        now=work.now,
+    )

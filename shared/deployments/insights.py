@@ -1,0 +1,165 @@
+"""Read-side views: the per-environment overview and the DORA metrics, computed in SQL.
+
+Definitions (also in the README):
+- A *deployment* counts once it has finished: `succeeded`, `failed` or `rolled_back` (a success
+  later rolled back). Windows select by `finished_at`.
+- Deployment frequency: successful deploys (kind `deploy`, `succeeded` or `rolled_back`) per day.
+- Lead time for changes: for each successful deploy, from the release's commit time
+  (`source.committed_at`, else the release's creation) to the deploy finishing; p50 and p90, hours.
+- Change failure rate: deploys that `failed` or were `rolled_back`, over all finished deploys.
+- Time to restore: for a rolled-back deploy, from when it went live until the rollback that
+  replaced it succeeded; for a failed deploy, from its failure until the next success in that
+  environment. p50, hours; unrestored failures are counted but have no time yet.
+- Rework rate: the share of finished deployments that were rollbacks, or deploys following a
+  failure (the previous deployment there failed, was rolled back, or was itself a rollback).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from shared.db import UnitOfWork
+from shared.deployments.tables import deployments, environments
+from shared.releases.tables import releases
+
+_METRICS = sa.text(
+    """
+    WITH finished AS (
+        SELECT d.id, d.application, d.kind, d.status, d.created_at, d.finished_at, d.replaces_id,
+               COALESCE((r.source ->> 'committed_at')::timestamptz, r.created_at) AS committed_at
+        FROM deployments d JOIN releases r ON r.id = d.release_id
+        WHERE d.environment = :environment
+          AND (CAST(:application AS text) IS NULL OR d.application = :application)
+          AND d.status IN ('succeeded', 'failed', 'rolled_back')
+          AND d.finished_at < :until
+    ), annotated AS (
+        SELECT f.*,
+               LAG(f.status) OVER history AS previous_status,
+               LAG(f.kind) OVER history AS previous_kind,
+               CASE
+                 WHEN f.status = 'rolled_back' THEN (
+                   SELECT min(rb.finished_at) FROM deployments rb
+                   WHERE rb.replaces_id = f.id AND rb.status IN ('succeeded', 'rolled_back')
+                     AND rb.finished_at < :until)
+                 WHEN f.status = 'failed' THEN (
+                   SELECT min(n.finished_at) FROM finished n
+                   WHERE n.application = f.application AND n.status IN ('succeeded', 'rolled_back')
+                     AND n.finished_at > f.finished_at)
+               END AS restored_at
+        FROM finished f
+        WINDOW history AS (PARTITION BY f.application ORDER BY f.finished_at, f.created_at)
+    ), scoped AS (
+        SELECT * FROM annotated WHERE finished_at >= :since
+    )
+    SELECT
+        count(*) AS finished,
+        count(*) FILTER (WHERE kind = 'deploy') AS deploys,
+        count(*) FILTER (WHERE kind = 'deploy' AND status IN ('succeeded', 'rolled_back')) AS successful_deploys,
+        count(*) FILTER (WHERE kind = 'deploy' AND status IN ('failed', 'rolled_back')) AS failures,
+        count(*) FILTER (WHERE kind = 'deploy' AND status IN ('failed', 'rolled_back') AND restored_at IS NOT NULL)
+            AS restores,
+        count(*) FILTER (
+            WHERE kind = 'rollback' OR previous_status IN ('failed', 'rolled_back') OR previous_kind = 'rollback'
+        ) AS rework,
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - committed_at))
+            FILTER (WHERE kind = 'deploy' AND status IN ('succeeded', 'rolled_back')) / 3600 AS lead_p50,
+        percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - committed_at))
+            FILTER (WHERE kind = 'deploy' AND status IN ('succeeded', 'rolled_back')) / 3600 AS lead_p90,
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM restored_at - finished_at))
+            FILTER (WHERE kind = 'deploy' AND status IN ('failed', 'rolled_back') AND restored_at IS NOT NULL)
+            / 3600 AS restore_p50
+    FROM scoped
+    """
+)
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _hours(value: Any) -> float | None:
+    return round(float(value), 2) if value is not None else None
+
+
+def metrics(work: UnitOfWork, *, application: str | None, environment: str, days: int) -> dict[str, Any]:
+    """The five DORA figures over the last `days` days, each with the counts behind it."""
+    since, until = work.now - timedelta(days=days), work.now
+    row = work.conn.execute(
+        _METRICS, {"environment": environment, "application": application, "since": since, "until": until}
+    ).one()
+    return {
+        "application": application,
+        "environment": environment,
+        "days": days,
+        "since": since,
+        "until": until,
+        "deployment_frequency": {
+            "per_day": round(row.successful_deploys / days, 4),
+            "deployments": row.successful_deploys,
+            "days": days,
+        },
+        "lead_time_for_changes": {
+            "p50_hours": _hours(row.lead_p50),
+            "p90_hours": _hours(row.lead_p90),
+            "deployments": row.successful_deploys,
+        },
+        "change_failure_rate": {
+            "rate": _ratio(row.failures, row.deploys),
+            "failures": row.failures,
+            "deployments": row.deploys,
+        },
+        "time_to_restore": {"p50_hours": _hours(row.restore_p50), "restores": row.restores, "failures": row.failures},
+        "rework_rate": {"rate": _ratio(row.rework, row.finished), "rework": row.rework, "deployments": row.finished},
+    }
+
+
+def overview(work: UnitOfWork, *, application: str) -> dict[str, Any]:
+    """Per environment: the live release, the one before it, and any deployment under way."""
+    found: dict[str, Any] = {}
+    envs = work.conn.execute(sa.select(environments.c.name).order_by(environments.c.position)).scalars().all()
+    history = work.conn.execute(
+        sa.select(
+            deployments.c.id,
+            deployments.c.environment,
+            deployments.c.status,
+            deployments.c.kind,
+            deployments.c.release_id,
+            deployments.c.version,
+            deployments.c.finished_at,
+            deployments.c.created_at,
+            releases.c.title,
+        )
+        .join(releases, releases.c.id == deployments.c.release_id)
+        .where(deployments.c.application == application)
+        .order_by(deployments.c.created_at.desc())
+        .limit(500)
+    ).all()
+    for name in envs:
+        rows = [r for r in history if r.environment == name]
+        succeeded = sorted((r for r in rows if r.status == "succeeded"), key=lambda r: r.finished_at, reverse=True)
+        live = succeeded[0] if succeeded else None
+        previous = next((r for r in succeeded[1:] if live is None or r.release_id != live.release_id), None)
+        under_way = next((r for r in rows if r.status in ("pending_approval", "queued", "in_progress")), None)
+        found[name] = {
+            "live": _entry(live),
+            "previous": _entry(previous),
+            "in_progress": _entry(under_way),
+        }
+    return {"application": application, "environments": found}
+
+
+def _entry(row: Any) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {
+        "deployment_id": row.id,
+        "release_id": row.release_id,
+        "version": row.version,
+        "title": row.title,
+        "kind": row.kind,
+        "status": row.status,
+        "finished_at": row.finished_at,
+    }

@@ -1,0 +1,162 @@
+"""Deployment rules as plain functions over plain data: gates, freezes, status moves, rollback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from shared.errors import Conflict
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+ACTIVE = ("pending_approval", "queued", "in_progress")
+FINISHED = ("succeeded", "failed", "rejected", "cancelled", "rolled_back")
+
+# What a pipeline may report: only forward, and `cancelled` only before the deployment ends.
+_MOVES = {
+    "pending_approval": {"cancelled"},
+    "queued": {"in_progress", "cancelled"},
+    "in_progress": {"succeeded", "failed", "cancelled"},
+}
+
+
+def next_status(current: str, requested: str) -> str:
+    """`requested` if it is a legal move from `current`, else 409 `invalid_transition`."""
+    if requested not in _MOVES.get(current, set()):
+        raise Conflict(f"A deployment that is {current} cannot become {requested}.", code="invalid_transition")
+    return requested
+
+
+# -- freeze windows -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Freeze:
+    """A one-off window (`starts_at`..`ends_at`) or weekly wall-clock windows in a time zone."""
+
+    environment: str | None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    weekly: tuple[dict[str, str], ...] = ()
+    timezone: str | None = None
+    reason: str = ""
+    id: Any = None
+
+    def applies_to(self, environment: str) -> bool:
+        return self.environment is None or self.environment == environment
+
+    def covers(self, moment: datetime) -> bool:
+        """Is `moment` (timezone-aware) inside this window? Weekly windows follow daylight saving."""
+        if not self.weekly:
+            assert self.starts_at is not None and self.ends_at is not None
+            return self.starts_at <= moment < self.ends_at
+        local = moment.astimezone(ZoneInfo(self.timezone or "UTC"))
+        return any(_weekly_covers(entry, local) for entry in self.weekly)
+
+
+def _parse_clock(text: str) -> time:
+    return time(23, 59, 59, 999999) if text == "24:00" else time.fromisoformat(text)
+
+
+def _weekly_covers(entry: dict[str, str], local: datetime) -> bool:
+    """`{day, start, end}` in local wall-clock time; an end at or before the start runs past midnight."""
+    day = DAYS.index(entry["day"])
+    start, end = _parse_clock(entry["start"]), _parse_clock(entry["end"])
+    now, today = local.time().replace(tzinfo=None), local.weekday()
+    if start < end:
+        return today == day and start <= now < end
+    # Overnight: from `start` on `day` until `end` on the next day.
+    return (today == day and now >= start) or (today == (day + 1) % 7 and now < end)
+
+
+def active_freezes(freezes: list[Freeze], environment: str, moment: datetime) -> list[Freeze]:
+    """The windows that cover `environment` at `moment`."""
+    return [f for f in freezes if f.applies_to(environment) and f.covers(moment)]
+
+
+# -- gates ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class GateFacts:
+    """Everything the gates look at, read in one transaction."""
+
+    release_status: str
+    environment: str
+    required_approvals: int
+    previous_environment: str | None = None
+    previous_soak_minutes: int = 0
+    # When R's latest successful deployment to the previous environment finished (None: never).
+    live_in_previous_since: datetime | None = None
+    freezes: list[Freeze] = field(default_factory=list)
+    active_deployment: bool = False
+    override_freeze: bool = False
+
+
+@dataclass(frozen=True)
+class Blocker:
+    code: str
+    detail: str
+
+
+def blockers(facts: GateFacts, now: datetime) -> list[Blocker]:
+    """Every gate that fails, in the contract's order (the first one is the response's `code`)."""
+    found: list[Blocker] = []
+    if facts.release_status != "ready":
+        found.append(
+            Blocker("release_not_ready", f"The release is {facts.release_status}; only ready releases deploy.")
+        )
+    if facts.previous_environment is not None:
+        if facts.live_in_previous_since is None:
+            found.append(
+                Blocker(
+                    "promotion_required",
+                    f"The release has not succeeded in {facts.previous_environment}, "
+                    f"the stage before {facts.environment}.",
+                )
+            )
+        elif now < facts.live_in_previous_since + timedelta(minutes=facts.previous_soak_minutes):
+            ready_at = facts.live_in_previous_since + timedelta(minutes=facts.previous_soak_minutes)
+            found.append(
+                Blocker(
+                    "soak_time_pending",
+                    f"The release must soak in {facts.previous_environment} for {facts.previous_soak_minutes} minutes; "
+                    f"it may be promoted from {ready_at.isoformat()}.",
+                )
+            )
+    covering = active_freezes(facts.freezes, facts.environment, now)
+    if covering and not facts.override_freeze:
+        reasons = "; ".join(f.reason for f in covering)
+        found.append(Blocker("environment_frozen", f"{facts.environment} is frozen: {reasons}."))
+    if facts.active_deployment:
+        found.append(
+            Blocker(
+                "deployment_in_progress", f"Another deployment of this application to {facts.environment} is under way."
+            )
+        )
+    return found
+
+
+# -- rollback ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PastDeployment:
+    """A deployment that succeeded in an environment, and what became of its release."""
+
+    id: Any
+    release_id: Any
+    release_status: str
+    finished_at: datetime
+
+
+def rollback_target(succeeded_newest_first: list[PastDeployment]) -> tuple[PastDeployment, PastDeployment] | None:
+    """(live, target): the live deployment and the last earlier success of another, uncancelled release."""
+    if not succeeded_newest_first:
+        return None
+    live, *earlier = succeeded_newest_first
+    for candidate in earlier:
+        if candidate.release_id != live.release_id and candidate.release_status != "cancelled":
+            return live, candidate
+    return None

@@ -1,0 +1,127 @@
+"""Request bodies and queries of the deployment endpoints (unknown fields are refused)."""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from shared.pagination import PageQuery
+from shared.releases.rules import APPLICATION_PATTERN
+
+ENVIRONMENT = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+CLOCK = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DeploymentIn(Strict):
+    environment: str = ENVIRONMENT
+    override_freeze: bool = False
+    reason: str | None = Field(default=None, min_length=1, max_length=1000)
+
+    @model_validator(mode="after")
+    def _override_needs_a_reason(self) -> Self:
+        if self.override_freeze and not self.reason:
+            raise ValueError("reason: required when override_freeze is set")
+        return self
+
+
+class PreflightIn(Strict):
+    environment: str = ENVIRONMENT
+
+
+class StatusIn(Strict):
+    status: Literal["in_progress", "succeeded", "failed", "cancelled"]
+    log_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
+    message: str | None = Field(default=None, max_length=4000)
+
+
+class ApprovalIn(Strict):
+    decision: Literal["approve", "reject"]
+    comment: str = Field(default="", max_length=2000)
+
+
+class RollbackIn(Strict):
+    application: str = Field(pattern=APPLICATION_PATTERN)
+    environment: str = ENVIRONMENT
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class WeeklyWindow(Strict):
+    day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    start: str = Field(pattern=CLOCK, description="Local wall-clock time, HH:MM.")
+    end: str = Field(pattern=CLOCK, description="HH:MM; at or before `start` means the next day.")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Self:
+        if self.start == self.end:
+            raise ValueError("end: must differ from start")
+        return self
+
+
+class FreezeIn(Strict):
+    environment: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="None: all.")
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    weekly: list[WeeklyWindow] | None = Field(default=None, min_length=1, max_length=50)
+    timezone: str | None = Field(default=None, max_length=64, description="IANA zone, e.g. Europe/Berlin.")
+    reason: str = Field(min_length=1, max_length=1000)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_off_or_weekly(self) -> Self:
+        if self.weekly is not None:
+            if self.starts_at is not None or self.ends_at is not None:
+                raise ValueError("weekly: give weekly windows or starts_at/ends_at, not both")
+            if self.timezone is None:
+                raise ValueError("timezone: required with weekly windows")
+        elif self.starts_at is None or self.ends_at is None:
+            raise ValueError("starts_at: a one-off freeze needs starts_at and ends_at")
+        elif self.ends_at <= self.starts_at:
+            raise ValueError("ends_at: must be after starts_at")
+        return self
+
+
+class FreezeQuery(Strict):
+    environment: str | None = Field(default=None, max_length=63)
+    active: bool | None = None
+
+
+class EnvironmentIn(Strict):
+    position: int = Field(ge=1, le=1000)
+    required_approvals: int = Field(default=0, ge=0, le=10)
+    soak_minutes: int = Field(default=0, ge=0, le=7 * 24 * 60)
+
+
+class DeploymentQuery(PageQuery):
+    application: str | None = Field(default=None, pattern=APPLICATION_PATTERN)
+    environment: str | None = Field(default=None, max_length=63)
+    status: (
+        Literal[
+            "pending_approval", "queued", "in_progress", "succeeded", "failed", "rejected", "cancelled", "rolled_back"
+        ]
+        | None
+    ) = None
+
+
+class OverviewQuery(Strict):
+    application: str = Field(pattern=APPLICATION_PATTERN)
+
+
+class MetricsQuery(Strict):
+    application: str | None = Field(default=None, pattern=APPLICATION_PATTERN)
+    environment: str = Field(default="production", max_length=63)
+    days: int = Field(default=30, ge=1, le=365)

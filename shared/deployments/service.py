@@ -1,0 +1,442 @@
+"""Deployments: gates, status reports, approvals and rollback."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+
+from shared.audit import service as audit
+from shared.db import UnitOfWork, sqlstate
+from shared.deployments import rules
+from shared.deployments.freezes import load_freezes
+from shared.deployments.tables import ACTIVE_STATUSES, approvals, deployments, environments
+from shared.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from shared.pagination import decode_cursor, page
+from shared.releases.service import LISTS_NAMESPACE, item_namespace
+from shared.releases.tables import releases
+
+UNIQUE_VIOLATION = "23505"
+
+
+def public_deployment(row: Any, decisions: list[dict[str, Any]]) -> dict[str, Any]:
+    """A deployment as the API shows it."""
+    return {
+        "id": row.id,
+        "release_id": row.release_id,
+        "application": row.application,
+        "version": row.version,
+        "environment": row.environment,
+        "kind": row.kind,
+        "status": row.status,
+        "requested_by": row.requested_by,
+        "reason": row.reason,
+        "override_freeze": row.override_freeze,
+        "replaces_id": row.replaces_id,
+        "approvals": decisions,
+        "created_at": row.created_at,
+        "started_at": row.started_at,
+        "finished_at": row.finished_at,
+        "log_url": row.log_url,
+        "message": row.message,
+    }
+
+
+def _decisions(conn: sa.Connection, deployment_ids: list[Any]) -> dict[Any, list[dict[str, Any]]]:
+    """Approvals of several deployments in one query."""
+    found: dict[Any, list[dict[str, Any]]] = {i: [] for i in deployment_ids}
+    if deployment_ids:
+        query = (
+            sa.select(approvals).where(approvals.c.deployment_id.in_(deployment_ids)).order_by(approvals.c.created_at)
+        )
+        for row in conn.execute(query):
+            found[row.deployment_id].append(
+                {
+                    "id": row.id,
+                    "user_id": row.user_id,
+                    "decision": row.decision,
+                    "comment": row.comment,
+                    "created_at": row.created_at,
+                }
+            )
+    return found
+
+
+def _with_decisions(conn: sa.Connection, rows: list[Any]) -> list[dict[str, Any]]:
+    decisions = _decisions(conn, [r.id for r in rows])
+    return [public_deployment(r, decisions[r.id]) for r in rows]
+
+
+def _changed(work: UnitOfWork, *release_ids: Any) -> None:
+    """Release reads show deployment summaries and lists filter by what is live: refresh both."""
+    namespaces = [item_namespace(r) for r in release_ids] + [LISTS_NAMESPACE]
+    work.after_commit(lambda: work.cache.invalidate(*namespaces))
+
+
+def _record(work: UnitOfWork, actor: str, action: str, entity_id: Any, data: dict[str, Any]) -> None:
+    audit.record(
+        work.conn, actor=actor, action=action, entity_type="deployment", entity_id=entity_id, data=data, now=work.now
+    )
+
+
+# -- gates ------------------------------------------------------------------------------------------
+
+
+def _environment(conn: sa.Connection, name: str) -> Any:
+    row = conn.execute(sa.select(environments).where(environments.c.name == name)).first()
+    if row is None:
+        raise Invalid(
+            f"There is no environment {name!r}.",
+            code="unknown_environment",
+            errors=[FieldError("environment", "unknown environment")],
+        )
+    return row
+
+
+def _release(conn: sa.Connection, release_id: uuid.UUID, *, lock: bool = False) -> Any:
+    query = sa.select(
+        releases.c.id, releases.c.application, releases.c.version, releases.c.status, releases.c.created_by
+    )
+    row = conn.execute((query.with_for_update(read=True) if lock else query).where(releases.c.id == release_id)).first()
+    if row is None:
+        raise NotFound("No such release.", code="release_not_found")
+    return row
+
+
+def gate_facts(work: UnitOfWork, *, release: Any, environment: Any, override_freeze: bool = False) -> rules.GateFacts:
+    """Read what the gates need about deploying `release` to `environment`."""
+    conn = work.conn
+    previous = conn.execute(
+        sa.select(environments)
+        .where(environments.c.position < environment.position)
+        .order_by(environments.c.position.desc())
+        .limit(1)
+    ).first()
+    live_since = None
+    if previous is not None:
+        live_since = conn.scalar(
+            sa.select(sa.func.max(deployments.c.finished_at)).where(
+                deployments.c.release_id == release.id,
+                deployments.c.environment == previous.name,
+                deployments.c.status == "succeeded",
+            )
+        )
+    active = conn.scalar(
+        sa.select(sa.func.count())
+        .select_from(deployments)
+        .where(
+            deployments.c.application == release.application,
+            deployments.c.environment == environment.name,
+            deployments.c.status.in_(ACTIVE_STATUSES),
+        )
+    )
+    return rules.GateFacts(
+        release_status=release.status,
+        environment=environment.name,
+        required_approvals=environment.required_approvals,
+        previous_environment=previous.name if previous is not None else None,
+        previous_soak_minutes=previous.soak_minutes if previous is not None else 0,
+        live_in_previous_since=live_since,
+        freezes=load_freezes(conn, now=work.now),
+        active_deployment=bool(active),
+        override_freeze=override_freeze,
+    )
+
+
+def preflight(work: UnitOfWork, *, release_id: uuid.UUID, environment: str) -> dict[str, Any]:
+    """Every gate that would block a deployment now; nothing is written."""
+    facts = gate_facts(work, release=_release(work.conn, release_id), environment=_environment(work.conn, environment))
+    blocking = rules.blockers(facts, work.now)
+    return {
+        "allowed": not blocking,
+        "needs_approval": facts.required_approvals > 0,
+        "blocking": [{"code": b.code, "detail": b.detail} for b in blocking],
+    }
+
+
+def _gates_failed(blocking: list[rules.Blocker]) -> Conflict:
+    return Conflict(
+        blocking[0].detail,
+        code=blocking[0].code,
+        errors=[FieldError(None, b.detail, code=b.code) for b in blocking],
+    )
+
+
+# -- deployments ------------------------------------------------------------------------------------
+
+
+def request_deployment(
+    work: UnitOfWork,
+    *,
+    release_id: uuid.UUID,
+    environment: str,
+    actor: str,
+    actor_role: str,
+    override_freeze: bool = False,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """Deploy a ready release to an environment once every gate passes (all checked in this transaction)."""
+    if override_freeze and actor_role != "admin":
+        raise Forbidden("Only an admin may override a freeze.", code="freeze_override_forbidden")
+    release = _release(work.conn, release_id, lock=True)  # a release can't be cancelled under us
+    target = _environment(work.conn, environment)
+    facts = gate_facts(work, release=release, environment=target, override_freeze=override_freeze)
+    blocking = rules.blockers(facts, work.now)
+    if blocking:
+        raise _gates_failed(blocking)
+    status = "pending_approval" if target.required_approvals > 0 else "queued"
+    row = _insert(
+        work,
+        release=release,
+        environment=target.name,
+        kind="deploy",
+        status=status,
+        actor=actor,
+        reason=reason,
+        override_freeze=override_freeze,
+    )
+    overridden = [f.reason for f in rules.active_freezes(facts.freezes, target.name, work.now)]
+    _record(
+        work,
+        actor,
+        "deployment.requested",
+        row.id,
+        {
+            "release_id": str(release.id),
+            "environment": target.name,
+            "status": status,
+            "freeze_overridden": overridden,
+            "reason": reason,
+        },
+    )
+    _changed(work, release.id)
+    return public_deployment(row, [])
+
+
+def _insert(
+    work: UnitOfWork, *, release: Any, environment: str, kind: str, status: str, actor: str, **extra: Any
+) -> Any:
+    values = {
+        "id": uuid.uuid4(),
+        "release_id": release.id,
+        "application": release.application,
+        "version": release.version,
+        "environment": environment,
+        "kind": kind,
+        "status": status,
+        "requested_by": uuid.UUID(actor),
+        "created_at": work.now,
+        "updated_at": work.now,
+        **extra,
+    }
+    try:
+        # The partial unique index decides races: of two concurrent requests, one inserts.
+        with work.conn.begin_nested():
+            return work.conn.execute(sa.insert(deployments).values(**values).returning(deployments)).one()
+    except sa.exc.IntegrityError as error:
+        if sqlstate(error) == UNIQUE_VIOLATION:
+            blocker = rules.Blocker(
+                "deployment_in_progress", f"Another deployment of {release.application} to {environment} is under way."
+            )
+            raise _gates_failed([blocker]) from None
+        raise
+
+
+def get_deployment(work: UnitOfWork, *, release_id: uuid.UUID, deployment_id: uuid.UUID, lock: bool = False) -> Any:
+    query = sa.select(deployments).where(deployments.c.id == deployment_id, deployments.c.release_id == release_id)
+    row = work.conn.execute(query.with_for_update() if lock else query).first()
+    if row is None:
+        raise NotFound("No such deployment of this release.", code="deployment_not_found")
+    return row
+
+
+def report_status(
+    work: UnitOfWork,
+    *,
+    release_id: uuid.UUID,
+    deployment_id: uuid.UUID,
+    status: str,
+    actor: str,
+    log_url: str | None = None,
+    message: str | None = None,
+) -> dict[str, Any]:
+    """A pipeline's progress report; timestamps are the server's."""
+    row = get_deployment(work, release_id=release_id, deployment_id=deployment_id, lock=True)
+    previous = row.status
+    new_status = rules.next_status(previous, status)
+    values: dict[str, Any] = {"status": new_status, "updated_at": work.now}
+    if new_status == "in_progress":
+        values["started_at"] = work.now
+    if new_status in rules.FINISHED:
+        values["finished_at"] = work.now
+    if log_url is not None:
+        values["log_url"] = log_url
+    if message is not None:
+        values["message"] = message
+    row = work.conn.execute(
+        sa.update(deployments).where(deployments.c.id == row.id).values(**values).returning(deployments)
+    ).one()
+    touched = [row.release_id]
+    if new_status == "succeeded" and row.kind == "rollback" and row.replaces_id is not None:
+        replaced = work.conn.execute(
+            sa.update(deployments)
+            .where(deployments.c.id == row.replaces_id, deployments.c.status == "succeeded")
+            .values(status="rolled_back", updated_at=work.now)
+            .returning(deployments.c.id, deployments.c.release_id)
+        ).first()
+        if replaced is not None:
+            touched.append(replaced.release_id)
+            _record(work, actor, "deployment.rolled_back", replaced.id, {"by": str(row.id)})
+    _record(work, actor, "deployment.status_changed", row.id, {"from": previous, "to": new_status, "message": message})
+    _changed(work, *touched)
+    return _with_decisions(work.conn, [row])[0]
+
+
+def decide(
+    work: UnitOfWork,
+    *,
+    release_id: uuid.UUID,
+    deployment_id: uuid.UUID,
+    actor: str,
+    decision: str,
+    comment: str,
+) -> dict[str, Any]:
+    """An approval or rejection by someone other than the author and the requester."""
+    row = get_deployment(work, release_id=release_id, deployment_id=deployment_id, lock=True)
+    release = _release(work.conn, release_id)
+    if actor in (str(release.created_by), str(row.requested_by)):
+        raise Forbidden("The release's author and the deployment's requester cannot approve it.", code="self_approval")
+    if row.status != "pending_approval":
+        raise Conflict(f"The deployment is {row.status}, not waiting for approval.", code="not_pending_approval")
+    approval_id = uuid.uuid4()
+    try:
+        with work.conn.begin_nested():
+            work.conn.execute(
+                sa.insert(approvals).values(
+                    id=approval_id,
+                    deployment_id=row.id,
+                    user_id=uuid.UUID(actor),
+                    decision=decision,
+                    comment=comment,
+                    created_at=work.now,
+                )
+            )
+    except sa.exc.IntegrityError as error:
+        if sqlstate(error) == UNIQUE_VIOLATION:
+            raise Conflict("You have already decided on this deployment.", code="already_decided") from None
+        raise
+    approved = work.conn.scalar(
+        sa.select(sa.func.count())
+        .select_from(approvals)
+        .where(approvals.c.deployment_id == row.id, approvals.c.decision == "approve")
+    )
+    required = work.conn.scalar(
+        sa.select(environments.c.required_approvals).where(environments.c.name == row.environment)
+    )
+    enough = int(approved or 0) >= int(required or 0)
+    new_status = "rejected" if decision == "reject" else ("queued" if enough else row.status)
+    if new_status != row.status:
+        values: dict[str, Any] = {"status": new_status, "updated_at": work.now}
+        if new_status == "rejected":
+            values["finished_at"] = work.now
+        work.conn.execute(sa.update(deployments).where(deployments.c.id == row.id).values(**values))
+    _record(work, actor, f"deployment.{decision}d", row.id, {"comment": comment, "status": new_status})
+    _changed(work, row.release_id)
+    deployment = _with_decisions(work.conn, [get_deployment(work, release_id=release_id, deployment_id=deployment_id)])[
+        0
+    ]
+    mine = next(a for a in deployment["approvals"] if a["id"] == approval_id)
+    return mine | {"deployment": deployment}
+
+
+def rollback(work: UnitOfWork, *, application: str, environment: str, actor: str, reason: str) -> dict[str, Any]:
+    """Redeploy the last release that succeeded here before the live one (no approvals, freezes allowed)."""
+    _environment(work.conn, environment)
+    history = [
+        rules.PastDeployment(
+            id=r.id, release_id=r.release_id, release_status=r.release_status, finished_at=r.finished_at
+        )
+        for r in work.conn.execute(
+            sa.select(
+                deployments.c.id,
+                deployments.c.release_id,
+                deployments.c.finished_at,
+                releases.c.status.label("release_status"),
+            )
+            .join(releases, releases.c.id == deployments.c.release_id)
+            .where(
+                deployments.c.application == application,
+                deployments.c.environment == environment,
+                deployments.c.status == "succeeded",
+            )
+            .order_by(deployments.c.finished_at.desc())
+            .limit(200)
+        )
+    ]
+    chosen = rules.rollback_target(history)
+    if chosen is None:
+        raise Conflict(
+            f"{application} has no earlier good release in {environment} to roll back to.", code="no_rollback_target"
+        )
+    live, target = chosen
+    release = _release(work.conn, target.release_id)
+    row = _insert(
+        work,
+        release=release,
+        environment=environment,
+        kind="rollback",
+        status="queued",
+        actor=actor,
+        reason=reason,
+        replaces_id=live.id,
+    )
+    _record(
+        work,
+        actor,
+        "deployment.rollback_requested",
+        row.id,
+        {
+            "application": application,
+            "environment": environment,
+            "to_release": str(release.id),
+            "replaces": str(live.id),
+            "reason": reason,
+        },
+    )
+    _changed(work, release.id, live.release_id)
+    return public_deployment(row, [])
+
+
+def list_deployments(
+    work: UnitOfWork,
+    *,
+    limit: int,
+    cursor: str | None,
+    release_id: uuid.UUID | None = None,
+    application: str | None = None,
+    environment: str | None = None,
+    status: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Deployments, newest first, with their approvals (two queries per page)."""
+    query = sa.select(deployments).order_by(deployments.c.created_at.desc(), deployments.c.id.desc()).limit(limit + 1)
+    for column, value in (
+        ("release_id", release_id),
+        ("application", application),
+        ("environment", environment),
+        ("status", status),
+    ):
+        if value is not None:
+            query = query.where(deployments.c[column] == value)
+    if cursor:
+        created_at, deployment_id = decode_cursor(cursor, size=2)
+        query = query.where(
+            sa.tuple_(deployments.c.created_at, deployments.c.id)
+            < sa.tuple_(sa.cast(created_at, sa.DateTime(timezone=True)), sa.cast(deployment_id, deployments.c.id.type))
+        )
+    rows, next_cursor = page(work.conn.execute(query).all(), limit, lambda r: [r.created_at.isoformat(), str(r.id)])
+    return _with_decisions(work.conn, rows), next_cursor
+
+
+def ensure_release(work: UnitOfWork, release_id: uuid.UUID) -> None:
+    _release(work.conn, release_id)

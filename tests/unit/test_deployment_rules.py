@@ -1,0 +1,242 @@
+"""Deployment rules without a database: status moves, freeze windows (across DST), gates, rollback."""
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from shared.deployments import rules
+from shared.errors import Conflict
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+# -- status moves ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("current", "requested"),
+    [
+        ("queued", "in_progress"),
+        ("in_progress", "succeeded"),
+        ("in_progress", "failed"),
+        ("queued", "cancelled"),
+        ("in_progress", "cancelled"),
+        ("pending_approval", "cancelled"),
+    ],
+)
+def test_forward_moves_are_allowed(current, requested):
+    assert rules.next_status(current, requested) == requested
+
+
+@pytest.mark.parametrize(
+    ("current", "requested"),
+    [
+        ("in_progress", "queued"),
+        ("succeeded", "failed"),
+        ("failed", "succeeded"),
+        ("succeeded", "cancelled"),
+        ("pending_approval", "in_progress"),
+        ("queued", "succeeded"),
+        ("rejected", "queued"),
+    ],
+)
+def test_backward_or_skipping_moves_are_conflicts(current, requested):
+    with pytest.raises(Conflict) as raised:
+        rules.next_status(current, requested)
+    assert raised.value.code == "invalid_transition"
+
+
+# -- freeze windows -------------------------------------------------------------------------------
+
+
+def one_off(start, end, environment=None):
+    return rules.Freeze(environment=environment, starts_at=start, ends_at=end, reason="launch")
+
+
+def weekly(day, start, end, zone="Europe/Berlin", environment=None):
+    return rules.Freeze(
+        environment=environment, weekly=({"day": day, "start": start, "end": end},), timezone=zone, reason="weekend"
+    )
+
+
+def test_a_one_off_window_covers_its_start_but_not_its_end():
+    start = datetime(2026, 12, 24, 0, 0, tzinfo=UTC)
+    freeze = one_off(start, start + timedelta(days=2))
+
+    assert not freeze.covers(start - timedelta(microseconds=1))
+    assert freeze.covers(start)
+    assert freeze.covers(start + timedelta(days=2) - timedelta(microseconds=1))
+    assert not freeze.covers(start + timedelta(days=2))
+
+
+def test_a_freeze_without_environment_covers_all_and_one_with_covers_only_its_own():
+    start = datetime(2026, 12, 24, tzinfo=UTC)
+    everywhere, production = (
+        one_off(start, start + timedelta(hours=1)),
+        one_off(start, start + timedelta(hours=1), "production"),
+    )
+
+    assert rules.active_freezes([everywhere, production], "dev", start) == [everywhere]
+    assert rules.active_freezes([everywhere, production], "production", start) == [everywhere, production]
+
+
+def test_weekly_window_is_local_wall_clock_time():
+    freeze = weekly("fri", "16:00", "23:59")
+    # Friday 2026-11-27, 16:00 in Berlin is 15:00 UTC (CET, +01:00).
+    assert not freeze.covers(datetime(2026, 11, 27, 14, 59, tzinfo=UTC))
+    assert freeze.covers(datetime(2026, 11, 27, 15, 0, tzinfo=UTC))
+
+
+def test_weekly_window_follows_berlin_summer_time():
+    freeze = weekly("fri", "16:00", "23:59")
+    # Friday 2026-07-03, 16:00 in Berlin is 14:00 UTC (CEST, +02:00).
+    assert not freeze.covers(datetime(2026, 7, 3, 13, 59, tzinfo=UTC))
+    assert freeze.covers(datetime(2026, 7, 3, 14, 0, tzinfo=UTC))
+
+
+def test_weekly_window_across_the_berlin_spring_forward_night():
+    # Saturday 22:00 to Sunday 06:00 local; clocks jump 02:00 -> 03:00 on Sunday 2026-03-29.
+    freeze = weekly("sat", "22:00", "06:00")
+    saturday_start = datetime(2026, 3, 28, 22, 0, tzinfo=BERLIN)
+    sunday_end = datetime(2026, 3, 29, 6, 0, tzinfo=BERLIN)
+
+    assert freeze.covers(saturday_start)
+    assert freeze.covers(datetime(2026, 3, 29, 3, 30, tzinfo=BERLIN))  # just after the jump
+    assert freeze.covers(sunday_end - timedelta(minutes=1))
+    assert not freeze.covers(sunday_end)
+    # Eight wall-clock hours, but only seven real hours long that night.
+    assert sunday_end.astimezone(UTC) - saturday_start.astimezone(UTC) == timedelta(hours=7)
+
+
+def test_weekly_window_across_the_new_york_fall_back_night():
+    # Sunday 2026-11-01: 02:00 EDT becomes 01:00 EST. A Sunday 00:30-01:30 window is 2 real hours.
+    freeze = weekly("sun", "00:30", "01:30", zone="America/New_York")
+    first_0100 = datetime(2026, 11, 1, 5, 0, tzinfo=UTC)  # 01:00 EDT
+    second_0100 = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)  # 01:00 EST, an hour later
+
+    assert first_0100.astimezone(NEW_YORK).hour == second_0100.astimezone(NEW_YORK).hour == 1
+    assert freeze.covers(first_0100)
+    assert freeze.covers(second_0100)
+    assert not freeze.covers(datetime(2026, 11, 1, 6, 30, tzinfo=UTC))  # 01:30 EST
+
+
+def test_weekly_window_in_new_york_moves_against_utc_with_dst():
+    freeze = weekly("mon", "09:00", "10:00", zone="America/New_York")
+    assert freeze.covers(datetime(2026, 7, 6, 13, 0, tzinfo=UTC))  # EDT, -04:00
+    assert not freeze.covers(datetime(2026, 11, 30, 13, 0, tzinfo=UTC))  # EST: that is 08:00 local
+    assert freeze.covers(datetime(2026, 11, 30, 14, 0, tzinfo=UTC))
+
+
+def test_an_overnight_weekly_window_wraps_from_sunday_to_monday():
+    freeze = weekly("sun", "22:00", "02:00", zone="UTC")
+
+    assert freeze.covers(datetime(2026, 11, 29, 23, 0, tzinfo=UTC))  # Sunday
+    assert freeze.covers(datetime(2026, 11, 30, 1, 59, tzinfo=UTC))  # Monday
+    assert not freeze.covers(datetime(2026, 11, 30, 2, 0, tzinfo=UTC))
+
+
+# -- gates ----------------------------------------------------------------------------------------
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def facts(**overrides):
+    base = {
+        "release_status": "ready",
+        "environment": "staging",
+        "required_approvals": 0,
+        "previous_environment": "dev",
+        "previous_soak_minutes": 0,
+        "live_in_previous_since": NOW - timedelta(hours=1),
+    }
+    return rules.GateFacts(**(base | overrides))
+
+
+def codes(found):
+    return [b.code for b in found]
+
+
+def test_all_gates_pass_for_a_ready_release_promoted_in_order():
+    assert rules.blockers(facts(), NOW) == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code"),
+    [
+        ({"release_status": "draft"}, "release_not_ready"),
+        ({"release_status": "cancelled"}, "release_not_ready"),
+        ({"live_in_previous_since": None}, "promotion_required"),
+        ({"previous_soak_minutes": 120}, "soak_time_pending"),
+        ({"freezes": [one_off(NOW, NOW + timedelta(hours=1))]}, "environment_frozen"),
+        ({"active_deployment": True}, "deployment_in_progress"),
+    ],
+)
+def test_each_gate_alone(overrides, code):
+    assert codes(rules.blockers(facts(**overrides), NOW)) == [code]
+
+
+def test_several_failing_gates_are_all_reported_in_order():
+    found = rules.blockers(
+        facts(
+            release_status="draft",
+            live_in_previous_since=None,
+            active_deployment=True,
+            freezes=[one_off(NOW, NOW + timedelta(1))],
+        ),
+        NOW,
+    )
+
+    assert codes(found) == ["release_not_ready", "promotion_required", "environment_frozen", "deployment_in_progress"]
+
+
+def test_soak_time_ends_exactly_when_the_minutes_are_up():
+    soaking = facts(previous_soak_minutes=60, live_in_previous_since=NOW - timedelta(minutes=60))
+
+    assert rules.blockers(soaking, NOW - timedelta(microseconds=1))[0].code == "soak_time_pending"
+    assert rules.blockers(soaking, NOW) == []
+
+
+def test_the_first_stage_has_no_promotion_gate():
+    assert rules.blockers(facts(environment="dev", previous_environment=None, live_in_previous_since=None), NOW) == []
+
+
+def test_an_admin_override_lifts_only_the_freeze_gate():
+    frozen = facts(freezes=[one_off(NOW, NOW + timedelta(hours=1))], override_freeze=True, active_deployment=True)
+
+    assert codes(rules.blockers(frozen, NOW)) == ["deployment_in_progress"]
+
+
+# -- rollback target ------------------------------------------------------------------------------
+
+
+def past(name, release, status="ready", hours_ago=0):
+    return rules.PastDeployment(
+        id=name, release_id=release, release_status=status, finished_at=NOW - timedelta(hours=hours_ago)
+    )
+
+
+def test_rollback_goes_to_the_release_before_the_live_one():
+    live, target = rules.rollback_target(
+        [past("d3", "r3"), past("d2", "r2", hours_ago=1), past("d1", "r1", hours_ago=2)]
+    )
+
+    assert (live.id, target.release_id) == ("d3", "r2")
+
+
+def test_rollback_skips_cancelled_releases_and_the_live_release_itself():
+    history = [
+        past("d4", "r3"),
+        past("d3", "r3", hours_ago=1),  # the same release deployed twice
+        past("d2", "r2", "cancelled", hours_ago=2),  # marked bad
+        past("d1", "r1", hours_ago=3),
+    ]
+
+    assert rules.rollback_target(history)[1].release_id == "r1"
+
+
+def test_no_rollback_target_without_an_earlier_good_release():
+    assert rules.rollback_target([]) is None
+    assert rules.rollback_target([past("d1", "r1")]) is None
+    assert rules.rollback_target([past("d2", "r2"), past("d1", "r1", "cancelled", hours_ago=1)]) is None
