@@ -59,6 +59,9 @@ def test_every_script_and_file_the_pipeline_calls_exists():
                 for environment in ENVIRONMENTS:
                     target = word.removeprefix("-var-file=").replace("${_ENVIRONMENT}", environment)
                     assert (folder / target).is_file(), f"{step['id']} needs {target}"
+    for script in (ROOT / ".ci").iterdir():  # and the scripts those scripts call
+        for path in re.findall(r"(?<![\w/])(\.ci/[\w.-]+)", script.read_text(errors="ignore")):
+            assert (ROOT / path).is_file(), f"{script.name} calls missing {path}"
 
 
 def test_nothing_is_deployed_before_the_tests_pass_and_the_smoke_test_runs_last():
@@ -113,9 +116,11 @@ def test_nothing_secret_is_written_in_the_pipeline():
 
 
 def test_the_scripts_read_only_outputs_terraform_declares():
-    migrate = (ROOT / ".ci" / "migrate").read_text()
+    scripts = (ROOT / ".ci" / "cloudsql").read_text() + (ROOT / ".ci" / "migrate").read_text()
+    names = re.findall(r"\$\(output (\w+)\)", scripts) + re.findall(r'\["(\w+)"\]\["value"\]', scripts)
 
-    for name in re.findall(r"\$\(output (\w+)\)", migrate):
+    assert "function_database_users" in names
+    for name in names:
         assert name in stack().outputs, name
     assert "url" in stack().outputs  # .ci/smoke.py --outputs
     assert "-out=tfplan" in words(STEPS["terraform-plan"])
@@ -217,7 +222,7 @@ def test_after_migrating_each_function_user_may_use_the_tables_but_only_append_t
         assert not can("alembic_version", "SELECT")
 
 
-@pytest.mark.parametrize("script", ["run", "migrate"])
+@pytest.mark.parametrize("script", ["run", "migrate", "cloudsql"])
 def test_the_shell_scripts_the_pipeline_runs_are_valid_bash(script):
     path = ROOT / ".ci" / script
 
