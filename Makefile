@@ -1,16 +1,24 @@
 # The two commands of the README: `make dev` serves all three functions, `make test` checks everything.
+# `make package` builds the deploy packages under dist/ (the Cloud Build pipeline runs it too).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: dev test lint typecheck unit clean
+.PHONY: dev test lint typecheck unit clean package
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $(STAMP)
+
+$(CHECKOV_STAMP): .ci/requirements-checkov.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r .ci/requirements-checkov.txt
+	@touch $(CHECKOV_STAMP)
 
 dev: $(STAMP)
 	$(BIN)/python -m shared.devserver
@@ -22,8 +30,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy shared functions
 
-test: lint typecheck
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+test: lint typecheck $(CHECKOV_STAMP)
+	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+package: $(STAMP)
+	$(BIN)/python .ci/package.py
 
 clean:
-	rm -rf $(VENV) .data dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .data dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,315 @@
+"""terraform/ checked without terraform: structure, wiring between code and infrastructure, checkov."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from shared.settings import Settings, load_settings
+from tests.infra.stack import ROOT, TERRAFORM, load, object_keys, stack
+
+FOLDERS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/main.py"))
+FUNCTION = ("google_cloudfunctions2_function", "main")
+# What every function must be given in production for shared/settings.py and the Cloud SQL /
+# Memorystore paths to work; JWT_SECRET is added for the functions that handle tokens.
+REQUIRED_EVERYWHERE = {
+    "ENVIRONMENT", "CLOUD_SQL_INSTANCE", "DB_USER", "DB_IAM_AUTH", "DB_PRIVATE_IP", "DB_NAME", "REDIS_URL",
+    "REDIS_PASSWORD", "REDIS_CA_CERT", "GCP_PROJECT_ID", "GCP_REGION", "TRUST_FORWARDED_FOR", "APP_VERSION",
+    "DB_POOL_SIZE", "DB_MAX_OVERFLOW", "THREADS", "JWT_SECRET",
+}  # fmt: skip
+TOKEN_FUNCTIONS = {"auth", "releases"}
+NOT_SETTINGS = {"THREADS", "WORKERS"}  # read by functions-framework's gunicorn, not by shared/settings.py
+# A plausible production value for each variable, to run the real settings validation over them.
+SAMPLES = {
+    "ENVIRONMENT": "production",
+    "APP_VERSION": "1a2b3c4",
+    "LOG_LEVEL": "INFO",
+    "GCP_PROJECT_ID": "acme-releases-prod",
+    "GCP_REGION": "europe-west1",
+    "CLOUD_SQL_INSTANCE": "acme-releases-prod:europe-west1:rm-production",
+    "DB_NAME": "release_manager",
+    "DB_USER": "rm-production-auth@acme-releases-prod.iam",
+    "DB_IAM_AUTH": "true",
+    "DB_PRIVATE_IP": "true",
+    "DB_POOL_SIZE": "8",
+    "DB_MAX_OVERFLOW": "2",
+    "THREADS": "8",
+    "WORKERS": "1",
+    "REDIS_URL": "rediss://10.20.0.3:6378/0",
+    "REDIS_PASSWORD": "memorystore-generated-auth-string",
+    "REDIS_CA_CERT": "/etc/secrets/redis-ca/server-ca.pem",
+    "TRUST_FORWARDED_FOR": "true",
+    "CORS_ORIGINS": "https://console.example.com",
+    "REGISTRATION_OPEN": "false",
+    "JWT_SECRET": "k" * 64,
+}
+
+
+def plain_env(name: str) -> set[str]:
+    """Variables a function gets as plain values (the shared map plus its own)."""
+    service = stack().resource(*FUNCTION)["service_config"][0]
+    return object_keys(service["environment_variables"]) | set(stack().locals["function_only_env"][name])
+
+
+def secret_env(name: str) -> set[str]:
+    """Variables a function gets from Secret Manager."""
+    env = stack().locals["secret_env"]
+    return {env[s] for s in stack().locals["function_secrets"][name] if s in env}
+
+
+def test_terraform_and_every_provider_are_pinned_to_a_bounded_range():
+    terraform = stack().files["versions.tf"]["terraform"][0]
+
+    assert re.fullmatch(r">= 1\.\d+, < 2\.0", terraform["required_version"])
+    for name, provider in terraform["required_providers"][0].items():
+        assert re.fullmatch(r">= \d+\.\d+, < \d+\.0", provider["version"]), name
+        assert provider["source"] == f"hashicorp/{name}"
+
+
+def test_every_variable_is_typed_and_described_and_every_output_is_described():
+    for name, variable in stack().variables.items():
+        assert variable.get("type"), f"variable {name} has no type"
+        assert len(variable.get("description", "")) > 10, f"variable {name} has no description"
+    for name, output in stack().outputs.items():
+        assert len(output.get("description", "")) > 10, f"output {name} has no description"
+
+
+def test_variables_that_are_easy_to_get_wrong_are_validated():
+    for name in ["project_id", "region", "environment", "domain", "functions", "subnet_cidr", "database_tier"]:
+        assert stack().variables[name].get("validation"), f"variable {name} accepts anything"
+
+
+def test_the_outputs_give_the_load_balancer_address_each_function_url_and_the_instance_connection_name():
+    assert {"load_balancer_ip", "function_urls", "instance_connection_name"} <= set(stack().outputs)
+
+
+def test_every_function_folder_is_deployed_from_one_map_with_a_matching_entry_point():
+    function = stack().resource(*FUNCTION)
+    build = function["build_config"][0]
+
+    assert len(stack().of_type(FUNCTION[0])) == 1
+    assert function["for_each"] == "${var.functions}"
+    assert sorted(stack().default("functions")) == FOLDERS
+    assert sorted(stack().locals["function_secrets"]) == FOLDERS
+    assert build["entry_point"] == "${each.key}"
+    assert build["runtime"] == "python311"
+    for name in FOLDERS:
+        source = (ROOT / "functions" / name / "main.py").read_text()
+        assert re.search(rf"@functions_framework\.http\ndef {name}\(", source), f"functions/{name} has no entry {name}"
+
+
+def test_the_functions_are_reachable_only_through_the_load_balancer_and_reach_the_vpc_directly():
+    service = stack().resource(*FUNCTION)["service_config"][0]
+
+    assert service["ingress_settings"] == "ALLOW_INTERNAL_AND_GCLB"
+    assert service["direct_vpc_network_interface"][0]["network"] == "${google_compute_network.main.name}"
+    assert service["max_instance_request_concurrency"] == "${each.value.concurrency}"
+
+
+def test_every_setting_the_code_requires_in_production_is_set_or_mounted():
+    for name in FOLDERS:
+        given = plain_env(name) | secret_env(name)
+        required = REQUIRED_EVERYWHERE
+
+        assert required <= given, f"{name} misses {sorted(required - given)}"
+        assert not plain_env(name) & secret_env(name), f"{name} gets a variable twice"
+        if name in TOKEN_FUNCTIONS:
+            assert "JWT_SECRET" in secret_env(name), f"{name} must read the real JWT key from Secret Manager"
+    shared_env = stack().resource(*FUNCTION)["service_config"][0]["environment_variables"]
+    assert not {"REDIS_PASSWORD", "JWT_SECRET"} & object_keys(shared_env)
+
+
+def test_what_the_functions_are_given_passes_the_production_settings_validation(monkeypatch):
+    for name in FOLDERS:
+        given = plain_env(name) | secret_env(name)
+        assert given <= set(SAMPLES), f"add a sample value for {sorted(given - set(SAMPLES))}"
+        for key in {k.upper() for k in Settings.model_fields} | NOT_SETTINGS | {"DATABASE_URL"}:
+            monkeypatch.delenv(key, raising=False)
+        for key in given:
+            monkeypatch.setenv(key, SAMPLES[key])
+
+        settings = load_settings()
+
+        assert settings.environment == "production"
+        assert settings.db_iam_auth and settings.db_private_ip and settings.trust_forwarded_for
+        assert settings.pool_size == int(SAMPLES["THREADS"])
+
+
+def test_every_variable_the_functions_get_is_a_setting_the_code_reads():
+    known = {k.upper() for k in Settings.model_fields} | NOT_SETTINGS
+    for name in FOLDERS:
+        unknown = (plain_env(name) | secret_env(name)) - known
+        assert not unknown, f"{name} gets variables nothing reads: {sorted(unknown)}"
+
+
+def test_every_secret_a_function_uses_exists_is_mounted_and_is_granted_only_to_the_functions_using_it():
+    declared = set(stack().resource("google_secret_manager_secret", "main")["for_each"])
+    mounted = set(stack().locals["secret_env"]) | set(stack().locals["secret_files"])
+    grants = stack().resource("google_secret_manager_secret_iam_member", "functions")
+    function = stack().resource(*FUNCTION)["service_config"][0]
+
+    for name, secrets in stack().locals["function_secrets"].items():
+        assert set(secrets) <= declared, f"{name} uses a secret that is not declared"
+        assert set(secrets) <= mounted, f"{name} is granted a secret it never mounts"
+    assert mounted <= {s for used in stack().locals["function_secrets"].values() for s in used}
+    # The grants, the secret variables and the secret files all come from local.function_secrets.
+    assert grants["for_each"] == "${local.secret_access}"
+    assert "local.function_secrets" in stack().locals["secret_access"]
+    for block in function["dynamic"]:
+        ((kind, body),) = block.items()
+        assert "local.function_secrets[each.key]" in body["for_each"], kind
+    others = [n for n in stack().of_type("google_secret_manager_secret_iam_member") if n != "functions"]
+    assert others == ["smoke_token"]
+    assert set(stack().locals["secret_versions"]) == mounted
+
+
+def test_the_jwt_key_never_enters_the_terraform_state():
+    version = stack().resource("google_secret_manager_secret_version", "jwt_key")
+
+    assert version["secret_data_wo"] == "${ephemeral.random_password.jwt_key.result}"
+    assert "secret_data" not in version
+    assert ("random_password", "jwt_key") in stack().ephemerals
+
+
+def test_no_service_account_holds_a_project_wide_owner_or_editor_role():
+    assert not re.search(r"roles/(owner|editor|viewer)\b", stack().code)
+    authoritative = {"google_project_iam_binding", "google_project_iam_policy"}
+    assert not [t for (t, _) in stack().resources if t in authoritative]
+    for name, member in stack().of_type("google_project_iam_member").items():
+        roles = member["role"]
+        assert roles.startswith("${each.value") or roles.startswith("roles/"), name
+    project_roles = re.findall(r'"(roles/[a-zA-Z.]+)"', (TERRAFORM / "iam.tf").read_text())
+    assert set(project_roles) <= {
+        "roles/cloudsql.client", "roles/cloudsql.instanceUser", "roles/logging.logWriter",
+        "roles/artifactregistry.writer", "roles/storage.objectViewer", "roles/run.invoker",
+    }  # fmt: skip
+
+
+def _budget(functions: dict, max_connections: int, reserved: int) -> tuple[int, int]:
+    demand = sum((f["concurrency"] + f["db_max_overflow"]) * f["max_instances"] for f in functions.values())
+    return demand, max_connections - reserved
+
+
+@pytest.mark.parametrize("environment", ["defaults", "staging", "production"])
+def test_the_functions_worst_case_connections_fit_under_max_connections(environment):
+    values = {name: stack().default(name) for name in stack().variables}
+    if environment != "defaults":
+        values |= load(TERRAFORM / "environments" / f"{environment}.tfvars")
+
+    demand, budget = _budget(
+        values["functions"], values["database_max_connections"], values["database_reserved_connections"]
+    )
+
+    assert demand <= budget, f"{environment}: {demand} connections wanted, {budget} available"
+
+
+def test_the_plan_fails_when_the_connection_budget_is_exceeded_and_the_pools_follow_the_sizing():
+    function = stack().resource(*FUNCTION)
+    env = function["service_config"][0]["environment_variables"]
+    preconditions = function["lifecycle"][0]["precondition"]
+
+    assert any(p["condition"] == "${local.connection_demand <= local.connection_budget}" for p in preconditions)
+    assert "DB_POOL_SIZE = tostring(each.value.concurrency)" in env
+    assert "THREADS = tostring(each.value.concurrency)" in env
+    assert "DB_MAX_OVERFLOW = tostring(each.value.db_max_overflow)" in env
+    assert 'WORKERS = "1"' in env  # one process, so one pool, per instance
+    assert "local.connections_per_instance[name] * f.max_instances" in stack().locals["connection_demand"]
+
+
+def test_cloud_sql_is_private_behind_the_connectors_with_backups_and_iam_logins():
+    instance = stack().resource("google_sql_database_instance", "main")
+    settings = instance["settings"][0]
+    ip = settings["ip_configuration"][0]
+    backups = settings["backup_configuration"][0]
+    flags = {f["name"]: f["value"] for f in settings["database_flags"]}
+
+    assert ip["ipv4_enabled"] is False and ip["ssl_mode"] == "TRUSTED_CLIENT_CERTIFICATE_REQUIRED"
+    assert settings["connector_enforcement"] == "REQUIRED"
+    assert backups["enabled"] and backups["point_in_time_recovery_enabled"]
+    assert instance["deletion_protection"] and settings["deletion_protection_enabled"]
+    assert settings["insights_config"][0]["query_insights_enabled"]
+    assert flags["cloudsql.iam_authentication"] == "on"
+    assert flags["max_connections"] == "${tostring(var.database_max_connections)}"
+    assert "REGIONAL" in settings["availability_type"]
+    for user in stack().of_type("google_sql_user").values():
+        assert user["type"] == "CLOUD_IAM_SERVICE_ACCOUNT" and "password" not in user
+
+
+def test_memorystore_requires_auth_and_tls():
+    redis = stack().resource("google_redis_instance", "main")
+
+    assert redis["auth_enabled"] is True
+    assert redis["transit_encryption_mode"] == "SERVER_AUTHENTICATION"
+    assert redis["connect_mode"] == "PRIVATE_SERVICE_ACCESS"
+
+
+def test_one_domain_serves_each_function_under_its_own_path_like_make_dev():
+    matcher = stack().resource("google_compute_url_map", "https")["path_matcher"][0]
+    (rule,) = [d["path_rule"] for d in matcher["dynamic"]]
+    backend = stack().resource("google_compute_backend_service", "main")
+    neg = stack().resource("google_compute_region_network_endpoint_group", "main")
+
+    assert rule["for_each"] == "${var.functions}"
+    assert rule["content"][0]["paths"] == ["/${path_rule.key}", "/${path_rule.key}/*"]
+    assert backend["security_policy"] == "${google_compute_security_policy.main.id}"
+    assert neg["network_endpoint_type"] == "SERVERLESS" and neg["for_each"] == "${var.functions}"
+
+
+def test_cloud_armor_limits_each_client_ip_and_applies_the_owasp_rules_before_allowing():
+    policy = stack().resource("google_compute_security_policy", "main")
+    throttles = [r for r in policy["rule"] if r["action"] == "throttle"]
+    waf = stack().locals["waf_rules"]
+
+    assert throttles and all(r["rate_limit_options"][0]["enforce_on_key"] == "IP" for r in throttles)
+    assert {"sqli-v33-stable", "xss-v33-stable", "lfi-v33-stable", "rce-v33-stable"} <= set(waf.values())
+    # The first matching rule decides, and a conforming throttle allows: deny rules must come first.
+    assert max(int(p) for p in waf) < min(int(r["priority"]) for r in throttles)
+
+
+def test_every_reference_names_something_declared():
+    code = stack().code
+    declared_types = {t for (t, _) in stack().resources}
+    for name in set(re.findall(r"\bvar\.([a-z_0-9]+)", code)):
+        assert name in stack().variables, f"var.{name} is not declared"
+    for name in set(re.findall(r"\blocal\.([a-z_0-9]+)", code)):
+        assert name in stack().locals, f"local.{name} is not defined"
+    for type_, name in set(re.findall(r"(?<!ephemeral\.)\b((?:google|random)_[a-z0-9_]+)\.([a-z_0-9]+)\b", code)):
+        if type_ in declared_types:
+            assert (type_, name) in stack().resources, f"{type_}.{name} is not declared"
+    for type_, name in set(re.findall(r"\bephemeral\.([a-z0-9_]+)\.([a-z_0-9]+)", code)):
+        assert (type_, name) in stack().ephemerals, f"ephemeral.{type_}.{name} is not declared"
+
+
+def test_each_environment_file_sets_only_declared_variables_and_production_is_regional():
+    for path in sorted((TERRAFORM / "environments").glob("*.tfvars")):
+        values = load(path)
+        assert set(values) <= set(stack().variables), path.name
+        assert values["environment"] == path.stem
+    production = load(TERRAFORM / "environments" / "production.tfvars")
+    assert production["database_high_availability"] is True and production["redis_tier"] == "STANDARD_HA"
+
+
+def test_checkov_finds_nothing_and_every_skip_is_inline_with_its_reason():
+    checkov = os.environ.get("CHECKOV") or str(ROOT / ".venv-checkov" / "bin" / "checkov")
+    assert Path(checkov).exists(), "checkov is missing: `make test` installs it into .venv-checkov"
+    result = subprocess.run(
+        [checkov, "--directory", str(TERRAFORM), "--framework", "terraform", "--skip-download", "--output", "json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "PYTHONPATH": "", "BC_SKIP_MAPPING": "TRUE"},
+    )
+    report = json.loads(result.stdout)
+    failed = report["results"]["failed_checks"]
+
+    assert report["summary"]["parsing_errors"] == 0
+    assert not failed, "\n".join(f"{c['check_id']} {c['resource']}: {c['check_name']}" for c in failed)
+    for skipped in report["results"]["skipped_checks"]:
+        assert len(skipped["check_result"].get("suppress_comment", "")) > 40, skipped["check_id"]
+    assert report["summary"]["passed"] > 50
