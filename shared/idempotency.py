@@ -8,6 +8,7 @@ same key waits on the first one's row (the unique index), then replays what it c
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from shared.db import UnitOfWork, metadata
 from shared.errors import BadRequest, Invalid
 
 KEEP_FOR = timedelta(hours=24)
+_KEY = re.compile(r"[ -~]{1,255}")
 _REPLAYED_HEADERS = ("Location", "ETag", "Content-Type")
 
 idempotency_keys = sa.Table(
@@ -41,7 +43,7 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
 
 
 def validate_key(key: str) -> str:
-    if not 1 <= len(key) <= 255 or not key.isprintable():
+    if not _KEY.fullmatch(key):
         raise BadRequest("Idempotency-Key must be 1 to 255 printable characters.", code="invalid_idempotency_key")
     return key
 

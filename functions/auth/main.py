@@ -4,6 +4,7 @@ from uuid import UUID
 
 import functions_framework
 from flask import Request, Response
+from werkzeug.exceptions import HTTPException
 
 from shared.auth import schemas, service
 from shared.auth.guard import authenticate
@@ -16,7 +17,7 @@ from shared.web import Api, Call, Reply, client_address, listing
 api = Api("auth", title="Release Manager: auth", authenticator=authenticate, no_store=True)
 
 
-@api.post("/register", body=schemas.RegisterIn, status=201)
+@api.post("/register", body=schemas.RegisterIn, status=201, errors=(403, 409))
 def register(call: Call) -> dict:
     """Create an account (role `viewer`) while registration is open."""
     if not get_settings().registration_is_open:
@@ -24,7 +25,7 @@ def register(call: Call) -> dict:
     return service.register(call.work, **call.body.model_dump())
 
 
-@api.post("/login", body=schemas.LoginIn, form=True)
+@api.post("/login", body=schemas.LoginIn, form=True, errors=(401, 429))
 def login(call: Call) -> dict:
     """Exchange email and password for an access and a refresh token."""
     return service.login(
@@ -36,13 +37,13 @@ def login(call: Call) -> dict:
     )
 
 
-@api.post("/refresh", body=schemas.RefreshIn)
+@api.post("/refresh", body=schemas.RefreshIn, errors=(401,))
 def refresh(call: Call) -> dict:
     """A new token pair for a refresh token, which is spent."""
     return service.refresh(call.work, settings=get_settings(), refresh_token=call.body.refresh_token)
 
 
-@api.post("/logout", body=schemas.RefreshIn, status=204)
+@api.post("/logout", body=schemas.RefreshIn, status=204, errors=(401,))
 def logout(call: Call) -> None:
     """Revoke the session the refresh token belongs to."""
     service.logout(call.work, refresh_token=call.body.refresh_token)
@@ -60,14 +61,14 @@ def change_password(call: Call) -> None:
     service.change_password(call.work, user_id=call.principal.user_id, **call.body.model_dump())
 
 
-@api.get("/users", role="admin", query=PageQuery)
+@api.get("/users", role="admin", query=PageQuery, lists=True)
 def list_users(call: Call) -> Reply:
     """Every account, a page at a time."""
     items, cursor = service.list_users(call.work, limit=call.query.limit, cursor=call.query.cursor)
     return listing(call, items, cursor)
 
 
-@api.patch("/users/<uuid:user_id>", role="admin", body=schemas.UserPatch)
+@api.patch("/users/<uuid:user_id>", role="admin", body=schemas.UserPatch, errors=(409,))
 def update_user(call: Call, user_id: UUID) -> dict:
     """Change a user's role or active flag."""
     changes = call.body.model_dump(exclude_none=True)
@@ -83,7 +84,7 @@ def create_token(call: Call) -> dict:
     )
 
 
-@api.get("/tokens", role="viewer", query=PageQuery)
+@api.get("/tokens", role="viewer", query=PageQuery, lists=True)
 def list_tokens(call: Call) -> Reply:
     """The caller's API tokens (an admin's list has everyone's), without secrets."""
     caller = call.principal
@@ -98,6 +99,9 @@ def revoke_token(call: Call, token_id: UUID) -> None:
     """Revoke an API token at once."""
     caller = call.principal
     service.revoke_api_token(call.work, token_id=token_id, viewer_id=caller.user_id, is_admin=caller.is_admin)
+
+
+functions_framework.errorhandler(HTTPException)(api.framework_error)
 
 
 @functions_framework.http

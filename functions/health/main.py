@@ -2,6 +2,7 @@
 
 import functions_framework
 from flask import Request, Response
+from werkzeug.exceptions import HTTPException
 
 from shared import health as checks
 from shared.web import Api, Call, Reply
@@ -16,6 +17,9 @@ def report(call: Call) -> Reply:
     if body["status"] == "unavailable":
         return Reply(body=body, status=503, headers={"Retry-After": "5", "Cache-Control": "no-store"})
     return Reply(body=body, headers={"Cache-Control": "no-store"})
+
+
+functions_framework.errorhandler(HTTPException)(api.framework_error)
 
 
 @functions_framework.http

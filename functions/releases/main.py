@@ -4,6 +4,7 @@ from uuid import UUID
 
 import functions_framework
 from flask import Request, Response
+from werkzeug.exceptions import HTTPException
 
 from shared.audit import service as audit
 from shared.auth.guard import authenticate
@@ -25,7 +26,7 @@ def with_etag(release: dict) -> Reply:
 # -- releases -------------------------------------------------------------------------------------
 
 
-@api.post("/", role="developer", body=schemas.ReleaseIn, status=201)
+@api.post("/", role="developer", body=schemas.ReleaseIn, status=201, errors=(409,))
 def create_release(call: Call) -> Reply:
     """Record a release (a draft, or `ready` when the body says so)."""
     release = service.create_release(call.work, actor=call.principal.actor, data=call.body.model_dump(mode="json"))
@@ -33,20 +34,20 @@ def create_release(call: Call) -> Reply:
     return Reply(body=release, headers={"Location": location}, etag=service.etag(release))
 
 
-@api.get("/", role="viewer", query=schemas.ReleaseQuery)
+@api.get("/", role="viewer", query=schemas.ReleaseQuery, lists=True)
 def list_releases(call: Call) -> Reply:
     """Releases, newest first (`sort=-version`: by SemVer precedence), filtered."""
     found = service.list_releases(call.work, **call.query.model_dump())
     return listing(call, found["items"], found["next_cursor"])
 
 
-@api.get("/<uuid:release_id>", role="viewer")
+@api.get("/<uuid:release_id>", role="viewer", errors=(304,))
 def get_release(call: Call, release_id: UUID) -> Reply:
     """One release with a deployment summary per environment."""
     return with_etag(service.get_release(call.work, release_id=release_id))
 
 
-@api.patch("/<uuid:release_id>", role="developer", body=schemas.ReleasePatch)
+@api.patch("/<uuid:release_id>", role="developer", body=schemas.ReleasePatch, errors=(409, 412))
 def update_release(call: Call, release_id: UUID) -> Reply:
     """Edit a draft (honours If-Match)."""
     changes = call.body.model_dump(mode="json", exclude_unset=True)
@@ -56,7 +57,7 @@ def update_release(call: Call, release_id: UUID) -> Reply:
     return with_etag(release)
 
 
-@api.delete("/<uuid:release_id>", role="developer", status=204)
+@api.delete("/<uuid:release_id>", role="developer", status=204, errors=(409, 412))
 def delete_release(call: Call, release_id: UUID) -> None:
     """Delete a draft (honours If-Match)."""
     service.delete_release(
@@ -64,7 +65,7 @@ def delete_release(call: Call, release_id: UUID) -> None:
     )
 
 
-@api.post("/<uuid:release_id>/finalize", role="developer")
+@api.post("/<uuid:release_id>/finalize", role="developer", errors=(409, 412))
 def finalize_release(call: Call, release_id: UUID) -> Reply:
     """Freeze a draft's content: it becomes `ready`, and deployable."""
     release = service.change_status(
@@ -73,7 +74,7 @@ def finalize_release(call: Call, release_id: UUID) -> Reply:
     return with_etag(release)
 
 
-@api.post("/<uuid:release_id>/cancel", role="developer", body=schemas.CancelIn)
+@api.post("/<uuid:release_id>/cancel", role="developer", body=schemas.CancelIn, errors=(409, 412))
 def cancel_release(call: Call, release_id: UUID) -> Reply:
     """Mark a release bad: never deployable again, never a rollback target."""
     release = service.change_status(
@@ -87,7 +88,7 @@ def cancel_release(call: Call, release_id: UUID) -> Reply:
     return with_etag(release)
 
 
-@api.get("/<uuid:release_id>/events", role="viewer", query=PageQuery)
+@api.get("/<uuid:release_id>/events", role="viewer", query=PageQuery, lists=True)
 def release_events(call: Call, release_id: UUID) -> Reply:
     """The release's audit timeline, oldest first."""
     items, cursor = service.release_events(
@@ -105,10 +106,9 @@ def list_environments(call: Call) -> dict:
     return {"items": environments.list_environments(call.work)}
 
 
-@api.put("/environments/<name>", role="admin", body=deployment_schemas.EnvironmentIn)
+@api.put("/environments/<slug:name>", role="admin", body=deployment_schemas.EnvironmentIn, errors=(201, 409))
 def put_environment(call: Call, name: str) -> Reply:
     """Create or change a stage: its position, required approvals and soak time."""
-    deployment_schemas.PreflightIn(environment=name)  # the same slug rule as everywhere else
     found, created = environments.put_environment(
         call.work, name=name, actor=call.principal.actor, **call.body.model_dump()
     )
@@ -118,7 +118,9 @@ def put_environment(call: Call, name: str) -> Reply:
 # -- deployments --------------------------------------------------------------------------------
 
 
-@api.post("/<uuid:release_id>/deployments", role="developer", body=deployment_schemas.DeploymentIn, status=201)
+@api.post(
+    "/<uuid:release_id>/deployments", role="developer", body=deployment_schemas.DeploymentIn, status=201, errors=(409,)
+)
 def request_deployment(call: Call, release_id: UUID) -> Reply:
     """Deploy a ready release to an environment; every gate is checked, every failure reported."""
     deployment = deployments.request_deployment(
@@ -138,7 +140,7 @@ def preflight(call: Call, release_id: UUID) -> dict:
     return deployments.preflight(call.work, release_id=release_id, environment=call.body.environment)
 
 
-@api.get("/<uuid:release_id>/deployments", role="viewer", query=PageQuery)
+@api.get("/<uuid:release_id>/deployments", role="viewer", query=PageQuery, lists=True)
 def release_deployments(call: Call, release_id: UUID) -> Reply:
     """This release's deployments, newest first."""
     deployments.ensure_release(call.work, release_id)
@@ -148,14 +150,19 @@ def release_deployments(call: Call, release_id: UUID) -> Reply:
     return listing(call, items, cursor)
 
 
-@api.get("/deployments", role="viewer", query=deployment_schemas.DeploymentQuery)
+@api.get("/deployments", role="viewer", query=deployment_schemas.DeploymentQuery, lists=True)
 def all_deployments(call: Call) -> Reply:
     """Deployments of every release, filtered."""
     items, cursor = deployments.list_deployments(call.work, **call.query.model_dump())
     return listing(call, items, cursor)
 
 
-@api.patch("/<uuid:release_id>/deployments/<uuid:deployment_id>", role="developer", body=deployment_schemas.StatusIn)
+@api.patch(
+    "/<uuid:release_id>/deployments/<uuid:deployment_id>",
+    role="developer",
+    body=deployment_schemas.StatusIn,
+    errors=(409,),
+)
 def report_status(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
     """A pipeline's progress report: only forward moves."""
     return deployments.report_status(
@@ -172,6 +179,7 @@ def report_status(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
     role="release_manager",
     body=deployment_schemas.ApprovalIn,
     status=201,
+    errors=(409,),
 )
 def decide(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
     """Approve or reject a deployment waiting for approval."""
@@ -184,7 +192,7 @@ def decide(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
     )
 
 
-@api.post("/rollback", role="release_manager", body=deployment_schemas.RollbackIn, status=201)
+@api.post("/rollback", role="release_manager", body=deployment_schemas.RollbackIn, status=201, errors=(409,))
 def rollback(call: Call) -> dict:
     """Redeploy the last good release before the live one (no approvals; allowed in a freeze)."""
     return deployments.rollback(call.work, actor=call.principal.actor, **call.body.model_dump())
@@ -231,7 +239,7 @@ def metrics(call: Call) -> dict:
 # -- audit ----------------------------------------------------------------------------------------
 
 
-@api.get("/audit", role="admin", query=schemas.AuditQuery)
+@api.get("/audit", role="admin", query=schemas.AuditQuery, lists=True)
 def audit_log(call: Call) -> Reply | Response:
     """The whole audit log; `Accept: application/x-ndjson` streams every matching event."""
     filters = call.query.model_dump(exclude={"limit", "cursor"})
@@ -246,6 +254,9 @@ def audit_log(call: Call) -> Reply | Response:
 def verify_audit(call: Call) -> dict:
     """Recompute the hash chain: `{ok, checked, first_bad}`."""
     return audit.verify(call.work.conn)
+
+
+functions_framework.errorhandler(HTTPException)(api.framework_error)
 
 
 @functions_framework.http

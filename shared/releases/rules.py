@@ -10,6 +10,12 @@ from shared.errors import Conflict
 
 APPLICATION_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 MAX_NUMBER_DIGITS = 20
+# semver.org's pattern, with numbers capped at MAX_NUMBER_DIGITS digits; published in the OpenAPI document.
+_NUMBER = r"(?:0|[1-9][0-9]{0,19})"
+_PRE_ID = r"(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)"
+SEMVER_PATTERN = (
+    rf"^{_NUMBER}\.{_NUMBER}\.{_NUMBER}(?:-{_PRE_ID}(?:\.{_PRE_ID})*)?(?:\+[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*)?$"
+)
 _DIGITS = re.compile(r"^[0-9]+$")
 
 # Byte-ordered markers (COLLATE "C"): a pre-release sorts below its release; identifiers are

@@ -42,7 +42,10 @@ def _semver(value: str) -> str:
 
 
 Notes = Annotated[str, AfterValidator(_notes_size)]
-Version = Annotated[str, Field(max_length=256), AfterValidator(_semver)]
+# The pattern is published in the document; the SemVer library does the checking (with clearer messages).
+Version = Annotated[
+    str, Field(max_length=256, json_schema_extra={"pattern": rules.SEMVER_PATTERN}), AfterValidator(_semver)
+]
 
 
 class ReleaseIn(Strict):

@@ -20,18 +20,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import flask
 import pydantic
 import pydantic_core
 from flask import Request, Response
 from werkzeug import exceptions as http
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import BaseConverter, Map, Rule
+from werkzeug.wrappers import Response as BaseResponse
 
 from shared import errors, idempotency
 from shared.db import unit_of_work
 from shared.logs import configure_logging, request_id_var, trace_var
 from shared.pagination import link_header
 from shared.settings import get_settings
-from shared.web import problems
+from shared.web import openapi, problems
 
 log = logging.getLogger("shared.web")
 
@@ -43,6 +45,12 @@ _EXPOSED_HEADERS = "ETag, Location, Link, X-Request-ID, Retry-After"
 
 View = Callable[..., Any]
 Authenticator = Callable[[Request, str], Any]
+
+
+class SlugConverter(BaseConverter):
+    """A lowercase name such as an application or environment: `[a-z0-9][a-z0-9-]{0,62}`."""
+
+    regex = r"[a-z0-9][a-z0-9-]{0,62}"
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,10 @@ class Route:
     summary: str = ""
     form: bool = False
     db: bool = True
-    responses: Mapping[int, str] = field(default_factory=dict)
+    errors: tuple[int, ...] = ()
+    lists: bool = False
+    documented: bool = True
+    response_schema: dict[str, Any] | None = None
 
     @property
     def idempotent(self) -> bool:
@@ -99,16 +110,34 @@ class Api:
         title: str,
         authenticator: Authenticator | None = None,
         no_store: bool = False,
+        description: str = "",
     ) -> None:
         # From the raw environment: settings may resolve secrets, and import time stays offline.
         configure_logging(os.environ.get("LOG_LEVEL", "INFO").upper())
         self.name = name
         self.title = title
+        self.description = description
         self.authenticator = authenticator
         self.no_store = no_store
         self.routes: list[Route] = []
-        self._map = Map(strict_slashes=False, merge_slashes=False)
+        self._map = Map(strict_slashes=False, merge_slashes=False, converters={"slug": SlugConverter})
         self._views: dict[str, Route] = {}
+        self._document: bytes | None = None
+        self.get("/openapi.json", db=False, documented=False)(self._openapi)
+        self.get("/docs", db=False, documented=False)(self._docs)
+        self.get("/docs/<path:asset>", db=False, documented=False)(self._docs_asset)
+
+    def _openapi(self, call: Call) -> Response:
+        """This function's OpenAPI 3.1 document (built once per instance)."""
+        if self._document is None:
+            self._document = pydantic_core.to_json(openapi.document(self, version=get_settings().app_version))
+        return Response(self._document, mimetype="application/json")
+
+    def _docs(self, call: Call) -> Response:
+        return openapi.docs_page(call.request, self.title)
+
+    def _docs_asset(self, call: Call, asset: str) -> BaseResponse:
+        return openapi.docs_asset(call.request, asset)
 
     # -- declaring routes -------------------------------------------------------------------
 
@@ -145,13 +174,20 @@ class Api:
 
     def __call__(self, request: Request) -> Response:
         """Answer one request; never raises."""
+        return self._answer(request, lambda request_id: self._respond(request, request_id))
+
+    def framework_error(self, error: http.HTTPException) -> Response:
+        """A request functions-framework's own router refused (say, a path with a newline), as a problem."""
+        return self._answer(flask.request, lambda _: problems.from_http_exception(error))
+
+    def _answer(self, request: Request, produce: Callable[[str], Response]) -> Response:
         started = time.perf_counter()
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         id_token = request_id_var.set(request_id)
         trace_token = trace_var.set(_trace(request))
         try:
-            response = self._respond(request, request_id)
+            response = produce(request_id)
             response.headers["X-Request-ID"] = request_id
             response.headers.setdefault("X-Content-Type-Options", "nosniff")
             if self.no_store:
@@ -224,8 +260,8 @@ class Api:
         return path or "/"
 
     def _reply(self, request: Request, route: Route, result: Any) -> Response:
-        if isinstance(result, Response):
-            return result
+        if isinstance(result, BaseResponse):
+            return result  # type: ignore[return-value]
         reply = result if isinstance(result, Reply) else Reply(body=result)
         status = reply.status or route.status
         response = Response(status=204) if status == 204 else json_response(reply.body, status=status)
@@ -293,7 +329,23 @@ class _InvalidInput(Exception):
         self.error, self.where = error, where
 
 
+def _nul_characters(data: Any, path: str = "") -> list[str]:
+    """Fields whose text holds U+0000, which PostgreSQL text cannot store."""
+    if isinstance(data, str):
+        return [path] if "\x00" in data else []
+    if isinstance(data, dict):
+        return [f for key, value in data.items() for f in _nul_characters(value, f"{path}.{key}".lstrip("."))]
+    if isinstance(data, list):
+        return [f for i, value in enumerate(data) for f in _nul_characters(value, f"{path}.{i}".lstrip("."))]
+    return []
+
+
 def _validated(model: type[pydantic.BaseModel], data: Any, *, where: str) -> pydantic.BaseModel:
+    if fields := _nul_characters(data):
+        raise errors.Invalid(
+            f"Text may not contain NUL characters ({', '.join(fields)}).",
+            errors=[errors.FieldError(field or where, "contains a NUL character") for field in fields],
+        )
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as error:

@@ -122,3 +122,19 @@ def test_database_outage_is_503_with_retry_after_and_no_internals(auth, monkeypa
     assert response.headers["Retry-After"]
     assert "127.0.0.1" not in response.get_data(as_text=True)
     assert "Traceback" not in body["detail"]
+
+
+def test_paths_the_framework_itself_refuses_still_get_a_problem(releases):
+    response = releases.delete("/releases/freezes/%0A")
+
+    assert_problem(response, 404, "not_found")
+    assert response.headers["X-Request-ID"]
+
+
+def test_text_with_nul_characters_is_422_not_a_database_error(auth):
+    response = auth.post(
+        "/auth/register", json={"email": "a@example.com", "password": "pass\x00word-long", "display_name": "A\x00"}
+    )
+
+    body = assert_problem(response, 422, "validation_failed")
+    assert {e["field"] for e in body["errors"]} == {"password", "display_name"}
