@@ -8,7 +8,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: dev test lint typecheck unit clean package fuzz
+.PHONY: dev test lint typecheck security clean package fuzz
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,12 +30,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy shared functions
 
-test: lint typecheck $(CHECKOV_STAMP)
+security: $(STAMP)
+	$(BIN)/bandit --quiet --recursive --severity-level medium shared functions
+
+test: lint typecheck security $(CHECKOV_STAMP)
 	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100} FUZZ_PHASES=$${FUZZ_PHASES:-examples,coverage,fuzzing,stateful} \
-		$(BIN)/python -m pytest tests/fuzz $(PYTEST_ARGS)
+		LOAD_SECONDS=$${LOAD_SECONDS:-60} $(BIN)/python -m pytest tests/fuzz tests/load $(PYTEST_ARGS)
 
 package: $(STAMP)
 	$(BIN)/python .ci/package.py

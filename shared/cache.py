@@ -190,4 +190,9 @@ def redis_client(settings: Settings) -> redis.Redis | None:
 def get_cache() -> Cache:
     """The instance's cache, built on first use (no connection until the first command)."""
     settings = get_settings()
-    return Cache(redis_client(settings), prefix=settings.cache_prefix, ttl_s=settings.cache_ttl_s)
+    return Cache(
+        redis_client(settings),
+        prefix=settings.cache_prefix,
+        ttl_s=settings.cache_ttl_s,
+        cooldown_s=settings.redis_retry_after_s,
+    )

@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     redis_password: SecretStr | None = None
     redis_ca_cert: str | None = Field(default=None, description="Path to the Memorystore server CA (PEM).")
     redis_timeout_s: float = Field(default=0.5, gt=0)
+    redis_retry_after_s: float = Field(default=5.0, ge=0, description="After a Redis error, skip Redis this long.")
     cache_prefix: str = "rm"
     cache_ttl_s: int = Field(default=300, ge=1)
 

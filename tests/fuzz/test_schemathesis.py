@@ -13,15 +13,13 @@ import os
 import re
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.factories import as_role
-from tests.servers import free_port
+from tests.servers import DevServer
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
@@ -40,25 +38,9 @@ REPORT = ROOT / ".data" / "fuzz-summary.json"
 
 @pytest.fixture(scope="module")
 def dev_server(services) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, "PORT": str(port), "LOG_LEVEL": "WARNING", "ENVIRONMENT": "test"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "shared.devserver"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{base}/health", timeout=2):
-                break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail(f"make dev did not answer: {process.stderr.read().decode() if process.stderr else ''}")
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
+    server = DevServer()
+    yield server.base
+    server.stop()
 
 
 def fuzz(base: str, function: str, headers: dict[str, str]) -> tuple[int, str]:
