@@ -79,14 +79,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
+        secret = self.jwt_secret.get_secret_value()
+        if not secret.startswith(SECRET_MANAGER_SCHEME) and len(secret.encode()) < 32:
+            raise ValueError("jwt_secret: must be at least 32 bytes")
         if self.is_local:
             return self
-        secret = self.jwt_secret.get_secret_value()
-        if not secret.startswith(SECRET_MANAGER_SCHEME):
-            if secret.lower() in _PLACEHOLDERS:
-                raise ValueError("jwt_secret: a placeholder value is refused outside development")
-            if len(secret.encode()) < 32:
-                raise ValueError("jwt_secret: must be at least 32 bytes")
+        if secret.lower() in _PLACEHOLDERS:
+            raise ValueError("jwt_secret: a placeholder value is refused outside development")
         if self.database_url is None and self.cloud_sql_instance is None:
             raise ValueError("database_url: set it, or CLOUD_SQL_INSTANCE, outside development")
         if self.cloud_sql_instance and not self.db_user:

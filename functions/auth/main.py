@@ -12,7 +12,7 @@ from shared.auth.ratelimit import get_limiter
 from shared.errors import Forbidden
 from shared.pagination import PageQuery
 from shared.settings import get_settings
-from shared.web import Api, Call, Reply, client_address, listing
+from shared.web import Api, Call, Reply, client_address, if_match, listing
 
 api = Api("auth", title="Release Manager: auth", authenticator=authenticate, no_store=True)
 
@@ -68,11 +68,13 @@ def list_users(call: Call) -> Reply:
     return listing(call, items, cursor)
 
 
-@api.patch("/users/<uuid:user_id>", role="admin", body=schemas.UserPatch, errors=(409,))
+@api.patch("/users/<uuid:user_id>", role="admin", body=schemas.UserPatch, errors=(409, 412))
 def update_user(call: Call, user_id: UUID) -> dict:
     """Change a user's role or active flag."""
     changes = call.body.model_dump(exclude_none=True)
-    return service.update_user(call.work, user_id=user_id, actor=call.principal.actor, **changes)
+    return service.update_user(
+        call.work, user_id=user_id, actor=call.principal.actor, if_match=if_match(call.request), **changes
+    )
 
 
 @api.post("/tokens", role="developer", body=schemas.TokenIn, status=201)

@@ -19,10 +19,6 @@ from shared.web import Api, Call, Reply, if_match, listing
 api = Api("releases", title="Release Manager: releases", authenticator=authenticate)
 
 
-def with_etag(release: dict) -> Reply:
-    return Reply(body=release, etag=service.etag(release))
-
-
 # -- releases -------------------------------------------------------------------------------------
 
 
@@ -31,7 +27,7 @@ def create_release(call: Call) -> Reply:
     """Record a release (a draft, or `ready` when the body says so)."""
     release = service.create_release(call.work, actor=call.principal.actor, data=call.body.model_dump(mode="json"))
     location = f"{call.request.script_root}/releases/{release['id']}"
-    return Reply(body=release, headers={"Location": location}, etag=service.etag(release))
+    return Reply(body=release, headers={"Location": location})
 
 
 @api.get("/", role="viewer", query=schemas.ReleaseQuery, lists=True)
@@ -42,19 +38,19 @@ def list_releases(call: Call) -> Reply:
 
 
 @api.get("/<uuid:release_id>", role="viewer", errors=(304,))
-def get_release(call: Call, release_id: UUID) -> Reply:
+def get_release(call: Call, release_id: UUID) -> dict:
     """One release with a deployment summary per environment."""
-    return with_etag(service.get_release(call.work, release_id=release_id))
+    return service.get_release(call.work, release_id=release_id)
 
 
 @api.patch("/<uuid:release_id>", role="developer", body=schemas.ReleasePatch, errors=(409, 412))
-def update_release(call: Call, release_id: UUID) -> Reply:
+def update_release(call: Call, release_id: UUID) -> dict:
     """Edit a draft (honours If-Match)."""
     changes = call.body.model_dump(mode="json", exclude_unset=True)
     release = service.update_release(
         call.work, release_id=release_id, actor=call.principal.actor, changes=changes, if_match=if_match(call.request)
     )
-    return with_etag(release)
+    return release
 
 
 @api.delete("/<uuid:release_id>", role="developer", status=204, errors=(409, 412))
@@ -66,16 +62,16 @@ def delete_release(call: Call, release_id: UUID) -> None:
 
 
 @api.post("/<uuid:release_id>/finalize", role="developer", errors=(409, 412))
-def finalize_release(call: Call, release_id: UUID) -> Reply:
+def finalize_release(call: Call, release_id: UUID) -> dict:
     """Freeze a draft's content: it becomes `ready`, and deployable."""
     release = service.change_status(
         call.work, release_id=release_id, actor=call.principal.actor, action="finalize", if_match=if_match(call.request)
     )
-    return with_etag(release)
+    return release
 
 
 @api.post("/<uuid:release_id>/cancel", role="developer", body=schemas.CancelIn, errors=(409, 412))
-def cancel_release(call: Call, release_id: UUID) -> Reply:
+def cancel_release(call: Call, release_id: UUID) -> dict:
     """Mark a release bad: never deployable again, never a rollback target."""
     release = service.change_status(
         call.work,
@@ -85,7 +81,7 @@ def cancel_release(call: Call, release_id: UUID) -> Reply:
         reason=call.body.reason,
         if_match=if_match(call.request),
     )
-    return with_etag(release)
+    return release
 
 
 @api.get("/<uuid:release_id>/events", role="viewer", query=PageQuery, lists=True)
@@ -100,17 +96,18 @@ def release_events(call: Call, release_id: UUID) -> Reply:
 # -- environments -------------------------------------------------------------------------------
 
 
-@api.get("/environments", role="viewer")
-def list_environments(call: Call) -> dict:
+@api.get("/environments", role="viewer", query=PageQuery, lists=True)
+def list_environments(call: Call) -> Reply:
     """The promotion path, first stage first."""
-    return {"items": environments.list_environments(call.work)}
+    items, cursor = environments.list_environments(call.work, limit=call.query.limit, cursor=call.query.cursor)
+    return listing(call, items, cursor)
 
 
-@api.put("/environments/<slug:name>", role="admin", body=deployment_schemas.EnvironmentIn, errors=(201, 409))
+@api.put("/environments/<slug:name>", role="admin", body=deployment_schemas.EnvironmentIn, errors=(201, 409, 412))
 def put_environment(call: Call, name: str) -> Reply:
     """Create or change a stage: its position, required approvals and soak time."""
     found, created = environments.put_environment(
-        call.work, name=name, actor=call.principal.actor, **call.body.model_dump()
+        call.work, name=name, actor=call.principal.actor, if_match=if_match(call.request), **call.body.model_dump()
     )
     return Reply(body=found, status=201 if created else 200)
 
@@ -161,7 +158,7 @@ def all_deployments(call: Call) -> Reply:
     "/<uuid:release_id>/deployments/<uuid:deployment_id>",
     role="developer",
     body=deployment_schemas.StatusIn,
-    errors=(409,),
+    errors=(409, 412),
 )
 def report_status(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
     """A pipeline's progress report: only forward moves."""
@@ -170,6 +167,7 @@ def report_status(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
         release_id=release_id,
         deployment_id=deployment_id,
         actor=call.principal.actor,
+        if_match=if_match(call.request),
         **call.body.model_dump(),
     )
 
@@ -201,10 +199,11 @@ def rollback(call: Call) -> dict:
 # -- freezes ------------------------------------------------------------------------------------
 
 
-@api.get("/freezes", role="viewer", query=deployment_schemas.FreezeQuery)
-def list_freezes(call: Call) -> dict:
+@api.get("/freezes", role="viewer", query=deployment_schemas.FreezeQuery, lists=True)
+def list_freezes(call: Call) -> Reply:
     """Freeze windows, each saying whether it is active now."""
-    return {"items": freezes.list_freezes(call.work, **call.query.model_dump())}
+    items, cursor = freezes.list_freezes(call.work, **call.query.model_dump())
+    return listing(call, items, cursor)
 
 
 @api.post("/freezes", role="release_manager", body=deployment_schemas.FreezeIn, status=201)

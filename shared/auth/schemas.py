@@ -14,6 +14,13 @@ class Strict(BaseModel):
 
 
 class RegisterIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"email": "ada@example.com", "password": "a long passphrase", "display_name": "Ada"}]
+        },
+    )
+
     email: EmailStr = Field(max_length=254)
     password: str = Password
     display_name: str = Field(min_length=1, max_length=100)
@@ -43,6 +50,11 @@ class UserPatch(Strict):
 
 
 class TokenIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "ci-deployer", "role": "developer", "expires_in_days": 90}]},
+    )
+
     name: str = Field(min_length=1, max_length=100)
     role: Role
     expires_in_days: int = Field(default=90, ge=1, le=365)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from shared import etags
 from shared.audit import service as audit
 from shared.auth import passwords, roles, tokens
 from shared.auth.ratelimit import LoginLimiter
@@ -100,7 +102,13 @@ def list_users(work: UnitOfWork, *, limit: int, cursor: str | None) -> tuple[lis
 
 
 def update_user(
-    work: UnitOfWork, *, user_id: object, actor: str, role: str | None = None, is_active: bool | None = None
+    work: UnitOfWork,
+    *,
+    user_id: object,
+    actor: str,
+    role: str | None = None,
+    is_active: bool | None = None,
+    if_match: Callable[[str], bool] | None = None,
 ) -> dict[str, Any]:
     """Change role and/or active flag; the last active admin can be neither demoted nor deactivated."""
     # Lock every active admin: two admins demoting each other at once can't both pass the check.
@@ -115,6 +123,8 @@ def update_user(
     current = work.conn.execute(sa.select(users).where(users.c.id == user_id).with_for_update()).first()
     if current is None:
         raise NotFound("No such user.", code="user_not_found")
+    if if_match is not None:
+        etags.check(public_user(current), if_match)
     new_role = role if role is not None else current.role
     new_active = is_active if is_active is not None else current.is_active
     loses_admin = current.id in admins and (new_role != "admin" or not new_active)

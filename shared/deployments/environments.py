@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from shared import etags
 from shared.audit import service as audit
 from shared.db import UnitOfWork, sqlstate
 from shared.deployments.tables import environments
-from shared.errors import Conflict
+from shared.errors import Conflict, PreconditionFailed
+from shared.pagination import decode_cursor, page
 
 UNIQUE_VIOLATION = "23505"
 
@@ -25,16 +28,31 @@ def public_environment(row: Any) -> dict[str, Any]:
     }
 
 
-def list_environments(work: UnitOfWork) -> list[dict[str, Any]]:
+def list_environments(work: UnitOfWork, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
     """The promotion path, first stage first."""
-    return [public_environment(r) for r in work.conn.execute(sa.select(environments).order_by(environments.c.position))]
+    query = sa.select(environments).order_by(environments.c.position).limit(limit + 1)
+    if cursor:
+        query = query.where(environments.c.position > int(decode_cursor(cursor, size=1)[0]))
+    rows, next_cursor = page(work.conn.execute(query).all(), limit, lambda r: [r.position])
+    return [public_environment(r) for r in rows], next_cursor
 
 
 def put_environment(
-    work: UnitOfWork, *, name: str, position: int, required_approvals: int, soak_minutes: int, actor: str
+    work: UnitOfWork,
+    *,
+    name: str,
+    position: int,
+    required_approvals: int,
+    soak_minutes: int,
+    actor: str,
+    if_match: Callable[[str], bool] | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Create or replace an environment; returns it and whether it is new."""
-    before = work.conn.execute(sa.select(environments).where(environments.c.name == name)).first()
+    before = work.conn.execute(sa.select(environments).where(environments.c.name == name).with_for_update()).first()
+    if if_match is not None:
+        if before is None:
+            raise PreconditionFailed(f"There is no environment {name!r} to match.", code="stale_etag")
+        etags.check(public_environment(before), if_match)
     values = {
         "position": position,
         "required_approvals": required_approvals,

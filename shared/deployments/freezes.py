@@ -13,6 +13,7 @@ from shared.db import UnitOfWork
 from shared.deployments import rules
 from shared.deployments.tables import environments, freezes
 from shared.errors import FieldError, Invalid, NotFound
+from shared.pagination import decode_cursor, page
 
 
 def public_freeze(row: Any) -> dict[str, Any]:
@@ -51,17 +52,27 @@ def load_freezes(conn: sa.Connection, *, now: datetime | None = None) -> list[ru
 
 
 def list_freezes(
-    work: UnitOfWork, *, environment: str | None = None, active: bool | None = None
-) -> list[dict[str, Any]]:
-    """Freeze windows (optionally only those covering now), each with `active` now."""
-    found = []
-    for row in work.conn.execute(sa.select(freezes).order_by(freezes.c.created_at)):
+    work: UnitOfWork, *, limit: int, cursor: str | None, environment: str | None = None, active: bool | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Freeze windows, oldest first (optionally only those covering now), each with `active` now."""
+    query = sa.select(freezes).order_by(freezes.c.created_at, freezes.c.id)
+    if cursor:
+        created_at, freeze_id = decode_cursor(cursor, size=2)
+        query = query.where(
+            sa.tuple_(freezes.c.created_at, freezes.c.id)
+            > sa.tuple_(sa.cast(created_at, sa.DateTime(timezone=True)), sa.cast(freeze_id, freezes.c.id.type))
+        )
+    found: list[dict[str, Any]] = []
+    # Weekly windows are judged in Python (time zones), so the filters apply here; freezes are few.
+    for row in work.conn.execute(query):
         if environment is not None and row.environment not in (None, environment):
             continue
         is_active = window(row).covers(work.now)
         if active is None or active == is_active:
             found.append(public_freeze(row) | {"active": is_active})
-    return found
+        if len(found) > limit:
+            break
+    return page(found, limit, lambda f: [f["created_at"].isoformat(), str(f["id"])])
 
 
 def create_freeze(work: UnitOfWork, *, actor: str, data: dict[str, Any]) -> dict[str, Any]:

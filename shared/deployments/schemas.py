@@ -19,6 +19,16 @@ class Strict(BaseModel):
 
 
 class DeploymentIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"environment": "staging"},
+                {"environment": "production", "override_freeze": True, "reason": "Security fix CVE-2026-1234"},
+            ]
+        },
+    )
+
     environment: str = ENVIRONMENT
     override_freeze: bool = False
     reason: str | None = Field(default=None, min_length=1, max_length=1000)
@@ -64,6 +74,26 @@ class WeeklyWindow(Strict):
 
 
 class FreezeIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "environment": "production",
+                    "starts_at": "2026-12-24T00:00:00Z",
+                    "ends_at": "2026-12-27T00:00:00Z",
+                    "reason": "Holidays",
+                },
+                {
+                    "environment": "production",
+                    "weekly": [{"day": "fri", "start": "16:00", "end": "23:59"}],
+                    "timezone": "Europe/Berlin",
+                    "reason": "No Friday deploys",
+                },
+            ]
+        },
+    )
+
     environment: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="None: all.")
     starts_at: AwareDatetime | None = None
     ends_at: AwareDatetime | None = None
@@ -95,7 +125,7 @@ class FreezeIn(Strict):
         return self
 
 
-class FreezeQuery(Strict):
+class FreezeQuery(PageQuery):
     environment: str | None = Field(default=None, max_length=63)
     active: bool | None = None
 

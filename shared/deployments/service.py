@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 
+from shared import etags
 from shared.audit import service as audit
 from shared.db import UnitOfWork, sqlstate
 from shared.deployments import rules
@@ -260,9 +262,12 @@ def report_status(
     actor: str,
     log_url: str | None = None,
     message: str | None = None,
+    if_match: Callable[[str], bool] | None = None,
 ) -> dict[str, Any]:
     """A pipeline's progress report; timestamps are the server's."""
     row = get_deployment(work, release_id=release_id, deployment_id=deployment_id, lock=True)
+    if if_match is not None:
+        etags.check(_with_decisions(work.conn, [row])[0], if_match)
     previous = row.status
     new_status = rules.next_status(previous, status)
     values: dict[str, Any] = {"status": new_status, "updated_at": work.now}

@@ -49,6 +49,28 @@ Version = Annotated[
 
 
 class ReleaseIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "application": "checkout",
+                    "version": "1.4.0",
+                    "title": "Faster payment page",
+                    "notes": "Cuts payment page load time by **40%**.",
+                    "source": {"repository": "github.com/acme/checkout", "commit_sha": "9fceb02", "branch": "main"},
+                    "artifacts": [
+                        {
+                            "name": "image",
+                            "uri": "europe-docker.pkg.dev/acme/apps/checkout:1.4.0",
+                            "digest": "sha256:" + "0" * 64,
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+
     application: str = Field(pattern=rules.APPLICATION_PATTERN, description="Lowercase slug.")
     version: Version = Field(description="SemVer 2.0.0, unique per application.")
     title: str = Field(min_length=1, max_length=200)

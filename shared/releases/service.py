@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -10,9 +9,10 @@ from typing import Any
 import pydantic_core
 import sqlalchemy as sa
 
+from shared import etags
 from shared.audit import service as audit
 from shared.db import UnitOfWork, sqlstate
-from shared.errors import Conflict, NotFound, PreconditionFailed
+from shared.errors import Conflict, NotFound
 from shared.pagination import decode_cursor, page
 from shared.releases import rules
 from shared.releases.tables import releases
@@ -44,11 +44,6 @@ def public_release(row: Any) -> dict[str, Any]:
         "created_at": row.created_at,
         "updated_at": row.updated_at,
     }
-
-
-def etag(representation: dict[str, Any]) -> str:
-    """A strong validator for exactly this representation."""
-    return hashlib.sha256(pydantic_core.to_json(representation)).hexdigest()[:32]
 
 
 def _changed(work: UnitOfWork, release_id: object) -> None:
@@ -197,8 +192,8 @@ def create_release(work: UnitOfWork, *, actor: str, data: dict[str, Any]) -> dic
 
 
 def _check_precondition(work: UnitOfWork, row: Any, if_match: Callable[[str], bool] | None) -> None:
-    if if_match is not None and not if_match(etag(_representation(work, row))):
-        raise PreconditionFailed("The release changed since you read it (If-Match does not match).", code="stale_etag")
+    if if_match is not None:
+        etags.check(_representation(work, row), if_match)
 
 
 def update_release(

@@ -28,7 +28,7 @@ from werkzeug import exceptions as http
 from werkzeug.routing import BaseConverter, Map, Rule
 from werkzeug.wrappers import Response as BaseResponse
 
-from shared import errors, idempotency
+from shared import errors, etags, idempotency
 from shared.db import unit_of_work
 from shared.logs import configure_logging, request_id_var, trace_var
 from shared.pagination import link_header
@@ -264,6 +264,8 @@ class Api:
             return result  # type: ignore[return-value]
         reply = result if isinstance(result, Reply) else Reply(body=result)
         status = reply.status or route.status
+        if reply.etag is None and isinstance(reply.body, dict) and "id" in reply.body and status in (200, 201):
+            reply.etag = etags.etag(reply.body)  # every single resource carries its validator
         response = Response(status=204) if status == 204 else json_response(reply.body, status=status)
         response.headers.update(reply.headers)
         if reply.etag is not None:

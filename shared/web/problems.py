@@ -12,6 +12,7 @@ from werkzeug import exceptions as http
 
 from shared import errors
 from shared.db import sqlstate
+from shared.settings import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,10 @@ def _is_database_outage(error: Exception) -> bool:
 
 def from_unexpected(error: Exception) -> Response:
     """A dependency outage becomes 503; anything else a bare 500. Neither leaks internals."""
+    if isinstance(error, ConfigError):
+        # One line naming the setting, not a stack trace: the instance can't serve until it is fixed.
+        log.error(str(error))
+        return problem(503, "misconfigured", "Service misconfigured", "The service is misconfigured; see its logs.")
     if _is_database_outage(error):
         log.warning("database unavailable", extra={"error": type(error).__name__})
         return problem(

@@ -535,3 +535,19 @@ def test_no_password_hash_or_token_secret_is_ever_logged(auth, caplog):
         *hashes,
     ]:
         assert secret not in logged
+
+
+def test_user_changes_honour_if_match(auth):
+    _, admin = as_role("admin")
+    user = make_user()
+    listed = auth.get("/auth/users", headers=admin).get_json()["items"]
+    current = next(u for u in listed if u["id"] == str(user["id"]))
+    from shared.etags import etag
+
+    stale = auth.patch(f"/auth/users/{user['id']}", json={"role": "developer"}, headers={**admin, "If-Match": '"old"'})
+    fresh = auth.patch(
+        f"/auth/users/{user['id']}", json={"role": "developer"}, headers={**admin, "If-Match": f'"{etag(current)}"'}
+    )
+
+    assert stale.status_code == 412
+    assert fresh.status_code == 200 and fresh.get_json()["role"] == "developer"

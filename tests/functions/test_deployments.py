@@ -593,3 +593,50 @@ def test_deployment_changes_are_audited(releases, developer):
     ]
 
     assert actions == ["deployment.requested", "deployment.status_changed", "deployment.status_changed"]
+
+
+def test_a_stale_if_match_on_a_status_report_is_412_and_changes_nothing(releases, developer):
+    release = ready_release(releases, developer)
+    created = deploy(releases, developer, release["id"], "dev")
+    etag = created.headers["ETag"]
+    report(releases, developer, release["id"], created.get_json()["id"], "in_progress")
+
+    stale = releases.patch(
+        f"/releases/{release['id']}/deployments/{created.get_json()['id']}",
+        json={"status": "succeeded"},
+        headers={**developer, "If-Match": etag},
+    )
+
+    assert stale.status_code == 412
+    listed = releases.get(f"/releases/{release['id']}/deployments", headers=developer).get_json()["items"]
+    assert listed[0]["status"] == "in_progress"
+
+
+def test_a_stale_if_match_on_an_environment_is_412(releases, admin):
+    current = releases.get("/releases/environments", headers=admin).get_json()["items"][0]
+
+    stale = releases.put(
+        "/releases/environments/dev", json={"position": 1, "soak_minutes": 5}, headers={**admin, "If-Match": '"nope"'}
+    )
+    fresh = releases.put("/releases/environments/dev", json={"position": 1, "soak_minutes": 5}, headers=admin)
+
+    assert stale.status_code == 412
+    assert current["soak_minutes"] == 0 and fresh.get_json()["soak_minutes"] == 5
+
+
+def test_environment_and_freeze_lists_page_like_every_list(releases, developer, manager):
+    for day in ("mon", "tue", "wed"):
+        releases.post(
+            "/releases/freezes",
+            json={"weekly": [{"day": day, "start": "01:00", "end": "02:00"}], "timezone": "UTC", "reason": day},
+            headers=manager,
+        )
+
+    environments = releases.get("/releases/environments?limit=2", headers=developer)
+    first = releases.get("/releases/freezes?limit=2", headers=developer).get_json()
+    second = releases.get(f"/releases/freezes?limit=2&cursor={first['next_cursor']}", headers=developer).get_json()
+
+    assert [e["name"] for e in environments.get_json()["items"]] == ["dev", "staging"]
+    assert 'rel="next"' in environments.headers["Link"]
+    assert [f["reason"] for f in first["items"] + second["items"]] == ["mon", "tue", "wed"]
+    assert second["next_cursor"] is None

@@ -138,3 +138,22 @@ def test_text_with_nul_characters_is_422_not_a_database_error(auth):
 
     body = assert_problem(response, 422, "validation_failed")
     assert {e["field"] for e in body["errors"]} == {"password", "display_name"}
+
+
+def test_a_misconfigured_instance_answers_503_and_logs_one_line_naming_the_setting(auth, monkeypatch, caplog):
+    from shared.settings import ConfigError
+    from tests.factories import as_role
+
+    def broken():
+        raise ConfigError("invalid setting JWT_SECRET: must be at least 32 bytes")
+
+    _, headers = as_role("viewer")
+    monkeypatch.setattr("shared.auth.guard.get_settings", broken)
+
+    with caplog.at_level("ERROR"):
+        response = auth.get("/auth/me", headers=headers)
+
+    assert_problem(response, 503, "misconfigured")
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert [r.getMessage() for r in errors] == ["invalid setting JWT_SECRET: must be at least 32 bytes"]
+    assert errors[0].exc_info is None

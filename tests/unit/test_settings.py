@@ -53,3 +53,8 @@ def test_pool_follows_the_thread_count(monkeypatch):
 
     assert load_settings().pool_size == 8
     assert load_settings(db_pool_size=3).pool_size == 3
+
+
+def test_a_short_jwt_secret_is_refused_even_in_development():
+    with pytest.raises(ConfigError, match="JWT_SECRET: must be at least 32 bytes"):
+        load_settings(environment="development", jwt_secret="short")
