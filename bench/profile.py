@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import uuid
 
 from bench.data import PASSWORD, BenchDatabase
 from bench.servers import ROOT

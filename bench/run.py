@@ -370,6 +370,9 @@ SCALE_QUERIES: dict[str, dict[str, Any]] = {
     "sorted by SemVer (sort=-version)": {"sort": "-version"},
     "one application by SemVer": {"application": "app-0042", "sort": "-version"},
 }
+# Not like for like, so shown without a target: one application has 1 release at 1,000 and 50 (a
+# full page) at 100,000, so the page itself grows fiftyfold.
+INFORMATIONAL = {"one application by SemVer"}
 
 
 def scale_point(repeats: int) -> dict[str, Any]:
@@ -490,8 +493,8 @@ def report(results: dict[str, Any]) -> str:
                     a["p50_ms"],
                     b["p50_ms"],
                     r,
-                    "<= 1.5",
-                    stats.verdict(r, 1.5, at_least=False),
+                    "info" if name in INFORMATIONAL else "<= 1.5",
+                    "" if name in INFORMATIONAL else stats.verdict(r, 1.5, at_least=False),
                     "yes" if b["uses_index"] else "NO",
                 ]
             )
