@@ -1,14 +1,16 @@
 # The two commands of the README: `make dev` serves all three functions, `make test` checks everything.
 # `make package` builds the deploy packages under dist/ (the Cloud Build pipeline runs it too).
+# `make bench` measures each function against the bare framework in one run (bench/, README "Performance").
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: dev test lint typecheck security clean package fuzz
+.PHONY: dev test lint typecheck security clean package fuzz bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +41,14 @@ test: lint typecheck security $(CHECKOV_STAMP)
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100} FUZZ_PHASES=$${FUZZ_PHASES:-examples,coverage,fuzzing,stateful} \
 		LOAD_SECONDS=$${LOAD_SECONDS:-60} $(BIN)/python -m pytest tests/fuzz tests/load $(PYTEST_ARGS)
+
+$(BENCH_STAMP): $(STAMP) bench/requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	@touch $(BENCH_STAMP)
+
+# Needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379; BENCH_ARGS=--quick for a smoke run.
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 package: $(STAMP)
 	$(BIN)/python .ci/package.py

@@ -1,0 +1,36 @@
+"""The benchmark's pure helpers: percentiles, ratios, verdicts and the printed table (nothing timed)."""
+
+import math
+
+from bench import stats
+from bench.loadgen import http_request
+
+
+def test_percentile_interpolates_between_ranks():
+    assert stats.percentile([4.0, 1.0, 3.0, 2.0], 50) == 2.5
+    assert stats.percentile([1.0, 2.0, 3.0], 100) == 3.0
+    assert math.isnan(stats.percentile([], 50))
+
+
+def test_ratio_of_a_missing_or_zero_baseline_is_not_a_number():
+    assert stats.ratio(80.0, 100.0) == 0.8
+    assert math.isnan(stats.ratio(1.0, 0.0))
+
+
+def test_verdict_reads_the_target_in_its_direction():
+    assert stats.verdict(0.8, 0.8, at_least=True) == "met"
+    assert stats.verdict(2.6, 2.5, at_least=False) == "MISSED"
+    assert stats.verdict(math.nan, 1.0, at_least=True) == "n/a"
+
+
+def test_table_pads_columns_and_formats_numbers():
+    lines = stats.table(["name", "ratio"], [["health", 0.6789], ["auth", math.nan]]).splitlines()
+    assert lines[0].split() == ["name", "ratio"]
+    assert lines[2].split() == ["health", "0.68"]
+    assert lines[3].split() == ["auth", "-"]
+
+
+def test_requests_carry_a_length_for_bodies():
+    request = http_request("POST", "/releases", headers={"Content-Type": "application/json"}, body=b"{}")
+    assert request.startswith(b"POST /releases HTTP/1.1\r\n")
+    assert request.endswith(b"Content-Length: 2\r\n\r\n{}")
