@@ -1,0 +1,134 @@
+"""The printed table: one section per part of the run that produced results, every figure a ratio."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench import stats
+from bench.scale import INFORMATIONAL, SCALE_QUERIES
+
+COLD_START_GOALS = {"health": 2.5, "auth": 3.0, "releases": 3.0}
+
+
+def report(results: dict[str, Any]) -> str:
+    """The whole table for `results` as bench/results.json holds them; parts not run are left out."""
+    m = results["machine"]
+    parts = [
+        f"Machine: {m['nproc']} cores, {m['cpu']}, Python {m['python']}; all figures are ratios measured in this run."
+    ]
+    if "cold_start" in results:
+        parts += [cold_start_section(results["cold_start"]), imports_line(results["imports"])]
+    if "warm" in results:
+        parts += [warm_section(results["warm"]["targets"]), connections_section(results["warm"]["connections"])]
+    if "scale" in results:
+        parts.append(scale_section(results["scale"]))
+    if "login" in results:
+        parts.append(login_line(results["login"]))
+    return "\n".join(parts)
+
+
+def cold_start_section(cold_start: dict[str, Any]) -> str:
+    """Median spawn-to-first-200 of each function against hello, with its goal."""
+    rows = []
+    for name, row in cold_start.items():
+        goal = COLD_START_GOALS[name]
+        rows.append(
+            [
+                name,
+                row["hello_median_s"] * 1000,
+                row["ours_median_s"] * 1000,
+                row["ratio"],
+                f"<= {goal}",
+                stats.verdict(row["ratio"], goal, at_least=False),
+            ]
+        )
+    spawns = len(next(iter(cold_start.values()))["hello_s"])
+    return f"\nCold start, spawn to first 200 (median of {spawns} spawns each, alternating)\n" + stats.table(
+        ["function", "hello ms", "ours ms", "ratio", "target", ""], rows
+    )
+
+
+def imports_line(imp: dict[str, Any]) -> str:
+    """What importing the Cloud-only clients and each main.py costs, and which Cloud modules it pulled in."""
+    return (
+        f"Cloud-only imports on their own: Cloud SQL connector {imp['cloud_sql_connector_s'] * 1000:.0f} ms, "
+        f"Secret Manager {imp['secret_manager_s'] * 1000:.0f} ms. Import of main.py: "
+        + ", ".join(
+            f"{n} {imp[f'main_{n}_s'] * 1000:.0f} ms (Cloud modules: {imp[f'main_{n}_cloud_modules'] or 'none'})"
+            for n in ("auth", "releases", "health")
+        )
+    )
+
+
+def warm_section(targets: dict[str, Any]) -> str:
+    """Each warm target's req/s and latencies, against hello and against its baseline."""
+    rows = []
+    for name, row in targets.items():
+        goal = row["goal"]
+        rows.append(
+            [
+                name,
+                row["rps"],
+                row["p50_ms"],
+                row["p99_ms"],
+                row["vs_hello"],
+                row["baseline"] or "",
+                row["ratio"] if row["ratio"] is not None else "",
+                f">= {goal}" if goal else "",
+                stats.verdict(row["ratio"], goal, at_least=True) if goal else "",
+            ]
+        )
+    return (
+        "\nWarm throughput (functions-framework, gunicorn WORKERS=1 x THREADS as Terraform sets them)\n"
+        + stats.table(["target", "req/s", "p50 ms", "p99 ms", "x hello", "baseline", "ratio", "target", ""], rows)
+    )
+
+
+def connections_section(connections: dict[str, Any]) -> str:
+    """Sessions each instance opened over its load run, against its pool size."""
+    rows = [
+        [
+            label,
+            c["pool_size"],
+            c["sessions_opened"],
+            c["peak_connections"],
+            stats.verdict(float(c["sessions_opened"]), float(c["pool_size"]), at_least=False),
+        ]
+        for label, c in connections.items()
+    ]
+    return "\nConnections per instance over its whole load run (pg_stat_database / pg_stat_activity)\n" + stats.table(
+        ["instance", "pool (THREADS)", "sessions opened", "peak", "<= pool"], rows
+    )
+
+
+def scale_section(scale: dict[str, Any]) -> str:
+    """Each list query's p50 at the small and the large size, and whether the large one uses an index."""
+    small, large = scale["sizes"]
+    rows = []
+    for name in SCALE_QUERIES:
+        a, b = scale[str(small)][name], scale[str(large)][name]
+        r = stats.ratio(b["p50_ms"], a["p50_ms"])
+        rows.append(
+            [
+                name,
+                a["p50_ms"],
+                b["p50_ms"],
+                r,
+                "info" if name in INFORMATIONAL else "<= 1.5",
+                "" if name in INFORMATIONAL else stats.verdict(r, 1.5, at_least=False),
+                "yes" if b["uses_index"] else "NO",
+            ]
+        )
+    return (
+        f"\nScale: p50 of each query with {small:,} and {large:,} releases (service, cache disabled)\n"
+        + stats.table(["query", f"{small} ms", f"{large} ms", "ratio", "target", "", "index"], rows)
+    )
+
+
+def login_line(lg: dict[str, Any]) -> str:
+    """The Argon2id parameters against OWASP's minimum and the auth function's memory."""
+    return (
+        f"\nLogin hashing: Argon2id m={lg['memory_kib']} KiB t={lg['time_cost']} p={lg['parallelism']} "
+        f"(OWASP minimum m=19456 t=2 p=1: {lg['owasp']}); {lg['concurrency']} concurrent logins need "
+        f"{lg['peak_hash_mib']:.0f} MiB of the function's {lg['function_memory']}: {lg['fits']}"
+    )
