@@ -33,7 +33,8 @@ def login(call: Call) -> dict:
         settings=get_settings(),
         limiter=get_limiter(),
         client=client_address(call.request),
-        **call.body.model_dump(),
+        email=call.body.email,
+        password=call.body.password,
     )
 
 

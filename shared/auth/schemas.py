@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import AliasChoices, BaseModel, ConfigDict, EmailStr, Field
 
 from shared.auth.roles import Role
@@ -26,13 +28,16 @@ class RegisterIn(Strict):
     display_name: str = Field(min_length=1, max_length=100)
 
 
-class LoginIn(BaseModel):
+class LoginIn(Strict):
     """JSON `{email, password}`, or the OAuth2 password form (`username`, `password`, ...)."""
-
-    model_config = ConfigDict(extra="ignore")  # OAuth2 forms also send grant_type, scope, client_id
 
     email: str = Field(min_length=1, max_length=254, validation_alias=AliasChoices("email", "username"))
     password: str = Field(min_length=1, max_length=1024)
+    # What OAuth2 password-grant clients also send; accepted and not used.
+    grant_type: Literal["password"] | None = None
+    scope: str | None = Field(default=None, max_length=1000)
+    client_id: str | None = Field(default=None, max_length=255)
+    client_secret: str | None = Field(default=None, max_length=255)
 
 
 class RefreshIn(Strict):

@@ -12,6 +12,7 @@ from shared.releases.rules import APPLICATION_PATTERN
 
 ENVIRONMENT = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
 CLOCK = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
+_DAYS = {d[:3]: d for d in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")}
 
 
 class Strict(BaseModel):
@@ -62,9 +63,27 @@ class RollbackIn(Strict):
 
 
 class WeeklyWindow(Strict):
-    day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-    start: str = Field(pattern=CLOCK, description="Local wall-clock time, HH:MM.")
+    day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
+        description="Weekday; full names and any case are accepted (`Friday` becomes `fri`)."
+    )
+    start: str = Field(pattern=CLOCK, description="Local wall-clock time, HH:MM (seconds are dropped).")
     end: str = Field(pattern=CLOCK, description="HH:MM; at or before `start` means the next day.")
+
+    @field_validator("day", mode="before")
+    @classmethod
+    def _short_day(cls, value: object) -> object:
+        if isinstance(value, str) and len(value) >= 3 and value[:3].lower() in _DAYS:
+            full = _DAYS[value[:3].lower()]
+            if value.lower() in (value[:3].lower(), full):
+                return value[:3].lower()
+        return value
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _minutes(cls, value: object) -> object:
+        if isinstance(value, str) and len(value) == 8 and value.endswith(":00") and value.count(":") == 2:
+            return value[:5]
+        return value
 
     @model_validator(mode="after")
     def _not_empty(self) -> Self:

@@ -551,3 +551,23 @@ def test_user_changes_honour_if_match(auth):
 
     assert stale.status_code == 412
     assert fresh.status_code == 200 and fresh.get_json()["role"] == "developer"
+
+
+def test_login_refuses_unknown_json_fields_but_takes_the_oauth2_form_extras(auth):
+    user = make_user()
+
+    unknown = auth.post("/auth/login", json={"email": user["email"], "password": PASSWORD, "remember_me": True})
+    oauth2 = auth.post(
+        "/auth/login",
+        data={
+            "username": user["email"],
+            "password": PASSWORD,
+            "grant_type": "password",
+            "scope": "",
+            "client_id": "cli",
+        },
+    )
+
+    assert unknown.status_code == 422
+    assert unknown.get_json()["errors"] == [{"field": "remember_me", "message": "unknown field"}]
+    assert oauth2.status_code == 200

@@ -382,7 +382,7 @@ def test_freeze_windows_are_listed_and_deleted(releases, developer, manager):
             "timezone",
         ),
         (
-            {"reason": "x", "weekly": [{"day": "friday", "start": "16:00", "end": "18:00"}], "timezone": "UTC"},
+            {"reason": "x", "weekly": [{"day": "someday", "start": "16:00", "end": "18:00"}], "timezone": "UTC"},
             "weekly.0.day",
         ),
         (
@@ -640,3 +640,14 @@ def test_environment_and_freeze_lists_page_like_every_list(releases, developer, 
     assert 'rel="next"' in environments.headers["Link"]
     assert [f["reason"] for f in first["items"] + second["items"]] == ["mon", "tue", "wed"]
     assert second["next_cursor"] is None
+
+
+def test_weekly_windows_take_full_day_names_and_seconds(releases, manager):
+    response = releases.post(
+        "/releases/freezes",
+        json={"weekly": [{"day": "Friday", "start": "16:00:00", "end": "23:59"}], "timezone": "UTC", "reason": "x"},
+        headers=manager,
+    )
+
+    assert response.status_code == 201
+    assert response.get_json()["weekly"] == [{"day": "fri", "start": "16:00", "end": "23:59"}]
