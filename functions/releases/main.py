@@ -37,7 +37,9 @@ def list_releases(call: Call) -> Reply:
     return listing(call, found["items"], found["next_cursor"])
 
 
-@api.get("/<uuid:release_id>", role="viewer", errors=(304,))
+@api.get(
+    "/<uuid:release_id>", role="viewer", errors=(304,), prefetch=lambda path: [service.cache_key(path["release_id"])]
+)
 def get_release(call: Call, release_id: UUID) -> dict:
     """One release with a deployment summary per environment."""
     return service.get_release(call.work, release_id=release_id)

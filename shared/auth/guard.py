@@ -11,7 +11,8 @@ import functools
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ from flask import Request
 from shared.auth import roles, tokens
 from shared.auth.service import API_TOKENS_NAMESPACE, USERS_NAMESPACE
 from shared.auth.tables import api_tokens, users
-from shared.cache import get_cache
+from shared.cache import Found, get_cache
 from shared.clock import utcnow
 from shared.db import get_engine
 from shared.errors import Forbidden, Unauthorized
@@ -38,6 +39,8 @@ class Principal:
     email: str
     role: str
     token_id: uuid.UUID | None = None
+    # Cache reads made together with the caller's state, for the unit of work to use.
+    prefetched: dict[tuple[str, str], Found] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def actor(self) -> str:
@@ -58,9 +61,16 @@ def _load_user_state(user_id: str) -> dict[str, Any] | None:
     return row._asdict() if row is not None else None
 
 
-def user_state(user_id: str) -> dict[str, Any] | None:
-    """The user's current email, role, active flag and credentials version (cached)."""
-    return get_cache().fetch(USERS_NAMESPACE, user_id, lambda: _load_user_state(user_id))
+def user_state(
+    user_id: str, prefetch: Sequence[tuple[str, str]] = ()
+) -> tuple[dict[str, Any] | None, dict[tuple[str, str], Found]]:
+    """The user's current email, role, active flag and credentials version (cached), and the
+    cache's answers for `prefetch`, all read in one round trip."""
+    cache = get_cache()
+    own = (USERS_NAMESPACE, user_id)
+    found = cache.lookup([own, *prefetch])
+    state = cache.fetch(USERS_NAMESPACE, user_id, lambda: _load_user_state(user_id), found=found.pop(own))
+    return state, found
 
 
 def _load_api_token(prefix: str) -> dict[str, Any] | None:
@@ -110,7 +120,7 @@ def _bearer(request: Request) -> str:
     return credential.strip()
 
 
-def _from_api_token(token: str) -> Principal:
+def _from_api_token(token: str, prefetch: Sequence[tuple[str, str]]) -> Principal:
     parts = tokens.parse_api_token(token)
     found = get_cache().fetch(API_TOKENS_NAMESPACE, parts.prefix, lambda: _load_api_token(parts.prefix))
     if found is None or not tokens.secret_matches(parts.secret, found["token_hash"]):
@@ -119,33 +129,40 @@ def _from_api_token(token: str) -> Principal:
         raise Unauthorized("The API token was revoked.", code="token_revoked")
     if datetime.fromisoformat(str(found["expires_at"])) <= utcnow():
         raise Unauthorized("The API token has expired.", code="token_expired")
-    state = user_state(str(found["user_id"]))
+    state, prefetched = user_state(str(found["user_id"]), prefetch)
     if state is None or not state["is_active"]:
         raise Unauthorized("The token's owner is deactivated.", code="account_inactive")
     _last_used().touch(str(found["id"]))
     # A token never does more than its owner may do today.
     role = roles.lower_of(found["role"], state["role"])
-    return Principal(uuid.UUID(str(found["user_id"])), state["email"], role, uuid.UUID(str(found["id"])))
+    return Principal(uuid.UUID(str(found["user_id"])), state["email"], role, uuid.UUID(str(found["id"])), prefetched)
 
 
-def _from_access_token(token: str) -> Principal:
+def _from_access_token(token: str, prefetch: Sequence[tuple[str, str]]) -> Principal:
     claims = tokens.decode_access_token(get_settings(), token)
     try:
         user_id = uuid.UUID(claims["sub"])
     except ValueError:
         raise Unauthorized("The access token is not valid.", code="invalid_token") from None
-    state = user_state(str(user_id))
+    state, prefetched = user_state(str(user_id), prefetch)
     if state is None or not state["is_active"]:
         raise Unauthorized("The account is deactivated.", code="account_inactive")
     if claims.get("ver") != state["auth_version"]:
         raise Unauthorized("The session ended (password changed); log in again.", code="token_revoked")
-    return Principal(user_id, state["email"], state["role"])
+    return Principal(user_id, state["email"], state["role"], prefetched=prefetched)
 
 
-def authenticate(request: Request, required_role: str) -> Principal:
-    """The caller, if their credential is valid and their role includes `required_role`."""
+def authenticate(request: Request, required_role: str, prefetch: Sequence[tuple[str, str]] = ()) -> Principal:
+    """The caller, if their credential is valid and their role includes `required_role`.
+
+    `prefetch` names cache entries the request will read; they come back in the same round trip
+    as the caller's state (`Principal.prefetched`).
+    """
     token = _bearer(request)
-    principal = _from_api_token(token) if token.startswith(tokens.API_TOKEN_PREFIX) else _from_access_token(token)
+    if token.startswith(tokens.API_TOKEN_PREFIX):
+        principal = _from_api_token(token, prefetch)
+    else:
+        principal = _from_access_token(token, prefetch)
     if not roles.at_least(principal.role, required_role):
         raise Forbidden(f"This needs the {required_role} role; you have {principal.role}.", code="insufficient_role")
     return principal

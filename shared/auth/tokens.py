@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,13 +45,22 @@ def issue_access_token(
 
 def decode_access_token(settings: Settings, token: str) -> dict[str, Any]:
     """Verify signature, algorithm, issuer, audience, expiry, required claims and type."""
+    claims = _verified(token, settings.jwt_secret.get_secret_value(), settings.jwt_issuer, settings.jwt_audience)
+    # The signature check is remembered per token; the expiry is checked on every use.
+    if claims["exp"] <= time.time():
+        raise Unauthorized("The access token has expired.", code="token_expired")
+    return dict(claims)
+
+
+@functools.lru_cache(maxsize=4096)
+def _verified(token: str, key: str, issuer: str, audience: str) -> dict[str, Any]:
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
-            settings.jwt_secret.get_secret_value(),
+            key,
             algorithms=[ALGORITHM],
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
+            issuer=issuer,
+            audience=audience,
             options={"require": _REQUIRED_CLAIMS},
         )
     except jwt.ExpiredSignatureError:

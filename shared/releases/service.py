@@ -28,6 +28,11 @@ def item_namespace(release_id: object) -> str:
     return f"release:{release_id}"
 
 
+def cache_key(release_id: object) -> tuple[str, str]:
+    """Where one release's representation is cached."""
+    return item_namespace(release_id), "v"
+
+
 def public_release(row: Any) -> dict[str, Any]:
     """A release as the API shows it."""
     return {
@@ -84,7 +89,7 @@ def get_release(work: UnitOfWork, *, release_id: uuid.UUID) -> dict[str, Any]:
     def load() -> dict[str, Any]:
         return _representation(work, _load(work, release_id))
 
-    return dict(work.cache.fetch(item_namespace(release_id), "v", load))
+    return dict(work.cache.fetch(*cache_key(release_id), load))
 
 
 def list_releases(

@@ -29,6 +29,7 @@ from werkzeug.routing import BaseConverter, Map, Rule
 from werkzeug.wrappers import Response as BaseResponse
 
 from shared import errors, etags, idempotency
+from shared.cache import Prefetched, get_cache
 from shared.db import unit_of_work
 from shared.logs import configure_logging, request_id_var, trace_var
 from shared.pagination import link_header
@@ -44,7 +45,7 @@ _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _EXPOSED_HEADERS = "ETag, Location, Link, X-Request-ID, Retry-After"
 
 View = Callable[..., Any]
-Authenticator = Callable[[Request, str], Any]
+Authenticator = Callable[[Request, str, list[tuple[str, str]]], Any]
 
 
 class SlugConverter(BaseConverter):
@@ -71,6 +72,8 @@ class Route:
     lists: bool = False
     documented: bool = True
     response_schema: dict[str, Any] | None = None
+    # Cache entries the view will read, fetched with the caller's state in one round trip.
+    prefetch: Callable[[Mapping[str, Any]], list[tuple[str, str]]] | None = None
 
     @property
     def idempotent(self) -> bool:
@@ -216,7 +219,8 @@ class Api:
             if route.role is not None:
                 if self.authenticator is None:
                     raise RuntimeError(f"route {route.path} needs a role but {self.name} has no authenticator")
-                call.principal = self.authenticator(request, route.role)
+                prefetch = route.prefetch(arguments) if route.prefetch is not None else []
+                call.principal = self.authenticator(request, route.role, prefetch)
             if route.query is not None:
                 call.query = _validated(route.query, _query_arguments(request), where="query")
             if route.body is not None:
@@ -236,7 +240,8 @@ class Api:
     def _in_unit_of_work(self, call: Call, route: Route, arguments: Mapping[str, Any]) -> Response:
         """Run the view in one transaction; a creating POST with Idempotency-Key joins it."""
         key = call.request.headers.get("Idempotency-Key") if route.idempotent else None
-        with unit_of_work() as work:
+        prefetched = getattr(call.principal, "prefetched", None)
+        with unit_of_work(cache=Prefetched(get_cache(), prefetched) if prefetched else None) as work:
             call.work = work
             if key is not None:
                 caller = str(call.principal.user_id) if call.principal else "anonymous:" + client_address(call.request)

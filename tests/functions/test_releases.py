@@ -412,23 +412,27 @@ def test_a_client_reads_its_own_write_through_another_instance(apps, developer):
 
 
 def test_answers_stay_correct_with_redis_stopped(releases, developer, monkeypatch):
-    import redis
-
-    from shared import cache as cache_module
+    from tests.conftest import reset_instance_state
     from tests.servers import throwaway_redis
 
     with throwaway_redis() as server:
-        local = cache_module.Cache(redis.Redis.from_url(server.url, socket_timeout=0.3), prefix="t", cooldown_s=0)
-        monkeypatch.setattr(cache_module, "get_cache", lambda: local)
-        release = create(releases, developer)
-        releases.get(f"/releases/{release['id']}", headers=developer)  # cached in the throwaway Redis
+        # This instance's cache is the throwaway Redis, for every part of the request path.
+        monkeypatch.setenv("REDIS_URL", server.url)
+        monkeypatch.setenv("REDIS_RETRY_AFTER_S", "0")
+        reset_instance_state()
+        try:
+            release = create(releases, developer)
+            releases.get(f"/releases/{release['id']}", headers=developer)  # cached in the throwaway Redis
 
-        server.stop()
-        renamed = releases.patch(f"/releases/{release['id']}", json={"title": "During outage"}, headers=developer)
+            server.stop()
+            renamed = releases.patch(f"/releases/{release['id']}", json={"title": "During outage"}, headers=developer)
 
-        assert renamed.status_code == 200
-        assert releases.get(f"/releases/{release['id']}", headers=developer).get_json()["title"] == "During outage"
-        assert len(releases.get("/releases", headers=developer).get_json()["items"]) == 1
+            assert renamed.status_code == 200
+            assert releases.get(f"/releases/{release['id']}", headers=developer).get_json()["title"] == "During outage"
+            assert len(releases.get("/releases", headers=developer).get_json()["items"]) == 1
+        finally:
+            monkeypatch.undo()
+            reset_instance_state()
 
 
 # -- query budget -------------------------------------------------------------------------------
@@ -477,6 +481,29 @@ def test_a_single_read_costs_a_fixed_small_number_of_statements(releases, develo
     releases.get(f"/releases/{release['id']}", headers=developer)
 
     assert count_statements.count <= 2  # the release, and its deployment summary
+
+
+def test_a_cached_read_costs_one_redis_round_trip_and_no_sql(releases, developer, count_statements, monkeypatch):
+    from shared.cache import get_cache
+
+    release = create(releases, developer)
+    releases.get(f"/releases/{release['id']}", headers=developer)  # fills the cache
+    client = get_cache().client
+    commands: list[str] = []
+    original = client.execute_command
+
+    def recording(*args, **kwargs):
+        commands.append(args[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(client, "execute_command", recording)
+    count_statements.count = 0
+
+    response = releases.get(f"/releases/{release['id']}", headers=developer)
+
+    assert response.get_json()["id"] == release["id"]
+    assert commands == ["MGET"]  # the caller's state and the release, together
+    assert count_statements.count == 0
 
 
 # -- audit --------------------------------------------------------------------------------------

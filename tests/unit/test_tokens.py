@@ -97,3 +97,24 @@ def test_api_tokens_have_a_findable_prefix_and_a_secret_stored_only_as_a_hash():
 def test_malformed_api_tokens_are_rejected(token):
     with pytest.raises(Unauthorized):
         tokens.parse_api_token(token)
+
+
+def test_a_remembered_token_still_expires_on_time(monkeypatch):
+    import time as time_module
+
+    token, _ = tokens.issue_access_token(SETTINGS, user_id="u-1", role="viewer", auth_version=0, now=utcnow())
+    assert tokens.decode_access_token(SETTINGS, token)["sub"] == "u-1"  # verified, and remembered
+
+    later = time_module.time() + 16 * 60
+    monkeypatch.setattr(tokens.time, "time", lambda: later)
+
+    assert rejected(token) == "token_expired"
+
+
+def test_a_remembered_token_is_not_accepted_under_another_key():
+    token, _ = tokens.issue_access_token(SETTINGS, user_id="u-1", role="viewer", auth_version=0, now=utcnow())
+    tokens.decode_access_token(SETTINGS, token)
+    other = load_settings(environment="test", jwt_secret="z" * 40)
+
+    with pytest.raises(Unauthorized):
+        tokens.decode_access_token(other, token)
