@@ -206,6 +206,7 @@ def redis_client(settings: Settings) -> redis.Redis | None:
         "socket_connect_timeout": settings.redis_timeout_s,
         "retry": Retry(NoBackoff(), 1),
         "health_check_interval": 30,
+        "client_name": settings.app_name,  # names our connections in CLIENT LIST
     }
     if settings.redis_password is not None:
         options["password"] = settings.redis_password.get_secret_value()

@@ -73,9 +73,8 @@ def build_engine(settings: Settings, *, connector_factory: Callable[..., Any] | 
         engine = _cloud_sql_engine(settings, connector_factory)
     else:
         url = database_url(settings)
-        engine = sa.create_engine(
-            url, connect_args={"timeout": settings.db_connect_timeout_s}, **_engine_options(settings)
-        )
+        connect_args = {"timeout": settings.db_connect_timeout_s, "application_name": settings.app_name}
+        engine = sa.create_engine(url, connect_args=connect_args, **_engine_options(settings))
     sa.event.listen(engine, "connect", _on_connect(settings))
     return engine
 
@@ -95,7 +94,11 @@ def _cloud_sql_engine(settings: Settings, connector_factory: Callable[..., Any] 
     instance = str(settings.cloud_sql_instance)
 
     def getconn() -> Any:
-        kwargs: dict[str, Any] = {"user": settings.db_user, "db": settings.db_name}
+        kwargs: dict[str, Any] = {
+            "user": settings.db_user,
+            "db": settings.db_name,
+            "application_name": settings.app_name,
+        }
         if password is not None:
             kwargs["password"] = password
         return connector.connect(instance, "pg8000", **kwargs)

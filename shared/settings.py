@@ -26,7 +26,11 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
 
-    app_name: str = "release-manager"
+    app_name: str = Field(
+        default="release-manager",
+        pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+        description="Names our database and cache sessions.",
+    )
     app_version: str = "0.1.0"
     environment: Environment = "development"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

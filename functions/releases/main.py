@@ -9,7 +9,8 @@ from werkzeug.exceptions import HTTPException
 from shared.audit import service as audit
 from shared.auth.guard import authenticate
 from shared.db import get_engine
-from shared.deployments import environments, freezes, insights
+from shared.deployments import approvals, environments, freezes, insights
+from shared.deployments import rollback as rollbacks
 from shared.deployments import schemas as deployment_schemas
 from shared.deployments import service as deployments
 from shared.pagination import PageQuery
@@ -183,7 +184,7 @@ def report_status(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
 )
 def decide(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
     """Approve or reject a deployment waiting for approval."""
-    return deployments.decide(
+    return approvals.decide(
         call.work,
         release_id=release_id,
         deployment_id=deployment_id,
@@ -195,7 +196,7 @@ def decide(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
 @api.post("/rollback", role="release_manager", body=deployment_schemas.RollbackIn, status=201, errors=(409,))
 def rollback(call: Call) -> dict:
     """Redeploy the last good release before the live one (no approvals; allowed in a freeze)."""
-    return deployments.rollback(call.work, actor=call.principal.actor, **call.body.model_dump())
+    return rollbacks.rollback(call.work, actor=call.principal.actor, **call.body.model_dump())
 
 
 # -- freezes ------------------------------------------------------------------------------------

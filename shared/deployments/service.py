@@ -65,18 +65,18 @@ def _decisions(conn: sa.Connection, deployment_ids: list[Any]) -> dict[Any, list
     return found
 
 
-def _with_decisions(conn: sa.Connection, rows: list[Any]) -> list[dict[str, Any]]:
+def with_decisions(conn: sa.Connection, rows: list[Any]) -> list[dict[str, Any]]:
     decisions = _decisions(conn, [r.id for r in rows])
     return [public_deployment(r, decisions[r.id]) for r in rows]
 
 
-def _changed(work: UnitOfWork, *release_ids: Any) -> None:
+def changed(work: UnitOfWork, *release_ids: Any) -> None:
     """Release reads show deployment summaries and lists filter by what is live: refresh both."""
     namespaces = [item_namespace(r) for r in release_ids] + [LISTS_NAMESPACE]
     work.after_commit(lambda: work.cache.invalidate(*namespaces))
 
 
-def _record(work: UnitOfWork, actor: str, action: str, entity_id: Any, data: dict[str, Any]) -> None:
+def record(work: UnitOfWork, actor: str, action: str, entity_id: Any, data: dict[str, Any]) -> None:
     audit.record(
         work.conn, actor=actor, action=action, entity_type="deployment", entity_id=entity_id, data=data, now=work.now
     )
@@ -85,7 +85,7 @@ def _record(work: UnitOfWork, actor: str, action: str, entity_id: Any, data: dic
 # -- gates ------------------------------------------------------------------------------------------
 
 
-def _environment(conn: sa.Connection, name: str) -> Any:
+def environment_row(conn: sa.Connection, name: str) -> Any:
     row = conn.execute(sa.select(environments).where(environments.c.name == name)).first()
     if row is None:
         raise Invalid(
@@ -96,7 +96,7 @@ def _environment(conn: sa.Connection, name: str) -> Any:
     return row
 
 
-def _release(conn: sa.Connection, release_id: uuid.UUID, *, lock: bool = False) -> Any:
+def release_row(conn: sa.Connection, release_id: uuid.UUID, *, lock: bool = False) -> Any:
     query = sa.select(
         releases.c.id, releases.c.application, releases.c.version, releases.c.status, releases.c.created_by
     )
@@ -148,7 +148,9 @@ def gate_facts(work: UnitOfWork, *, release: Any, environment: Any, override_fre
 
 def preflight(work: UnitOfWork, *, release_id: uuid.UUID, environment: str) -> dict[str, Any]:
     """Every gate that would block a deployment now; nothing is written."""
-    facts = gate_facts(work, release=_release(work.conn, release_id), environment=_environment(work.conn, environment))
+    facts = gate_facts(
+        work, release=release_row(work.conn, release_id), environment=environment_row(work.conn, environment)
+    )
     blocking = rules.blockers(facts, work.now)
     return {
         "allowed": not blocking,
@@ -181,14 +183,14 @@ def request_deployment(
     """Deploy a ready release to an environment once every gate passes (all checked in this transaction)."""
     if override_freeze and actor_role != "admin":
         raise Forbidden("Only an admin may override a freeze.", code="freeze_override_forbidden")
-    release = _release(work.conn, release_id, lock=True)  # a release can't be cancelled under us
-    target = _environment(work.conn, environment)
+    release = release_row(work.conn, release_id, lock=True)  # a release can't be cancelled under us
+    target = environment_row(work.conn, environment)
     facts = gate_facts(work, release=release, environment=target, override_freeze=override_freeze)
     blocking = rules.blockers(facts, work.now)
     if blocking:
         raise _gates_failed(blocking)
     status = "pending_approval" if target.required_approvals > 0 else "queued"
-    row = _insert(
+    row = insert_deployment(
         work,
         release=release,
         environment=target.name,
@@ -199,7 +201,7 @@ def request_deployment(
         override_freeze=override_freeze,
     )
     overridden = [f.reason for f in rules.active_freezes(facts.freezes, target.name, work.now)]
-    _record(
+    record(
         work,
         actor,
         "deployment.requested",
@@ -212,11 +214,11 @@ def request_deployment(
             "reason": reason,
         },
     )
-    _changed(work, release.id)
+    changed(work, release.id)
     return public_deployment(row, [])
 
 
-def _insert(
+def insert_deployment(
     work: UnitOfWork, *, release: Any, environment: str, kind: str, status: str, actor: str, **extra: Any
 ) -> Any:
     values = {
@@ -267,7 +269,7 @@ def report_status(
     """A pipeline's progress report; timestamps are the server's."""
     row = get_deployment(work, release_id=release_id, deployment_id=deployment_id, lock=True)
     if if_match is not None:
-        etags.check(_with_decisions(work.conn, [row])[0], if_match)
+        etags.check(with_decisions(work.conn, [row])[0], if_match)
     previous = row.status
     new_status = rules.next_status(previous, status)
     values: dict[str, Any] = {"status": new_status, "updated_at": work.now}
@@ -292,125 +294,10 @@ def report_status(
         ).first()
         if replaced is not None:
             touched.append(replaced.release_id)
-            _record(work, actor, "deployment.rolled_back", replaced.id, {"by": str(row.id)})
-    _record(work, actor, "deployment.status_changed", row.id, {"from": previous, "to": new_status, "message": message})
-    _changed(work, *touched)
-    return _with_decisions(work.conn, [row])[0]
-
-
-def decide(
-    work: UnitOfWork,
-    *,
-    release_id: uuid.UUID,
-    deployment_id: uuid.UUID,
-    actor: str,
-    decision: str,
-    comment: str,
-) -> dict[str, Any]:
-    """An approval or rejection by someone other than the author and the requester."""
-    row = get_deployment(work, release_id=release_id, deployment_id=deployment_id, lock=True)
-    release = _release(work.conn, release_id)
-    if actor in (str(release.created_by), str(row.requested_by)):
-        raise Forbidden("The release's author and the deployment's requester cannot approve it.", code="self_approval")
-    if row.status != "pending_approval":
-        raise Conflict(f"The deployment is {row.status}, not waiting for approval.", code="not_pending_approval")
-    approval_id = uuid.uuid4()
-    try:
-        with work.conn.begin_nested():
-            work.conn.execute(
-                sa.insert(approvals).values(
-                    id=approval_id,
-                    deployment_id=row.id,
-                    user_id=uuid.UUID(actor),
-                    decision=decision,
-                    comment=comment,
-                    created_at=work.now,
-                )
-            )
-    except sa.exc.IntegrityError as error:
-        if sqlstate(error) == UNIQUE_VIOLATION:
-            raise Conflict("You have already decided on this deployment.", code="already_decided") from None
-        raise
-    approved = work.conn.scalar(
-        sa.select(sa.func.count())
-        .select_from(approvals)
-        .where(approvals.c.deployment_id == row.id, approvals.c.decision == "approve")
-    )
-    required = work.conn.scalar(
-        sa.select(environments.c.required_approvals).where(environments.c.name == row.environment)
-    )
-    enough = int(approved or 0) >= int(required or 0)
-    new_status = "rejected" if decision == "reject" else ("queued" if enough else row.status)
-    if new_status != row.status:
-        values: dict[str, Any] = {"status": new_status, "updated_at": work.now}
-        if new_status == "rejected":
-            values["finished_at"] = work.now
-        work.conn.execute(sa.update(deployments).where(deployments.c.id == row.id).values(**values))
-    _record(work, actor, f"deployment.{decision}d", row.id, {"comment": comment, "status": new_status})
-    _changed(work, row.release_id)
-    deployment = _with_decisions(work.conn, [get_deployment(work, release_id=release_id, deployment_id=deployment_id)])[
-        0
-    ]
-    mine = next(a for a in deployment["approvals"] if a["id"] == approval_id)
-    return mine | {"deployment": deployment}
-
-
-def rollback(work: UnitOfWork, *, application: str, environment: str, actor: str, reason: str) -> dict[str, Any]:
-    """Redeploy the last release that succeeded here before the live one (no approvals, freezes allowed)."""
-    _environment(work.conn, environment)
-    history = [
-        rules.PastDeployment(
-            id=r.id, release_id=r.release_id, release_status=r.release_status, finished_at=r.finished_at
-        )
-        for r in work.conn.execute(
-            sa.select(
-                deployments.c.id,
-                deployments.c.release_id,
-                deployments.c.finished_at,
-                releases.c.status.label("release_status"),
-            )
-            .join(releases, releases.c.id == deployments.c.release_id)
-            .where(
-                deployments.c.application == application,
-                deployments.c.environment == environment,
-                deployments.c.status == "succeeded",
-            )
-            .order_by(deployments.c.finished_at.desc())
-            .limit(200)
-        )
-    ]
-    chosen = rules.rollback_target(history)
-    if chosen is None:
-        raise Conflict(
-            f"{application} has no earlier good release in {environment} to roll back to.", code="no_rollback_target"
-        )
-    live, target = chosen
-    release = _release(work.conn, target.release_id)
-    row = _insert(
-        work,
-        release=release,
-        environment=environment,
-        kind="rollback",
-        status="queued",
-        actor=actor,
-        reason=reason,
-        replaces_id=live.id,
-    )
-    _record(
-        work,
-        actor,
-        "deployment.rollback_requested",
-        row.id,
-        {
-            "application": application,
-            "environment": environment,
-            "to_release": str(release.id),
-            "replaces": str(live.id),
-            "reason": reason,
-        },
-    )
-    _changed(work, release.id, live.release_id)
-    return public_deployment(row, [])
+            record(work, actor, "deployment.rolled_back", replaced.id, {"by": str(row.id)})
+    record(work, actor, "deployment.status_changed", row.id, {"from": previous, "to": new_status, "message": message})
+    changed(work, *touched)
+    return with_decisions(work.conn, [row])[0]
 
 
 def list_deployments(
@@ -440,8 +327,8 @@ def list_deployments(
             < sa.tuple_(sa.cast(created_at, sa.DateTime(timezone=True)), sa.cast(deployment_id, deployments.c.id.type))
         )
     rows, next_cursor = page(work.conn.execute(query).all(), limit, lambda r: [r.created_at.isoformat(), str(r.id)])
-    return _with_decisions(work.conn, rows), next_cursor
+    return with_decisions(work.conn, rows), next_cursor
 
 
 def ensure_release(work: UnitOfWork, release_id: uuid.UUID) -> None:
-    _release(work.conn, release_id)
+    release_row(work.conn, release_id)

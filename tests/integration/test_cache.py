@@ -76,3 +76,14 @@ def test_after_an_outage_nothing_cached_before_it_is_served(cache):
     cache._was_down = True
 
     assert cache.get("releases", "r1") is None
+
+
+def test_our_sessions_are_named_in_postgres_and_redis(services):
+    import sqlalchemy as sa
+
+    from shared.cache import get_cache
+    from shared.db import get_engine
+
+    with get_engine().connect() as conn:
+        assert conn.scalar(sa.text("SELECT current_setting('application_name')")) == "release-manager"
+    assert get_cache().client.client_getname() == "release-manager"

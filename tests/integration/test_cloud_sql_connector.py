@@ -52,7 +52,7 @@ def test_iam_auth_over_private_ip_with_lazy_refresh():
         engine.connect()
     args, kwargs = connector.connects[0]
     assert args == ("proj:europe-west1:release-manager", "pg8000")
-    assert kwargs == {"user": "releases-fn@proj.iam", "db": "release_manager"}
+    assert kwargs == {"user": "releases-fn@proj.iam", "db": "release_manager", "application_name": "release-manager"}
 
 
 def test_password_auth_passes_the_password():

@@ -1,0 +1,79 @@
+"""Rollback: back to the last good release in an environment, without approvals, even in a freeze."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from shared.db import UnitOfWork
+from shared.deployments import rules
+from shared.deployments.service import (
+    changed,
+    environment_row,
+    insert_deployment,
+    public_deployment,
+    record,
+    release_row,
+)
+from shared.deployments.tables import deployments
+from shared.errors import Conflict
+from shared.releases.tables import releases
+
+
+def rollback(work: UnitOfWork, *, application: str, environment: str, actor: str, reason: str) -> dict[str, Any]:
+    """Redeploy the last release that succeeded here before the live one (no approvals, freezes allowed)."""
+    environment_row(work.conn, environment)
+    history = [
+        rules.PastDeployment(
+            id=r.id, release_id=r.release_id, release_status=r.release_status, finished_at=r.finished_at
+        )
+        for r in work.conn.execute(
+            sa.select(
+                deployments.c.id,
+                deployments.c.release_id,
+                deployments.c.finished_at,
+                releases.c.status.label("release_status"),
+            )
+            .join(releases, releases.c.id == deployments.c.release_id)
+            .where(
+                deployments.c.application == application,
+                deployments.c.environment == environment,
+                deployments.c.status == "succeeded",
+            )
+            .order_by(deployments.c.finished_at.desc())
+            .limit(200)
+        )
+    ]
+    chosen = rules.rollback_target(history)
+    if chosen is None:
+        raise Conflict(
+            f"{application} has no earlier good release in {environment} to roll back to.", code="no_rollback_target"
+        )
+    live, target = chosen
+    release = release_row(work.conn, target.release_id)
+    row = insert_deployment(
+        work,
+        release=release,
+        environment=environment,
+        kind="rollback",
+        status="queued",
+        actor=actor,
+        reason=reason,
+        replaces_id=live.id,
+    )
+    record(
+        work,
+        actor,
+        "deployment.rollback_requested",
+        row.id,
+        {
+            "application": application,
+            "environment": environment,
+            "to_release": str(release.id),
+            "replaces": str(live.id),
+            "reason": reason,
+        },
+    )
+    changed(work, release.id, live.release_id)
+    return public_deployment(row, [])
