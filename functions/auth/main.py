@@ -6,6 +6,7 @@ import functions_framework
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
+from shared import responses as out
 from shared.auth import schemas, service
 from shared.auth.guard import authenticate
 from shared.auth.ratelimit import get_limiter
@@ -17,7 +18,7 @@ from shared.web import Api, Call, Reply, client_address, if_match, listing
 api = Api("auth", title="Release Manager: auth", authenticator=authenticate, no_store=True)
 
 
-@api.post("/register", body=schemas.RegisterIn, status=201, errors=(403, 409))
+@api.post("/register", body=schemas.RegisterIn, status=201, errors=(403, 409), response=out.UserOut)
 def register(call: Call) -> dict:
     """Create an account (role `viewer`) while registration is open."""
     if not get_settings().registration_is_open:
@@ -25,7 +26,7 @@ def register(call: Call) -> dict:
     return service.register(call.work, **call.body.model_dump())
 
 
-@api.post("/login", body=schemas.LoginIn, form=True, errors=(401, 429))
+@api.post("/login", body=schemas.LoginIn, form=True, errors=(401, 429), response=out.TokenPairOut)
 def login(call: Call) -> dict:
     """Exchange email and password for an access and a refresh token."""
     return service.login(
@@ -38,7 +39,7 @@ def login(call: Call) -> dict:
     )
 
 
-@api.post("/refresh", body=schemas.RefreshIn, errors=(401,))
+@api.post("/refresh", body=schemas.RefreshIn, errors=(401,), response=out.TokenPairOut)
 def refresh(call: Call) -> dict:
     """A new token pair for a refresh token, which is spent."""
     return service.refresh(call.work, settings=get_settings(), refresh_token=call.body.refresh_token)
@@ -50,7 +51,7 @@ def logout(call: Call) -> None:
     service.logout(call.work, refresh_token=call.body.refresh_token)
 
 
-@api.get("/me", role="viewer")
+@api.get("/me", role="viewer", response=out.UserOut)
 def me(call: Call) -> dict:
     """The caller's account."""
     return service.get_user(call.work, user_id=call.principal.user_id)
@@ -62,14 +63,14 @@ def change_password(call: Call) -> None:
     service.change_password(call.work, user_id=call.principal.user_id, **call.body.model_dump())
 
 
-@api.get("/users", role="admin", query=PageQuery, lists=True)
+@api.get("/users", role="admin", query=PageQuery, lists=True, response=out.UserOut)
 def list_users(call: Call) -> Reply:
     """Every account, a page at a time."""
     items, cursor = service.list_users(call.work, limit=call.query.limit, cursor=call.query.cursor)
     return listing(call, items, cursor)
 
 
-@api.patch("/users/<uuid:user_id>", role="admin", body=schemas.UserPatch, errors=(409, 412))
+@api.patch("/users/<uuid:user_id>", role="admin", body=schemas.UserPatch, errors=(409, 412), response=out.UserOut)
 def update_user(call: Call, user_id: UUID) -> dict:
     """Change a user's role or active flag."""
     changes = call.body.model_dump(exclude_none=True)
@@ -78,7 +79,7 @@ def update_user(call: Call, user_id: UUID) -> dict:
     )
 
 
-@api.post("/tokens", role="developer", body=schemas.TokenIn, status=201)
+@api.post("/tokens", role="developer", body=schemas.TokenIn, status=201, response=out.ApiTokenCreatedOut)
 def create_token(call: Call) -> dict:
     """An API token for a pipeline; the secret is in this response only."""
     caller = call.principal
@@ -87,7 +88,7 @@ def create_token(call: Call) -> dict:
     )
 
 
-@api.get("/tokens", role="viewer", query=PageQuery, lists=True)
+@api.get("/tokens", role="viewer", query=PageQuery, lists=True, response=out.ApiTokenOut)
 def list_tokens(call: Call) -> Reply:
     """The caller's API tokens (an admin's list has everyone's), without secrets."""
     caller = call.principal

@@ -6,6 +6,7 @@ import functions_framework
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
+from shared import responses as out
 from shared.audit import service as audit
 from shared.auth.guard import authenticate
 from shared.db import get_engine
@@ -23,7 +24,7 @@ api = Api("releases", title="Release Manager: releases", authenticator=authentic
 # -- releases -------------------------------------------------------------------------------------
 
 
-@api.post("/", role="developer", body=schemas.ReleaseIn, status=201, errors=(409,))
+@api.post("/", role="developer", body=schemas.ReleaseIn, status=201, errors=(409,), response=out.ReleaseDetailOut)
 def create_release(call: Call) -> Reply:
     """Record a release (a draft, or `ready` when the body says so)."""
     release = service.create_release(call.work, actor=call.principal.actor, data=call.body.model_dump(mode="json"))
@@ -31,7 +32,7 @@ def create_release(call: Call) -> Reply:
     return Reply(body=release, headers={"Location": location})
 
 
-@api.get("/", role="viewer", query=schemas.ReleaseQuery, lists=True)
+@api.get("/", role="viewer", query=schemas.ReleaseQuery, lists=True, response=out.ReleaseOut)
 def list_releases(call: Call) -> Reply:
     """Releases, newest first (`sort=-version`: by SemVer precedence), filtered."""
     found = service.list_releases(call.work, **call.query.model_dump())
@@ -39,14 +40,20 @@ def list_releases(call: Call) -> Reply:
 
 
 @api.get(
-    "/<uuid:release_id>", role="viewer", errors=(304,), prefetch=lambda path: [service.cache_key(path["release_id"])]
+    "/<uuid:release_id>",
+    role="viewer",
+    errors=(304,),
+    prefetch=lambda path: [service.cache_key(path["release_id"])],
+    response=out.ReleaseDetailOut,
 )
 def get_release(call: Call, release_id: UUID) -> dict:
     """One release with a deployment summary per environment."""
     return service.get_release(call.work, release_id=release_id)
 
 
-@api.patch("/<uuid:release_id>", role="developer", body=schemas.ReleasePatch, errors=(409, 412))
+@api.patch(
+    "/<uuid:release_id>", role="developer", body=schemas.ReleasePatch, errors=(409, 412), response=out.ReleaseDetailOut
+)
 def update_release(call: Call, release_id: UUID) -> dict:
     """Edit a draft (honours If-Match)."""
     changes = call.body.model_dump(mode="json", exclude_unset=True)
@@ -64,7 +71,7 @@ def delete_release(call: Call, release_id: UUID) -> None:
     )
 
 
-@api.post("/<uuid:release_id>/finalize", role="developer", errors=(409, 412))
+@api.post("/<uuid:release_id>/finalize", role="developer", errors=(409, 412), response=out.ReleaseDetailOut)
 def finalize_release(call: Call, release_id: UUID) -> dict:
     """Freeze a draft's content: it becomes `ready`, and deployable."""
     release = service.change_status(
@@ -73,7 +80,13 @@ def finalize_release(call: Call, release_id: UUID) -> dict:
     return release
 
 
-@api.post("/<uuid:release_id>/cancel", role="developer", body=schemas.CancelIn, errors=(409, 412))
+@api.post(
+    "/<uuid:release_id>/cancel",
+    role="developer",
+    body=schemas.CancelIn,
+    errors=(409, 412),
+    response=out.ReleaseDetailOut,
+)
 def cancel_release(call: Call, release_id: UUID) -> dict:
     """Mark a release bad: never deployable again, never a rollback target."""
     release = service.change_status(
@@ -87,7 +100,7 @@ def cancel_release(call: Call, release_id: UUID) -> dict:
     return release
 
 
-@api.get("/<uuid:release_id>/events", role="viewer", query=PageQuery, lists=True)
+@api.get("/<uuid:release_id>/events", role="viewer", query=PageQuery, lists=True, response=out.AuditEventOut)
 def release_events(call: Call, release_id: UUID) -> Reply:
     """The release's audit timeline, oldest first."""
     items, cursor = service.release_events(
@@ -99,14 +112,20 @@ def release_events(call: Call, release_id: UUID) -> Reply:
 # -- environments -------------------------------------------------------------------------------
 
 
-@api.get("/environments", role="viewer", query=PageQuery, lists=True)
+@api.get("/environments", role="viewer", query=PageQuery, lists=True, response=out.EnvironmentOut)
 def list_environments(call: Call) -> Reply:
     """The promotion path, first stage first."""
     items, cursor = environments.list_environments(call.work, limit=call.query.limit, cursor=call.query.cursor)
     return listing(call, items, cursor)
 
 
-@api.put("/environments/<slug:name>", role="admin", body=deployment_schemas.EnvironmentIn, errors=(201, 409, 412))
+@api.put(
+    "/environments/<slug:name>",
+    role="admin",
+    body=deployment_schemas.EnvironmentIn,
+    errors=(201, 409, 412),
+    response=out.EnvironmentOut,
+)
 def put_environment(call: Call, name: str) -> Reply:
     """Create or change a stage: its position, required approvals and soak time."""
     found, created = environments.put_environment(
@@ -119,7 +138,12 @@ def put_environment(call: Call, name: str) -> Reply:
 
 
 @api.post(
-    "/<uuid:release_id>/deployments", role="developer", body=deployment_schemas.DeploymentIn, status=201, errors=(409,)
+    "/<uuid:release_id>/deployments",
+    role="developer",
+    body=deployment_schemas.DeploymentIn,
+    status=201,
+    errors=(409,),
+    response=out.DeploymentOut,
 )
 def request_deployment(call: Call, release_id: UUID) -> Reply:
     """Deploy a ready release to an environment; every gate is checked, every failure reported."""
@@ -134,13 +158,18 @@ def request_deployment(call: Call, release_id: UUID) -> Reply:
     return Reply(body=deployment, headers={"Location": location})
 
 
-@api.post("/<uuid:release_id>/deployments/preflight", role="viewer", body=deployment_schemas.PreflightIn)
+@api.post(
+    "/<uuid:release_id>/deployments/preflight",
+    role="viewer",
+    body=deployment_schemas.PreflightIn,
+    response=out.PreflightOut,
+)
 def preflight(call: Call, release_id: UUID) -> dict:
     """Every gate that would block a deployment now; nothing is written."""
     return deployments.preflight(call.work, release_id=release_id, environment=call.body.environment)
 
 
-@api.get("/<uuid:release_id>/deployments", role="viewer", query=PageQuery, lists=True)
+@api.get("/<uuid:release_id>/deployments", role="viewer", query=PageQuery, lists=True, response=out.DeploymentOut)
 def release_deployments(call: Call, release_id: UUID) -> Reply:
     """This release's deployments, newest first."""
     deployments.ensure_release(call.work, release_id)
@@ -150,7 +179,9 @@ def release_deployments(call: Call, release_id: UUID) -> Reply:
     return listing(call, items, cursor)
 
 
-@api.get("/deployments", role="viewer", query=deployment_schemas.DeploymentQuery, lists=True)
+@api.get(
+    "/deployments", role="viewer", query=deployment_schemas.DeploymentQuery, lists=True, response=out.DeploymentOut
+)
 def all_deployments(call: Call) -> Reply:
     """Deployments of every release, filtered."""
     items, cursor = deployments.list_deployments(call.work, **call.query.model_dump())
@@ -162,6 +193,7 @@ def all_deployments(call: Call) -> Reply:
     role="developer",
     body=deployment_schemas.StatusIn,
     errors=(409, 412),
+    response=out.DeploymentOut,
 )
 def report_status(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
     """A pipeline's progress report: only forward moves."""
@@ -181,6 +213,7 @@ def report_status(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
     body=deployment_schemas.ApprovalIn,
     status=201,
     errors=(409,),
+    response=out.DecisionOut,
 )
 def decide(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
     """Approve or reject a deployment waiting for approval."""
@@ -193,7 +226,14 @@ def decide(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
     )
 
 
-@api.post("/rollback", role="release_manager", body=deployment_schemas.RollbackIn, status=201, errors=(409,))
+@api.post(
+    "/rollback",
+    role="release_manager",
+    body=deployment_schemas.RollbackIn,
+    status=201,
+    errors=(409,),
+    response=out.DeploymentOut,
+)
 def rollback(call: Call) -> dict:
     """Redeploy the last good release before the live one (no approvals; allowed in a freeze)."""
     return rollbacks.rollback(call.work, actor=call.principal.actor, **call.body.model_dump())
@@ -202,14 +242,14 @@ def rollback(call: Call) -> dict:
 # -- freezes ------------------------------------------------------------------------------------
 
 
-@api.get("/freezes", role="viewer", query=deployment_schemas.FreezeQuery, lists=True)
+@api.get("/freezes", role="viewer", query=deployment_schemas.FreezeQuery, lists=True, response=out.FreezeOut)
 def list_freezes(call: Call) -> Reply:
     """Freeze windows, each saying whether it is active now."""
     items, cursor = freezes.list_freezes(call.work, **call.query.model_dump())
     return listing(call, items, cursor)
 
 
-@api.post("/freezes", role="release_manager", body=deployment_schemas.FreezeIn, status=201)
+@api.post("/freezes", role="release_manager", body=deployment_schemas.FreezeIn, status=201, response=out.FreezeOut)
 def create_freeze(call: Call) -> dict:
     """A one-off or weekly freeze window, for one environment or all."""
     return freezes.create_freeze(
@@ -226,13 +266,13 @@ def delete_freeze(call: Call, freeze_id: UUID) -> None:
 # -- overview and metrics -----------------------------------------------------------------------
 
 
-@api.get("/overview", role="viewer", query=deployment_schemas.OverviewQuery)
+@api.get("/overview", role="viewer", query=deployment_schemas.OverviewQuery, response=out.OverviewOut)
 def overview(call: Call) -> dict:
     """Per environment: the live release, the one before it, and any deployment under way."""
     return insights.overview(call.work, application=call.query.application)
 
 
-@api.get("/metrics", role="viewer", query=deployment_schemas.MetricsQuery)
+@api.get("/metrics", role="viewer", query=deployment_schemas.MetricsQuery, response=out.MetricsOut)
 def metrics(call: Call) -> dict:
     """DORA metrics over a window, with the counts behind each figure."""
     return insights.metrics(call.work, **call.query.model_dump())
@@ -241,7 +281,7 @@ def metrics(call: Call) -> dict:
 # -- audit ----------------------------------------------------------------------------------------
 
 
-@api.get("/audit", role="admin", query=schemas.AuditQuery, lists=True)
+@api.get("/audit", role="admin", query=schemas.AuditQuery, lists=True, response=out.AuditEventOut)
 def audit_log(call: Call) -> Reply | Response:
     """The whole audit log; `Accept: application/x-ndjson` streams every matching event."""
     filters = call.query.model_dump(exclude={"limit", "cursor"})
@@ -252,7 +292,7 @@ def audit_log(call: Call) -> Reply | Response:
     return listing(call, items, cursor)
 
 
-@api.get("/audit/verify", role="admin")
+@api.get("/audit/verify", role="admin", response=out.VerifyOut)
 def verify_audit(call: Call) -> dict:
     """Recompute the hash chain: `{ok, checked, first_bad}`."""
     return audit.verify(call.work.conn)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from shared.pagination import PageQuery
 from shared.releases import rules
@@ -83,10 +84,18 @@ class ReleaseIn(Strict):
 class ReleasePatch(Strict):
     """The editable content of a draft; application and version identify it and stay."""
 
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    notes: Notes | None = None
+    # `source` may be cleared with null; the others may be left out, but never null.
+    title: Annotated[str, Field(min_length=1, max_length=200)] | SkipJsonSchema[None] = None
+    notes: Notes | SkipJsonSchema[None] = None
     source: Source | None = None
-    artifacts: list[Artifact] | None = Field(default=None, max_length=100)
+    artifacts: Annotated[list[Artifact], Field(max_length=100)] | SkipJsonSchema[None] = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> Self:
+        for name in ("title", "notes", "artifacts"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name}: may not be null")
+        return self
 
 
 class CancelIn(Strict):

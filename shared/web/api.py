@@ -71,7 +71,9 @@ class Route:
     errors: tuple[int, ...] = ()
     lists: bool = False
     documented: bool = True
-    response_schema: dict[str, Any] | None = None
+    # What a success answers (documentation only), and other statuses that answer JSON, not a problem.
+    response: type[pydantic.BaseModel] | None = None
+    json_errors: Mapping[int, type[pydantic.BaseModel]] = field(default_factory=dict)
     # Cache entries the view will read, fetched with the caller's state in one round trip.
     prefetch: Callable[[Mapping[str, Any]], list[tuple[str, str]]] | None = None
 

@@ -11,7 +11,7 @@ import functools
 import html
 import os
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic
 from flask import Request, Response
@@ -71,14 +71,14 @@ PROBLEM_SCHEMA = {
         "errors": [],
     },
 }
-_LIST_SCHEMA = {
-    "type": "object",
-    "required": ["items", "next_cursor"],
-    "properties": {
-        "items": {"type": "array", "items": {"type": "object"}},
-        "next_cursor": {"type": ["string", "null"]},
-    },
-}
+
+
+def _list_of(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["items", "next_cursor"],
+        "properties": {"items": {"type": "array", "items": item}, "next_cursor": {"type": ["string", "null"]}},
+    }
 
 
 def _path(mount: str, rule: str) -> tuple[str, list[dict[str, Any]]]:
@@ -90,8 +90,12 @@ def _path(mount: str, rule: str) -> tuple[str, list[dict[str, Any]]]:
     return (mount + ("" if path == "/" else path)) or "/", parameters
 
 
-def _schema(model: type[pydantic.BaseModel], components: dict[str, Any]) -> dict[str, Any]:
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+def _schema(
+    model: type[pydantic.BaseModel],
+    components: dict[str, Any],
+    mode: Literal["validation", "serialization"] = "validation",
+) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode)
     components.update(schema.pop("$defs", {}))
     components[model.__name__] = schema
     return {"$ref": f"#/components/schemas/{model.__name__}"}
@@ -159,13 +163,16 @@ def _operation(api: Api, route: Route, parameters: list[dict[str, Any]], compone
     if route.role is not None:
         operation["security"] = [{"bearer": []}]
         operation["description"] = f"Needs the `{route.role}` role or above."
-    for status in _statuses(route, bool(parameters)):
+    for status in sorted({*_statuses(route, bool(parameters)), *route.json_errors}):
         response: dict[str, Any] = {"description": _STATUS_TEXT.get(status, "")}
-        if status >= 400:
+        if status in route.json_errors:
+            schema = _schema(route.json_errors[status], components, "serialization")
+            response["content"] = {"application/json": {"schema": schema}}
+        elif status >= 400:
             response["content"] = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
         elif status not in (204, 304):
-            schema = _LIST_SCHEMA if route.lists else {"type": "object"}
-            response["content"] = {"application/json": {"schema": route.response_schema or schema}}
+            item = _schema(route.response, components, "serialization") if route.response else {"type": "object"}
+            response["content"] = {"application/json": {"schema": _list_of(item) if route.lists else item}}
         operation["responses"][str(status)] = response
     return operation
 

@@ -120,3 +120,29 @@ def test_docs_need_no_token_but_the_api_does(apps):
     assert client.get("/releases").status_code == 401
     _, viewer = as_role("viewer")
     assert client.get("/releases", headers=viewer).status_code == 200
+
+
+def test_responses_are_typed_so_the_fuzzing_checks_real_bodies_against_them(apps):
+    document = apps["releases"].test_client().get("/releases/openapi.json").get_json()
+    paths, schemas = document["paths"], document["components"]["schemas"]
+
+    single = paths["/releases/{release_id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    listed = paths["/releases"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert single == {"$ref": "#/components/schemas/ReleaseDetailOut"}
+    assert listed["properties"]["items"]["items"] == {"$ref": "#/components/schemas/ReleaseOut"}
+    assert set(schemas["DeploymentOut"]["required"]) >= {
+        "id",
+        "release_id",
+        "environment",
+        "kind",
+        "status",
+        "approvals",
+    }
+
+
+def test_health_documents_its_503_body(apps):
+    health = apps["health"].test_client().get("/health/openapi.json").get_json()["paths"]["/health"]["get"]
+
+    assert health["responses"]["503"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/HealthOut"
+    }

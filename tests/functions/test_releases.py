@@ -581,3 +581,14 @@ def test_the_database_refuses_to_rewrite_history(releases, developer, statement)
 
     with pytest.raises(sa.exc.DBAPIError, match="append-only"), get_engine().begin() as conn:
         conn.execute(sa.text(statement))
+
+
+def test_patch_refuses_null_for_required_content_but_may_clear_the_source(releases, developer):
+    release = create(releases, developer)
+
+    nulled = releases.patch(f"/releases/{release['id']}", json={"title": None}, headers=developer)
+    cleared = releases.patch(f"/releases/{release['id']}", json={"source": None}, headers=developer)
+
+    assert nulled.status_code == 422
+    assert nulled.get_json()["errors"] == [{"field": "title", "message": "may not be null"}]
+    assert cleared.status_code == 200 and cleared.get_json()["source"] is None
