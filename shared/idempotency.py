@@ -8,8 +8,9 @@ same key waits on the first one's row (the unique index), then replays what it c
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,6 +21,8 @@ from shared.db import UnitOfWork, metadata
 from shared.errors import BadRequest, Invalid
 
 KEEP_FOR = timedelta(hours=24)
+PURGE_EVERY = 100
+_claims = itertools.count(1)
 _KEY = re.compile(r"[ -~]{1,255}")
 _REPLAYED_HEADERS = ("Location", "ETag", "Content-Type")
 
@@ -48,8 +51,25 @@ def validate_key(key: str) -> str:
     return key
 
 
+def purge_expired(conn: sa.Connection, *, now: datetime, limit: int = 500) -> int:
+    """Delete up to `limit` records older than 24 h (oldest first, by the created_at index)."""
+    expired = sa.select(idempotency_keys.c.caller, idempotency_keys.c.key).where(
+        idempotency_keys.c.created_at < now - KEEP_FOR
+    )
+    doomed = expired.order_by(idempotency_keys.c.created_at).limit(limit).subquery()
+    result = conn.execute(
+        sa.delete(idempotency_keys).where(
+            sa.tuple_(idempotency_keys.c.caller, idempotency_keys.c.key).in_(sa.select(doomed.c.caller, doomed.c.key))
+        )
+    )
+    return int(result.rowcount or 0)
+
+
 def claim(work: UnitOfWork, *, caller: str, key: str, request_fingerprint: str) -> Response | None:
     """Reserve `key` for this request, or return the response stored for it earlier."""
+    if next(_claims) % PURGE_EVERY == 0:
+        # No scheduler needed: every so often a request clears a bounded batch of expired records.
+        purge_expired(work.conn, now=work.now)
     work.conn.execute(
         sa.delete(idempotency_keys).where(
             idempotency_keys.c.caller == caller,

@@ -62,7 +62,9 @@ class Settings(BaseSettings):
     cache_prefix: str = "rm"
     cache_ttl_s: int = Field(default=300, ge=1)
 
-    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_secret: SecretStr | None = Field(
+        default=None, description="HS256 key; only the functions that sign or check tokens need it."
+    )
     jwt_issuer: str = "release-manager"
     jwt_audience: str = "release-manager-api"
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
@@ -83,18 +85,27 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
-        secret = self.jwt_secret.get_secret_value()
-        if not secret.startswith(SECRET_MANAGER_SCHEME) and len(secret.encode()) < 32:
+        secret = self.jwt_secret.get_secret_value() if self.jwt_secret is not None else None
+        if secret is not None and not secret.startswith(SECRET_MANAGER_SCHEME) and len(secret.encode()) < 32:
             raise ValueError("jwt_secret: must be at least 32 bytes")
         if self.is_local:
             return self
-        if secret.lower() in _PLACEHOLDERS:
+        if secret is not None and secret.lower() in _PLACEHOLDERS:
             raise ValueError("jwt_secret: a placeholder value is refused outside development")
         if self.database_url is None and self.cloud_sql_instance is None:
             raise ValueError("database_url: set it, or CLOUD_SQL_INSTANCE, outside development")
         if self.cloud_sql_instance and not self.db_user:
             raise ValueError("db_user: required with CLOUD_SQL_INSTANCE")
         return self
+
+    def signing_key(self) -> str:
+        """The JWT key. Development has a default; elsewhere a function that handles tokens without
+        one is misconfigured (the health function never needs one)."""
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        if self.is_local:
+            return DEV_JWT_SECRET
+        raise ConfigError("invalid setting JWT_SECRET: required by the functions that sign or check tokens")
 
     @property
     def is_local(self) -> bool:

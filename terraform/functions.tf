@@ -40,8 +40,8 @@ resource "google_cloudfunctions2_function" "main" {
     }
 
     # Every setting shared/settings.py needs in production. Secrets are secret variables and files
-    # (below), never values; health's JWT_SECRET is a random key nothing verifies with (secrets.tf).
-    environment_variables = merge(local.function_only_env[each.key], {
+    # (below), never values.
+    environment_variables = {
       ENVIRONMENT         = var.environment
       APP_VERSION         = var.app_version
       LOG_LEVEL           = var.log_level
@@ -61,7 +61,7 @@ resource "google_cloudfunctions2_function" "main" {
       TRUST_FORWARDED_FOR = "true"
       CORS_ORIGINS        = join(",", var.cors_origins)
       REGISTRATION_OPEN   = tostring(var.registration_open)
-    })
+    }
 
     dynamic "secret_environment_variables" {
       for_each = { for secret in local.function_secrets[each.key] : secret => local.secret_env[secret] if contains(keys(local.secret_env), secret) }

@@ -66,19 +66,3 @@ resource "google_secret_manager_secret_iam_member" "smoke_token" {
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:${var.deployer_service_account}"
 }
-
-# shared/settings.py refuses a missing JWT_SECRET outside development in every function, but health
-# neither signs nor checks tokens and must not read the real key. It gets a random key nothing
-# verifies with, until the settings require the key only where tokens are used.
-resource "random_password" "unused_jwt_key" {
-  length  = 64
-  special = false
-}
-
-locals {
-  function_only_env = {
-    auth     = {}
-    releases = {}
-    health   = { JWT_SECRET = random_password.unused_jwt_key.result }
-  }
-}

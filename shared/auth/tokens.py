@@ -39,13 +39,13 @@ def issue_access_token(
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
     }
-    token = jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=ALGORITHM, headers={"typ": "JWT"})
+    token = jwt.encode(claims, settings.signing_key(), algorithm=ALGORITHM, headers={"typ": "JWT"})
     return token, int(lifetime.total_seconds())
 
 
 def decode_access_token(settings: Settings, token: str) -> dict[str, Any]:
     """Verify signature, algorithm, issuer, audience, expiry, required claims and type."""
-    claims = _verified(token, settings.jwt_secret.get_secret_value(), settings.jwt_issuer, settings.jwt_audience)
+    claims = _verified(token, settings.signing_key(), settings.jwt_issuer, settings.jwt_audience)
     # The signature check is remembered per token; the expiry is checked on every use.
     if claims["exp"] <= time.time():
         raise Unauthorized("The access token has expired.", code="token_expired")

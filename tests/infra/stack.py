@@ -65,6 +65,8 @@ def stack() -> Stack:
     return parsed
 
 
-def object_keys(expression: str) -> set[str]:
-    """The keys of the object literals in an expression such as `${merge(a, {KEY = ...})}`."""
+def object_keys(expression: str | dict[str, object]) -> set[str]:
+    """The keys of a map: parsed already, or object literals in an expression (`${merge(a, {KEY = ...})}`)."""
+    if isinstance(expression, dict):
+        return set(expression)
     return set(re.findall(r"[{,]\s*([A-Z][A-Z0-9_]*)\s*=", expression))

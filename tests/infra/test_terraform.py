@@ -16,11 +16,11 @@ from tests.infra.stack import ROOT, TERRAFORM, load, object_keys, stack
 FOLDERS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/main.py"))
 FUNCTION = ("google_cloudfunctions2_function", "main")
 # What every function must be given in production for shared/settings.py and the Cloud SQL /
-# Memorystore paths to work; JWT_SECRET is added for the functions that handle tokens.
+# Memorystore paths to work; JWT_SECRET only the functions that handle tokens get.
 REQUIRED_EVERYWHERE = {
     "ENVIRONMENT", "CLOUD_SQL_INSTANCE", "DB_USER", "DB_IAM_AUTH", "DB_PRIVATE_IP", "DB_NAME", "REDIS_URL",
     "REDIS_PASSWORD", "REDIS_CA_CERT", "GCP_PROJECT_ID", "GCP_REGION", "TRUST_FORWARDED_FOR", "APP_VERSION",
-    "DB_POOL_SIZE", "DB_MAX_OVERFLOW", "THREADS", "JWT_SECRET",
+    "DB_POOL_SIZE", "DB_MAX_OVERFLOW", "THREADS",
 }  # fmt: skip
 TOKEN_FUNCTIONS = {"auth", "releases"}
 NOT_SETTINGS = {"THREADS", "WORKERS"}  # read by functions-framework's gunicorn, not by shared/settings.py
@@ -51,9 +51,9 @@ SAMPLES = {
 
 
 def plain_env(name: str) -> set[str]:
-    """Variables a function gets as plain values (the shared map plus its own)."""
+    """Variables a function gets as plain values (one map for all three)."""
     service = stack().resource(*FUNCTION)["service_config"][0]
-    return object_keys(service["environment_variables"]) | set(stack().locals["function_only_env"][name])
+    return object_keys(service["environment_variables"])
 
 
 def secret_env(name: str) -> set[str]:
@@ -120,6 +120,8 @@ def test_every_setting_the_code_requires_in_production_is_set_or_mounted():
         assert not plain_env(name) & secret_env(name), f"{name} gets a variable twice"
         if name in TOKEN_FUNCTIONS:
             assert "JWT_SECRET" in secret_env(name), f"{name} must read the real JWT key from Secret Manager"
+        else:
+            assert "JWT_SECRET" not in given, f"{name} handles no tokens and must not see the JWT key"
     shared_env = stack().resource(*FUNCTION)["service_config"][0]["environment_variables"]
     assert not {"REDIS_PASSWORD", "JWT_SECRET"} & object_keys(shared_env)
 
@@ -214,10 +216,10 @@ def test_the_plan_fails_when_the_connection_budget_is_exceeded_and_the_pools_fol
     preconditions = function["lifecycle"][0]["precondition"]
 
     assert any(p["condition"] == "${local.connection_demand <= local.connection_budget}" for p in preconditions)
-    assert "DB_POOL_SIZE = tostring(each.value.concurrency)" in env
-    assert "THREADS = tostring(each.value.concurrency)" in env
-    assert "DB_MAX_OVERFLOW = tostring(each.value.db_max_overflow)" in env
-    assert 'WORKERS = "1"' in env  # one process, so one pool, per instance
+    assert env["DB_POOL_SIZE"] == "${tostring(each.value.concurrency)}"
+    assert env["THREADS"] == "${tostring(each.value.concurrency)}"
+    assert env["DB_MAX_OVERFLOW"] == "${tostring(each.value.db_max_overflow)}"
+    assert env["WORKERS"] == "1"  # one process, so one pool, per instance
     assert "local.connections_per_instance[name] * f.max_instances" in stack().locals["connection_demand"]
 
 

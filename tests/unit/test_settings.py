@@ -2,7 +2,7 @@
 
 import pytest
 
-from shared.settings import ConfigError, load_settings
+from shared.settings import DEV_JWT_SECRET, ConfigError, load_settings
 
 PROD = {"environment": "production", "database_url": "postgresql://u@db/x"}
 
@@ -16,9 +16,17 @@ def test_development_runs_on_defaults():
 
 def test_placeholder_jwt_secret_is_refused_outside_development():
     with pytest.raises(ConfigError) as raised:
-        load_settings(**PROD)
+        load_settings(**PROD, jwt_secret=DEV_JWT_SECRET)
 
     assert str(raised.value) == "invalid setting JWT_SECRET: a placeholder value is refused outside development"
+
+
+def test_without_a_jwt_secret_only_token_handling_fails_and_names_the_setting():
+    settings = load_settings(**PROD)  # what the health function runs with
+
+    with pytest.raises(ConfigError, match=r"^invalid setting JWT_SECRET: required by the functions that sign"):
+        settings.signing_key()
+    assert load_settings(environment="development").signing_key() == DEV_JWT_SECRET
 
 
 def test_short_jwt_secret_is_refused():
