@@ -8,15 +8,14 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from shared.errors import FieldError, Invalid
+from shared.models import Strict
 
 
-class PageQuery(BaseModel):
+class PageQuery(Strict):
     """`?limit=` (1..100, default 20) and `?cursor=`; subclass it to add filters."""
-
-    model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(default=20, ge=1, le=100)
     cursor: str | None = Field(default=None, max_length=512)

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 Role = Literal["viewer", "developer", "release_manager", "admin"]
 DeploymentStatus = Literal[
@@ -16,7 +16,10 @@ DeploymentStatus = Literal[
 
 
 class Out(BaseModel):
-    """Responses may gain fields; clients should ignore the ones they don't know."""
+    """Responses may gain fields; clients should ignore the ones they don't know. Only the
+    documents use these models, so they are built when a document is, never at import."""
+
+    model_config = ConfigDict(defer_build=True)
 
 
 # -- auth -----------------------------------------------------------------------------------------

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AliasChoices, ConfigDict, EmailStr, Field
 
 from shared.auth.roles import Role
+from shared.models import Strict
 
 Password = Field(min_length=12, max_length=128)
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
 
 class RegisterIn(Strict):

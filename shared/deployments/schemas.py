@@ -5,18 +5,15 @@ from __future__ import annotations
 from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, field_validator, model_validator
 
+from shared.models import Strict
 from shared.pagination import PageQuery
 from shared.releases.rules import APPLICATION_PATTERN
 
 ENVIRONMENT = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
 CLOCK = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
 _DAYS = {d[:3]: d for d in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")}
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class DeploymentIn(Strict):

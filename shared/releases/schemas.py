@@ -5,17 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from shared.models import Strict
 from shared.pagination import PageQuery
 from shared.releases import rules
 
 MAX_NOTES_BYTES = 64 * 1024
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Source(Strict):
