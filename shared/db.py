@@ -9,6 +9,7 @@ Three ways to reach PostgreSQL, chosen by settings alone:
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -50,9 +51,33 @@ def _engine_options(settings: Settings) -> dict[str, Any]:
         "pool_size": settings.pool_size,
         "max_overflow": settings.db_max_overflow,
         "pool_timeout": settings.db_pool_timeout_s,
-        "pool_pre_ping": True,
         "pool_recycle": 1800,
     }
+
+
+PING_WHEN_IDLE_S = 10.0
+
+
+def _ping_idle_connections(engine: sa.Engine) -> None:
+    """Check a pooled connection before use only if it sat idle: a busy instance skips the round
+    trip that `pool_pre_ping` costs on every checkout, while a connection that could have died
+    (a database restart, a failover) is still tested, and silently replaced if it fails."""
+
+    @sa.event.listens_for(engine, "checkin")
+    def _remember(dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < PING_WHEN_IDLE_S:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+        except Exception as error:
+            raise sa.exc.DisconnectionError() from error
 
 
 def _on_connect(settings: Settings) -> Callable[..., None]:
@@ -76,6 +101,7 @@ def build_engine(settings: Settings, *, connector_factory: Callable[..., Any] | 
         connect_args = {"timeout": settings.db_connect_timeout_s, "application_name": settings.app_name}
         engine = sa.create_engine(url, connect_args=connect_args, **_engine_options(settings))
     sa.event.listen(engine, "connect", _on_connect(settings))
+    _ping_idle_connections(engine)
     return engine
 
 

@@ -227,3 +227,24 @@ def test_a_slow_database_ends_in_a_clean_503_well_inside_the_function_timeout(
     assert response.get_json()["code"] == "database_unavailable"
     assert response.headers["Retry-After"]
     assert elapsed < 2.0
+
+
+def test_a_pooled_connection_that_died_while_idle_is_replaced_without_an_error(releases, developer, monkeypatch):
+    from shared import db
+
+    monkeypatch.setattr(db, "PING_WHEN_IDLE_S", 0.0)  # every idle connection counts as idle long enough
+    assert releases.get("/releases?status=draft", headers=developer).status_code == 200  # one is pooled now
+    admin = sa.create_engine(os.environ["DATABASE_URL"], poolclass=sa.NullPool)
+    with admin.connect() as conn:
+        killed = conn.scalar(
+            sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND application_name = 'release-manager' AND state = 'idle' AND pid <> pg_backend_pid()"
+            )
+        )
+    admin.dispose()
+
+    response = releases.get("/releases?status=ready", headers=developer)
+
+    assert killed >= 1
+    assert response.status_code == 200
