@@ -33,7 +33,7 @@ from shared.cache import Prefetched, get_cache
 from shared.db import unit_of_work
 from shared.logs import configure_logging, request_id_var, trace_var
 from shared.pagination import link_header
-from shared.settings import get_settings
+from shared.settings import ConfigError, Settings, get_settings
 from shared.web import openapi, problems
 
 log = logging.getLogger("shared.web")
@@ -283,7 +283,7 @@ class Api:
 
     def _preflight(self, request: Request) -> Response:
         origin = request.headers.get("Origin", "")
-        if origin not in get_settings().cors_origins:
+        if origin not in _allowed_origins():
             return problems.problem(403, "cors_origin_not_allowed", "Not allowed", "This origin may not call the API.")
         response = Response(status=204)
         response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
@@ -296,7 +296,7 @@ class Api:
     def _add_cors(self, request: Request, response: Response) -> None:
         origin = request.headers.get("Origin")
         response.vary.add("Origin")
-        if origin and origin in get_settings().cors_origins:
+        if origin and origin in _allowed_origins():
             response.headers["Access-Control-Allow-Origin"] = origin
             response.headers["Access-Control-Expose-Headers"] = _EXPOSED_HEADERS
 
@@ -316,6 +316,20 @@ def listing(call: Call, items: list[Any], next_cursor: str | None) -> Reply:
     """A list page: `{items, next_cursor}` and a `Link: rel="next"` header."""
     headers = link_header(call.request.base_url, call.request.args.to_dict(), next_cursor)
     return Reply(body={"items": items, "next_cursor": next_cursor}, headers=headers)
+
+
+def _settings_if_valid() -> Settings | None:
+    """For the headers and log fields around every answer: a misconfigured instance still answers
+    (503 from the pipeline), so these must not fail too."""
+    try:
+        return get_settings()
+    except ConfigError:
+        return None
+
+
+def _allowed_origins() -> list[str]:
+    settings = _settings_if_valid()
+    return settings.cors_origins if settings is not None else []
 
 
 def if_match(request: Request) -> Callable[[str], bool] | None:
@@ -390,7 +404,8 @@ def _trace(request: Request) -> str | None:
     if not trace_id:
         parts = request.headers.get("traceparent", "").split("-")
         trace_id = parts[1] if len(parts) == 4 else ""
-    project = get_settings().gcp_project_id
+    settings = _settings_if_valid()
+    project = settings.gcp_project_id if settings is not None else None
     if not trace_id or not project:
         return None
     return f"projects/{project}/traces/{trace_id}"

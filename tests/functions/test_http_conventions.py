@@ -157,3 +157,23 @@ def test_a_misconfigured_instance_answers_503_and_logs_one_line_naming_the_setti
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
     assert [r.getMessage() for r in errors] == ["invalid setting JWT_SECRET: must be at least 32 bytes"]
     assert errors[0].exc_info is None
+
+
+def test_a_misconfigured_instance_still_answers_a_browser_with_a_problem(auth, monkeypatch):
+    from shared.settings import ConfigError
+
+    def broken():
+        raise ConfigError("invalid setting CORS_ORIGINS: unreadable")
+
+    monkeypatch.setattr("shared.web.api.get_settings", broken)
+
+    response = auth.get(
+        "/auth/nothing",
+        headers={
+            "Origin": "https://console.example.com",
+            "X-Cloud-Trace-Context": "105445aa7843bc8bf206b12000100000/1",
+        },
+    )
+
+    assert_problem(response, 404, "not_found")
+    assert "Access-Control-Allow-Origin" not in response.headers
