@@ -2,7 +2,8 @@
 
 Invalidation never scans the keyspace. Each namespace has a generation counter and the whole
 cache an epoch; a value is stored with the (epoch, generation) it was read under, and a read
-fetches value, epoch and generation in one round trip (MGET). `invalidate(ns)` is one INCR.
+fetches value, epoch and generation in one round trip (MGET). `invalidate(ns)` is one INCR
+(pipelined with an EXPIRE, so counters of per-item namespaces don't pile up).
 If Redis was unreachable, writes made meanwhile could not invalidate anything, so the first
 successful call after an outage bumps the epoch, and nothing cached before it is served again.
 A Redis error is logged and the caller carries on from the database.
