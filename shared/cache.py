@@ -152,7 +152,7 @@ class Cache:
     def set(
         self, namespace: str, key: str, value: Any, *, generation: tuple[int, int] | None, ttl_s: int | None = None
     ) -> None:
-        """Store `value` as read under `generation` (from `generation()` taken before the read)."""
+        """Store `value` as read under `generation` (from a `lookup` made before the read)."""
         if generation is None:
             return
         epoch, gen = generation
@@ -161,17 +161,6 @@ class Cache:
         # Never longer than the default: a generation counter outlives every value stored under it.
         ttl = min(ttl_s or self.ttl_s, self.ttl_s)
         self._call(lambda c: c.set(self._key(namespace, key), payload, ex=ttl))
-
-    def generation(self, namespace: str) -> tuple[int, int] | None:
-        """The (epoch, generation) now; take it before reading the database, pass it to `set`."""
-        found = self._call(lambda c: c.mget([self._key("epoch"), self._key(namespace, "gen")]))
-        if found is None:
-            return None
-        return int(found[0] or 0), int(found[1] or 0)
-
-    def delete(self, namespace: str, key: str) -> None:
-        """Drop one value."""
-        self._call(lambda c: c.delete(self._key(namespace, key)))
 
     def invalidate(self, *namespaces: str) -> None:
         """Make every value of these namespaces stale, in one round trip, without scanning."""

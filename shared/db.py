@@ -154,9 +154,9 @@ class UnitOfWork:
     login) and then fail the request.
     """
 
-    def __init__(self, conn: sa.Connection | Callable[[], sa.Connection], *, cache: Any, now: datetime) -> None:
-        self._conn: sa.Connection | None = conn if isinstance(conn, sa.Connection) else None
-        self._connect = None if isinstance(conn, sa.Connection) else conn
+    def __init__(self, connect: Callable[[], sa.Connection], *, cache: Any, now: datetime) -> None:
+        self._connect = connect
+        self._conn: sa.Connection | None = None
         self.cache = cache
         self.now = now
         self._after_commit: list[Callable[[], None]] = []
@@ -165,7 +165,6 @@ class UnitOfWork:
     def conn(self) -> sa.Connection:
         """The unit's connection, checked out of the pool the first time it is needed."""
         if self._conn is None:
-            assert self._connect is not None
             self._conn = self._connect()
         return self._conn
 
@@ -186,7 +185,7 @@ class UnitOfWork:
 
     def close(self) -> None:
         """Return the connection (if one was taken) to the pool."""
-        if self._conn is not None and self._connect is not None:
+        if self._conn is not None:
             self._conn.close()
 
 
@@ -211,6 +210,9 @@ def unit_of_work(
         work.commit()
     finally:
         work.close()
+
+
+UNIQUE_VIOLATION = "23505"
 
 
 def sqlstate(error: BaseException) -> str | None:

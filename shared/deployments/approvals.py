@@ -7,8 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from shared.db import UnitOfWork, sqlstate
-from shared.deployments.service import UNIQUE_VIOLATION, changed, get_deployment, record, release_row, with_decisions
+from shared.db import UNIQUE_VIOLATION, UnitOfWork, sqlstate
+from shared.deployments.service import changed, get_deployment, record, release_row, with_decisions
 from shared.deployments.tables import approvals, deployments, environments
 from shared.errors import Conflict, Forbidden
 

@@ -10,12 +10,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from shared import etags
 from shared.audit import service as audit
-from shared.db import UnitOfWork, sqlstate
+from shared.db import UNIQUE_VIOLATION, UnitOfWork, sqlstate
 from shared.deployments.tables import environments
 from shared.errors import Conflict, PreconditionFailed
 from shared.pagination import decode_cursor, page
-
-UNIQUE_VIOLATION = "23505"
 
 
 def public_environment(row: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from shared import etags
 from shared.audit import service as audit
-from shared.db import UnitOfWork, sqlstate
+from shared.db import UNIQUE_VIOLATION, UnitOfWork, sqlstate
 from shared.deployments import rules
 from shared.deployments.freezes import load_freezes
 from shared.deployments.tables import ACTIVE_STATUSES, approvals, deployments, environments
@@ -18,8 +18,6 @@ from shared.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from shared.pagination import decode_cursor, page
 from shared.releases.service import LISTS_NAMESPACE, item_namespace
 from shared.releases.tables import releases
-
-UNIQUE_VIOLATION = "23505"
 
 
 def public_deployment(row: Any, decisions: list[dict[str, Any]]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from shared import etags
 from shared.audit import service as audit
-from shared.db import UnitOfWork, sqlstate
+from shared.db import UNIQUE_VIOLATION, UnitOfWork, sqlstate
 from shared.errors import Conflict, NotFound
 from shared.pagination import decode_cursor, page
 from shared.releases import rules
@@ -19,7 +19,6 @@ from shared.releases.tables import releases
 
 LISTS_NAMESPACE = "releases"
 _STATUS_ACTIONS = {"finalize": "release.finalized", "cancel": "release.cancelled"}
-UNIQUE_VIOLATION = "23505"
 
 _columns = [c for c in releases.c if c.name not in ("search", "version_key")]
 
