@@ -8,9 +8,18 @@ from typing import Any
 import sqlalchemy as sa
 
 from shared.db import UNIQUE_VIOLATION, UnitOfWork, sqlstate
-from shared.deployments.service import changed, get_deployment, record, release_row, with_decisions
+from shared.deployments import rules
+from shared.deployments.service import (
+    changed,
+    check_move,
+    get_deployment,
+    record,
+    release_authors,
+    release_row,
+    with_decisions,
+)
 from shared.deployments.tables import approvals, deployments, environments
-from shared.errors import Conflict, Forbidden
+from shared.errors import Conflict
 
 
 def decide(
@@ -22,11 +31,11 @@ def decide(
     decision: str,
     comment: str,
 ) -> dict[str, Any]:
-    """An approval or rejection by someone other than the author and the requester."""
+    """An approval or rejection by someone who neither created, edited nor finalized the release, nor
+    requested the deployment; the approval that queues it re-checks the gates (409 changes nothing)."""
+    release = release_row(work.conn, release_id, lock=True)  # a release can't be cancelled under us
     row = get_deployment(work, release_id=release_id, deployment_id=deployment_id, lock=True)
-    release = release_row(work.conn, release_id)
-    if actor in (str(release.created_by), str(row.requested_by)):
-        raise Forbidden("The release's author and the deployment's requester cannot approve it.", code="self_approval")
+    rules.require_four_eyes(actor, authors=release_authors(work.conn, release), requested_by=str(row.requested_by))
     if row.status != "pending_approval":
         raise Conflict(f"The deployment is {row.status}, not waiting for approval.", code="not_pending_approval")
     approval_id = uuid.uuid4()
@@ -57,6 +66,7 @@ def decide(
     enough = int(approved or 0) >= int(required or 0)
     new_status = "rejected" if decision == "reject" else ("queued" if enough else row.status)
     if new_status != row.status:
+        check_move(work, deployment=row, release=release, to_status=new_status)
         values: dict[str, Any] = {"status": new_status, "updated_at": work.now}
         if new_status == "rejected":
             values["finished_at"] = work.now

@@ -43,6 +43,8 @@ def rollback(work: UnitOfWork, *, application: str, environment: str, actor: str
             )
             .order_by(deployments.c.finished_at.desc())
             .limit(200)
+            # FOR SHARE on the releases: one being cancelled now is seen cancelled, never picked.
+            .with_for_update(read=True, of=releases)
         )
     ]
     chosen = rules.rollback_target(history)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared.errors import Conflict
+from shared.errors import Conflict, Forbidden
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ACTIVE = ("pending_approval", "queued", "in_progress")
@@ -104,9 +105,7 @@ def blockers(facts: GateFacts, now: datetime) -> list[Blocker]:
     """Every gate that fails, in the contract's order (the first one is the response's `code`)."""
     found: list[Blocker] = []
     if facts.release_status != "ready":
-        found.append(
-            Blocker("release_not_ready", f"The release is {facts.release_status}; only ready releases deploy.")
-        )
+        found.append(_not_ready(facts.release_status))
     if facts.previous_environment is not None:
         if facts.live_in_previous_since is None:
             found.append(
@@ -127,8 +126,7 @@ def blockers(facts: GateFacts, now: datetime) -> list[Blocker]:
             )
     covering = active_freezes(facts.freezes, facts.environment, now)
     if covering and not facts.override_freeze:
-        reasons = "; ".join(f.reason for f in covering)
-        found.append(Blocker("environment_frozen", f"{facts.environment} is frozen: {reasons}."))
+        found.append(_frozen(facts.environment, covering))
     if facts.active_deployment:
         found.append(
             Blocker(
@@ -136,6 +134,76 @@ def blockers(facts: GateFacts, now: datetime) -> list[Blocker]:
             )
         )
     return found
+
+
+def _not_ready(release_status: str) -> Blocker:
+    return Blocker("release_not_ready", f"The release is {release_status}; only ready releases deploy.")
+
+
+def _frozen(environment: str, covering: list[Freeze]) -> Blocker:
+    reasons = "; ".join(f.reason for f in covering)
+    return Blocker("environment_frozen", f"{environment} is frozen: {reasons}.")
+
+
+# -- gates at every step ----------------------------------------------------------------------------
+
+# Cancelling a release ends its deployments that have not started. One already `in_progress` is
+# left to its pipeline: the work is running and only the pipeline can stop it, so it may still
+# report `succeeded`, `failed` or `cancelled` and the record stays true to what runs (a cancelled
+# release that went live is a rollback away; it is never promoted further nor a rollback target).
+ENDED_BY_RELEASE_CANCEL = ("pending_approval", "queued")
+# The moves towards running: the approval that queues a deployment, and `queued → in_progress`.
+_STARTS_WORK = ("queued", "in_progress")
+
+
+def starts_work(to_status: str) -> bool:
+    """Does moving a deployment to `to_status` bring it closer to running (so the gates re-apply)?"""
+    return to_status in _STARTS_WORK
+
+
+@dataclass(frozen=True)
+class MoveFacts:
+    """What the gates re-check, when a requested deployment moves towards running."""
+
+    kind: str
+    release_status: str
+    environment: str
+    freezes: tuple[Freeze, ...] = ()
+    # An admin's override given at request time holds for the whole deployment.
+    override_freeze: bool = False
+
+
+def move_blockers(facts: MoveFacts, now: datetime) -> list[Blocker]:
+    """The gates that hold at every move towards running: the release is still `ready`, and no freeze
+    covers the environment (unless an admin overrode it at request time, or it is a rollback, which
+    may run in a freeze). Promotion and soak time were met at the request and cannot be undone."""
+    found: list[Blocker] = []
+    if facts.release_status != "ready":
+        found.append(_not_ready(facts.release_status))
+    covering = active_freezes(list(facts.freezes), facts.environment, now)
+    if covering and not facts.override_freeze and facts.kind != "rollback":
+        found.append(_frozen(facts.environment, covering))
+    return found
+
+
+# -- four eyes --------------------------------------------------------------------------------------
+
+# What makes someone an author of a release, as its audit log records it.
+AUTHORING_ACTIONS = ("release.created", "release.updated", "release.finalized")
+
+
+def release_authors(created_by: str, events: Iterable[tuple[str, str]]) -> set[str]:
+    """Everyone who created, edited or finalized the release, from its `(actor, action)` audit events."""
+    return {str(created_by)} | {actor for actor, action in events if action in AUTHORING_ACTIONS}
+
+
+def require_four_eyes(actor: str, *, authors: set[str], requested_by: str) -> None:
+    """An approver is neither an author of the release nor the deployment's requester (403 `self_approval`)."""
+    if actor in authors or actor == str(requested_by):
+        raise Forbidden(
+            "Whoever created, edited or finalized the release, or requested the deployment, cannot decide on it.",
+            code="self_approval",
+        )
 
 
 # -- rollback ---------------------------------------------------------------------------------------

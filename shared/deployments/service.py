@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from shared import etags
 from shared.audit import service as audit
+from shared.audit.tables import audit_events
 from shared.db import UNIQUE_VIOLATION, UnitOfWork, sqlstate
 from shared.deployments import rules
 from shared.deployments.freezes import load_freezes
@@ -95,6 +96,9 @@ def environment_row(conn: sa.Connection, name: str) -> Any:
 
 
 def release_row(conn: sa.Connection, release_id: uuid.UUID, *, lock: bool = False) -> Any:
+    """The release; `lock` takes FOR SHARE, which a cancellation's FOR UPDATE waits for (and the other way round).
+
+    Whatever moves a deployment locks its release first, then the deployment: one order, no deadlock."""
     query = sa.select(
         releases.c.id, releases.c.application, releases.c.version, releases.c.status, releases.c.created_by
     )
@@ -163,6 +167,66 @@ def _gates_failed(blocking: list[rules.Blocker]) -> Conflict:
         code=blocking[0].code,
         errors=[FieldError(None, b.detail, code=b.code) for b in blocking],
     )
+
+
+def check_move(work: UnitOfWork, *, deployment: Any, release: Any, to_status: str) -> None:
+    """409 with the first failed gate's code when moving `deployment` to `to_status` is no longer allowed."""
+    if not rules.starts_work(to_status):
+        return
+    facts = rules.MoveFacts(
+        kind=deployment.kind,
+        release_status=release.status,
+        environment=deployment.environment,
+        freezes=tuple(load_freezes(work.conn, now=work.now)),
+        override_freeze=deployment.override_freeze,
+    )
+    blocking = rules.move_blockers(facts, work.now)
+    if blocking:
+        raise _gates_failed(blocking)
+
+
+def release_authors(conn: sa.Connection, release: Any) -> set[str]:
+    """Who created, edited or finalized the release, as its audit log (append-only) records it."""
+    events = conn.execute(
+        sa.select(audit_events.c.actor, audit_events.c.action)
+        .where(
+            audit_events.c.entity_type == "release",
+            audit_events.c.entity_id == str(release.id),
+            audit_events.c.action.in_(rules.AUTHORING_ACTIONS),
+        )
+        .distinct()
+    )
+    return rules.release_authors(str(release.created_by), [(e.actor, e.action) for e in events])
+
+
+def end_with_release(work: UnitOfWork, *, release_id: Any, actor: str, reason: str | None) -> dict[str, list[str]]:
+    """The release is being cancelled (its row held FOR UPDATE): its deployments that have not
+    started are cancelled with it, each audited; those already running are named, and left running."""
+    rows = work.conn.execute(
+        sa.select(deployments.c.id, deployments.c.status)
+        .where(deployments.c.release_id == release_id, deployments.c.status.in_(ACTIVE_STATUSES))
+        .order_by(deployments.c.created_at)
+        .with_for_update()
+    ).all()
+    ended = [r for r in rows if r.status in rules.ENDED_BY_RELEASE_CANCEL]
+    if ended:
+        work.conn.execute(
+            sa.update(deployments)
+            .where(deployments.c.id.in_([r.id for r in ended]))
+            .values(
+                status="cancelled",
+                finished_at=work.now,
+                updated_at=work.now,
+                message=f"The release was cancelled: {reason}" if reason else "The release was cancelled.",
+            )
+        )
+        for r in ended:
+            record(work, actor, "deployment.cancelled", r.id, {"from": r.status, "reason": reason})
+        changed(work, release_id)
+    return {
+        "deployments_cancelled": [str(r.id) for r in ended],
+        "deployments_left_running": [str(r.id) for r in rows if r.status not in rules.ENDED_BY_RELEASE_CANCEL],
+    }
 
 
 # -- deployments ------------------------------------------------------------------------------------
@@ -264,12 +328,14 @@ def report_status(
     message: str | None = None,
     if_match: Callable[[str], bool] | None = None,
 ) -> dict[str, Any]:
-    """A pipeline's progress report; timestamps are the server's."""
+    """A pipeline's progress report; timestamps are the server's. `queued → in_progress` re-checks the gates."""
+    release = release_row(work.conn, release_id, lock=True)
     row = get_deployment(work, release_id=release_id, deployment_id=deployment_id, lock=True)
     if if_match is not None:
         etags.check(with_decisions(work.conn, [row])[0], if_match)
     previous = row.status
     new_status = rules.next_status(previous, status)
+    check_move(work, deployment=row, release=release, to_status=new_status)
     values: dict[str, Any] = {"status": new_status, "updated_at": work.now}
     if new_status == "in_progress":
         values["started_at"] = work.now

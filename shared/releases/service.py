@@ -245,7 +245,10 @@ def change_status(
     reason: str | None = None,
     if_match: Callable[[str], bool] | None = None,
 ) -> dict[str, Any]:
-    """Finalize (draft → ready) or cancel (draft or ready → cancelled, with a reason)."""
+    """Finalize (draft → ready) or cancel (draft or ready → cancelled, with a reason).
+
+    The row is held FOR UPDATE, which waits for deployment requests (FOR SHARE) and holds them off:
+    cancel and deploy happen in one order, and the cancel ends the deployments not yet started."""
     row = _load(work, release_id, lock=True)
     _check_precondition(work, row, if_match)
     status = rules.transition(row.status, action)
@@ -255,6 +258,11 @@ def change_status(
         .values(status=status, cancel_reason=reason, updated_at=work.now)
         .returning(*_columns)
     ).one()
-    _record(work, actor, _STATUS_ACTIONS[action], release_id, {"status": status, "reason": reason})
+    data: dict[str, Any] = {"status": status, "reason": reason}
+    if status == rules.CANCELLED:
+        from shared.deployments.service import end_with_release
+
+        data |= end_with_release(work, release_id=release_id, actor=actor, reason=reason)
+    _record(work, actor, _STATUS_ACTIONS[action], release_id, data)
     _changed(work, release_id)
     return _representation(work, row)

@@ -651,3 +651,183 @@ def test_weekly_windows_take_full_day_names_and_seconds(releases, manager):
 
     assert response.status_code == 201
     assert response.get_json()["weekly"] == [{"day": "fri", "start": "16:00", "end": "23:59"}]
+
+
+# -- gates hold at every step ---------------------------------------------------------------------
+
+
+def cancel(client, headers, release_id, reason="Data corruption bug"):
+    return client.post(f"/releases/{release_id}/cancel", json={"reason": reason}, headers=headers)
+
+
+def deployment_of(client, headers, release_id, deployment_id):
+    items = client.get(f"/releases/{release_id}/deployments", headers=headers).get_json()["items"]
+    return next(d for d in items if d["id"] == deployment_id)
+
+
+def audit_of(client, entity_id):
+    _, admin = as_role("admin")
+    items = client.get("/releases/audit?limit=100", headers=admin).get_json()["items"]
+    return [e for e in items if e["entity_id"] == entity_id]
+
+
+def freeze_now(client, headers, environment=None):
+    now = datetime.now(UTC)
+    body = {"starts_at": (now - timedelta(minutes=1)).isoformat(), "ends_at": (now + timedelta(hours=1)).isoformat()}
+    response = client.post(
+        "/releases/freezes", json=body | {"environment": environment, "reason": "Launch day"}, headers=headers
+    )
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def test_a_cancelled_release_never_ships_its_deployment_awaiting_approval(releases, awaiting_approval, manager):
+    case = awaiting_approval
+    release_id, dep_id = case["release"]["id"], case["deployment"]["id"]
+
+    assert cancel(releases, case["author"], release_id).status_code == 200
+    approved = approve(releases, case, manager)
+    started = report(releases, case["author"], release_id, dep_id, "in_progress")
+
+    assert approved.status_code == 409 and approved.get_json()["code"] == "not_pending_approval"
+    assert started.status_code == 409
+    deployment = deployment_of(releases, manager, release_id, dep_id)
+    assert (deployment["status"], deployment["approvals"]) == ("cancelled", [])
+    assert deployment["finished_at"] is not None
+    [event] = [e for e in audit_of(releases, dep_id) if e["action"] == "deployment.cancelled"]
+    assert event["data"] == {"from": "pending_approval", "reason": "Data corruption bug"}
+    assert releases.get("/releases?environment=production", headers=manager).get_json()["items"] == []
+
+
+def test_a_cancelled_release_never_ships_its_queued_deployment(releases, developer):
+    release = ready_release(releases, developer)
+    queued = deploy(releases, developer, release["id"], "dev").get_json()
+    assert queued["status"] == "queued"
+
+    cancelled = cancel(releases, developer, release["id"])
+    started = report(releases, developer, release["id"], queued["id"], "in_progress")
+
+    assert cancelled.status_code == 200
+    assert cancelled.get_json()["deployments"]["dev"]["status"] == "cancelled"
+    assert started.status_code == 409
+    assert deployment_of(releases, developer, release["id"], queued["id"])["status"] == "cancelled"
+    # The environment is free again for the next release.
+    fixed = ready_release(releases, developer, version="1.0.1")
+    assert deploy(releases, developer, fixed["id"], "dev").status_code == 201
+
+
+def test_a_running_deployment_of_a_cancelled_release_is_left_to_its_pipeline_and_named(releases, developer, manager):
+    release = ready_release(releases, developer)
+    running = deploy(releases, developer, release["id"], "dev").get_json()
+    report(releases, developer, release["id"], running["id"], "in_progress")
+
+    assert cancel(releases, developer, release["id"]).status_code == 200
+
+    [event] = [e for e in audit_of(releases, release["id"]) if e["action"] == "release.cancelled"]
+    assert event["data"]["deployments_left_running"] == [running["id"]]
+    assert event["data"]["deployments_cancelled"] == []
+    # The pipeline tells the truth about what ran; a rollback is the way back, never to this release.
+    assert report(releases, developer, release["id"], running["id"], "failed").get_json()["status"] == "failed"
+    assert deploy(releases, developer, release["id"], "dev").get_json()["code"] == "release_not_ready"
+
+
+def race_cancels_against_deployments(apps, headers, release_id, cancels=3, deployments=7):
+    """Cancel requests and dev deployment requests for one release, released at once; (kind, status) each."""
+    results: list[tuple[str, int]] = []
+    barrier = threading.Barrier(cancels + deployments)
+
+    def act(kind):
+        own = apps["releases"].test_client()
+        barrier.wait()
+        response = cancel(own, headers, release_id) if kind == "cancel" else deploy(own, headers, release_id, "dev")
+        results.append((kind, response.status_code))
+
+    threads = [threading.Thread(target=act, args=(k,)) for k in ["cancel"] * cancels + ["deploy"] * deployments]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    return results
+
+
+def test_ten_racing_cancels_and_deployments_leave_no_active_deployment_of_a_cancelled_release(apps, developer):
+    client = apps["releases"].test_client()
+    # Each round, 3 cancels race 7 deployment requests; over 5 rounds a deployment wins the release
+    # lock first in some round (before the fix, that deployment stayed queued for a cancelled release).
+    for round_ in range(5):
+        release = ready_release(client, developer, application=f"race-{round_}")
+
+        results = race_cancels_against_deployments(apps, developer, release["id"])
+
+        assert sorted(s for k, s in results if k == "cancel") == [200, 409, 409]
+        assert sorted(s for k, s in results if k == "deploy") in ([409] * 7, [201] + [409] * 6)
+        after = client.get(f"/releases/{release['id']}/deployments", headers=developer).get_json()["items"]
+        assert [d["status"] for d in after] in ([], ["cancelled"])
+        assert client.get(f"/releases/{release['id']}", headers=developer).get_json()["status"] == "cancelled"
+
+
+def test_a_freeze_that_opens_after_the_request_holds_the_approval_and_the_start(
+    releases, awaiting_approval, developer, manager
+):
+    case = awaiting_approval
+    other = ready_release(releases, developer, application="cart")
+    queued = deploy(releases, developer, other["id"], "dev").get_json()
+    freeze = freeze_now(releases, manager)
+
+    approved = approve(releases, case, manager)
+    started = report(releases, developer, other["id"], queued["id"], "in_progress")
+
+    assert approved.status_code == 409 and approved.get_json()["code"] == "environment_frozen"
+    assert started.status_code == 409 and started.get_json()["code"] == "environment_frozen"
+    waiting = deployment_of(releases, manager, case["release"]["id"], case["deployment"]["id"])
+    assert (waiting["status"], waiting["approvals"]) == ("pending_approval", [])
+    assert deployment_of(releases, developer, other["id"], queued["id"])["status"] == "queued"
+
+    # Once the freeze is lifted, the same approval and the same report go through.
+    assert releases.delete(f"/releases/freezes/{freeze['id']}", headers=manager).status_code == 204
+    assert approve(releases, case, manager).get_json()["deployment"]["status"] == "queued"
+    assert report(releases, developer, other["id"], queued["id"], "in_progress").status_code == 200
+
+
+def test_a_freeze_of_another_environment_does_not_hold_the_start(releases, developer, manager):
+    release = ready_release(releases, developer)
+    queued = deploy(releases, developer, release["id"], "dev").get_json()
+    freeze_now(releases, manager, environment="production")
+
+    assert report(releases, developer, release["id"], queued["id"], "in_progress").status_code == 200
+
+
+def test_an_admins_override_at_request_time_and_a_rollback_still_start_in_a_freeze(releases, developer, manager, admin):
+    v1, v2 = ready_release(releases, developer, version="1.0.0"), ready_release(releases, developer, version="1.1.0")
+    ship(releases, developer, v1["id"], "dev")
+    freeze_now(releases, manager)
+    overridden = deploy(releases, admin, v2["id"], "dev", override_freeze=True, reason="Security hotfix").get_json()
+
+    assert report(releases, developer, v2["id"], overridden["id"], "in_progress").status_code == 200
+    assert report(releases, developer, v2["id"], overridden["id"], "succeeded").status_code == 200
+    rollback = releases.post(
+        "/releases/rollback", json={"application": "shop", "environment": "dev", "reason": "Pager"}, headers=manager
+    ).get_json()
+    assert report(releases, developer, v1["id"], rollback["id"], "in_progress").status_code == 200
+
+
+def test_whoever_edited_or_finalized_a_release_cannot_approve_it(releases, developer):
+    _, editor = as_role("release_manager")
+    _, finalizer = as_role("release_manager")
+    _, requester = as_role("developer")
+    _, reviewer = as_role("release_manager")
+    draft = releases.post(
+        "/releases", json={"application": "shop", "version": "1.0.0", "title": "1.0.0"}, headers=developer
+    ).get_json()
+    swapped = [{"name": "image", "uri": "registry.example.com/shop:1.0.0", "digest": "sha256:" + "e" * 64}]
+    assert releases.patch(f"/releases/{draft['id']}", json={"artifacts": swapped}, headers=editor).status_code == 200
+    assert releases.post(f"/releases/{draft['id']}/finalize", headers=finalizer).status_code == 200
+    ship(releases, developer, draft["id"], "dev")
+    ship(releases, developer, draft["id"], "staging")
+    case = {"release": draft, "deployment": deploy(releases, requester, draft["id"], "production").get_json()}
+
+    by_editor = approve(releases, case, editor)
+    by_finalizer = approve(releases, case, finalizer)
+
+    assert (by_editor.status_code, by_editor.get_json()["code"]) == (403, "self_approval")
+    assert (by_finalizer.status_code, by_finalizer.get_json()["code"]) == (403, "self_approval")
+    assert deployment_of(releases, requester, draft["id"], case["deployment"]["id"])["approvals"] == []
+    assert approve(releases, case, reviewer).get_json()["deployment"]["status"] == "queued"

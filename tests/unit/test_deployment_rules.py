@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from shared.deployments import rules
-from shared.errors import Conflict
+from shared.errors import Conflict, Forbidden
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -240,3 +240,85 @@ def test_no_rollback_target_without_an_earlier_good_release():
     assert rules.rollback_target([]) is None
     assert rules.rollback_target([past("d1", "r1")]) is None
     assert rules.rollback_target([past("d2", "r2"), past("d1", "r1", "cancelled", hours_ago=1)]) is None
+
+
+# -- gates at every step --------------------------------------------------------------------------
+
+
+def move(**overrides):
+    base = {"kind": "deploy", "release_status": "ready", "environment": "production"}
+    return rules.MoveFacts(**(base | overrides))
+
+
+@pytest.mark.parametrize(
+    ("to_status", "starts"),
+    [
+        ("queued", True),
+        ("in_progress", True),
+        ("pending_approval", False),
+        ("succeeded", False),
+        ("failed", False),
+        ("cancelled", False),
+        ("rejected", False),
+    ],
+)
+def test_only_the_moves_towards_running_re_check_the_gates(to_status, starts):
+    assert rules.starts_work(to_status) is starts
+
+
+def test_a_move_passes_for_a_ready_release_outside_a_freeze():
+    assert rules.move_blockers(move(freezes=(one_off(NOW - timedelta(hours=2), NOW),)), NOW) == []
+
+
+@pytest.mark.parametrize("status", ["cancelled", "draft"])
+def test_a_release_that_is_no_longer_ready_blocks_every_move_even_a_rollback(status):
+    assert codes(rules.move_blockers(move(release_status=status), NOW)) == ["release_not_ready"]
+    assert codes(rules.move_blockers(move(release_status=status, kind="rollback"), NOW)) == ["release_not_ready"]
+
+
+def test_a_freeze_that_opened_after_the_request_blocks_the_move():
+    frozen = move(freezes=(one_off(NOW, NOW + timedelta(hours=1)),))
+
+    assert codes(rules.move_blockers(frozen, NOW)) == ["environment_frozen"]
+
+
+def test_a_freeze_of_another_environment_does_not_block_the_move():
+    elsewhere = move(freezes=(one_off(NOW, NOW + timedelta(hours=1), environment="staging"),))
+
+    assert rules.move_blockers(elsewhere, NOW) == []
+
+
+def test_an_override_given_at_request_and_a_rollback_pass_a_freeze_but_not_a_cancelled_release():
+    freeze = (one_off(NOW, NOW + timedelta(hours=1)),)
+
+    assert rules.move_blockers(move(freezes=freeze, override_freeze=True), NOW) == []
+    assert rules.move_blockers(move(freezes=freeze, kind="rollback"), NOW) == []
+    assert codes(rules.move_blockers(move(freezes=freeze, override_freeze=True, release_status="cancelled"), NOW)) == [
+        "release_not_ready"
+    ]
+
+
+# -- four eyes ------------------------------------------------------------------------------------
+
+
+def test_authors_are_whoever_created_edited_or_finalized_the_release():
+    events = [
+        ("creator", "release.created"),
+        ("editor", "release.updated"),
+        ("finalizer", "release.finalized"),
+        ("canceller", "release.cancelled"),
+        ("reader", "release.viewed"),
+    ]
+
+    assert rules.release_authors("creator", events) == {"creator", "editor", "finalizer"}
+
+
+@pytest.mark.parametrize("approver", ["creator", "editor", "finalizer", "requester"])
+def test_no_author_and_not_the_requester_may_decide(approver):
+    with pytest.raises(Forbidden) as raised:
+        rules.require_four_eyes(approver, authors={"creator", "editor", "finalizer"}, requested_by="requester")
+    assert raised.value.code == "self_approval"
+
+
+def test_a_fifth_person_may_decide():
+    rules.require_four_eyes("someone-else", authors={"creator", "editor"}, requested_by="requester")
