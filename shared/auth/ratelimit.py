@@ -52,7 +52,7 @@ class Attempts:
         return f"{self.cache.prefix}:{key}"
 
     def reserve(self, limits: Sequence[Limit], *, window_s: int, detail: str, code: str) -> None:
-        """Count one attempt under every limit; 429 with Retry-After when any count goes past its limit."""
+        """Count one attempt under every limit; past any limit, 429 with Retry-After and nothing counted."""
         keys = [self._full_key(limit.key) for limit in limits]
 
         def count(c: object) -> object:
@@ -74,6 +74,9 @@ class Attempts:
             if counted > limit.most:
                 waits.append(left)
         if waits:
+            # A refused attempt is given back everywhere: hammering one limit must not fill another
+            # (an address past its per-account limit would otherwise lock the account out for all).
+            self.release([limit.key for limit in limits])
             raise TooManyRequests(detail, code=code, retry_after=max(1, min(max(waits), window_s)))
 
     def release(self, keys: Sequence[str]) -> None:

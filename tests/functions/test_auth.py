@@ -237,7 +237,8 @@ def test_ten_bad_logins_from_one_address_do_not_lock_the_owner_out_from_theirs(a
     user = make_user()
     for _ in range(10):
         assert login(auth, user["email"], "wrong password!", **from_address("10.6.6.6")).status_code == 401
-    assert login(auth, user["email"], **from_address("10.6.6.6")).status_code == 429
+    for _ in range(100):  # refused attempts fill no other count
+        assert login(auth, user["email"], **from_address("10.6.6.6")).status_code == 429
 
     assert login(auth, user["email"], **from_address("10.0.0.7")).status_code == 200
 
