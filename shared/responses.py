@@ -44,9 +44,7 @@ class CredentialOut(Out):
 
 class MeOut(UserOut):
     role: Role = Field(description="The account's role. With an API token, the request may do `token.role`.")
-    token: CredentialOut | None = Field(
-        default=None, description="For an API token, what it may do; null for a login session."
-    )
+    token: CredentialOut | None = Field(description="For an API token, what it may do; null for a login session.")
 
 
 class TokenPairOut(Out):
