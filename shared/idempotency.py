@@ -3,20 +3,27 @@
 The key row is inserted in the same transaction as the change it guards, so the change, its
 audit event and its idempotency record are all committed or none is. A second request with the
 same key waits on the first one's row (the unique index), then replays what it committed.
+
+A secret shown once (an API token) is never stored here: the replay has the same status and body
+with that field `null` and a `note` saying why, as GitHub and Stripe never show a secret twice.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import pydantic_core
 import sqlalchemy as sa
 from flask import Response
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from shared import etags
 from shared.db import UnitOfWork, metadata
 from shared.errors import BadRequest, Invalid
 
@@ -103,11 +110,27 @@ def replay(stored: Any) -> Response:
     return response
 
 
-def remember(work: UnitOfWork, *, caller: str, key: str, response: Response) -> None:
-    """Store the response to replay (called before the transaction commits)."""
+def withheld(body: bytes, fields: Sequence[str]) -> tuple[bytes, str]:
+    """A JSON object body with `fields` set to null and a `note`, and its ETag."""
+    document = json.loads(body)
+    for name in fields:
+        document[name] = None
+    names = ", ".join(f"`{name}`" for name in fields)
+    document["note"] = (
+        f"This replays an earlier request with the same Idempotency-Key. {names} was shown only in "
+        "the first response and is not kept; if it was lost, revoke this credential and create another."
+    )
+    return pydantic_core.to_json(document), f'"{etags.etag(document)}"'
+
+
+def remember(work: UnitOfWork, *, caller: str, key: str, response: Response, withhold: Sequence[str] = ()) -> None:
+    """Store the response to replay (called before the transaction commits), without the `withhold` fields."""
     headers = {name: response.headers[name] for name in _REPLAYED_HEADERS if name in response.headers}
+    body = response.get_data()
+    if withhold:
+        body, headers["ETag"] = withheld(body, withhold)
     work.conn.execute(
         sa.update(idempotency_keys)
         .where(idempotency_keys.c.caller == caller, idempotency_keys.c.key == key)
-        .values(status=response.status_code, headers=headers, body=response.get_data())
+        .values(status=response.status_code, headers=headers, body=body)
     )

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 Role = Literal["viewer", "developer", "release_manager", "admin"]
 DeploymentStatus = Literal[
@@ -34,6 +34,19 @@ class UserOut(Out):
     created_at: datetime
 
 
+class CredentialOut(Out):
+    kind: Literal["api_token"] = Field(description="The kind of credential this request was made with.")
+    role: Role = Field(
+        description="What this credential may do now: the token's role, or its owner's role if that is lower."
+    )
+    expires_at: datetime
+
+
+class MeOut(UserOut):
+    role: Role = Field(description="The account's role. With an API token, the request may do `token.role`.")
+    token: CredentialOut | None = Field(description="For an API token, what it may do; null for a login session.")
+
+
 class TokenPairOut(Out):
     access_token: str
     refresh_token: str
@@ -54,7 +67,13 @@ class ApiTokenOut(Out):
 
 
 class ApiTokenCreatedOut(ApiTokenOut):
-    token: str
+    token: str | None = Field(
+        description="The secret, in the first response only (stored only as a hash). "
+        "null when this answer replays an earlier request with the same Idempotency-Key."
+    )
+    note: str | None = Field(
+        default=None, description="On an Idempotency-Key replay: why `token` is null and what to do."
+    )
 
 
 # -- releases -------------------------------------------------------------------------------------

@@ -71,6 +71,17 @@ class Settings(BaseSettings):
     refresh_token_days: int = Field(default=30, ge=1, le=365)
     registration_open: bool | None = None
 
+    # Attempt limits (README, "Security"): counted per fixed window, reserved before any password work.
+    login_window_s: int = Field(default=900, ge=1, le=86_400)
+    login_limit_account_client: int = Field(default=10, ge=1, description="Failed logins per account from one address.")
+    login_limit_client: int = Field(default=50, ge=1, description="Failed logins from one address, any account.")
+    login_limit_account: int = Field(default=100, ge=1, description="Failed logins per account, any address.")
+    register_window_s: int = Field(default=3600, ge=1, le=86_400)
+    register_limit_client: int = Field(default=20, ge=1, description="Registrations from one address.")
+    password_change_limit: int = Field(
+        default=10, ge=1, description="Password changes per address and per account in a login window."
+    )
+
     trust_forwarded_for: bool = Field(
         default=False, description="Behind Google's load balancer: take the client address from X-Forwarded-For."
     )

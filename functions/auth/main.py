@@ -18,12 +18,14 @@ from shared.web import Api, Call, Reply, client_address, if_match, listing
 api = Api("auth", title="Release Manager: auth", authenticator=authenticate, no_store=True)
 
 
-@api.post("/register", body=schemas.RegisterIn, status=201, errors=(403, 409), response=out.UserOut)
+@api.post("/register", body=schemas.RegisterIn, status=201, errors=(403, 409, 429), response=out.UserOut)
 def register(call: Call) -> dict:
     """Create an account (role `viewer`) while registration is open."""
     if not get_settings().registration_is_open:
         raise Forbidden("Registration is closed; ask an admin for an account.", code="registration_closed")
-    return service.register(call.work, **call.body.model_dump())
+    return service.register(
+        call.work, limiter=get_limiter(), client=client_address(call.request), **call.body.model_dump()
+    )
 
 
 @api.post("/login", body=schemas.LoginIn, form=True, errors=(401, 429), response=out.TokenPairOut)
@@ -51,16 +53,22 @@ def logout(call: Call) -> None:
     service.logout(call.work, refresh_token=call.body.refresh_token)
 
 
-@api.get("/me", role="viewer", response=out.UserOut)
+@api.get("/me", role="viewer", response=out.MeOut)
 def me(call: Call) -> dict:
-    """The caller's account."""
-    return service.get_user(call.work, user_id=call.principal.user_id)
+    """The caller's account and, for an API token, what that token may do."""
+    return service.whoami(call.work, user_id=call.principal.user_id, token=call.principal.token)
 
 
-@api.post("/me/password", role="viewer", body=schemas.ChangePasswordIn, status=204)
+@api.post("/me/password", role="viewer", body=schemas.ChangePasswordIn, status=204, errors=(429,))
 def change_password(call: Call) -> None:
-    """Change the caller's password; every session of theirs ends."""
-    service.change_password(call.work, user_id=call.principal.user_id, **call.body.model_dump())
+    """Change the caller's password; every session and API token of theirs ends."""
+    service.change_password(
+        call.work,
+        user_id=call.principal.user_id,
+        limiter=get_limiter(),
+        client=client_address(call.request),
+        **call.body.model_dump(),
+    )
 
 
 @api.get("/users", role="admin", query=PageQuery, lists=True, response=out.UserOut)
@@ -79,12 +87,23 @@ def update_user(call: Call, user_id: UUID) -> dict:
     )
 
 
-@api.post("/tokens", role="developer", body=schemas.TokenIn, status=201, response=out.ApiTokenCreatedOut)
+@api.post(
+    "/tokens",
+    role="developer",
+    body=schemas.TokenIn,
+    status=201,
+    response=out.ApiTokenCreatedOut,
+    secret_fields=("token",),
+)
 def create_token(call: Call) -> dict:
-    """An API token for a pipeline; the secret is in this response only."""
+    """An API token for a pipeline, made from a login session; the secret is in this response only."""
     caller = call.principal
     return service.create_api_token(
-        call.work, owner_id=caller.user_id, owner_role=caller.role, **call.body.model_dump()
+        call.work,
+        owner_id=caller.user_id,
+        owner_role=caller.role,
+        credential=caller.credential,
+        **call.body.model_dump(),
     )
 
 

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from flask import Request
 
 from shared.auth import roles, tokens
-from shared.auth.service import API_TOKENS_NAMESPACE, USERS_NAMESPACE
+from shared.auth.service import API_TOKENS_NAMESPACE, SESSION, USERS_NAMESPACE
 from shared.auth.tables import api_tokens, users
 from shared.cache import Found, get_cache
 from shared.clock import utcnow
@@ -39,6 +39,9 @@ class Principal:
     email: str
     role: str
     token_id: uuid.UUID | None = None
+    # "session" (a login's JWT) or "api_token"; an API token's expiry.
+    credential: str = SESSION
+    token_expires_at: datetime | None = None
     # Cache reads made together with the caller's state, for the unit of work to use.
     prefetched: dict[tuple[str, str], Found] = field(default_factory=dict, compare=False, repr=False)
 
@@ -49,6 +52,13 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def token(self) -> dict[str, Any] | None:
+        """What a non-session credential may do: its kind, effective role and expiry (None for a session)."""
+        if self.credential == SESSION:
+            return None
+        return {"kind": self.credential, "role": self.role, "expires_at": self.token_expires_at}
 
 
 def _load_user_state(user_id: str) -> dict[str, Any] | None:
@@ -127,7 +137,8 @@ def _from_api_token(token: str, prefetch: Sequence[tuple[str, str]]) -> Principa
         raise Unauthorized("The API token is not valid.", code="invalid_token")
     if found["revoked_at"] is not None:
         raise Unauthorized("The API token was revoked.", code="token_revoked")
-    if datetime.fromisoformat(str(found["expires_at"])) <= utcnow():
+    expires_at = datetime.fromisoformat(str(found["expires_at"]))
+    if expires_at <= utcnow():
         raise Unauthorized("The API token has expired.", code="token_expired")
     state, prefetched = user_state(str(found["user_id"]), prefetch)
     if state is None or not state["is_active"]:
@@ -135,7 +146,15 @@ def _from_api_token(token: str, prefetch: Sequence[tuple[str, str]]) -> Principa
     _last_used().touch(str(found["id"]))
     # A token never does more than its owner may do today.
     role = roles.lower_of(found["role"], state["role"])
-    return Principal(uuid.UUID(str(found["user_id"])), state["email"], role, uuid.UUID(str(found["id"])), prefetched)
+    return Principal(
+        uuid.UUID(str(found["user_id"])),
+        state["email"],
+        role,
+        token_id=uuid.UUID(str(found["id"])),
+        credential="api_token",
+        token_expires_at=expires_at,
+        prefetched=prefetched,
+    )
 
 
 def _from_access_token(token: str, prefetch: Sequence[tuple[str, str]]) -> Principal:

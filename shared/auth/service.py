@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from shared import etags
 from shared.audit import service as audit
 from shared.auth import passwords, roles, tokens
-from shared.auth.ratelimit import LoginLimiter
+from shared.auth.ratelimit import AuthLimiter
 from shared.auth.tables import api_tokens, refresh_tokens, users
 from shared.db import UnitOfWork
 from shared.errors import Conflict, FieldError, Forbidden, Invalid, NotFound, Unauthorized
@@ -22,6 +22,7 @@ from shared.settings import Settings
 
 USERS_NAMESPACE = "users"
 API_TOKENS_NAMESPACE = "api_tokens"
+SESSION = "session"  # the credential of an interactive login (a JWT from /auth/login or /auth/refresh)
 _BAD_LOGIN = "The email or password is wrong."
 
 _user_columns = [users.c.id, users.c.email, users.c.display_name, users.c.role, users.c.is_active, users.c.created_at]
@@ -47,9 +48,22 @@ def _forget_users(work: UnitOfWork) -> None:
 
 
 def register(
-    work: UnitOfWork, *, email: str, password: str, display_name: str, role: str = "viewer", actor: str | None = None
+    work: UnitOfWork,
+    *,
+    email: str,
+    password: str,
+    display_name: str,
+    role: str = "viewer",
+    actor: str | None = None,
+    limiter: AuthLimiter | None = None,
+    client: str = "unknown",
 ) -> dict[str, Any]:
-    """Create an account; 409 `email_taken` when the address (in any case) is in use."""
+    """Create an account; 409 `email_taken` when the address (in any case) is in use.
+
+    With a `limiter` (self-registration over HTTP) each attempt from `client` is counted first.
+    """
+    if limiter is not None:
+        limiter.reserve_registration(client=client)
     email = email.strip().lower()
     if password.strip().lower() == email:
         raise Invalid("The password may not be the email.", errors=[FieldError("password", "must not be the email")])
@@ -87,6 +101,11 @@ def get_user(work: UnitOfWork, *, user_id: object) -> dict[str, Any]:
     if row is None:
         raise NotFound("No such user.", code="user_not_found")
     return public_user(row)
+
+
+def whoami(work: UnitOfWork, *, user_id: object, token: dict[str, Any] | None) -> dict[str, Any]:
+    """The caller's account, and `token`: what the credential itself may do (null for a login session)."""
+    return get_user(work, user_id=user_id) | {"token": token}
 
 
 def list_users(work: UnitOfWork, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
@@ -160,8 +179,21 @@ def update_user(
     return public_user(row)
 
 
-def change_password(work: UnitOfWork, *, user_id: object, current_password: str, new_password: str) -> None:
-    """Replace the password after checking the current one; every session of the user ends."""
+def change_password(
+    work: UnitOfWork,
+    *,
+    user_id: object,
+    current_password: str,
+    new_password: str,
+    limiter: AuthLimiter,
+    client: str,
+) -> None:
+    """Replace the password after checking the current one; every session and API token of the user ends.
+
+    API tokens end too: anyone who had the old password could have made one, and a password change
+    must lock them out (README, "Password change").
+    """
+    limiter.reserve_password_change(user_id=str(user_id), client=client)
     row = work.conn.execute(sa.select(users).where(users.c.id == user_id).with_for_update()).first()
     if row is None:
         raise NotFound("No such user.", code="user_not_found")
@@ -182,25 +214,40 @@ def change_password(work: UnitOfWork, *, user_id: object, current_password: str,
         )
     )
     _revoke_families(work, user_id=row.id)
+    revoked = work.conn.execute(
+        sa.update(api_tokens)
+        .where(api_tokens.c.user_id == row.id, api_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=work.now)
+        .returning(api_tokens.c.id)
+    ).all()
     audit.record(
-        work.conn, actor=str(row.id), action="user.password_changed", entity_type="user", entity_id=row.id, now=work.now
+        work.conn,
+        actor=str(row.id),
+        action="user.password_changed",
+        entity_type="user",
+        entity_id=row.id,
+        data={"api_tokens_revoked": len(revoked)},
+        now=work.now,
     )
     _forget_users(work)
+    work.after_commit(lambda: work.cache.invalidate(API_TOKENS_NAMESPACE))
 
 
 # -- sessions -----------------------------------------------------------------------------------
 
 
 def login(
-    work: UnitOfWork, *, settings: Settings, limiter: LoginLimiter, email: str, password: str, client: str
+    work: UnitOfWork, *, settings: Settings, limiter: AuthLimiter, email: str, password: str, client: str
 ) -> dict[str, Any]:
-    """Check credentials and open a session (a new refresh family). Failures are audited and counted."""
+    """Check credentials and open a session (a new refresh family). Failures are audited and counted.
+
+    The attempt is counted before the password is checked, so racing attempts cannot overrun the limit.
+    """
     email = email.strip().lower()
-    limiter.check(email=email, client=client)
+    limiter.reserve_login(email=email, client=client)
     row = work.conn.execute(sa.select(users).where(users.c.email == email)).first()
     ok, new_hash = passwords.verify(password, row.password_hash if row is not None else None)
     if row is None or not ok or not row.is_active:
-        limiter.record_failure(email=email, client=client)
         audit.record(
             work.conn,
             actor="anonymous",
@@ -212,7 +259,7 @@ def login(
         )
         work.commit()  # the failure is kept although the request fails
         raise Unauthorized(_BAD_LOGIN, code="invalid_credentials")
-    limiter.reset(email=email)
+    limiter.login_succeeded(email=email, client=client)
     if new_hash is not None:
         work.conn.execute(sa.update(users).where(users.c.id == row.id).values(password_hash=new_hash))
     return _issue_pair(work, settings=settings, user=row, family_id=uuid.uuid4())
@@ -317,9 +364,25 @@ def public_token(row: Any) -> dict[str, Any]:
 
 
 def create_api_token(
-    work: UnitOfWork, *, owner_id: object, owner_role: str, name: str, role: str, expires_in_days: int
+    work: UnitOfWork,
+    *,
+    owner_id: object,
+    owner_role: str,
+    credential: str,
+    name: str,
+    role: str,
+    expires_in_days: int,
 ) -> dict[str, Any]:
-    """A new token, shown once; its role may not exceed the owner's."""
+    """A new token, shown once; its role may not exceed the owner's.
+
+    Only a person's login session (`credential == "session"`) may make one: a token minted by a
+    token could outlive and outrank its parent and survive the parent's revocation.
+    """
+    if credential != SESSION:
+        raise Forbidden(
+            "API tokens are made from a login session, not with another token; log in and try again.",
+            code="interactive_login_required",
+        )
     if not roles.at_least(owner_role, role):
         raise Forbidden(f"A {owner_role} cannot make a {role} token.", code="role_too_high")
     secret, parts = tokens.new_api_token()

@@ -21,6 +21,7 @@ ALGORITHM = "HS256"
 ACCESS_TYPE = "access"
 API_TOKEN_PREFIX = "rm_"  # noqa: S105 - a public marker, not a secret
 _REQUIRED_CLAIMS = ["sub", "role", "type", "iat", "exp", "jti", "iss", "aud"]
+CLOCK_SKEW_S = 60  # how far another instance's clock may run ahead when it issues a token
 
 
 def issue_access_token(
@@ -44,11 +45,18 @@ def issue_access_token(
 
 
 def decode_access_token(settings: Settings, token: str) -> dict[str, Any]:
-    """Verify signature, algorithm, issuer, audience, expiry, required claims and type."""
+    """Verify signature, algorithm, issuer, audience, expiry, required claims and type.
+
+    `exp` must be a number no further ahead than the lifetime we issue: a token claiming to live
+    longer was not made by `issue_access_token` with today's settings.
+    """
     claims = _verified(token, settings.signing_key(), settings.jwt_issuer, settings.jwt_audience)
     # The signature check is remembered per token; the expiry is checked on every use.
-    if claims["exp"] <= time.time():
+    now = time.time()
+    if claims["exp"] <= now:
         raise Unauthorized("The access token has expired.", code="token_expired")
+    if claims["exp"] > now + settings.access_token_minutes * 60 + CLOCK_SKEW_S:
+        raise Unauthorized("The access token claims a longer life than any we issue.", code="invalid_token")
     return dict(claims)
 
 
@@ -69,7 +77,14 @@ def _verified(token: str, key: str, issuer: str, audience: str) -> dict[str, Any
         raise Unauthorized("The access token is not valid.", code="invalid_token") from None
     if claims.get("type") != ACCESS_TYPE:
         raise Unauthorized("This is not an access token.", code="invalid_token")
+    # PyJWT accepts any value int() takes ("123", true); we issue only JSON numbers.
+    if not all(_is_number(claims[name]) for name in ("exp", "iat")):
+        raise Unauthorized("The access token is not valid.", code="invalid_token")
     return claims
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def new_refresh_token() -> str:

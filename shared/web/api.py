@@ -76,6 +76,8 @@ class Route:
     json_errors: Mapping[int, type[pydantic.BaseModel]] = field(default_factory=dict)
     # Cache entries the view will read, fetched with the caller's state in one round trip.
     prefetch: Callable[[Mapping[str, Any]], list[tuple[str, str]]] | None = None
+    # Fields of a created resource shown once (secrets): never stored for an Idempotency-Key replay.
+    secret_fields: tuple[str, ...] = ()
 
     @property
     def idempotent(self) -> bool:
@@ -256,7 +258,7 @@ class Api:
                     return stored
             response = self._reply(call.request, route, route.view(call, **arguments))
             if key is not None and response.status_code < 300:
-                idempotency.remember(work, caller=caller, key=key, response=response)
+                idempotency.remember(work, caller=caller, key=key, response=response, withhold=route.secret_fields)
             return response
 
     def local_path(self, path: str) -> str:

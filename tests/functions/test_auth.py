@@ -4,11 +4,14 @@ import logging
 import threading
 import time
 
+import jwt
 import pytest
 import sqlalchemy as sa
 
 from shared.audit.tables import audit_events
+from shared.auth import passwords
 from shared.db import get_engine
+from shared.idempotency import idempotency_keys
 from shared.settings import get_settings
 from tests.factories import PASSWORD, access_token, as_role, bearer, make_user
 
@@ -24,6 +27,27 @@ def login(auth, email, password=PASSWORD, **kwargs):
 def audit_actions() -> list[str]:
     with get_engine().connect() as conn:
         return list(conn.scalars(sa.select(audit_events.c.action).order_by(audit_events.c.seq)))
+
+
+def from_address(address: str) -> dict:
+    return {"environ_base": {"REMOTE_ADDR": address}}
+
+
+def in_parallel(count: int, request) -> list[int]:
+    """Start `count` requests at the same instant; their statuses."""
+    statuses: list[int] = []
+    barrier = threading.Barrier(count)
+
+    def run():
+        barrier.wait()
+        statuses.append(request().status_code)
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return statuses
 
 
 # -- register -----------------------------------------------------------------------------------
@@ -76,6 +100,24 @@ def test_register_is_closed_when_the_setting_says_so(auth, monkeypatch):
 
     assert response.status_code == 403
     assert response.get_json()["code"] == "registration_closed"
+
+
+def test_registering_is_throttled_per_address_with_retry_after(auth, monkeypatch):
+    monkeypatch.setattr(get_settings(), "register_limit_client", 3)
+
+    def register_from(address, i):
+        body = {"email": f"u{i}@example.com", "password": PASSWORD, "display_name": "U"}
+        return auth.post("/auth/register", json=body, **from_address(address))
+
+    for i in range(3):
+        assert register_from("10.1.1.1", i).status_code == 201
+
+    refused = register_from("10.1.1.1", 3)
+
+    assert refused.status_code == 429
+    assert refused.get_json()["code"] == "too_many_registrations"
+    assert 0 < int(refused.headers["Retry-After"]) <= 3600
+    assert register_from("10.1.1.2", 3).status_code == 201
 
 
 # -- login ----------------------------------------------------------------------------------------
@@ -171,6 +213,34 @@ def test_a_successful_login_resets_the_accounts_count(auth):
         login(auth, user["email"], "wrong password!")
 
     assert login(auth, user["email"]).status_code == 200
+
+
+def test_forty_racing_wrong_passwords_are_checked_at_most_ten_times(apps, monkeypatch):
+    user = make_user()
+    checked: list[int] = []
+    real_verify = passwords.verify
+
+    def counting_verify(password, stored_hash):
+        checked.append(1)
+        return real_verify(password, stored_hash)
+
+    monkeypatch.setattr(passwords, "verify", counting_verify)
+    client = apps["auth"].test_client
+
+    statuses = in_parallel(40, lambda: login(client(), user["email"], "wrong password!"))
+
+    assert len(checked) <= 10
+    assert statuses.count(429) >= 30 and set(statuses) <= {401, 429}
+
+
+def test_ten_bad_logins_from_one_address_do_not_lock_the_owner_out_from_theirs(auth):
+    user = make_user()
+    for _ in range(10):
+        assert login(auth, user["email"], "wrong password!", **from_address("10.6.6.6")).status_code == 401
+    for _ in range(100):  # refused attempts fill no other count
+        assert login(auth, user["email"], **from_address("10.6.6.6")).status_code == 429
+
+    assert login(auth, user["email"], **from_address("10.0.0.7")).status_code == 200
 
 
 def test_a_bcrypt_hash_is_upgraded_to_argon2id_at_login(auth):
@@ -301,6 +371,80 @@ def test_changing_the_password_ends_every_session(auth):
     assert login(auth, user["email"], new_password).status_code == 200
 
 
+def test_changing_the_password_revokes_the_users_api_tokens(auth):
+    user = make_user("developer")
+    pair = login(auth, user["email"]).get_json()
+    token = auth.post(
+        "/auth/tokens", json={"name": "ci", "role": "developer"}, headers=bearer(pair["access_token"])
+    ).get_json()
+    assert auth.get("/auth/me", headers=bearer(token["token"])).status_code == 200  # now cached
+
+    auth.post(
+        "/auth/me/password",
+        json={"current_password": PASSWORD, "new_password": "an entirely new passphrase"},
+        headers=bearer(pair["access_token"]),
+    )
+
+    response = auth.get("/auth/me", headers=bearer(token["token"]))
+    assert response.status_code == 401
+    assert response.get_json()["code"] == "token_revoked"
+
+
+def test_password_change_attempts_are_throttled_with_retry_after(auth, monkeypatch):
+    monkeypatch.setattr(get_settings(), "password_change_limit", 3)
+    _, headers = as_role("viewer")
+    wrong = {"current_password": "not my password", "new_password": "an entirely new passphrase"}
+    for _ in range(3):
+        assert auth.post("/auth/me/password", json=wrong, headers=headers).status_code == 403
+
+    refused = auth.post("/auth/me/password", json={**wrong, "current_password": PASSWORD}, headers=headers)
+
+    assert refused.status_code == 429
+    assert refused.get_json()["code"] == "too_many_password_changes"
+    assert 0 < int(refused.headers["Retry-After"]) <= 900
+
+
+def test_me_with_an_api_token_shows_what_the_token_may_do(auth):
+    owner, session = as_role("admin")
+    make_user("admin")
+    token = auth.post(
+        "/auth/tokens", json={"name": "ci", "role": "developer", "expires_in_days": 7}, headers=session
+    ).get_json()
+
+    by_token = auth.get("/auth/me", headers=bearer(token["token"])).get_json()
+    by_session = auth.get("/auth/me", headers=session).get_json()
+
+    assert by_token["id"] == str(owner["id"]) and by_token["role"] == "admin"  # the account
+    assert by_token["token"] == {"kind": "api_token", "role": "developer", "expires_at": token["expires_at"]}
+    assert by_session["token"] is None
+
+
+def test_me_shows_a_tokens_role_capped_by_its_owners_current_role(auth):
+    owner, session = as_role("admin")
+    _, other_admin = as_role("admin")
+    token = auth.post("/auth/tokens", json={"name": "ci", "role": "admin"}, headers=session).get_json()
+
+    auth.patch(f"/auth/users/{owner['id']}", json={"role": "viewer"}, headers=other_admin)
+
+    assert auth.get("/auth/me", headers=bearer(token["token"])).get_json()["token"]["role"] == "viewer"
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [{"exp": "9999999999"}, {"iat": "1700000000"}, {"exp": 4102444800}],
+    ids=["string-exp", "string-iat", "exp-in-2100"],
+)
+def test_an_access_token_with_a_bad_or_endless_expiry_is_401(auth, claims):
+    user = make_user()
+    issued = jwt.decode(access_token(user), options={"verify_signature": False})
+    forged = jwt.encode({**issued, **claims}, get_settings().signing_key(), algorithm="HS256")
+
+    response = auth.get("/auth/me", headers=bearer(forged))
+
+    assert response.status_code == 401
+    assert response.get_json()["code"] == "invalid_token"
+
+
 def test_changing_the_password_needs_the_current_one(auth):
     _, headers = as_role("viewer")
 
@@ -423,6 +567,56 @@ def test_a_developer_makes_an_api_token_shown_once_and_usable_everywhere(apps, a
     with get_engine().connect() as conn:
         stored = conn.execute(sa.text("SELECT token_hash FROM api_tokens")).scalar_one()
     assert token["token"] not in stored and token["token"].split("_", 2)[2] not in stored
+
+
+def test_an_api_token_cannot_make_api_tokens(auth):
+    _, developer = as_role("developer")
+    parent = auth.post(
+        "/auth/tokens", json={"name": "ci", "role": "developer", "expires_in_days": 1}, headers=developer
+    ).get_json()
+
+    child = auth.post(
+        "/auth/tokens",
+        json={"name": "forever", "role": "developer", "expires_in_days": 365},
+        headers=bearer(parent["token"]),
+    )
+
+    assert child.status_code == 403
+    assert child.get_json()["code"] == "interactive_login_required"
+    assert len(auth.get("/auth/tokens", headers=developer).get_json()["items"]) == 1
+
+
+def test_replaying_a_token_creation_never_shows_the_secret_again_nor_stores_it(auth):
+    _, developer = as_role("developer")
+    headers = {**developer, "Idempotency-Key": "make-ci-token"}
+    body = {"name": "ci", "role": "developer"}
+    first = auth.post("/auth/tokens", json=body, headers=headers)
+
+    replay = auth.post("/auth/tokens", json=body, headers=headers)
+
+    secret = first.get_json()["token"]
+    assert first.status_code == replay.status_code == 201
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    replayed = replay.get_json()
+    assert replayed["token"] is None and "Idempotency-Key" in replayed["note"]
+    assert {k: v for k, v in replayed.items() if k not in ("token", "note")} == {
+        k: v for k, v in first.get_json().items() if k != "token"
+    }
+    assert replay.headers["ETag"] != first.headers["ETag"]
+    with get_engine().connect() as conn:
+        stored = [str(row._asdict()) for row in conn.execute(sa.select(idempotency_keys))]
+    assert len(stored) == 1
+    assert secret not in stored[0] and secret.split("_", 2)[2] not in stored[0]
+    assert len(auth.get("/auth/tokens", headers=developer).get_json()["items"]) == 1
+
+
+def test_the_openapi_document_shows_the_me_token_and_the_withheld_secret(auth):
+    schemas = auth.get("/auth/openapi.json").get_json()["components"]["schemas"]
+
+    assert "token" in schemas["MeOut"]["properties"]
+    assert {"kind", "role", "expires_at"} <= set(schemas["CredentialOut"]["properties"])
+    assert "Idempotency-Key" in str(schemas["ApiTokenCreatedOut"]["properties"]["token"])
+    assert "note" in schemas["ApiTokenCreatedOut"]["properties"]
 
 
 def test_a_token_role_may_not_exceed_the_callers(auth):

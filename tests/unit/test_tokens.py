@@ -118,3 +118,22 @@ def test_a_remembered_token_is_not_accepted_under_another_key():
 
     with pytest.raises(Unauthorized):
         tokens.decode_access_token(other, token)
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat"])
+def test_a_numeric_string_time_claim_is_rejected_not_an_error(claim):
+    value = int(utcnow().timestamp()) + (600 if claim == "exp" else 0)
+
+    assert rejected(sign(issued(**{claim: str(value)}))) == "invalid_token"
+
+
+def test_an_expiry_beyond_the_lifetime_we_issue_is_rejected():
+    far = utcnow() + timedelta(days=3650)
+
+    assert rejected(sign(issued(exp=far))) == "invalid_token"
+
+
+def test_an_expiry_within_the_lifetime_and_clock_skew_is_accepted():
+    later = utcnow() + timedelta(minutes=15, seconds=30)
+
+    assert tokens.decode_access_token(SETTINGS, sign(issued(exp=later)))["sub"] == "u-1"
