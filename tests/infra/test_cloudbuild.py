@@ -442,7 +442,7 @@ def test_after_migrating_each_function_user_may_use_the_tables_but_only_append_t
         assert not can("alembic_version", "SELECT")
 
 
-@pytest.mark.parametrize("script", ["run", "migrate", "cloudsql"])
+@pytest.mark.parametrize("script", ["run", "migrate", "cloudsql", "bootstrap"])
 def test_the_shell_scripts_the_pipeline_runs_are_valid_bash(script):
     path = ROOT / ".ci" / script
 
