@@ -14,8 +14,10 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import ssl
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +26,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from shared import redis_tls
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -200,9 +203,16 @@ def redis_client(settings: Settings) -> redis.Redis | None:
     }
     if settings.redis_password is not None:
         options["password"] = settings.redis_password.get_secret_value()
-    if settings.redis_ca_cert:
-        options["ssl_ca_certs"] = settings.redis_ca_cert
-    return redis.Redis.from_url(settings.redis_url.get_secret_value(), **options)
+    url = settings.redis_url.get_secret_value()
+    if url.startswith("rediss://"):
+        options |= {"ssl_cert_reqs": "required", "ssl_min_version": ssl.TLSVersion.TLSv1_2}
+        if settings.redis_ca_cert:
+            options["ssl_ca_certs"] = settings.redis_ca_cert  # Memorystore: the instance's own CA
+        if redis_tls.is_ip_address(urllib.parse.urlsplit(url).hostname or ""):
+            # Memorystore is reached by IP and its certificate names it only in the common name,
+            # which Python's hostname check ignores: check the address ourselves (shared/redis_tls.py).
+            options |= {"ssl_check_hostname": False, "connection_class": redis_tls.AddressCheckedSSLConnection}
+    return redis.Redis.from_url(url, **options)
 
 
 @functools.cache

@@ -98,10 +98,7 @@ resource "google_cloudfunctions2_function" "main" {
     }
   }
 
-  depends_on = [
-    google_project_iam_member.functions,
-    google_project_iam_member.build,
-    google_storage_bucket_iam_member.build,
-    google_secret_manager_secret_iam_member.functions,
-  ]
+  # Every grant the build and the functions rely on, and the service agents, must exist and have
+  # settled first (iam.tf): time_sleep.iam_propagation waits for all of them.
+  depends_on = [time_sleep.iam_propagation]
 }

@@ -1,5 +1,10 @@
 # One identity per function, holding only what that function uses: the Cloud SQL connector (client
-# and IAM login) here, and its secrets in secrets.tf. No basic roles anywhere.
+# and IAM login) and run.invoker on itself (Direct VPC egress) here, and its secrets in secrets.tf.
+# No basic roles anywhere.
+data "google_project" "main" {
+  project_id = var.project_id
+}
+
 resource "google_service_account" "functions" {
   for_each = var.functions
 
@@ -11,7 +16,7 @@ resource "google_service_account" "functions" {
 
 resource "google_project_iam_member" "functions" {
   for_each = {
-    for pair in setproduct(keys(var.functions), ["roles/cloudsql.client", "roles/cloudsql.instanceUser"]) :
+    for pair in setproduct(keys(var.functions), local.function_project_roles) :
     "${pair[0]}/${pair[1]}" => { function = pair[0], role = pair[1] }
   }
 
@@ -30,7 +35,7 @@ resource "google_service_account" "build" {
 }
 
 resource "google_project_iam_member" "build" {
-  for_each = toset(["roles/logging.logWriter", "roles/artifactregistry.writer"])
+  for_each = toset(local.build_project_roles)
 
   project = var.project_id
   role    = each.value
@@ -43,10 +48,94 @@ resource "google_storage_bucket_iam_member" "build" {
   member = google_service_account.build.member
 }
 
+# Cloud Functions copies each zip into its own bucket, gcf-v2-sources-<project number>-<region>,
+# and the build reads it from there (hashicorp/terraform-provider-google#20571). That bucket is
+# made by Cloud Functions on the first deploy, so the grant is on the project, limited by a
+# condition to that one bucket and its objects. objectAdmin as in the provider's own builder
+# example: the build may write back beside the copy.
+resource "google_project_iam_member" "build_gcf_sources" {
+  project = var.project_id
+  role    = "roles/storage.objectAdmin"
+  member  = google_service_account.build.member
+
+  condition {
+    title       = "gcf-v2-sources-only"
+    description = "Only the bucket Cloud Functions copies this region's sources into."
+    expression  = "resource.name.startsWith(\"projects/_/buckets/${local.gcf_sources_bucket}\")"
+  }
+}
+
+# Cloud Build starts the test build of the pipeline as this account: it holds no role but writing
+# its logs and reading the staged sources, so the repository's tests and their dependencies run
+# with nothing worth stealing (cloudbuild.yaml, `lint-and-test`).
+resource "google_service_account" "ci" {
+  account_id   = "${local.name}-ci"
+  display_name = "Release Manager pipeline tests (${var.environment})"
+
+  depends_on = [google_project_service.main]
+}
+
+resource "google_project_iam_member" "ci" {
+  for_each = toset(local.ci_project_roles)
+
+  project = var.project_id
+  role    = each.value
+  member  = google_service_account.ci.member
+}
+
+resource "google_storage_bucket_iam_member" "ci" {
+  bucket = google_storage_bucket.main.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.ci.member
+}
+
+# The pipeline may act as the accounts this configuration creates, and as no other: it deploys
+# the functions as their accounts, the builds as the build account and the tests as the ci one.
+# (It holds no project-wide serviceAccountUser; README, "One-time bootstrap".)
+resource "google_service_account_iam_member" "deployer_acts_as" {
+  for_each = merge(
+    { for name, account in google_service_account.functions : name => account.name },
+    { build = google_service_account.build.name, ci = google_service_account.ci.name },
+  )
+
+  service_account_id = each.value
+  role               = "roles/iam.serviceAccountUser"
+  member             = "serviceAccount:${var.deployer_service_account}"
+}
+
+# The service agents Cloud Functions, Cloud Run and Cloud Build act through exist only once
+# something asks for them; on a fresh project the first function deploy can race their creation.
+resource "google_project_service_identity" "main" {
+  provider = google-beta
+  for_each = toset(["cloudfunctions.googleapis.com", "run.googleapis.com", "cloudbuild.googleapis.com"])
+
+  project = var.project_id
+  service = each.value
+
+  depends_on = [google_project_service.main]
+}
+
+# New grants and new service agents take up to a minute to be honoured everywhere; the functions'
+# first build fails with "access denied" without this pause (the provider's example does the same).
+resource "time_sleep" "iam_propagation" {
+  create_duration = "60s"
+
+  triggers = {
+    grants = sha1(jsonencode(concat(
+      [for grant in google_project_iam_member.functions : grant.id],
+      [for grant in google_project_iam_member.build : grant.id],
+      [google_project_iam_member.build_gcf_sources.id, google_storage_bucket_iam_member.build.id],
+      [for grant in google_secret_manager_secret_iam_member.functions : grant.id],
+      [for grant in google_service_account_iam_member.deployer_acts_as : grant.id],
+      [for agent in google_project_service_identity.main : agent.email],
+    )))
+  }
+}
+
 # The load balancer calls the functions without credentials, so invocation is open; the functions'
 # ingress (internal-and-gclb) is what keeps everyone else out, and the API checks its own tokens.
 resource "google_cloud_run_service_iam_member" "load_balancer" {
-  # checkov:skip=CKV_GCP_102:Serverless NEGs send no identity, so run.invoker must be allUsers; ingress ALLOW_INTERNAL_AND_GCLB limits callers to the load balancer (behind Cloud Armor) and the API authenticates every protected request.
+  # checkov:skip=CKV_GCP_102:Serverless NEGs send no identity, so run.invoker must be allUsers (google_cloudfunctions2_function has no invoker_iam_disabled); ingress ALLOW_INTERNAL_AND_GCLB limits callers to the load balancer (behind Cloud Armor) and the VPC, and the API authenticates every protected request.
   for_each = var.functions
 
   location = var.region

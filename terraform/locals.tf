@@ -33,6 +33,15 @@ locals {
   connection_demand        = sum([for name, f in var.functions : local.connections_per_instance[name] * f.max_instances])
   connection_budget        = var.database_max_connections - var.database_reserved_connections
 
+  # Every role this configuration grants on the project, per kind of account. The pipeline's
+  # projectIamAdmin is conditioned to exactly these roles (.ci/bootstrap, a test keeps them equal).
+  function_project_roles = ["roles/cloudsql.client", "roles/cloudsql.instanceUser", "roles/run.invoker"]
+  build_project_roles    = ["roles/logging.logWriter", "roles/artifactregistry.writer"]
+  ci_project_roles       = ["roles/logging.logWriter"]
+
+  # The bucket Cloud Functions copies each source zip into before building it.
+  gcf_sources_bucket = "gcf-v2-sources-${data.google_project.main.number}-${var.region}"
+
   # IAM database users are the service account email without ".gserviceaccount.com".
   database_users = { for name, account in google_service_account.functions : name => trimsuffix(account.email, ".gserviceaccount.com") }
   migrator_user  = trimsuffix(var.deployer_service_account, ".gserviceaccount.com")

@@ -38,6 +38,11 @@ output "worker_pool" {
   value       = google_cloudbuild_worker_pool.main.id
 }
 
+output "ci_service_account" {
+  description = "Account the pipeline's test build runs as (cloudbuild.yaml, _CI_SA): logs only, no deploy rights."
+  value       = google_service_account.ci.email
+}
+
 output "smoke_token_secret" {
   description = "Secret holding the API token the pipeline's smoke test uses; add its first version by hand (README)."
   value       = google_secret_manager_secret.main["smoke-token"].secret_id

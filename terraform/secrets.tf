@@ -3,7 +3,7 @@ resource "google_secret_manager_secret" "main" {
     jwt-key     = "HS256 key the auth and releases functions sign and check access tokens with."
     redis-auth  = "Memorystore AUTH string."
     redis-ca    = "Memorystore server CA (PEM), mounted as a file so the functions can verify TLS."
-    smoke-token = "A viewer API token the pipeline's smoke test reads /auth/me with (README: bootstrap)."
+    smoke-token = "A developer API token the pipeline's smoke test reads and writes with (README: first admin)."
   }
 
   secret_id = "${local.name}-${each.key}"

@@ -28,3 +28,11 @@ resource "google_storage_bucket_object" "sources" {
   name   = "functions/${local.packages[each.key].object}"
   source = "${var.dist_dir}/${local.packages[each.key].object}"
 }
+
+# The pipeline manages this bucket and its objects, and holds no storage role on the project
+# (.ci/bootstrap): the Owner's first apply creates the bucket and this grant.
+resource "google_storage_bucket_iam_member" "deployer" {
+  bucket = google_storage_bucket.main.name
+  role   = "roles/storage.admin"
+  member = "serviceAccount:${var.deployer_service_account}"
+}

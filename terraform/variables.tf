@@ -295,7 +295,7 @@ variable "rate_limit_per_minute" {
 
 variable "login_rate_limit_per_minute" {
   type        = number
-  description = "Requests per minute one client IP may send to /auth/login, /auth/register and /auth/refresh."
+  description = "Requests per minute one client IP may POST to /auth/login, /auth/register, /auth/refresh, /auth/me/password and /auth/tokens."
   default     = 30
 
   validation {

@@ -8,10 +8,20 @@ terraform {
       # 7.21: Direct VPC egress on google_cloudfunctions2_function.
       version = ">= 7.21, < 8.0"
     }
+    google-beta = {
+      source = "hashicorp/google-beta"
+      # Only for google_project_service_identity, which the google provider does not have.
+      version = ">= 7.21, < 8.0"
+    }
     random = {
       source = "hashicorp/random"
       # 3.7: the ephemeral random_password.
       version = ">= 3.7, < 4.0"
+    }
+    time = {
+      source = "hashicorp/time"
+      # time_sleep: IAM grants and new service agents take a minute to be honoured everywhere.
+      version = ">= 0.12, < 1.0"
     }
   }
 }

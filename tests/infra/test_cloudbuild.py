@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import shlex
 import subprocess
@@ -71,14 +73,72 @@ def test_nothing_is_deployed_before_the_tests_pass_and_the_smoke_test_runs_last(
     assert upstream("smoke-test") | {"smoke-test"} == set(STEPS)
 
 
-def test_the_tests_run_the_ci_script_against_postgresql_and_redis_containers():
-    test = STEPS["lint-and-test"]
+TEST_BUILD = yaml.safe_load((ROOT / ".ci" / "test.cloudbuild.yaml").read_text())
+TEST_STEPS = {step["id"]: step for step in TEST_BUILD["steps"]}
 
+
+def expand(value: str, environment: str = "staging", project: str = "acme-releases") -> str:
+    """A value of cloudbuild.yaml with its substitutions made, as Cloud Build would."""
+    values = {**PIPELINE["substitutions"], "PROJECT_ID": project, "_ENVIRONMENT": environment}
+    for _ in range(5):  # substitutions may refer to others
+        value = re.sub(r"\$\{(\w+)\}", lambda m: values.get(m[1], m[0]), value)
+    return value
+
+
+def test_the_tests_run_as_their_own_build_under_the_ci_account_against_postgresql_and_redis():
+    step = STEPS["lint-and-test"]
+    args = words(step)
+    flags = dict(a.split("=", 1) for a in args if a.startswith("--") and "=" in a)
+    test = TEST_STEPS["lint-and-test"]
+
+    # The deploy build only submits the test build and waits for it ...
+    assert args[:3] == ["gcloud", "builds", "submit"] and "--async" not in args
+    assert flags["--config"] == ".ci/test.cloudbuild.yaml"
+    # ... which runs as the ci account Terraform makes, with the sources staged in the bucket that
+    # account may read (terraform/iam.tf).
+    ci = stack().resource("google_service_account", "ci")
+    assert ci["account_id"] == "${local.name}-ci"
+    assert (
+        expand(flags["--service-account"])
+        == "projects/acme-releases/serviceAccounts/rm-staging-ci@acme-releases.iam.gserviceaccount.com"
+    )
+    bucket = stack().resource("google_storage_bucket", "main")["name"]
+    assert bucket == "${var.project_id}-${local.name}-sources"
+    assert expand(flags["--gcs-source-staging-dir"]).startswith("gs://acme-releases-rm-staging-sources/")
+    grant = stack().resource("google_storage_bucket_iam_member", "ci")
+    assert grant["member"] == "${google_service_account.ci.member}" and grant["role"] == "roles/storage.objectViewer"
+    assert set(stack().locals["ci_project_roles"]) == {"roles/logging.logWriter"}
+    assert "ci" in stack().resource("google_service_account_iam_member", "deployer_acts_as")["for_each"]
+    # The tests themselves: .ci/run against the containers, with nothing secret.
     assert ".ci/run" in words(test)
     assert {"start-postgres", "start-redis"} <= set(test["waitFor"])
     env = dict(item.split("=", 1) for item in test["env"])
     assert env["TEST_DATABASE_URL"].startswith("postgresql://") and "@postgres:" in env["TEST_DATABASE_URL"]
     assert env["TEST_REDIS_URL"].startswith("redis://redis:")
+    assert "serviceAccount" not in TEST_BUILD and "availableSecrets" not in TEST_BUILD
+    assert TEST_BUILD["options"]["logging"] == "CLOUD_LOGGING_ONLY"
+    # What the test build uploads leaves out Terraform's working files.
+    ignored = (ROOT / ".gcloudignore").read_text().split()
+    assert {"#!include:.gitignore", "terraform/.terraform/", "terraform/tfplan", "terraform/tf-outputs.json"} <= set(
+        ignored
+    )
+
+
+def test_the_build_runs_as_the_pipeline_account_whoever_submits_it():
+    account = expand(PIPELINE["serviceAccount"])
+    deployer = expand(PIPELINE["substitutions"]["_DEPLOYER_SA"])
+    plan = " ".join(words(STEPS["terraform-plan"]))
+    bootstrap = (ROOT / ".ci" / "bootstrap").read_text()
+
+    # Without serviceAccount the build runs as the default Cloud Build account, whatever
+    # --impersonate-service-account the caller used.
+    assert account == f"projects/acme-releases/serviceAccounts/{deployer}"
+    assert deployer == "release-manager-deployer@acme-releases.iam.gserviceaccount.com"
+    # Terraform is told the same account (database login, smoke-token grant, act-as grants) ...
+    assert "-var=deployer_service_account=${_DEPLOYER_SA}" in plan
+    # ... which .ci/bootstrap creates, and a user-specified account logs to Cloud Logging only.
+    assert "DEPLOYER_NAME=release-manager-deployer" in bootstrap
+    assert PIPELINE["options"]["logging"] == "CLOUD_LOGGING_ONLY"
 
 
 def test_terraform_runs_on_a_pinned_image_that_meets_the_required_version():
@@ -101,9 +161,21 @@ def test_project_region_and_environment_are_substitutions_and_names_match_terraf
     # terraform names everything rm-<environment>: the pool, and the secrets rm-<environment>-<name>.
     assert stack().locals["name"] == "rm-${var.environment}"
     assert PIPELINE["options"]["pool"]["name"].endswith("/workerPools/rm-${_ENVIRONMENT}")
-    (secret,) = PIPELINE["availableSecrets"]["secretManager"]
-    assert secret["versionName"].endswith("/secrets/rm-${_ENVIRONMENT}-smoke-token/versions/latest")
     assert "smoke-token" in stack().resource("google_secret_manager_secret", "main")["for_each"]
+
+
+def test_the_smoke_token_is_read_by_the_smoke_step_so_a_build_without_one_still_deploys():
+    smoke_args = words(STEPS["smoke-test"])
+    (secret,) = [a.split("=", 1)[1] for a in smoke_args if a.startswith("--token-secret=")]
+
+    # Secrets in availableSecrets are fetched when the build starts: a missing version would stop
+    # the very build that migrates the database the first admin is created in.
+    assert "availableSecrets" not in PIPELINE
+    assert not any("secretEnv" in step for step in PIPELINE["steps"])
+    assert expand(secret) == "projects/acme-releases/secrets/rm-staging-smoke-token/versions/latest"
+    assert stack().resource("google_secret_manager_secret", "main")["secret_id"] == "${local.name}-${each.key}"
+    grant = stack().resource("google_secret_manager_secret_iam_member", "smoke_token")
+    assert grant["member"] == "serviceAccount:${var.deployer_service_account}"
 
 
 def test_nothing_secret_is_written_in_the_pipeline():
@@ -129,45 +201,127 @@ def test_the_scripts_read_only_outputs_terraform_declares():
 
 # -- the smoke test ---------------------------------------------------------------------------------
 
+PROBLEM = "application/problem+json"
+HTML = "text/html; charset=UTF-8"
+RELEASE_ID = "0b7e7f2c-6f6a-4d59-9d0e-0c8a5e0c9a11"
+
+
+class StandIn:
+    """A local stand-in for the load balancer and the API behind it, recording what it is sent.
+
+    `answers` maps "METHOD /path" to (status, content type, body); anything else is a 404 problem.
+    A request without the smoke token gets 401, as the API would answer it.
+    """
+
+    def __init__(self) -> None:
+        self.answers: dict[str, tuple[int, str, object]] = {}
+        self.calls: list[str] = []
+        self.degraded = False
+
+    def healthy(self, cache: str = "ok") -> None:
+        status = "ok" if cache == "ok" else "degraded"
+        body = {"status": status, "checks": {"database": {"status": "ok"}, "cache": {"status": cache}}}
+        self.answers["GET /health"] = (200, "application/json", body)
+        self.answers["GET /auth/me"] = (200, "application/json", {"role": "developer"})
+        self.answers["POST /releases"] = (201, "application/json", {"id": RELEASE_ID, "status": "draft"})
+        self.answers[f"PATCH /releases/{RELEASE_ID}"] = (200, "application/json", {"id": RELEASE_ID})
+        self.answers[f"DELETE /releases/{RELEASE_ID}"] = (204, "", None)
+        self.answers["PUT /releases/environments/smoke-test"] = (403, PROBLEM, {"code": "forbidden"})
+
+    def cloud_armor_denies(self, method: str) -> None:
+        """What Cloud Armor's deny(403) looks like: an HTML page, whatever the path."""
+        for key in list(self.answers):
+            if key.startswith(method + " "):
+                self.answers[key] = (403, HTML, "<html><body>403 Forbidden</body></html>")
+
 
 @pytest.fixture
-def api() -> Iterator[tuple[str, dict[str, int]]]:
-    """A local stand-in for the load balancer: answers each path with the status in `answers`."""
-    answers: dict[str, int] = {}
+def api() -> Iterator[tuple[str, StandIn]]:
+    stand_in = StandIn()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            authorised = self.headers.get("Authorization") == "Bearer rm_smoke"
-            status = answers.get(self.path, 404)
-            self.send_response(401 if status == 200 and self.path != "/health" and not authorised else status)
+        def handle_one(self) -> None:
+            key = f"{self.command} {self.path}"
+            stand_in.calls.append(key)
+            length = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(length)
+            status, content_type, body = stand_in.answers.get(key, (404, PROBLEM, {"code": "not_found"}))
+            if self.path != "/health" and self.headers.get("Authorization") != "Bearer rm_smoke":
+                status, content_type, body = 401, PROBLEM, {"code": "unauthenticated"}
+            payload = body.encode() if isinstance(body, str) else (b"" if body is None else json.dumps(body).encode())
+            self.send_response(status)
+            if content_type:
+                self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_one
 
         def log_message(self, *args: object) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}", answers
+    yield f"http://127.0.0.1:{server.server_port}", stand_in
     server.shutdown()
 
 
-def smoke(url: str, token: str | None = "rm_smoke") -> subprocess.CompletedProcess:
+def smoke(url: str, token: str | None = "rm_smoke", *extra: str) -> subprocess.CompletedProcess:
     env = {"PATH": "/usr/bin:/bin"} | ({"SMOKE_TOKEN": token} if token else {})
-    command = [sys.executable, str(ROOT / ".ci" / "smoke.py"), "--url", url, "--wait", "0", "--pause", "0"]
+    command = [sys.executable, str(ROOT / ".ci" / "smoke.py"), "--url", url, "--wait", "0", "--pause", "0", *extra]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=30, check=False)
 
 
-def test_the_smoke_test_passes_when_health_and_the_authenticated_read_answer_200(api):
-    url, answers = api
-    answers.update({"/health": 200, "/auth/me": 200})
+def test_the_smoke_test_passes_when_the_api_answers_reads_and_a_write_of_every_method(api):
+    url, stand_in = api
+    stand_in.healthy()
 
-    assert smoke(url).returncode == 0
+    result = smoke(url)
+
+    assert result.returncode == 0, result.stderr
+    methods = {call.split()[0] for call in stand_in.calls}
+    assert {"GET", "POST", "PUT", "PATCH", "DELETE"} <= methods
+    # The draft it made is deleted again.
+    assert stand_in.calls.index("POST /releases") < stand_in.calls.index(f"DELETE /releases/{RELEASE_ID}")
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "POST"])
+def test_the_smoke_test_fails_when_the_load_balancer_refuses_a_method_the_api_serves(api, method):
+    url, stand_in = api
+    stand_in.healthy()
+    stand_in.cloud_armor_denies(method)
+
+    result = smoke(url)
+
+    assert result.returncode == 1 and f"FAIL  write {method}" in result.stderr
+
+
+def test_the_smoke_test_deletes_its_draft_even_when_editing_it_fails(api):
+    url, stand_in = api
+    stand_in.healthy()
+    stand_in.answers[f"PATCH /releases/{RELEASE_ID}"] = (500, PROBLEM, {"code": "internal"})
+
+    result = smoke(url)
+
+    assert result.returncode == 1
+    assert f"DELETE /releases/{RELEASE_ID}" in stand_in.calls
+
+
+def test_the_smoke_test_fails_in_cloud_when_the_cache_is_degraded(api):
+    url, stand_in = api
+    stand_in.healthy(cache="unavailable")
+
+    assert smoke(url).returncode == 1
+    assert smoke(url, "rm_smoke", "--allow-degraded").returncode == 0
 
 
 @pytest.mark.parametrize(("health", "me"), [(503, 200), (200, 401), (200, 500)])
 def test_the_smoke_test_fails_the_build_on_anything_but_200(api, health, me):
-    url, answers = api
-    answers.update({"/health": health, "/auth/me": me})
+    url, stand_in = api
+    stand_in.healthy()
+    stand_in.answers["GET /health"] = (health, *stand_in.answers["GET /health"][1:])
+    stand_in.answers["GET /auth/me"] = (me, "application/json", {})
 
     result = smoke(url)
 
@@ -175,10 +329,76 @@ def test_the_smoke_test_fails_the_build_on_anything_but_200(api, health, me):
 
 
 def test_the_smoke_test_refuses_to_run_without_its_token(api):
-    url, answers = api
-    answers.update({"/health": 200, "/auth/me": 200})
+    url, stand_in = api
+    stand_in.healthy()
 
     assert smoke(url, token=None).returncode == 2
+
+
+@pytest.fixture
+def google() -> Iterator[tuple[str, dict[str, object]]]:
+    """A metadata server and Secret Manager stand-in: `state["versions"]` maps a version name to its payload."""
+    state: dict[str, object] = {"versions": {}, "seen_tokens": []}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.startswith("/computeMetadata/"):
+                assert self.headers.get("Metadata-Flavor") == "Google"
+                status, body = 200, {"access_token": "ya29.build", "expires_in": 3599}
+            else:
+                state["seen_tokens"].append(self.headers.get("Authorization"))  # type: ignore[union-attr]
+                name = self.path.removeprefix("/v1/").removesuffix(":access")
+                payload = state["versions"].get(name)  # type: ignore[union-attr]
+                status, body = (
+                    (200, {"payload": {"data": base64.b64encode(payload.encode()).decode()}})
+                    if payload
+                    else (404, {"error": {"status": "NOT_FOUND"}})
+                )
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", state
+    server.shutdown()
+
+
+SECRET = "projects/p/secrets/rm-staging-smoke-token/versions/latest"
+
+
+def test_the_smoke_test_reads_its_token_from_secret_manager_as_the_build(api, google):
+    url, stand_in = api
+    stand_in.healthy()
+    google_url, state = google
+    state["versions"][SECRET] = "rm_smoke"  # type: ignore[index]
+
+    result = smoke(
+        url, None, f"--token-secret={SECRET}", f"--metadata-url={google_url}", f"--secret-manager-url={google_url}"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert state["seen_tokens"] == ["Bearer ya29.build"]
+
+
+def test_without_a_token_version_yet_the_smoke_test_says_how_to_add_one(api, google):
+    url, stand_in = api
+    stand_in.healthy()
+    google_url, _ = google
+
+    result = smoke(
+        url, None, f"--token-secret={SECRET}", f"--metadata-url={google_url}", f"--secret-manager-url={google_url}"
+    )
+
+    assert result.returncode == 2
+    assert "no enabled version yet" in result.stderr and "gcloud secrets versions add" in result.stderr
+    assert stand_in.calls == []  # nothing was tried against the API without a token
 
 
 # -- table grants after migrating --------------------------------------------------------------------
@@ -222,7 +442,7 @@ def test_after_migrating_each_function_user_may_use_the_tables_but_only_append_t
         assert not can("alembic_version", "SELECT")
 
 
-@pytest.mark.parametrize("script", ["run", "migrate", "cloudsql"])
+@pytest.mark.parametrize("script", ["run", "migrate", "cloudsql", "bootstrap"])
 def test_the_shell_scripts_the_pipeline_runs_are_valid_bash(script):
     path = ROOT / ".ci" / script
 

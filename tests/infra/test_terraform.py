@@ -6,11 +6,13 @@ import json
 import os
 import re
 import subprocess
+import urllib.parse
 from pathlib import Path
 
 import pytest
 
 from shared.settings import Settings, load_settings
+from tests.infra import provider_schema
 from tests.infra.stack import ROOT, TERRAFORM, load, object_keys, stack
 
 FOLDERS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/main.py"))
@@ -178,18 +180,137 @@ def test_the_jwt_key_never_enters_the_terraform_state():
     assert ("random_password", "jwt_key") in stack().ephemerals
 
 
+def project_roles() -> set[str]:
+    """Every role terraform/ grants on the project (google_project_iam_member), resolved."""
+    roles: set[str] = set()
+    for name, member in stack().of_type("google_project_iam_member").items():
+        role = member["role"]
+        if role.startswith("roles/"):
+            roles.add(role)
+            continue
+        source = member["for_each"]
+        (local,) = re.findall(r"local\.(\w+_project_roles)", source)
+        assert role in ("${each.value}", "${each.value.role}"), name
+        roles |= set(stack().locals[local])
+    return roles
+
+
 def test_no_service_account_holds_a_project_wide_owner_or_editor_role():
     assert not re.search(r"roles/(owner|editor|viewer)\b", stack().code)
     authoritative = {"google_project_iam_binding", "google_project_iam_policy"}
     assert not [t for (t, _) in stack().resources if t in authoritative]
-    for name, member in stack().of_type("google_project_iam_member").items():
-        roles = member["role"]
-        assert roles.startswith("${each.value") or roles.startswith("roles/"), name
-    project_roles = re.findall(r'"(roles/[a-zA-Z.]+)"', (TERRAFORM / "iam.tf").read_text())
-    assert set(project_roles) <= {
+    unconditioned = {
+        m["role"] if m["role"].startswith("roles/") else "(locals)"
+        for m in stack().of_type("google_project_iam_member").values()
+        if "condition" not in m
+    }
+    assert project_roles() <= {
         "roles/cloudsql.client", "roles/cloudsql.instanceUser", "roles/logging.logWriter",
-        "roles/artifactregistry.writer", "roles/storage.objectViewer", "roles/run.invoker",
+        "roles/artifactregistry.writer", "roles/run.invoker", "roles/storage.objectAdmin",
     }  # fmt: skip
+    # A storage role on the project only with a condition naming one bucket.
+    assert not {r for r in unconditioned if r.startswith("roles/storage.")}
+    # Acting as an account is granted on each account Terraform made, never on the project.
+    assert "roles/iam.serviceAccountUser" not in project_roles()
+    acts_as = stack().resource("google_service_account_iam_member", "deployer_acts_as")
+    assert acts_as["role"] == "roles/iam.serviceAccountUser"
+    assert acts_as["member"] == "serviceAccount:${var.deployer_service_account}"
+    for account in ("google_service_account.functions", "google_service_account.build", "google_service_account.ci"):
+        assert account in acts_as["for_each"], account
+
+
+def test_the_function_builder_may_read_the_bucket_cloud_functions_copies_the_sources_into():
+    function = stack().resource(*FUNCTION)
+    grant = stack().resource("google_project_iam_member", "build_gcf_sources")
+    (condition,) = grant["condition"]
+    bucket = stack().locals["gcf_sources_bucket"]
+
+    # The build runs as the build account, ...
+    assert function["build_config"][0]["service_account"] == "${google_service_account.build.id}"
+    assert grant["member"] == "${google_service_account.build.member}"
+    # ... which may use the objects of gcf-v2-sources-<project number>-<region> (where Cloud
+    # Functions copies the zip before building, terraform-provider-google#20571) and of no other
+    # bucket: the grant is on the project because that bucket does not exist before the first deploy.
+    assert grant["role"].startswith("roles/storage.object")
+    assert bucket == "gcf-v2-sources-${data.google_project.main.number}-${var.region}"
+    assert condition["expression"] == 'resource.name.startsWith("projects/_/buckets/${local.gcf_sources_bucket}")'
+    # Our own sources bucket, where the object is uploaded, stays readable too.
+    own = stack().resource("google_storage_bucket_iam_member", "build")
+    assert own["member"] == "${google_service_account.build.member}" and own["role"] == "roles/storage.objectViewer"
+
+
+def test_the_functions_wait_for_their_grants_and_the_service_agents_to_settle():
+    function = stack().resource(*FUNCTION)
+    pause = stack().resource("time_sleep", "iam_propagation")
+    agents = stack().resource("google_project_service_identity", "main")
+    waited_for = pause["triggers"]["grants"]
+
+    assert function["depends_on"] == ["${time_sleep.iam_propagation}"]
+    assert int(pause["create_duration"].removesuffix("s")) >= 60
+    for grants in (
+        "google_project_iam_member.functions", "google_project_iam_member.build",
+        "google_project_iam_member.build_gcf_sources", "google_storage_bucket_iam_member.build",
+        "google_secret_manager_secret_iam_member.functions", "google_service_account_iam_member.deployer_acts_as",
+        "google_project_service_identity.main",
+    ):  # fmt: skip
+        assert grants in waited_for, grants
+    assert {"cloudfunctions.googleapis.com", "run.googleapis.com", "cloudbuild.googleapis.com"} <= set(
+        re.findall(r'"([a-z]+\.googleapis\.com)"', agents["for_each"])
+    )
+    assert agents["provider"] == "google-beta"
+    # Direct VPC egress needs run.invoker on each function's own account.
+    assert "roles/run.invoker" in stack().locals["function_project_roles"]
+
+
+def test_the_pipeline_may_grant_only_the_roles_terraform_grants_and_holds_no_broad_role(tmp_path):
+    """.ci/bootstrap run against a stand-in gcloud that records every call."""
+    calls = tmp_path / "calls"
+    fake = tmp_path / "gcloud"
+    fake.write_text(
+        "#!/usr/bin/env bash\n"
+        'printf "%s\\n" "$*" >> "$CALLS"\n'
+        'for a in "$@"; do case $a in\n'
+        '  --condition-from-file=*) cat "${a#*=}" >> "$CALLS"; echo >> "$CALLS";;\n'
+        "esac; done\n"
+        'case "$*" in *describe*) exit 1;; esac\n'
+    )
+    fake.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "CALLS": str(calls)}
+    subprocess.run([str(ROOT / ".ci" / "bootstrap"), "acme-rm-staging", "europe-west1", "staging"], env=env, check=True,
+                   capture_output=True, timeout=60)  # fmt: skip
+    log = calls.read_text().splitlines()
+    project_grants = [line for line in log if line.startswith("projects add-iam-policy-binding")]
+    granted = {re.search(r"--role=(\S+)", line)[1] for line in project_grants}  # type: ignore[index]
+    (admin,) = [line for line in project_grants if "--role=roles/resourcemanager.projectIamAdmin" in line]
+    condition = json.loads(log[log.index(admin) + 1])
+
+    # projectIamAdmin only with the condition, and the condition names exactly what terraform/ grants.
+    assert "--condition-from-file=" in admin
+    expression = condition["expression"]
+    assert expression.startswith("api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly([")
+    assert set(re.findall(r"'(roles/[\w.]+)'", expression)) == project_roles()
+    # Nothing that reads every secret, writes every bucket, administers compute or acts as anyone.
+    broad = {
+        "roles/owner", "roles/editor", "roles/storage.admin", "roles/storage.objectAdmin", "roles/secretmanager.admin",
+        "roles/secretmanager.secretAccessor", "roles/compute.admin", "roles/iam.serviceAccountAdmin",
+        "roles/iam.serviceAccountUser", "roles/cloudfunctions.admin", "roles/cloudbuild.builds.builder",
+    }  # fmt: skip
+    assert not granted & broad, granted & broad
+    assert all("--condition=None" in line for line in project_grants if line is not admin)
+    # The custom Secret Manager role manages secrets but cannot read them.
+    (role,) = [line for line in log if line.startswith("iam roles create")]
+    permissions = set(re.search(r"--permissions=(\S+)", role)[1].split(","))  # type: ignore[index]
+    assert "secretmanager.versions.add" in permissions and "secretmanager.secrets.setIamPolicy" in permissions
+    assert not any(p.endswith(".access") for p in permissions)
+    # The state bucket: made private and versioned, and the only storage grant is on it.
+    (create,) = [line for line in log if line.startswith("storage buckets create gs://acme-rm-staging-tfstate ")]
+    assert "--public-access-prevention" in create and "--uniform-bucket-level-access" in create
+    assert "storage buckets update gs://acme-rm-staging-tfstate --versioning" in log
+    assert any(line.startswith("storage buckets add-iam-policy-binding gs://acme-rm-staging-tfstate") for line in log)
+    # What the pipeline then needs on resources Terraform makes, Terraform grants on those alone.
+    sources = stack().resource("google_storage_bucket_iam_member", "deployer")
+    assert sources["bucket"] == "${google_storage_bucket.main.name}"
+    assert sources["member"] == "serviceAccount:${var.deployer_service_account}"
 
 
 def _budget(functions: dict, max_connections: int, reserved: int) -> tuple[int, int]:
@@ -268,9 +389,103 @@ def test_cloud_armor_limits_each_client_ip_and_applies_the_owasp_rules_before_al
     waf = stack().locals["waf_rules"]
 
     assert throttles and all(r["rate_limit_options"][0]["enforce_on_key"] == "IP" for r in throttles)
-    assert {"sqli-v33-stable", "xss-v33-stable", "lfi-v33-stable", "rce-v33-stable"} <= set(waf.values())
+    assert {"sqli-v33-stable", "xss-v33-stable", "lfi-v33-stable", "rce-v33-stable"} <= {
+        w["rule"] for w in waf.values()
+    }
     # The first matching rule decides, and a conforming throttle allows: deny rules must come first.
     assert max(int(p) for p in waf) < min(int(r["priority"]) for r in throttles)
+    denies = [r for r in policy_rules() if r["action"].startswith("deny")]
+    assert max(int(r["priority"]) for r in denies) < min(int(r["priority"]) for r in throttles)
+
+
+def api_methods() -> set[str]:
+    """Every method the three route tables serve, plus the CORS preflight and HEAD."""
+    methods = set()
+    for name in FOLDERS:
+        source = (ROOT / "functions" / name / "main.py").read_text()
+        methods |= {m.upper() for m in re.findall(r"@api\.(get|post|put|patch|delete)\(", source)}
+    return methods | {"OPTIONS", "HEAD"}
+
+
+def policy_rules() -> list[dict]:
+    """Every rule of the Cloud Armor policy, the dynamic ones expanded from local.waf_rules."""
+    policy = stack().resource("google_compute_security_policy", "main")
+    rules = [dict(rule) for rule in policy["rule"]]  # copies: the parsed stack is shared
+    for block in policy.get("dynamic", []):
+        (template,) = block["rule"]["content"]
+        assert block["rule"]["for_each"] == "${local.waf_rules}"
+        for priority, waf in stack().locals["waf_rules"].items():
+            expression = template["match"][0]["expr"][0]["expression"].replace("${rule.value.rule}", waf["rule"])
+            rules.append(template | {"priority": int(priority), "preview": waf["preview"], "expression": expression})
+    for rule in rules:
+        rule.setdefault("expression", (rule["match"][0].get("expr") or [{}])[0].get("expression", ""))
+    return rules
+
+
+def test_cloud_armor_lets_through_every_method_the_api_serves():
+    rules = policy_rules()
+    methods = api_methods()
+    method_rules = [r for r in rules if "request.method" in r["expression"] and r["action"].startswith("deny")]
+
+    assert {"GET", "POST", "PUT", "PATCH", "DELETE"} <= methods
+    # methodenforcement at sensitivity 1 is CRS 911100: only GET, HEAD, POST and OPTIONS pass.
+    for rule in rules:
+        if "methodenforcement" in rule["expression"]:
+            assert "owasp-crs-v030301-id911100-methodenforcement" in rule["expression"], "opt out of 911100"
+    # Our own method rule denies only what is not in the API's list.
+    (rule,) = method_rules
+    listed = stack().locals["api_methods"]
+    assert rule["expression"] == "!request.method.matches('^(${join(\"|\", local.api_methods)})$')"
+    assert set(listed) == methods, f"api_methods should be exactly {sorted(methods)}"
+    pattern = re.compile("^(" + "|".join(listed) + ")$")
+    assert all(pattern.match(m) for m in methods) and not pattern.match("TRACE") and not pattern.match("CONNECT")
+
+
+def test_new_deny_rules_roll_out_in_preview_first():
+    rules = policy_rules()
+    method_rule = next(r for r in rules if "request.method.matches" in r["expression"])
+
+    assert method_rule["preview"] is True  # the newest rule: logged, not enforced, until reviewed
+    assert all(isinstance(w["preview"], bool) for w in stack().locals["waf_rules"].values())
+    template = stack().resource("google_compute_security_policy", "main")["dynamic"][0]["rule"]["content"][0]
+    assert template["preview"] == "${rule.value.preview}"
+
+
+@pytest.mark.parametrize(
+    ("path", "limited"),
+    [
+        ("/auth/login", True), ("/auth/login/", True), ("//auth/login", True), ("/auth//login", True),
+        ("/auth/%6cogin", True), ("/AUTH/Login", True), ("/auth/%6C%6Fgin/", True),
+        ("/auth/register", True), ("/auth/refresh", True), ("/auth/tokens", True), ("/auth/me/password", True),
+        ("/auth/me//password/", True),
+        ("/auth/me", False), ("/auth/logins", False), ("/releases/auth/login", False), ("/auth/login/x", False),
+    ],
+)  # fmt: skip
+def test_the_strict_rate_limit_matches_credential_endpoints_however_the_path_is_spelled(path, limited):
+    (rule,) = [r for r in policy_rules() if r["action"] == "throttle" and "request.path" in r["expression"]]
+    expression = rule["expression"]
+    regex = stack().locals["credential_paths"]
+
+    # The path is percent-decoded and lowercased before the match, as Cloud Armor's urlDecode() and
+    # lower() do (re2 and Python agree on this pattern).
+    assert expression == (
+        "request.method == 'POST' && request.path.urlDecode().lower().matches('${local.credential_paths}')"
+    )
+    assert bool(re.match(regex, urllib.parse.unquote(path).lower())) is limited
+
+
+def test_the_migrator_database_role_is_managed_by_terraform_and_logging_is_not_noise():
+    migrator = stack().resource("google_sql_user", "migrator")
+    flags = {
+        f["name"]: f["value"]
+        for f in stack().resource("google_sql_database_instance", "main")["settings"][0]["database_flags"]
+    }
+    subnet = stack().resource("google_compute_subnetwork", "main")["log_config"][0]
+
+    assert migrator["database_roles"] == ["cloudsqlsuperuser"] and migrator["type"] == "CLOUD_IAM_SERVICE_ACCOUNT"
+    assert "log_duration" not in flags and "log_hostname" not in flags
+    assert flags["cloudsql.enable_pgaudit"] == "on" and flags["pgaudit.log"]  # enabled and told what to log
+    assert subnet["flow_sampling"] <= 0.1
 
 
 def test_every_reference_names_something_declared():
@@ -294,6 +509,45 @@ def test_each_environment_file_sets_only_declared_variables_and_production_is_re
         assert values["environment"] == path.stem
     production = load(TERRAFORM / "environments" / "production.tfvars")
     assert production["database_high_availability"] is True and production["redis_tier"] == "STANDARD_HA"
+
+
+# Resources of other providers than hashicorp/google, whose schema the check below does not have.
+NOT_IN_GOOGLE_SCHEMA = {"google_project_service_identity": "google-beta", "time_sleep": "time"}
+
+
+def test_every_argument_and_block_is_one_the_google_provider_accepts():
+    try:
+        schema = provider_schema.load()
+    except provider_schema.SchemaUnavailable as error:
+        if os.environ.get("CI"):
+            raise  # CI has PyPI access: the check must run there
+        pytest.skip(f"the provider schema could not be fetched ({error}); CI runs this check")
+    constraint = stack().files["versions.tf"]["terraform"][0]["required_providers"][0]["google"]["version"]
+    bounds = re.fullmatch(r">= (\d+)\.(\d+), < (\d+)\.0", constraint)
+    assert bounds, constraint
+    version = tuple(int(part) for part in provider_schema.PROVIDER_VERSION.split(".")[:2])
+    assert (int(bounds[1]), int(bounds[2])) <= version < (int(bounds[3]), 0), (
+        f"the schema ({provider_schema.PROVIDER_VERSION}) is outside {constraint}: update PACKAGE_VERSION"
+    )
+
+    problems: list[str] = []
+    checked = 0
+    blocks = [("", t, n, body) for (t, n), body in stack().resources.items()]
+    for data in (d for f in stack().files.values() for d in f.get("data", [])):
+        blocks += [("data.", t, n, body) for t, named in data.items() for n, body in named.items()]
+    for prefix, type_, name, body in blocks:
+        if type_ in NOT_IN_GOOGLE_SCHEMA:
+            assert type_.startswith(NOT_IN_GOOGLE_SCHEMA[type_]) or body["provider"] == NOT_IN_GOOGLE_SCHEMA[type_]
+            continue
+        assert prefix + type_ in schema, (
+            f"{prefix}{type_} is not a resource of hashicorp/google {provider_schema.PROVIDER_VERSION}"
+        )
+        own = {k: v for k, v in body.items() if k not in provider_schema.META_ARGUMENTS}
+        problems += provider_schema.unknown_names(own, schema[prefix + type_], f"{prefix}{type_}.{name}")
+        checked += 1
+
+    assert not problems, "not in the provider's schema: " + ", ".join(problems)
+    assert checked >= 30
 
 
 def test_checkov_finds_nothing_and_every_skip_is_inline_with_its_reason():
