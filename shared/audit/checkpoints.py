@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 # The line's `message`: the log sink's filter and the reader's filter both match on it.
 CHECKPOINT_MESSAGE = "audit checkpoint"
+# The timestamp bound is explicit: without one the client reads only the last 24 hours.
+CHECKPOINT_FILTER = f'jsonPayload.message="{CHECKPOINT_MESSAGE}" AND timestamp>="1970-01-01T00:00:00Z"'
 LOGGING_PAGE_SIZE = 1000
 
 
@@ -64,8 +66,11 @@ class FileSink:
     def write(self, checkpoint: Checkpoint) -> None:
         line = json.dumps({"seq": checkpoint.seq, "hash": checkpoint.hash}, separators=(",", ":")) + "\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = "\n" + line  # after a line torn by a crash, start afresh
             os.write(fd, line.encode())
         finally:
             os.close(fd)
@@ -105,32 +110,38 @@ class CloudLoggingSink:
     def _logging_client(self) -> Any:
         if self._client is not None:
             return self._client
-        # Imported here: only `verify` in Cloud reads checkpoints.
-        from google.cloud.logging_v2.services.logging_service_v2 import LoggingServiceV2Client
+        # Imported here: only `verify` in Cloud reads checkpoints. The JSON API (not gRPC), so a
+        # local HTTP server can stand in for it in tests.
+        from google.cloud.logging_v2.client import Client
 
+        project = self.view.split("/")[1]
         if self.endpoint is None:
-            return LoggingServiceV2Client()
+            return Client(project=project, _use_grpc=False)
         from google.auth.credentials import AnonymousCredentials
 
-        return LoggingServiceV2Client(
-            credentials=AnonymousCredentials(), transport="rest", client_options={"api_endpoint": self.endpoint}
+        return Client(
+            project=project,
+            credentials=AnonymousCredentials(),
+            _use_grpc=False,
+            client_options={"api_endpoint": self.endpoint},
         )
 
     def read(self) -> Iterator[Checkpoint]:
-        from google.api_core import exceptions as google_errors
+        from google.api_core.exceptions import GoogleAPICallError
+        from google.auth.exceptions import GoogleAuthError
 
-        request = {
-            "resource_names": [self.view],
-            "filter": f'jsonPayload.message="{CHECKPOINT_MESSAGE}"',
-            "page_size": LOGGING_PAGE_SIZE,
-        }
         try:
-            for entry in self._logging_client().list_log_entries(request=request):
-                payload = entry.json_payload or {}
+            entries = self._logging_client().list_entries(
+                resource_names=[self.view],
+                filter_=CHECKPOINT_FILTER,
+                page_size=LOGGING_PAGE_SIZE,
+            )
+            for entry in entries:
+                payload = entry.payload if isinstance(entry.payload, dict) else {}
                 found = _parse(payload.get("audit_checkpoint"))
                 if found is not None:
                     yield found
-        except google_errors.GoogleAPICallError as error:
+        except (GoogleAPICallError, GoogleAuthError, OSError) as error:  # OSError: requests' network errors
             log.warning("audit checkpoints unreadable", extra={"error": type(error).__name__})
             raise Unavailable(
                 "The audit checkpoints cannot be read now; retry shortly.",
