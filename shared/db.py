@@ -161,6 +161,8 @@ def on_commit(conn: sa.Connection, key: str, action: Callable[[], None]) -> None
 
 
 def _take_on_commit(conn: sa.Connection) -> list[Callable[[], None]]:
+    if conn.invalidated:
+        return []  # the commit will fail; reading info would try to reconnect
     owner, actions = conn.info.pop(_ON_COMMIT, (None, {}))
     return list(actions.values()) if owner is not None and owner is conn.get_transaction() else []
 
@@ -203,7 +205,8 @@ class UnitOfWork:
 
     def rollback(self) -> None:
         if self._conn is not None:
-            self._conn.info.pop(_ON_COMMIT, None)
+            # Actions registered with on_commit belong to this transaction and never run now; the
+            # connection's info is left alone (it may be invalidated, and reading it would reconnect).
             self._conn.rollback()
 
     def close(self) -> None:
