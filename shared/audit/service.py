@@ -74,7 +74,7 @@ def record(
     Once a unit of work commits it, the new head is written to the checkpoint sink."""
     settings = get_settings()
     key = settings.audit_signing_key()
-    sink = sink_for(settings)  # a missing setting fails the request before anything is written
+    sink = sink_for(settings)  # a missing setting fails the request; its transaction rolls back
     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK_KEY})
     prev_hash = conn.scalar(sa.select(audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1))
     event: dict[str, Any] = {
