@@ -145,6 +145,28 @@ def transaction(engine: sa.Engine | None = None) -> Iterator[sa.Connection]:
         yield conn
 
 
+_ON_COMMIT = "rm_on_commit"
+
+
+def on_commit(conn: sa.Connection, key: str, action: Callable[[], None]) -> None:
+    """Run `action` once the transaction `conn` is in now commits through a unit of work; under
+    the same `key` the last action registered wins. Dropped on rollback, and if the transaction
+    ends any other way (a stale entry belongs to another transaction and never runs)."""
+    transaction = conn.get_transaction()
+    owner, actions = conn.info.get(_ON_COMMIT, (None, {}))
+    if owner is not transaction:
+        actions = {}
+    actions[key] = action
+    conn.info[_ON_COMMIT] = (transaction, actions)
+
+
+def _take_on_commit(conn: sa.Connection) -> list[Callable[[], None]]:
+    if conn.invalidated:
+        return []  # the commit will fail; reading info would try to reconnect
+    owner, actions = conn.info.pop(_ON_COMMIT, (None, {}))
+    return list(actions.values()) if owner is not None and owner is conn.get_transaction() else []
+
+
 class UnitOfWork:
     """A service's view of one request's work: a connection, the cache, the time, after-commit hooks.
 
@@ -174,13 +196,17 @@ class UnitOfWork:
 
     def commit(self) -> None:
         if self._conn is not None:
+            committed = _take_on_commit(self._conn)
             self._conn.commit()
+            self._after_commit.extend(committed)
         actions, self._after_commit = self._after_commit, []
         for action in actions:
             action()
 
     def rollback(self) -> None:
         if self._conn is not None:
+            # Actions registered with on_commit belong to this transaction and never run now; the
+            # connection's info is left alone (it may be invalidated, and reading it would reconnect).
             self._conn.rollback()
 
     def close(self) -> None:

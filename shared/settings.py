@@ -12,8 +12,16 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 Environment = Literal["development", "test", "staging", "production"]
 
 # Known-bad values: refused as secrets anywhere but development and test.
-_PLACEHOLDERS = {"", "changeme", "change-me", "secret", "dev-only-insecure-jwt-key-change-me-please"}
+_PLACEHOLDERS = {
+    "",
+    "changeme",
+    "change-me",
+    "secret",
+    "dev-only-insecure-jwt-key-change-me-please",
+    "dev-only-insecure-audit-key-change-me-please",
+}
 DEV_JWT_SECRET = "dev-only-insecure-jwt-key-change-me-please"  # noqa: S105 - refused outside development
+DEV_AUDIT_KEY = "dev-only-insecure-audit-key-change-me-please"  # refused outside development
 SECRET_MANAGER_SCHEME = "sm://"  # noqa: S105 - a URL scheme
 
 
@@ -81,6 +89,17 @@ class Settings(BaseSettings):
     password_change_limit: int = Field(
         default=10, ge=1, description="Password changes per address and per account in a login window."
     )
+    audit_key: SecretStr | None = Field(
+        default=None, description="HMAC key of the audit chain; never stored in the database."
+    )
+    audit_checkpoints: str | None = Field(
+        default=None,
+        pattern=r"^(file:.+|logging:projects/[^/]+/locations/[^/]+/buckets/[^/]+/views/[^/]+)$",
+        description="Where the audit log's head is anchored: `file:PATH` (JSON lines) or `logging:` + a log view.",
+    )
+    logging_endpoint: str | None = Field(
+        default=None, description="Override of the Cloud Logging API host (tests, emulators)."
+    )
 
     trust_forwarded_for: bool = Field(
         default=False, description="Behind Google's load balancer: take the client address from X-Forwarded-For."
@@ -96,13 +115,17 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
-        secret = self.jwt_secret.get_secret_value() if self.jwt_secret is not None else None
-        if secret is not None and not secret.startswith(SECRET_MANAGER_SCHEME) and len(secret.encode()) < 32:
-            raise ValueError("jwt_secret: must be at least 32 bytes")
+        for name in ("jwt_secret", "audit_key"):
+            value: SecretStr | None = getattr(self, name)
+            secret = value.get_secret_value() if value is not None else None
+            if secret is None or secret.startswith(SECRET_MANAGER_SCHEME):
+                continue
+            if len(secret.encode()) < 32:
+                raise ValueError(f"{name}: must be at least 32 bytes")
+            if not self.is_local and secret.lower() in _PLACEHOLDERS:
+                raise ValueError(f"{name}: a placeholder value is refused outside development")
         if self.is_local:
             return self
-        if secret is not None and secret.lower() in _PLACEHOLDERS:
-            raise ValueError("jwt_secret: a placeholder value is refused outside development")
         if self.database_url is None and self.cloud_sql_instance is None:
             raise ValueError("database_url: set it, or CLOUD_SQL_INSTANCE, outside development")
         if self.cloud_sql_instance and not self.db_user:
@@ -117,6 +140,28 @@ class Settings(BaseSettings):
         if self.is_local:
             return DEV_JWT_SECRET
         raise ConfigError("invalid setting JWT_SECRET: required by the functions that sign or check tokens")
+
+    def audit_signing_key(self) -> bytes:
+        """The audit chain's HMAC key. Development has a default; elsewhere a function that appends
+        or verifies audit events without one is misconfigured."""
+        if self.audit_key is not None:
+            return self.audit_key.get_secret_value().encode()
+        if self.is_local:
+            return DEV_AUDIT_KEY.encode()
+        raise ConfigError("invalid setting AUDIT_KEY: required by the functions that write or verify the audit log")
+
+    def audit_checkpoint_target(self) -> str:
+        """Where checkpoints go: AUDIT_CHECKPOINTS, else in development a file beside the embedded
+        database; elsewhere required."""
+        if self.audit_checkpoints is not None:
+            return self.audit_checkpoints
+        if self.is_local:
+            from shared.local import data_dir
+
+            return f"file:{data_dir() / 'audit-checkpoints.jsonl'}"
+        raise ConfigError(
+            "invalid setting AUDIT_CHECKPOINTS: required by the functions that write or verify the audit log"
+        )
 
     @property
     def is_local(self) -> bool:

@@ -61,6 +61,7 @@ resource "google_cloudfunctions2_function" "main" {
       TRUST_FORWARDED_FOR = "true"
       CORS_ORIGINS        = join(",", var.cors_origins)
       REGISTRATION_OPEN   = tostring(var.registration_open)
+      AUDIT_CHECKPOINTS   = "logging:${google_logging_log_view.audit_checkpoints.id}"
     }
 
     dynamic "secret_environment_variables" {

@@ -7,14 +7,15 @@ locals {
   # Which secrets each function reads. This map is the only place access is decided: the function's
   # secret environment variables and volumes, and the IAM grants on each secret, all follow it.
   function_secrets = {
-    auth     = ["jwt-key", "redis-auth", "redis-ca"]
-    releases = ["jwt-key", "redis-auth", "redis-ca"]
+    auth     = ["jwt-key", "redis-auth", "redis-ca", "audit-key"]
+    releases = ["jwt-key", "redis-auth", "redis-ca", "audit-key"]
     health   = ["redis-auth", "redis-ca"]
   }
   # Secrets handed over as environment variables (secret -> variable) ...
   secret_env = {
     jwt-key    = "JWT_SECRET"
     redis-auth = "REDIS_PASSWORD"
+    audit-key  = "AUDIT_KEY"
   }
   # ... and as files (secret -> mount folder and file name).
   secret_files = {

@@ -4,6 +4,7 @@ resource "google_secret_manager_secret" "main" {
     redis-auth  = "Memorystore AUTH string."
     redis-ca    = "Memorystore server CA (PEM), mounted as a file so the functions can verify TLS."
     smoke-token = "A developer API token the pipeline's smoke test reads and writes with (README: first admin)."
+    audit-key   = "HMAC key of the audit chain (auth and releases); the database never holds it (audit.tf)."
   }
 
   secret_id = "${local.name}-${each.key}"
@@ -48,6 +49,7 @@ locals {
     jwt-key    = google_secret_manager_secret_version.jwt_key.version
     redis-auth = google_secret_manager_secret_version.redis_auth.version
     redis-ca   = google_secret_manager_secret_version.redis_ca.version
+    audit-key  = google_secret_manager_secret_version.audit_key.version
   }
 }
 

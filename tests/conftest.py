@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,9 @@ os.environ["ENVIRONMENT"] = "test"
 os.environ.setdefault("LOG_LEVEL", "INFO")
 os.environ["CACHE_PREFIX"] = f"rmtest-{RUN_ID}"
 os.environ.pop("CLOUD_SQL_INSTANCE", None)
+# The audit log's checkpoints: a file of this run's own (servers the tests start inherit it).
+CHECKPOINTS = Path(tempfile.gettempdir()) / f"rm-audit-checkpoints-{RUN_ID}.jsonl"
+os.environ["AUDIT_CHECKPOINTS"] = f"file:{CHECKPOINTS}"
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -117,6 +121,7 @@ def services(admin_url: str) -> Iterator[dict[str, str]]:
 
     db.reset_engine()
     drop_database(admin_url, name)
+    CHECKPOINTS.unlink(missing_ok=True)
 
 
 @pytest.fixture(autouse=True)
@@ -133,6 +138,7 @@ def clean_state(services: dict[str, str]) -> Iterator[None]:
         conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
         conn.execute(sa.text(f"TRUNCATE {tables} CASCADE"))
         conn.execute(deployment_tables.environments.insert(), deployment_tables.DEFAULT_ENVIRONMENTS)
+    CHECKPOINTS.write_text("")  # the emptied log has no head to anchor
     cache = get_cache()
     cache._down_until = 0.0
     client = cache.client

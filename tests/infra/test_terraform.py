@@ -49,7 +49,11 @@ SAMPLES = {
     "CORS_ORIGINS": "https://console.example.com",
     "REGISTRATION_OPEN": "false",
     "JWT_SECRET": "k" * 64,
+    "AUDIT_KEY": "a" * 64,
+    "AUDIT_CHECKPOINTS": "logging:projects/acme-releases-prod/locations/europe-west1/buckets/rm-production-audit"
+    "-checkpoints/views/checkpoints",
 }
+AUDIT_WRITERS = {"auth", "releases"}  # the functions that append audit events
 
 
 def plain_env(name: str) -> set[str]:
@@ -569,3 +573,57 @@ def test_checkov_finds_nothing_and_every_skip_is_inline_with_its_reason():
     for skipped in report["results"]["skipped_checks"]:
         assert len(skipped["check_result"].get("suppress_comment", "")) > 40, skipped["check_id"]
     assert report["summary"]["passed"] > 50
+
+
+def test_the_functions_that_append_audit_events_get_the_audit_key_and_health_does_not():
+    for name in FOLDERS:
+        given = plain_env(name) | secret_env(name)
+        if name in AUDIT_WRITERS:
+            assert "AUDIT_KEY" in secret_env(name), f"{name} must read the audit key from Secret Manager"
+            assert "AUDIT_CHECKPOINTS" in given
+        else:
+            assert "AUDIT_KEY" not in given, f"{name} writes no audit event and must not see the audit key"
+    assert stack().resource(*FUNCTION)["service_config"][0]["environment_variables"]["AUDIT_CHECKPOINTS"] == (
+        "logging:${google_logging_log_view.audit_checkpoints.id}"
+    )
+
+
+def test_the_audit_key_never_enters_the_terraform_state_and_is_never_replaced():
+    version = stack().resource("google_secret_manager_secret_version", "audit_key")
+
+    assert version["secret_data_wo"] == "${ephemeral.random_password.audit_key.result}"
+    assert "secret_data" not in version
+    assert version["lifecycle"][0]["prevent_destroy"] is True
+
+
+def hcl_quoted(text: str) -> str:
+    """`text` in double quotes as it stands inside an HCL string (`\\"text\\"`)."""
+    return f'\\"{text}\\"'
+
+
+def test_audit_checkpoints_go_to_a_locked_bucket_only_from_the_writers_and_only_releases_reads_them():
+    bucket = stack().resource("google_logging_project_bucket_config", "audit")
+    sink = stack().resource("google_logging_project_sink", "audit_checkpoints")
+    view = stack().resource("google_logging_log_view", "audit_checkpoints")
+    readers = stack().of_type("google_logging_log_view_iam_member")
+
+    assert bucket["locked"] is True
+    assert stack().variables["audit_checkpoint_retention_days"]["validation"]
+    assert sink["destination"] == "logging.googleapis.com/${google_logging_project_bucket_config.audit.id}"
+    assert f"resource.type = {hcl_quoted('cloud_run_revision')}" in sink["filter"]
+    assert "(${local.audit_writer_filter})" in sink["filter"]
+    assert set(stack().locals["audit_writers"]) == AUDIT_WRITERS
+    assert view["bucket"] == "${google_logging_project_bucket_config.audit.id}"
+    assert list(readers) == ["audit_checkpoints"]
+    assert readers["audit_checkpoints"]["role"] == "roles/logging.viewAccessor"
+    assert readers["audit_checkpoints"]["member"] == '${google_service_account.functions["releases"].member}'
+    # Nobody else is granted anything on logs through Terraform.
+    assert not re.search(r"roles/logging\.(viewer|privateLogViewer|admin|bucketWriter|configWriter)", stack().code)
+
+
+def test_the_checkpoint_line_the_code_prints_is_what_the_sink_matches():
+    from shared.audit.checkpoints import CHECKPOINT_MESSAGE
+
+    sink = stack().resource("google_logging_project_sink", "audit_checkpoints")
+
+    assert f"jsonPayload.message = {hcl_quoted(CHECKPOINT_MESSAGE)}" in sink["filter"]

@@ -66,3 +66,18 @@ def test_pool_follows_the_thread_count(monkeypatch):
 def test_a_short_jwt_secret_is_refused_even_in_development():
     with pytest.raises(ConfigError, match="JWT_SECRET: must be at least 32 bytes"):
         load_settings(environment="development", jwt_secret="short")
+
+
+def test_the_audit_key_is_refused_as_a_placeholder_or_short_and_required_outside_development():
+    from shared.settings import DEV_AUDIT_KEY
+
+    with pytest.raises(ConfigError, match=r"^invalid setting AUDIT_KEY: a placeholder value is refused"):
+        load_settings(**PROD, audit_key=DEV_AUDIT_KEY)
+    with pytest.raises(ConfigError, match=r"^invalid setting AUDIT_KEY: must be at least 32 bytes"):
+        load_settings(**PROD, audit_key="short-but-not-a-placeholder")
+    with pytest.raises(
+        ConfigError, match=r"^invalid setting AUDIT_KEY: required by the functions that write or verify"
+    ):
+        load_settings(**PROD).audit_signing_key()
+    assert load_settings(environment="development").audit_signing_key() == DEV_AUDIT_KEY.encode()
+    assert load_settings(**PROD, audit_key="k" * 40).audit_signing_key() == b"k" * 40
