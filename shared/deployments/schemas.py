@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from shared.models import Strict
+from shared.models import Strict, Timestamp
 from shared.pagination import PageQuery
 from shared.releases.rules import APPLICATION_PATTERN
 
@@ -111,8 +111,8 @@ class FreezeIn(Strict):
     )
 
     environment: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="None: all.")
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    starts_at: Timestamp | None = None
+    ends_at: Timestamp | None = None
     weekly: list[WeeklyWindow] | None = Field(default=None, min_length=1, max_length=50)
     timezone: str | None = Field(default=None, max_length=64, description="IANA zone, e.g. Europe/Berlin.")
     reason: str = Field(min_length=1, max_length=1000)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from shared.models import Strict
+from shared.models import LenientTimestamp, Strict, Timestamp
 from shared.pagination import PageQuery
 from shared.releases import rules
 
@@ -19,7 +18,7 @@ class Source(Strict):
     repository: str = Field(min_length=1, max_length=500)
     commit_sha: str = Field(pattern=r"^[0-9a-f]{7,64}$", description="Full or short commit hash, lowercase hex.")
     branch: str | None = Field(default=None, max_length=255)
-    committed_at: AwareDatetime | None = None
+    committed_at: Timestamp | None = None
 
 
 class Artifact(Strict):
@@ -110,4 +109,4 @@ class ReleaseQuery(PageQuery):
 class AuditQuery(PageQuery):
     entity_type: str | None = Field(default=None, max_length=50)
     actor: str | None = Field(default=None, max_length=200)
-    since: datetime | None = None
+    since: LenientTimestamp | None = None
