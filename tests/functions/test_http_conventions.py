@@ -177,3 +177,79 @@ def test_a_misconfigured_instance_still_answers_a_browser_with_a_problem(auth, m
 
     assert_problem(response, 404, "not_found")
     assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def _cursor(values) -> str:
+    import base64
+    import json
+
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+# Each list with a cursor of the right length but the wrong types, of the wrong length, or not a cursor at all.
+CRAFTED_CURSORS = [
+    _cursor(["x", "y"]),
+    _cursor(["x"]),
+    _cursor([1, 2]),
+    _cursor([{"a": 1}, "y"]),
+    _cursor(["2026-01-01T00:00:00+00:00", "not-a-uuid"]),
+    _cursor(["2026-01-01T00:00:00", "00000000-0000-0000-0000-000000000000"]),
+    _cursor([10**30]),
+    _cursor([True]),
+    _cursor(["1.0\x00", "00000000-0000-0000-0000-000000000000"]),
+    "not a cursor!",
+]
+
+
+def test_a_crafted_cursor_is_400_on_every_list_and_logs_no_error(apps, caplog):
+    from tests.factories import as_role
+
+    _, admin = as_role("admin")
+    releases = apps["releases"].test_client()
+    release = releases.post("/releases", json={"application": "a", "version": "1.0.0", "title": "t"}, headers=admin)
+    lists = [
+        ("auth", "/auth/users"),
+        ("auth", "/auth/tokens"),
+        ("releases", "/releases"),
+        ("releases", "/releases?sort=-version"),
+        ("releases", "/releases/environments"),
+        ("releases", "/releases/deployments"),
+        ("releases", "/releases/freezes"),
+        ("releases", "/releases/audit"),
+        ("releases", f"/releases/{release.get_json()['id']}/events"),
+        ("releases", f"/releases/{release.get_json()['id']}/deployments"),
+    ]
+
+    with caplog.at_level("WARNING"):
+        for name, path in lists:
+            for cursor in CRAFTED_CURSORS:
+                separator = "&" if "?" in path else "?"
+                response = apps[name].test_client().get(f"{path}{separator}cursor={cursor}", headers=admin)
+
+                assert response.status_code == 400, (path, cursor, response.get_json())
+                assert response.get_json()["code"] == "invalid_cursor"
+    assert [r.getMessage() for r in caplog.records if r.levelname in ("WARNING", "ERROR")] == []
+
+
+def test_a_failing_statement_is_logged_without_its_parameters(auth, monkeypatch, caplog):
+    import sqlalchemy as sa
+
+    from shared.auth import service
+    from shared.logs import CloudJsonFormatter
+    from tests.factories import as_role
+
+    _, admin = as_role("admin")
+    secret = "hunter2-secret-value"  # not on the failing line: a traceback quotes source lines
+
+    def failing(work, **_):
+        work.conn.execute(sa.text("SELECT CAST(:value AS integer)"), {"value": secret})
+
+    monkeypatch.setattr(service, "list_users", failing)
+
+    with caplog.at_level("INFO"):
+        response = auth.get("/auth/users", headers=admin)
+
+    assert_problem(response, 500, "internal_error")
+    lines = [CloudJsonFormatter().format(r) for r in caplog.records]
+    assert any("internal" in line or "unhandled" in line for line in lines)
+    assert not [line for line in lines if "hunter2" in line]

@@ -194,10 +194,11 @@ def test_pages_stay_stable_when_releases_are_added_between_them(releases, develo
     assert third["next_cursor"] is None
 
 
-def test_a_cursor_that_is_not_ours_is_422(releases, viewer):
+def test_a_cursor_that_is_not_ours_is_400(releases, viewer):
     response = releases.get("/releases?cursor=bm90LWEtY3Vyc29y", headers=viewer)
 
-    assert response.status_code == 422
+    assert response.status_code == 400
+    assert response.get_json()["code"] == "invalid_cursor"
 
 
 def test_filters_by_application_and_status(releases, developer):
