@@ -253,3 +253,50 @@ def test_a_failing_statement_is_logged_without_its_parameters(auth, monkeypatch,
     lines = [CloudJsonFormatter().format(r) for r in caplog.records]
     assert any("internal" in line or "unhandled" in line for line in lines)
     assert not [line for line in lines if "hunter2" in line]
+
+
+def test_deeply_nested_json_is_400_not_a_crash(auth, caplog):
+    deep = "[" * 100_000 + "]" * 100_000
+
+    with caplog.at_level("ERROR"):
+        response = auth.post("/auth/register", data=deep, content_type="application/json")
+
+    body = assert_problem(response, 400, "malformed_json")
+    assert "recursion limit" in body["detail"]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/x-www-form-urlencoded"])
+def test_a_chunked_body_over_one_mebibyte_is_413(auth, content_type):
+    import io
+
+    body = b'{"email": "' + b"x" * (1024 * 1024) + b'"}'
+
+    response = auth.post(
+        "/auth/login",
+        input_stream=io.BytesIO(body),
+        content_type=content_type,
+        headers={"Transfer-Encoding": "chunked"},
+        # What a server that decodes chunked bodies (gunicorn, Werkzeug's) says about the stream.
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+    assert_problem(response, 413, "payload_too_large")
+
+
+def test_a_chunked_body_of_exactly_one_mebibyte_is_read_whole(auth):
+    import io
+
+    padding = 1024 * 1024 - len(b'{"email": "a@example.com", "password": "correct horse battery"}')
+    body = b'{"email": "a@example.com", "password": "correct horse battery"' + b" " * padding + b"}"
+    assert len(body) == 1024 * 1024
+
+    response = auth.post(
+        "/auth/login",
+        input_stream=io.BytesIO(body),
+        content_type="application/json",
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+    assert_problem(response, 401, "invalid_credentials")
