@@ -375,7 +375,8 @@ def _validated(model: type[pydantic.BaseModel], data: Any, *, where: str) -> pyd
 
 
 def _query_arguments(request: Request) -> dict[str, str]:
-    return {key: request.args[key] for key in request.args}
+    """The query's parameters; an empty one (`?application=`, as forms and scripts send) counts as absent."""
+    return {key: value for key in request.args if (value := request.args[key]) != ""}
 
 
 def _body(request: Request, *, allow_form: bool) -> Any:

@@ -300,3 +300,16 @@ def test_a_chunked_body_of_exactly_one_mebibyte_is_read_whole(auth):
     )
 
     assert_problem(response, 401, "invalid_credentials")
+
+
+def test_an_empty_query_parameter_counts_as_absent(releases):
+    from tests.factories import as_role
+
+    _, viewer = as_role("viewer")
+
+    metrics = releases.get("/releases/metrics?application=&environment=production", headers=viewer)
+    listed = releases.get("/releases?application=&status=&q=&cursor=&limit=", headers=viewer)
+
+    assert metrics.status_code == 200, metrics.get_json()
+    assert metrics.get_json()["application"] is None
+    assert listed.status_code == 200, listed.get_json()
