@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import flask
 import pydantic
@@ -42,6 +43,8 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
 _JSON_TYPES = ("application/json",)
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _EXPOSED_HEADERS = "ETag, Location, Link, X-Request-ID, Retry-After"
+# A percent-escape, an empty segment, or a `.` or `..` segment.
+_NON_CANONICAL = re.compile(r"%|//|/\.\.?(?:/|$)")
 
 View = Callable[..., Any]
 Authenticator = Callable[[Request, str, list[tuple[str, str]]], Any]
@@ -124,7 +127,7 @@ class Api:
         self.authenticator = authenticator
         self.no_store = no_store
         self.routes: list[Route] = []
-        self._map = Map(strict_slashes=False, merge_slashes=False, converters={"slug": SlugConverter})
+        self._map = Map(strict_slashes=True, merge_slashes=False, converters={"slug": SlugConverter})
         self._views: dict[str, Route] = {}
         self._document: bytes | None = None
         self.get("/openapi.json", db=False, documented=False)(self._openapi)
@@ -204,9 +207,12 @@ class Api:
             trace_var.reset(trace_token)
 
     def _respond(self, request: Request, request_id: str) -> Response:
+        route: Route | None = None
         try:
             if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
                 return self._preflight(request)
+            if not self._is_canonical(sent_path(request)):
+                raise http.NotFound()
             adapter = self._map.bind("localhost")
             path = self.local_path(request.path)
             if request.method == "OPTIONS":
@@ -216,27 +222,43 @@ class Api:
                 return Response(status=204, headers={"Allow": ", ".join(sorted({*allowed, "OPTIONS"}))})
             endpoint, arguments = adapter.match(path, method=request.method)
             route = self._views[str(endpoint)]
-            call = Call(request=request, request_id=request_id)
-            if route.role is not None:
-                if self.authenticator is None:
-                    raise RuntimeError(f"route {route.path} needs a role but {self.name} has no authenticator")
-                prefetch = route.prefetch(arguments) if route.prefetch is not None else []
-                call.principal = self.authenticator(request, route.role, prefetch)
-            if route.query is not None:
-                call.query = _validated(route.query, _query_arguments(request), where="query")
-            if route.body is not None:
-                call.body = _validated(route.body, _body(request, allow_form=route.form), where="body")
-            if not route.db:
-                return self._reply(request, route, route.view(call, **arguments))
-            return self._in_unit_of_work(call, route, arguments)
+            response = self._run(request, request_id, route, arguments)
         except errors.DomainError as error:
-            return problems.from_domain_error(error)
+            response = problems.from_domain_error(error)
         except _InvalidInput as invalid:
-            return problems.from_validation_error(invalid.error, where=invalid.where)
+            response = problems.from_validation_error(invalid.error, where=invalid.where)
         except http.HTTPException as error:
-            return problems.from_http_exception(error)
+            response = problems.from_http_exception(error)
         except Exception as error:  # noqa: BLE001 - the last line of defence: never a traceback
-            return problems.from_unexpected(error)
+            response = problems.from_unexpected(error)
+        if route is not None and route.role is not None and "Cache-Control" not in response.headers:
+            # The answer depends on who asks: no shared cache (a proxy, a CDN) may keep or serve it.
+            response.headers["Cache-Control"] = "private, no-store"
+        return response
+
+    def _is_canonical(self, path: str) -> bool:
+        """Whether `path` is the one spelling of a resource: no percent-escapes, empty or dot
+        segments, or trailing slash. A rule keyed on an exact path (Cloud Armor's rate limit on
+        `/auth/login`) must not be sidestepped by `/auth/login/`, `//auth/login` or `/auth/%6cogin`."""
+        if path in ("/", f"/{self.name}/"):  # the function's root, with or without its mount point
+            return True
+        return not path.endswith("/") and _NON_CANONICAL.search(path) is None
+
+    def _run(self, request: Request, request_id: str, route: Route, arguments: Mapping[str, Any]) -> Response:
+        """Authenticate, validate the inputs, then run the view (in a unit of work when it uses the database)."""
+        call = Call(request=request, request_id=request_id)
+        if route.role is not None:
+            if self.authenticator is None:
+                raise RuntimeError(f"route {route.path} needs a role but {self.name} has no authenticator")
+            prefetch = route.prefetch(arguments) if route.prefetch is not None else []
+            call.principal = self.authenticator(request, route.role, prefetch)
+        if route.query is not None:
+            call.query = _validated(route.query, _query_arguments(request), where="query")
+        if route.body is not None:
+            call.body = _validated(route.body, _body(request, allow_form=route.form), where="body")
+        if not route.db:
+            return self._reply(request, route, route.view(call, **arguments))
+        return self._in_unit_of_work(call, route, arguments)
 
     def _in_unit_of_work(self, call: Call, route: Route, arguments: Mapping[str, Any]) -> Response:
         """Run the view in one transaction; a creating POST with Idempotency-Key joins it."""
@@ -278,6 +300,8 @@ class Api:
             response.set_etag(reply.etag)
             if request.method in ("GET", "HEAD"):
                 response.make_conditional(request)
+                # make_conditional adds a Date; the server (gunicorn, Werkzeug's) always sends its own.
+                response.headers.remove("Date")
         return response
 
     def _preflight(self, request: Request) -> Response:
@@ -315,6 +339,17 @@ def listing(call: Call, items: list[Any], next_cursor: str | None) -> Reply:
     """A list page: `{items, next_cursor}` and a `Link: rel="next"` header."""
     headers = link_header(call.request.base_url, call.request.args.to_dict(), next_cursor)
     return Reply(body={"items": items, "next_cursor": next_cursor}, headers=headers)
+
+
+def sent_path(request: Request) -> str:
+    """The path as the client sent it, before any decoding or mounting: the whole `/health` under
+    the dev server (which hands the function `/`), `%6c` still escaped, `//` still doubled."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if not raw:
+        return request.script_root + request.path
+    if not raw.startswith("/"):
+        raw = urlsplit(raw).path or "/"  # the absolute form a proxy may send: http://host/path
+    return str(raw).split("?", 1)[0]
 
 
 def _settings_if_valid() -> Settings | None:
@@ -426,15 +461,16 @@ def _trace(request: Request) -> str | None:
 
 def _access_log(request: Request, response: Response, started: float) -> None:
     latency = time.perf_counter() - started
+    path = sent_path(request)
     log.info(
         "%s %s %s",
         request.method,
-        request.path,
+        path,
         response.status_code,
         extra={
             "httpRequest": {
                 "requestMethod": request.method,
-                "requestUrl": request.path,
+                "requestUrl": path,
                 "status": response.status_code,
                 "latency": f"{latency:.6f}s",
                 "userAgent": request.user_agent.string,

@@ -313,3 +313,30 @@ def test_an_empty_query_parameter_counts_as_absent(releases):
     assert metrics.status_code == 200, metrics.get_json()
     assert metrics.get_json()["application"] is None
     assert listed.status_code == 200, listed.get_json()
+
+
+@pytest.mark.parametrize(
+    "sent", ["/auth/login/", "//auth/login", "/auth//login", "/auth/%6cogin", "/auth/./login", "/auth/x/../login"]
+)
+def test_a_path_spelled_other_than_its_one_canonical_way_is_404(auth, sent):
+    from urllib.parse import unquote
+
+    # As a server hands it over: PATH_INFO decoded, RAW_URI as the client wrote it.
+    response = auth.post(
+        "/auth/login",
+        json={"email": "a@example.com", "password": "whatever-password"},
+        environ_overrides={"PATH_INFO": unquote(sent), "RAW_URI": sent, "REQUEST_URI": sent},
+    )
+
+    assert_problem(response, 404, "not_found")
+
+
+@pytest.mark.parametrize(("name", "path"), [("releases", "/releases/"), ("releases", "/"), ("health", "/health/")])
+def test_a_function_root_answers_with_or_without_its_trailing_slash(apps, name, path):
+    from tests.factories import as_role
+
+    _, viewer = as_role("viewer")
+
+    response = apps[name].test_client().get(path, headers=viewer)
+
+    assert response.status_code == 200
