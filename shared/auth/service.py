@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,7 +17,7 @@ from shared.auth.ratelimit import AuthLimiter
 from shared.auth.tables import api_tokens, refresh_tokens, users
 from shared.db import UnitOfWork
 from shared.errors import Conflict, FieldError, Forbidden, Invalid, NotFound, Unauthorized
-from shared.pagination import decode_cursor, page
+from shared.pagination import Id, Timestamp, decode_cursor, page
 from shared.settings import Settings
 
 USERS_NAMESPACE = "users"
@@ -112,10 +112,7 @@ def list_users(work: UnitOfWork, *, limit: int, cursor: str | None) -> tuple[lis
     """Users, oldest first, a page at a time."""
     query = sa.select(*_user_columns).order_by(users.c.created_at, users.c.id).limit(limit + 1)
     if cursor:
-        created_at, user_id = decode_cursor(cursor, size=2)
-        query = query.where(
-            sa.tuple_(users.c.created_at, users.c.id) > (datetime.fromisoformat(created_at), uuid.UUID(user_id))
-        )
+        query = query.where(sa.tuple_(users.c.created_at, users.c.id) > decode_cursor(cursor, (Timestamp, Id)))
     rows = [public_user(r) for r in work.conn.execute(query)]
     return page(rows, limit, lambda u: [u["created_at"].isoformat(), str(u["id"])])
 
@@ -420,10 +417,8 @@ def list_api_tokens(
     if not is_admin:
         query = query.where(api_tokens.c.user_id == viewer_id)
     if cursor:
-        created_at, token_id = decode_cursor(cursor, size=2)
         query = query.where(
-            sa.tuple_(api_tokens.c.created_at, api_tokens.c.id)
-            < (datetime.fromisoformat(created_at), uuid.UUID(token_id))
+            sa.tuple_(api_tokens.c.created_at, api_tokens.c.id) < decode_cursor(cursor, (Timestamp, Id))
         )
     rows = [public_token(r) for r in work.conn.execute(query)]
     return page(rows, limit, lambda t: [t["created_at"].isoformat(), str(t["id"])])

@@ -13,7 +13,7 @@ from shared.audit import service as audit
 from shared.db import UNIQUE_VIOLATION, UnitOfWork, sqlstate
 from shared.deployments.tables import environments
 from shared.errors import Conflict, PreconditionFailed
-from shared.pagination import decode_cursor, page
+from shared.pagination import Position, decode_cursor, page
 
 
 def public_environment(row: Any) -> dict[str, Any]:
@@ -30,7 +30,7 @@ def list_environments(work: UnitOfWork, *, limit: int, cursor: str | None) -> tu
     """The promotion path, first stage first."""
     query = sa.select(environments).order_by(environments.c.position).limit(limit + 1)
     if cursor:
-        query = query.where(environments.c.position > int(decode_cursor(cursor, size=1)[0]))
+        query = query.where(environments.c.position > decode_cursor(cursor, (Position,))[0])
     rows, next_cursor = page(work.conn.execute(query).all(), limit, lambda r: [r.position])
     return [public_environment(r) for r in rows], next_cursor
 

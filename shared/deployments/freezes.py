@@ -13,7 +13,7 @@ from shared.db import UnitOfWork
 from shared.deployments import rules
 from shared.deployments.tables import environments, freezes
 from shared.errors import FieldError, Invalid, NotFound
-from shared.pagination import decode_cursor, page
+from shared.pagination import Id, Timestamp, decode_cursor, page
 
 
 def public_freeze(row: Any) -> dict[str, Any]:
@@ -57,11 +57,7 @@ def list_freezes(
     """Freeze windows, oldest first (optionally only those covering now), each with `active` now."""
     query = sa.select(freezes).order_by(freezes.c.created_at, freezes.c.id)
     if cursor:
-        created_at, freeze_id = decode_cursor(cursor, size=2)
-        query = query.where(
-            sa.tuple_(freezes.c.created_at, freezes.c.id)
-            > sa.tuple_(sa.cast(created_at, sa.DateTime(timezone=True)), sa.cast(freeze_id, freezes.c.id.type))
-        )
+        query = query.where(sa.tuple_(freezes.c.created_at, freezes.c.id) > decode_cursor(cursor, (Timestamp, Id)))
     found: list[dict[str, Any]] = []
     # Weekly windows are judged in Python (time zones), so the filters apply here; freezes are few.
     for row in work.conn.execute(query):

@@ -16,7 +16,7 @@ from shared.deployments import rules
 from shared.deployments.freezes import load_freezes
 from shared.deployments.tables import ACTIVE_STATUSES, approvals, deployments, environments
 from shared.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
-from shared.pagination import decode_cursor, page
+from shared.pagination import Id, Timestamp, decode_cursor, page
 from shared.releases.service import LISTS_NAMESPACE, item_namespace
 from shared.releases.tables import releases
 
@@ -385,10 +385,8 @@ def list_deployments(
         if value is not None:
             query = query.where(deployments.c[column] == value)
     if cursor:
-        created_at, deployment_id = decode_cursor(cursor, size=2)
         query = query.where(
-            sa.tuple_(deployments.c.created_at, deployments.c.id)
-            < sa.tuple_(sa.cast(created_at, sa.DateTime(timezone=True)), sa.cast(deployment_id, deployments.c.id.type))
+            sa.tuple_(deployments.c.created_at, deployments.c.id) < decode_cursor(cursor, (Timestamp, Id))
         )
     rows, next_cursor = page(work.conn.execute(query).all(), limit, lambda r: [r.created_at.isoformat(), str(r.id)])
     return with_decisions(work.conn, rows), next_cursor

@@ -22,6 +22,8 @@ _DIGITS = re.compile(r"^[0-9]+$")
 # separated by a byte below every identifier character, so a shorter identifier list sorts first.
 _PRERELEASE, _RELEASE, _SEPARATOR = "-", "~", "!"
 _NUMERIC, _ALPHANUMERIC = "0", "1"
+# Every character a sort key can hold (digits, dots, the markers and pre-release identifiers).
+VERSION_KEY_PATTERN = r"^[0-9A-Za-z.~!-]+$"
 
 
 def parse_version(text: str) -> semver.Version:

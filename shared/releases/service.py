@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import pydantic_core
 import sqlalchemy as sa
+from pydantic import StringConstraints
 
 from shared import etags
 from shared.audit import service as audit
 from shared.db import UNIQUE_VIOLATION, UnitOfWork, sqlstate
 from shared.errors import Conflict, NotFound
-from shared.pagination import decode_cursor, page
+from shared.pagination import Id, Timestamp, decode_cursor, page
 from shared.releases import rules
 from shared.releases.tables import releases
 
@@ -21,6 +22,8 @@ LISTS_NAMESPACE = "releases"
 _STATUS_ACTIONS = {"finalize": "release.finalized", "cancel": "release.cancelled"}
 
 _columns = [c for c in releases.c if c.name not in ("search", "version_key")]
+# The `-version` order's cursor holds a `rules.version_sort_key`.
+VersionKey = Annotated[str, StringConstraints(pattern=rules.VERSION_KEY_PATTERN, max_length=512)]
 
 
 def item_namespace(release_id: object) -> str:
@@ -106,6 +109,7 @@ def list_releases(
     params = {"limit": limit, "cursor": cursor, "application": application, "status": status}
     params |= {"environment": environment, "q": q, "sort": sort}
     key = pydantic_core.to_json(params).decode()
+    after = decode_cursor(cursor, (VersionKey if sort == "-version" else Timestamp, Id)) if cursor else None
 
     def load() -> dict[str, Any]:
         order = releases.c.version_key if sort == "-version" else releases.c.created_at
@@ -122,12 +126,8 @@ def list_releases(
             from shared.deployments.queries import live_release_ids
 
             query = query.where(releases.c.id.in_(live_release_ids(environment)))
-        if cursor:
-            after, after_id = decode_cursor(cursor, size=2)
-            position = after if sort == "-version" else sa.cast(after, sa.DateTime(timezone=True))
-            query = query.where(
-                sa.tuple_(order, releases.c.id) < sa.tuple_(position, sa.cast(after_id, releases.c.id.type))
-            )
+        if after is not None:
+            query = query.where(sa.tuple_(order, releases.c.id) < after)
         rows = work.conn.execute(query).all()
         items, next_cursor = page(rows, limit, lambda r: [_cursor_value(r.sort_key), str(r.id)])
         return {"items": [public_release(r) for r in items], "next_cursor": next_cursor}

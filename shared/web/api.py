@@ -10,7 +10,6 @@ view, then response headers and one access-log line. Every failure leaves throug
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -19,6 +18,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import flask
 import pydantic
@@ -43,6 +43,8 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
 _JSON_TYPES = ("application/json",)
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _EXPOSED_HEADERS = "ETag, Location, Link, X-Request-ID, Retry-After"
+# A percent-escape, an empty segment, or a `.` or `..` segment.
+_NON_CANONICAL = re.compile(r"%|//|/\.\.?(?:/|$)")
 
 View = Callable[..., Any]
 Authenticator = Callable[[Request, str, list[tuple[str, str]]], Any]
@@ -127,7 +129,7 @@ class Api:
         self.authenticator = authenticator
         self.no_store = no_store
         self.routes: list[Route] = []
-        self._map = Map(strict_slashes=False, merge_slashes=False, converters={"slug": SlugConverter})
+        self._map = Map(strict_slashes=True, merge_slashes=False, converters={"slug": SlugConverter})
         self._views: dict[str, Route] = {}
         self._document: bytes | None = None
         self.get("/openapi.json", db=False, documented=False)(self._openapi)
@@ -207,9 +209,12 @@ class Api:
             trace_var.reset(trace_token)
 
     def _respond(self, request: Request, request_id: str) -> Response:
+        route: Route | None = None
         try:
             if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
                 return self._preflight(request)
+            if not self._is_canonical(sent_path(request)):
+                raise http.NotFound()
             adapter = self._map.bind("localhost")
             path = self.local_path(request.path)
             if request.method == "OPTIONS":
@@ -219,27 +224,43 @@ class Api:
                 return Response(status=204, headers={"Allow": ", ".join(sorted({*allowed, "OPTIONS"}))})
             endpoint, arguments = adapter.match(path, method=request.method)
             route = self._views[str(endpoint)]
-            call = Call(request=request, request_id=request_id)
-            if route.role is not None:
-                if self.authenticator is None:
-                    raise RuntimeError(f"route {route.path} needs a role but {self.name} has no authenticator")
-                prefetch = route.prefetch(arguments) if route.prefetch is not None else []
-                call.principal = self.authenticator(request, route.role, prefetch)
-            if route.query is not None:
-                call.query = _validated(route.query, _query_arguments(request), where="query")
-            if route.body is not None:
-                call.body = _validated(route.body, _body(request, allow_form=route.form), where="body")
-            if not route.db:
-                return self._reply(request, route, route.view(call, **arguments))
-            return self._in_unit_of_work(call, route, arguments)
+            response = self._run(request, request_id, route, arguments)
         except errors.DomainError as error:
-            return problems.from_domain_error(error)
+            response = problems.from_domain_error(error)
         except _InvalidInput as invalid:
-            return problems.from_validation_error(invalid.error, where=invalid.where)
+            response = problems.from_validation_error(invalid.error, where=invalid.where)
         except http.HTTPException as error:
-            return problems.from_http_exception(error)
+            response = problems.from_http_exception(error)
         except Exception as error:  # noqa: BLE001 - the last line of defence: never a traceback
-            return problems.from_unexpected(error)
+            response = problems.from_unexpected(error)
+        if route is not None and route.role is not None and "Cache-Control" not in response.headers:
+            # The answer depends on who asks: no shared cache (a proxy, a CDN) may keep or serve it.
+            response.headers["Cache-Control"] = "private, no-store"
+        return response
+
+    def _is_canonical(self, path: str) -> bool:
+        """Whether `path` is the one spelling of a resource: no percent-escapes, empty or dot
+        segments, or trailing slash. A rule keyed on an exact path (Cloud Armor's rate limit on
+        `/auth/login`) must not be sidestepped by `/auth/login/`, `//auth/login` or `/auth/%6cogin`."""
+        if path in ("/", f"/{self.name}/"):  # the function's root, with or without its mount point
+            return True
+        return not path.endswith("/") and _NON_CANONICAL.search(path) is None
+
+    def _run(self, request: Request, request_id: str, route: Route, arguments: Mapping[str, Any]) -> Response:
+        """Authenticate, validate the inputs, then run the view (in a unit of work when it uses the database)."""
+        call = Call(request=request, request_id=request_id)
+        if route.role is not None:
+            if self.authenticator is None:
+                raise RuntimeError(f"route {route.path} needs a role but {self.name} has no authenticator")
+            prefetch = route.prefetch(arguments) if route.prefetch is not None else []
+            call.principal = self.authenticator(request, route.role, prefetch)
+        if route.query is not None:
+            call.query = _validated(route.query, _query_arguments(request), where="query")
+        if route.body is not None:
+            call.body = _validated(route.body, _body(request, allow_form=route.form), where="body")
+        if not route.db:
+            return self._reply(request, route, route.view(call, **arguments))
+        return self._in_unit_of_work(call, route, arguments)
 
     def _in_unit_of_work(self, call: Call, route: Route, arguments: Mapping[str, Any]) -> Response:
         """Run the view in one transaction; a creating POST with Idempotency-Key joins it."""
@@ -281,6 +302,8 @@ class Api:
             response.set_etag(reply.etag)
             if request.method in ("GET", "HEAD"):
                 response.make_conditional(request)
+                # make_conditional adds a Date; the server (gunicorn, Werkzeug's) always sends its own.
+                response.headers.remove("Date")
         return response
 
     def _preflight(self, request: Request) -> Response:
@@ -318,6 +341,17 @@ def listing(call: Call, items: list[Any], next_cursor: str | None) -> Reply:
     """A list page: `{items, next_cursor}` and a `Link: rel="next"` header."""
     headers = link_header(call.request.base_url, call.request.args.to_dict(), next_cursor)
     return Reply(body={"items": items, "next_cursor": next_cursor}, headers=headers)
+
+
+def sent_path(request: Request) -> str:
+    """The path as the client sent it, before any decoding or mounting: the whole `/health` under
+    the dev server (which hands the function `/`), `%6c` still escaped, `//` still doubled."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if not raw:
+        return request.script_root + request.path
+    if not raw.startswith("/"):
+        raw = urlsplit(raw).path or "/"  # the absolute form a proxy may send: http://host/path
+    return str(raw).split("?", 1)[0]
 
 
 def _settings_if_valid() -> Settings | None:
@@ -378,26 +412,40 @@ def _validated(model: type[pydantic.BaseModel], data: Any, *, where: str) -> pyd
 
 
 def _query_arguments(request: Request) -> dict[str, str]:
-    return {key: request.args[key] for key in request.args}
+    """The query's parameters; an empty one (`?application=`, as forms and scripts send) counts as absent."""
+    return {key: value for key in request.args if (value := request.args[key]) != ""}
 
 
 def _body(request: Request, *, allow_form: bool) -> Any:
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise http.RequestEntityTooLarge()
-    request.max_content_length = MAX_BODY_BYTES
     mimetype = request.mimetype
-    if allow_form and mimetype in _FORM_TYPES:
-        return request.form.to_dict()
-    if mimetype not in _JSON_TYPES and not mimetype.endswith("+json"):
+    form = allow_form and mimetype in _FORM_TYPES
+    if not form and mimetype not in _JSON_TYPES and not mimetype.endswith("+json"):
         accepted = "application/json" + (" or a form" if allow_form else "")
         raise errors.BadRequest(
             f"Send the body as {accepted}, not {mimetype or 'nothing'}.", code="unsupported_content_type"
         )
-    raw = request.get_data(cache=True)
+    raw = _raw_body(request)
+    if form:
+        return request.form.to_dict()  # parsed from the body read above
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
+        # pydantic-core's parser stops at a nesting depth of 200 with a ValueError, where the
+        # standard library's would recurse until RecursionError.
+        return pydantic_core.from_json(raw)
+    except ValueError as error:
         raise errors.BadRequest(f"The body is not valid JSON: {error}.", code="malformed_json") from None
+
+
+def _raw_body(request: Request) -> bytes:
+    """The body, or 413 when it is over MAX_BODY_BYTES, with or without a Content-Length."""
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise http.RequestEntityTooLarge()
+    # A chunked body has no Content-Length; Werkzeug cuts it at the maximum without a word, so
+    # allow one byte more and see whether it came.
+    request.max_content_length = MAX_BODY_BYTES + 1
+    raw = request.get_data(cache=True)
+    if len(raw) > MAX_BODY_BYTES:
+        raise http.RequestEntityTooLarge()
+    return raw
 
 
 def _trace(request: Request) -> str | None:
@@ -415,15 +463,16 @@ def _trace(request: Request) -> str | None:
 
 def _access_log(request: Request, response: Response, started: float) -> None:
     latency = time.perf_counter() - started
+    path = sent_path(request)
     log.info(
         "%s %s %s",
         request.method,
-        request.path,
+        path,
         response.status_code,
         extra={
             "httpRequest": {
                 "requestMethod": request.method,
-                "requestUrl": request.path,
+                "requestUrl": path,
                 "status": response.status_code,
                 "latency": f"{latency:.6f}s",
                 "userAgent": request.user_agent.string,

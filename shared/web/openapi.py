@@ -32,7 +32,7 @@ _STATUS_TEXT = {
     201: "Created",
     204: "No content",
     304: "Not modified (If-None-Match matched)",
-    400: "Malformed JSON, wrong content type or bad header",
+    400: "Malformed JSON, wrong content type, bad header or a cursor this list did not give out",
     401: "Missing, invalid or expired credentials",
     403: "Authenticated, but not allowed",
     404: "Not found",
@@ -122,6 +122,8 @@ def _statuses(route: Route, has_path_parameters: bool) -> list[int]:
         codes |= {422}
     if has_path_parameters:
         codes.add(404)
+    if route.lists:
+        codes.add(400)  # a cursor that is not one this list gave out
     if route.role is not None:
         codes |= {401, 403}
     if route.idempotent:

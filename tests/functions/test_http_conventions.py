@@ -177,3 +177,166 @@ def test_a_misconfigured_instance_still_answers_a_browser_with_a_problem(auth, m
 
     assert_problem(response, 404, "not_found")
     assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def _cursor(values) -> str:
+    import base64
+    import json
+
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+# Each list with a cursor of the right length but the wrong types, of the wrong length, or not a cursor at all.
+CRAFTED_CURSORS = [
+    _cursor(["x", "y"]),
+    _cursor(["x"]),
+    _cursor([1, 2]),
+    _cursor([{"a": 1}, "y"]),
+    _cursor(["2026-01-01T00:00:00+00:00", "not-a-uuid"]),
+    _cursor(["2026-01-01T00:00:00", "00000000-0000-0000-0000-000000000000"]),
+    _cursor([10**30]),
+    _cursor([True]),
+    _cursor(["1.0\x00", "00000000-0000-0000-0000-000000000000"]),
+    "not a cursor!",
+]
+
+
+def test_a_crafted_cursor_is_400_on_every_list_and_logs_no_error(apps, caplog):
+    from tests.factories import as_role
+
+    _, admin = as_role("admin")
+    releases = apps["releases"].test_client()
+    release = releases.post("/releases", json={"application": "a", "version": "1.0.0", "title": "t"}, headers=admin)
+    lists = [
+        ("auth", "/auth/users"),
+        ("auth", "/auth/tokens"),
+        ("releases", "/releases"),
+        ("releases", "/releases?sort=-version"),
+        ("releases", "/releases/environments"),
+        ("releases", "/releases/deployments"),
+        ("releases", "/releases/freezes"),
+        ("releases", "/releases/audit"),
+        ("releases", f"/releases/{release.get_json()['id']}/events"),
+        ("releases", f"/releases/{release.get_json()['id']}/deployments"),
+    ]
+
+    with caplog.at_level("WARNING"):
+        for name, path in lists:
+            for cursor in CRAFTED_CURSORS:
+                separator = "&" if "?" in path else "?"
+                response = apps[name].test_client().get(f"{path}{separator}cursor={cursor}", headers=admin)
+
+                assert response.status_code == 400, (path, cursor, response.get_json())
+                assert response.get_json()["code"] == "invalid_cursor"
+    assert [r.getMessage() for r in caplog.records if r.levelname in ("WARNING", "ERROR")] == []
+
+
+def test_a_failing_statement_is_logged_without_its_parameters(auth, monkeypatch, caplog):
+    import sqlalchemy as sa
+
+    from shared.auth import service
+    from shared.logs import CloudJsonFormatter
+    from tests.factories import as_role
+
+    _, admin = as_role("admin")
+    secret = "hunter2-secret-value"  # not on the failing line: a traceback quotes source lines
+
+    def failing(work, **_):
+        work.conn.execute(sa.text("SELECT CAST(:value AS integer)"), {"value": secret})
+
+    monkeypatch.setattr(service, "list_users", failing)
+
+    with caplog.at_level("INFO"):
+        response = auth.get("/auth/users", headers=admin)
+
+    assert_problem(response, 500, "internal_error")
+    lines = [CloudJsonFormatter().format(r) for r in caplog.records]
+    assert any("internal" in line or "unhandled" in line for line in lines)
+    assert not [line for line in lines if "hunter2" in line]
+
+
+def test_deeply_nested_json_is_400_not_a_crash(auth, caplog):
+    deep = "[" * 100_000 + "]" * 100_000
+
+    with caplog.at_level("ERROR"):
+        response = auth.post("/auth/register", data=deep, content_type="application/json")
+
+    body = assert_problem(response, 400, "malformed_json")
+    assert "recursion limit" in body["detail"]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/x-www-form-urlencoded"])
+def test_a_chunked_body_over_one_mebibyte_is_413(auth, content_type):
+    import io
+
+    body = b'{"email": "' + b"x" * (1024 * 1024) + b'"}'
+
+    response = auth.post(
+        "/auth/login",
+        input_stream=io.BytesIO(body),
+        content_type=content_type,
+        headers={"Transfer-Encoding": "chunked"},
+        # What a server that decodes chunked bodies (gunicorn, Werkzeug's) says about the stream.
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+    assert_problem(response, 413, "payload_too_large")
+
+
+def test_a_chunked_body_of_exactly_one_mebibyte_is_read_whole(auth):
+    import io
+
+    padding = 1024 * 1024 - len(b'{"email": "a@example.com", "password": "correct horse battery"}')
+    body = b'{"email": "a@example.com", "password": "correct horse battery"' + b" " * padding + b"}"
+    assert len(body) == 1024 * 1024
+
+    response = auth.post(
+        "/auth/login",
+        input_stream=io.BytesIO(body),
+        content_type="application/json",
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+    assert_problem(response, 401, "invalid_credentials")
+
+
+def test_an_empty_query_parameter_counts_as_absent(releases):
+    from tests.factories import as_role
+
+    _, viewer = as_role("viewer")
+
+    metrics = releases.get("/releases/metrics?application=&environment=production", headers=viewer)
+    listed = releases.get("/releases?application=&status=&q=&cursor=&limit=", headers=viewer)
+
+    assert metrics.status_code == 200, metrics.get_json()
+    assert metrics.get_json()["application"] is None
+    assert listed.status_code == 200, listed.get_json()
+
+
+@pytest.mark.parametrize(
+    "sent", ["/auth/login/", "//auth/login", "/auth//login", "/auth/%6cogin", "/auth/./login", "/auth/x/../login"]
+)
+def test_a_path_spelled_other_than_its_one_canonical_way_is_404(auth, sent):
+    from urllib.parse import unquote
+
+    # As a server hands it over: PATH_INFO decoded, RAW_URI as the client wrote it.
+    response = auth.post(
+        "/auth/login",
+        json={"email": "a@example.com", "password": "whatever-password"},
+        environ_overrides={"PATH_INFO": unquote(sent), "RAW_URI": sent, "REQUEST_URI": sent},
+    )
+
+    assert_problem(response, 404, "not_found")
+
+
+@pytest.mark.parametrize(("name", "path"), [("releases", "/releases/"), ("releases", "/"), ("health", "/health/")])
+def test_a_function_root_answers_with_or_without_its_trailing_slash(apps, name, path):
+    from tests.factories import as_role
+
+    _, viewer = as_role("viewer")
+
+    response = apps[name].test_client().get(path, headers=viewer)
+
+    assert response.status_code == 200

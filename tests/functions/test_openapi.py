@@ -81,6 +81,15 @@ def test_operations_declare_the_statuses_they_return(apps):
     assert create["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ReleaseIn"}
 
 
+@pytest.mark.parametrize(
+    ("name", "path"), [("releases", "/releases"), ("auth", "/auth/users"), ("auth", "/auth/tokens")]
+)
+def test_every_list_documents_the_400_of_a_bad_cursor(apps, name, path):
+    paths = apps[name].test_client().get(f"/{name}/openapi.json").get_json()["paths"]
+
+    assert "400" in paths[path]["get"]["responses"]
+
+
 def test_request_schemas_are_the_validators_own(apps):
     schemas = apps["releases"].test_client().get("/releases/openapi.json").get_json()["components"]["schemas"]
 

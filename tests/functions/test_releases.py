@@ -194,10 +194,11 @@ def test_pages_stay_stable_when_releases_are_added_between_them(releases, develo
     assert third["next_cursor"] is None
 
 
-def test_a_cursor_that_is_not_ours_is_422(releases, viewer):
+def test_a_cursor_that_is_not_ours_is_400(releases, viewer):
     response = releases.get("/releases?cursor=bm90LWEtY3Vyc29y", headers=viewer)
 
-    assert response.status_code == 422
+    assert response.status_code == 400
+    assert response.get_json()["code"] == "invalid_cursor"
 
 
 def test_filters_by_application_and_status(releases, developer):
@@ -592,3 +593,20 @@ def test_patch_refuses_null_for_required_content_but_may_clear_the_source(releas
     assert nulled.status_code == 422
     assert nulled.get_json()["errors"] == [{"field": "title", "message": "may not be null"}]
     assert cleared.status_code == 200 and cleared.get_json()["source"] is None
+
+
+def test_a_list_page_of_long_notes_is_served_but_not_stored_whole_in_redis(releases, developer):
+    from shared.cache import get_cache
+
+    for minor in range(50):
+        create(releases, developer, version=f"1.{minor}.0", notes="n" * (64 * 1024))
+
+    first = releases.get("/releases?limit=50", headers=developer)
+    again = releases.get("/releases?limit=50", headers=developer)
+
+    assert first.status_code == again.status_code == 200
+    assert len(again.get_json()["items"]) == 50
+    cache = get_cache()
+    sizes = [cache.client.strlen(key) for key in cache.client.scan_iter(match=f"{cache.prefix}:*")]
+    # The page weighs 3.3 MB; the default limit on one entry is 256 KiB.
+    assert max(sizes) < 512 * 1024

@@ -100,3 +100,24 @@ def test_auth_responses_are_never_cached(auth):
 @pytest.mark.parametrize(("name", "path"), [("auth", "/auth/me"), ("releases", "/releases"), ("health", "/health")])
 def test_every_function_forbids_content_sniffing(apps, name, path):
     assert apps[name].test_client().get(path).headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_answers_that_depend_on_the_caller_are_private_and_never_stored(releases):
+    _, developer = as_role("developer")
+    created = releases.post("/releases", json={"application": "a", "version": "1.0.0", "title": "t"}, headers=developer)
+    etag = created.headers["ETag"]
+
+    for response in (
+        created,
+        releases.get("/releases", headers=developer),
+        releases.get(f"/releases/{created.get_json()['id']}", headers=developer),
+        releases.get(f"/releases/{created.get_json()['id']}", headers=developer | {"If-None-Match": etag}),
+        releases.get(f"/releases/{SOME_ID}", headers=developer),
+        releases.get("/releases"),
+    ):
+        assert response.headers["Cache-Control"] == "private, no-store", (response.status_code, response.request.path)
+
+
+def test_public_documents_stay_cacheable(releases):
+    assert "no-store" not in releases.get("/releases/openapi.json").headers.get("Cache-Control", "")
+    assert "no-store" not in releases.get("/releases/docs").headers.get("Cache-Control", "")

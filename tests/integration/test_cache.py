@@ -92,3 +92,19 @@ def test_our_sessions_are_named_in_postgres_and_redis(services):
     with get_engine().connect() as conn:
         assert conn.scalar(sa.text("SELECT current_setting('application_name')")) == "release-manager"
     assert get_cache().client.client_getname() == "release-manager"
+
+
+def test_a_value_over_the_entry_limit_is_not_cached_but_still_served(services):
+    client = redis.Redis.from_url(services["redis_url"])
+    cache = Cache(client, prefix=f"cachetest-{uuid.uuid4().hex[:8]}", max_entry_bytes=1024, cooldown_s=0.0)
+    loads = []
+
+    def load():
+        loads.append(1)
+        return {"notes": "n" * 2048}
+
+    assert cache.fetch("releases", "big", load) == {"notes": "n" * 2048}
+    assert cache.fetch("releases", "big", load) == {"notes": "n" * 2048}
+    assert len(loads) == 2
+    assert client.exists(f"{cache.prefix}:releases:big") == 0
+    client.close()

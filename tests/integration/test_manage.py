@@ -78,3 +78,15 @@ def test_with_no_database_url_it_uses_the_embedded_database(tmp_path):
     # The second run found the same embedded database, and the same user in it.
     assert again.returncode == 2
     assert "exists" in again.stderr
+
+
+def test_the_embedded_database_starts_without_a_runtime_dir_warning(tmp_path):
+    # As in a container or CI job, where no login session sets XDG_RUNTIME_DIR.
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "XDG_RUNTIME_DIR")}
+    env |= {"RM_DATA_DIR": str(tmp_path), "ENVIRONMENT": "development"}
+
+    result = manage("migrate", env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert "RuntimeDirWarning" not in result.stderr
+    assert "XDG_RUNTIME_DIR" not in result.stderr
