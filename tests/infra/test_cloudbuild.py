@@ -185,8 +185,8 @@ def test_the_smoke_test_refuses_to_run_without_its_token(api):
 
 
 @pytest.fixture
-def database_user(admin_url: str) -> Iterator[str]:
-    """A login-less role standing in for a function's IAM database user."""
+def database_user(admin_url: str, services: dict[str, str]) -> Iterator[str]:
+    """A login-less role standing in for a function's IAM database user (in this run's database)."""
     name = f"rm-test-fn-{uuid.uuid4().hex[:8]}@project.iam"
     engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
     with engine.connect() as conn:
