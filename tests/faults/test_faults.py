@@ -21,13 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from shared.db import get_engine
-from tests.factories import as_role
 from tests.servers import DevServer, call, throwaway_redis
-
-
-@pytest.fixture
-def developer() -> dict[str, str]:
-    return as_role("developer")[1]
 
 
 def release_body(version: str = "1.0.0") -> dict[str, str]:

@@ -26,16 +26,6 @@ def release_body(application="checkout", version="1.0.0", **extra):
     return body | extra
 
 
-@pytest.fixture
-def developer():
-    return as_role("developer")[1]
-
-
-@pytest.fixture
-def viewer():
-    return as_role("viewer")[1]
-
-
 def create(client, headers, **body):
     response = client.post("/releases", json=release_body(**body), headers=headers)
     assert response.status_code == 201, response.get_json()
