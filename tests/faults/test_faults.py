@@ -21,18 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from shared.db import get_engine
-from tests.factories import as_role
 from tests.servers import DevServer, call, throwaway_redis
-
-
-@pytest.fixture
-def developer() -> dict[str, str]:
-    return as_role("developer")[1]
-
-
-@pytest.fixture
-def releases(apps: dict[str, Any]) -> Any:
-    return apps["releases"].test_client()
 
 
 def release_body(version: str = "1.0.0") -> dict[str, str]:
@@ -88,7 +77,7 @@ def throwaway_postgres(tmp_path: Path) -> Iterator[Any]:
     previous = os.environ["DATABASE_URL"]
     os.environ["DATABASE_URL"] = url
     try:
-        from tests.conftest import reset_instance_state
+        from tests.services import reset_instance_state
 
         reset_instance_state()
         migrate()
@@ -201,7 +190,7 @@ def test_a_connection_dropped_mid_transaction_leaves_no_half_write(releases, dev
 
 @pytest.fixture
 def short_statement_timeout(monkeypatch):
-    from tests.conftest import reset_instance_state
+    from tests.services import reset_instance_state
 
     monkeypatch.setenv("DB_STATEMENT_TIMEOUT_MS", "300")
     reset_instance_state()

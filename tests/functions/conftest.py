@@ -1,22 +1,10 @@
-"""Each function loaded by functions-framework itself, as Cloud Functions loads it."""
+"""Every test here uses the database or the cache: each starts from empty tables and an empty cache."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import pytest
 
 
-@pytest.fixture
-def auth(apps: dict[str, Any]) -> Any:
-    return apps["auth"].test_client()
-
-
-@pytest.fixture
-def releases(apps: dict[str, Any]) -> Any:
-    return apps["releases"].test_client()
-
-
-@pytest.fixture
-def health(apps: dict[str, Any]) -> Any:
-    return apps["health"].test_client()
+@pytest.fixture(autouse=True)
+def starts_clean(clean_state: None) -> None:
+    """Make the shared `clean_state` (tests/services.py) apply to each test in this folder."""

@@ -26,16 +26,6 @@ def release_body(application="checkout", version="1.0.0", **extra):
     return body | extra
 
 
-@pytest.fixture
-def developer():
-    return as_role("developer")[1]
-
-
-@pytest.fixture
-def viewer():
-    return as_role("viewer")[1]
-
-
 def create(client, headers, **body):
     response = client.post("/releases", json=release_body(**body), headers=headers)
     assert response.status_code == 201, response.get_json()
@@ -397,7 +387,7 @@ def test_an_overlong_idempotency_key_is_400(releases, developer):
 def test_a_client_reads_its_own_write_through_another_instance(apps, developer):
     import functions_framework
 
-    from tests.conftest import ROOT
+    from tests.services import ROOT
 
     other_instance = functions_framework.create_app("releases", str(ROOT / "functions" / "releases" / "main.py"))
     one, two = apps["releases"].test_client(), other_instance.test_client()
@@ -413,8 +403,8 @@ def test_a_client_reads_its_own_write_through_another_instance(apps, developer):
 
 
 def test_answers_stay_correct_with_redis_stopped(releases, developer, monkeypatch):
-    from tests.conftest import reset_instance_state
     from tests.servers import throwaway_redis
+    from tests.services import reset_instance_state
 
     with throwaway_redis() as server:
         # This instance's cache is the throwaway Redis, for every part of the request path.

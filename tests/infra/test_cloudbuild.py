@@ -405,8 +405,8 @@ def test_without_a_token_version_yet_the_smoke_test_says_how_to_add_one(api, goo
 
 
 @pytest.fixture
-def database_user(admin_url: str) -> Iterator[str]:
-    """A login-less role standing in for a function's IAM database user."""
+def database_user(admin_url: str, services: dict[str, str]) -> Iterator[str]:
+    """A login-less role standing in for a function's IAM database user (in this run's database)."""
     name = f"rm-test-fn-{uuid.uuid4().hex[:8]}@project.iam"
     engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
     with engine.connect() as conn:

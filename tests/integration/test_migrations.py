@@ -10,7 +10,7 @@ from alembic.migration import MigrationContext
 
 from shared.manage import alembic_config
 from shared.schema import metadata
-from tests.conftest import create_database, drop_database
+from tests.services import create_database, drop_database
 
 
 @pytest.fixture
