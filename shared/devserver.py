@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -71,21 +72,41 @@ def prepare_local_services() -> None:
     get_settings()
 
 
+def stop_on_termination() -> None:
+    """SIGTERM (an IDE's stop button, a process manager, `kill`, make passing on its own) and SIGHUP
+    stop the server as Ctrl-C does: the serve loop ends and the embedded PostgreSQL is stopped on the
+    way out. Python's default for SIGTERM would end the process without that."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupt)
+
+
 def main() -> int:
+    stop_on_termination()
     configure_logging(os.environ.get("LOG_LEVEL", "INFO").upper())
     try:
-        prepare_local_services()
-        from shared.manage import migrate
-
-        migrate()
+        serve()
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        pass  # Ctrl-C, SIGTERM or SIGHUP, while starting or serving
+    log.info("stopped")  # at exit the embedded PostgreSQL stops, unless another process still uses it
+    return 0
+
+
+def serve() -> None:
+    prepare_local_services()
+    from shared.manage import migrate
+
+    migrate()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # our access log says it once, as JSON
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8080"))
     log.info("serving /auth, /releases and /health on http://%s:%d", host, port)
-    run_simple(host, port, build_app(), threaded=True, use_reloader=False)
-    return 0
+    run_simple(host, port, build_app(), threaded=True, use_reloader=False)  # returns on KeyboardInterrupt
 
 
 if __name__ == "__main__":
