@@ -8,8 +8,8 @@ from tests.servers import DevServer, call
 DIGEST = "sha256:" + "b" * 64
 
 
-def _follow(server: DevServer, headers: dict[str, str], location: str) -> dict:
-    assert location.startswith("/"), location
+def _follow(server: DevServer, headers: dict[str, str], location: str, expected: str) -> dict:
+    assert location == expected  # the resource's own path, not merely one the server tolerates
     status, _, body = call(server.base, "GET", location, headers=headers)
     assert status == 200, (location, status, body)
     return body
@@ -19,11 +19,12 @@ def _ship(server: DevServer, headers: dict[str, str], version: str) -> tuple[str
     release = {"application": "locations", "version": version, "title": "t", "status": "ready"}
     status, answered, created = call(server.base, "POST", "/releases", release, headers)
     assert status == 201
-    assert _follow(server, headers, answered["Location"])["id"] == created["id"]
+    assert _follow(server, headers, answered["Location"], f"/releases/{created['id']}")["id"] == created["id"]
     path = f"/releases/{created['id']}/deployments"
     status, answered, deployment = call(server.base, "POST", path, {"environment": "dev"}, headers)
     assert status == 201
-    assert _follow(server, headers, answered["Location"])["id"] == deployment["id"]
+    own = f"{path}/{deployment['id']}"
+    assert _follow(server, headers, answered["Location"], own)["id"] == deployment["id"]
     for step in ("in_progress", "succeeded"):
         assert call(server.base, "PATCH", f"{path}/{deployment['id']}", {"status": step}, headers)[0] == 200
     return created["id"], deployment["id"]
@@ -38,7 +39,8 @@ def test_every_location_under_make_dev_is_a_url_a_client_can_get(dev_server):
     status, answered, rollback = call(dev_server.base, "POST", "/releases/rollback", reason, headers)
 
     assert status == 201 and rollback["release_id"] == first
-    assert _follow(dev_server, headers, answered["Location"])["kind"] == "rollback"
+    own = f"/releases/{first}/deployments/{rollback['id']}"
+    assert _follow(dev_server, headers, answered["Location"], own)["kind"] == "rollback"
 
 
 def test_a_deployment_reads_with_an_etag_and_answers_304_when_unchanged(dev_server):
