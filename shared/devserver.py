@@ -1,4 +1,5 @@
 """`make dev`: the three functions on one origin, each loaded as functions-framework loads it.
+`python -m shared.devserver documents DIR` writes the three OpenAPI documents instead (`make lint-api`).
 
 With no DATABASE_URL the embedded PostgreSQL under `.data/` is used; with no REDIS_URL an
 in-process Redis stand-in (fakeredis speaking RESP over TCP) is served, so the cache code path is
@@ -84,7 +85,32 @@ def stop_on_termination() -> None:
         signal.signal(signum, interrupt)
 
 
-def main() -> int:
+def write_documents(directory: Path) -> list[Path]:
+    """Each function's OpenAPI document as it serves it, to `<directory>/<name>.json` (for linters)."""
+    from werkzeug.test import Client
+
+    client = Client(build_app())
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in FUNCTIONS:
+        response = client.get(f"/{name}/openapi.json")
+        if response.status_code != 200:
+            raise RuntimeError(f"/{name}/openapi.json answered {response.status_code}")
+        written.append(directory / f"{name}.json")
+        written[-1].write_bytes(response.get_data())
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["documents"] and len(arguments) == 2:
+        configure_logging("WARNING")
+        for path in write_documents(Path(arguments[1])):
+            print(path)
+        return 0
+    if arguments:
+        print("usage: python -m shared.devserver [documents DIRECTORY]", file=sys.stderr)
+        return 2
     stop_on_termination()
     configure_logging(os.environ.get("LOG_LEVEL", "INFO").upper())
     try:

@@ -290,9 +290,23 @@ def _operation(api: Api, route: Route, parameters: list[dict[str, Any]], compone
     return operation
 
 
+CONVENTIONS = """JSON in and out, UTF-8; timestamps are RFC 3339 in UTC; ids are UUIDs.
+
+- **Authentication**: `Authorization: Bearer <token>`, a JWT access token from `POST /auth/login` or an
+  API token (`rm_...`) from `POST /auth/tokens`. Roles, each including the ones before it: `viewer`,
+  `developer`, `release_manager`, `admin`.
+- **Errors** are RFC 9457 `application/problem+json` with a stable machine-readable `code` and, for
+  invalid fields or failed gates, one entry per problem in `errors`.
+- **Lists** take `limit` (1..100, default 20) and `cursor`, and answer `{items, next_cursor}` with a
+  `Link: <...>; rel="next"` header.
+- **Retries**: a creating `POST` takes `Idempotency-Key`; the same key and body replay the first answer for 24 h.
+- **Versions**: single resources carry an `ETag`; `If-None-Match` gives 304, a stale `If-Match` gives 412.
+- Every response carries `X-Request-ID`."""
+
+
 def document(api: Api, *, version: str) -> dict[str, Any]:
     """The OpenAPI 3.1 document of one function."""
-    components: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}
+    components: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}  # every function answers problems (404, 405, ...)
     paths: dict[str, dict[str, Any]] = {}
     for route in api.routes:
         if not route.documented:
@@ -305,7 +319,7 @@ def document(api: Api, *, version: str) -> dict[str, Any]:
         "info": {
             "title": api.title,
             "version": version,
-            "description": api.description,
+            "description": (api.description + "\n\n" + CONVENTIONS).strip(),
         },
         "servers": [{"url": "/", "description": "The origin serving this document"}],
         "tags": [{"name": api.name, "description": api.title}],
