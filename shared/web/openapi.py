@@ -112,7 +112,7 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "description": "The OAuth2 password flow: POST /auth/login also takes the form "
         "`grant_type=password&username=...&password=...` (application/x-www-form-urlencoded), "
         "as OAuth2 tools and the docs page's Authorize button send it; the access token it answers is a bearer token.",
-        "flows": {"password": {"tokenUrl": "/auth/login", "refreshUrl": "/auth/refresh", "scopes": {}}},
+        "flows": {"password": {"tokenUrl": "/auth/login", "scopes": {}}},
     },
 }
 
