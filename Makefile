@@ -8,9 +8,14 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
+# Spectral (npm), for `make lint-api`; installed under .tools/ (ignored by git) when Node is present.
+SPECTRAL_VERSION := 6.16.3
+TOOLS := .tools
+SPECTRAL_STAMP := $(TOOLS)/.spectral-$(SPECTRAL_VERSION)
+NODE := $(shell command -v node 2>/dev/null)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: dev test lint typecheck security clean package fuzz bench
+.PHONY: dev test lint lint-api typecheck security clean package fuzz bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,13 +34,24 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+$(SPECTRAL_STAMP):
+	npm install --prefix $(TOOLS) --no-audit --no-fund --silent --no-save @stoplight/spectral-cli@$(SPECTRAL_VERSION)
+	@touch $(SPECTRAL_STAMP)
+
+# Spectral's OpenAPI ruleset (.spectral.yaml) over the documents exactly as the functions serve them.
+lint-api: $(STAMP) $(SPECTRAL_STAMP)
+	LOG_LEVEL=WARNING $(BIN)/python -m shared.devserver documents $(TOOLS)/openapi >/dev/null
+	$(TOOLS)/node_modules/.bin/spectral lint --fail-severity warn --quiet $(TOOLS)/openapi/*.json
+
 typecheck: $(STAMP)
 	$(BIN)/mypy shared functions
 
 security: $(STAMP)
 	$(BIN)/bandit --quiet --recursive --severity-level medium shared functions
 
-test: lint typecheck security $(CHECKOV_STAMP)
+# lint-api runs where Node is installed (`make test` says when it is skipped).
+test: lint typecheck security $(if $(NODE),lint-api) $(CHECKOV_STAMP)
+	@$(if $(NODE),,echo "make test: no node here, so Spectral (make lint-api) is skipped")
 	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 fuzz: $(STAMP)
@@ -54,4 +70,4 @@ package: $(STAMP)
 	$(BIN)/python .ci/package.py
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .data dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) $(TOOLS) .data dist .pytest_cache .mypy_cache .ruff_cache

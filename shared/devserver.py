@@ -1,4 +1,5 @@
 """`make dev`: the three functions on one origin, each loaded as functions-framework loads it.
+`python -m shared.devserver documents DIR` writes the three OpenAPI documents instead (`make lint-api`).
 
 With no DATABASE_URL the embedded PostgreSQL under `.data/` is used; with no REDIS_URL an
 in-process Redis stand-in (fakeredis speaking RESP over TCP) is served, so the cache code path is
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -71,21 +73,66 @@ def prepare_local_services() -> None:
     get_settings()
 
 
-def main() -> int:
+def stop_on_termination() -> None:
+    """SIGTERM (an IDE's stop button, a process manager, `kill`, make passing on its own) and SIGHUP
+    stop the server as Ctrl-C does: the serve loop ends and the embedded PostgreSQL is stopped on the
+    way out. Python's default for SIGTERM would end the process without that."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupt)
+
+
+def write_documents(directory: Path) -> list[Path]:
+    """Each function's OpenAPI document as it serves it, to `<directory>/<name>.json` (for linters)."""
+    from werkzeug.test import Client
+
+    client = Client(build_app())
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in FUNCTIONS:
+        response = client.get(f"/{name}/openapi.json")
+        if response.status_code != 200:
+            raise RuntimeError(f"/{name}/openapi.json answered {response.status_code}")
+        written.append(directory / f"{name}.json")
+        written[-1].write_bytes(response.get_data())
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["documents"] and len(arguments) == 2:
+        configure_logging("WARNING")
+        for path in write_documents(Path(arguments[1])):
+            print(path)
+        return 0
+    if arguments:
+        print("usage: python -m shared.devserver [documents DIRECTORY]", file=sys.stderr)
+        return 2
+    stop_on_termination()
     configure_logging(os.environ.get("LOG_LEVEL", "INFO").upper())
     try:
-        prepare_local_services()
-        from shared.manage import migrate
-
-        migrate()
+        serve()
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        pass  # Ctrl-C, SIGTERM or SIGHUP, while starting or serving
+    log.info("stopped")  # at exit the embedded PostgreSQL stops, unless another process still uses it
+    return 0
+
+
+def serve() -> None:
+    prepare_local_services()
+    from shared.manage import migrate
+
+    migrate()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # our access log says it once, as JSON
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8080"))
     log.info("serving /auth, /releases and /health on http://%s:%d", host, port)
-    run_simple(host, port, build_app(), threaded=True, use_reloader=False)
-    return 0
+    run_simple(host, port, build_app(), threaded=True, use_reloader=False)  # returns on KeyboardInterrupt
 
 
 if __name__ == "__main__":

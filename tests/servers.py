@@ -100,10 +100,12 @@ def call(
 class DevServer:
     """`python -m shared.devserver` on a free port with the given environment."""
 
-    def __init__(self, **env: str) -> None:
+    def __init__(self, *, unset: tuple[str, ...] = (), **env: str) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         full = {**os.environ, "PORT": str(self.port), "LOG_LEVEL": "WARNING", "ENVIRONMENT": "test", **env}
+        for name in unset:  # e.g. DATABASE_URL, to have the server start its embedded stand-in
+            full.pop(name, None)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "shared.devserver"],
             cwd=ROOT,

@@ -24,12 +24,19 @@ api = Api("releases", title="Release Manager: releases", authenticator=authentic
 # -- releases -------------------------------------------------------------------------------------
 
 
-@api.post("/", role="developer", body=schemas.ReleaseIn, status=201, errors=(409,), response=out.ReleaseDetailOut)
+@api.post(
+    "/",
+    role="developer",
+    body=schemas.ReleaseIn,
+    status=201,
+    errors=(409,),
+    response=out.ReleaseDetailOut,
+    location=True,
+)
 def create_release(call: Call) -> Reply:
     """Record a release (a draft, or `ready` when the body says so)."""
     release = service.create_release(call.work, actor=call.principal.actor, data=call.body.model_dump(mode="json"))
-    location = f"{call.request.script_root}/releases/{release['id']}"
-    return Reply(body=release, headers={"Location": location})
+    return Reply(body=release, headers={"Location": api.location(call.request, f"/{release['id']}")})
 
 
 @api.get("/", role="viewer", query=schemas.ReleaseQuery, lists=True, response=out.ReleaseOut)
@@ -144,6 +151,7 @@ def put_environment(call: Call, name: str) -> Reply:
     status=201,
     errors=(409,),
     response=out.DeploymentOut,
+    location=True,
 )
 def request_deployment(call: Call, release_id: UUID) -> Reply:
     """Deploy a ready release to an environment; every gate is checked, every failure reported."""
@@ -154,7 +162,7 @@ def request_deployment(call: Call, release_id: UUID) -> Reply:
         actor_role=call.principal.role,
         **call.body.model_dump(),
     )
-    location = f"{call.request.script_root}/releases/{release_id}/deployments/{deployment['id']}"
+    location = api.location(call.request, f"/{release_id}/deployments/{deployment['id']}")
     return Reply(body=deployment, headers={"Location": location})
 
 
@@ -186,6 +194,14 @@ def all_deployments(call: Call) -> Reply:
     """Deployments of every release, filtered."""
     items, cursor = deployments.list_deployments(call.work, **call.query.model_dump())
     return listing(call, items, cursor)
+
+
+@api.get(
+    "/<uuid:release_id>/deployments/<uuid:deployment_id>", role="viewer", errors=(304,), response=out.DeploymentOut
+)
+def get_deployment(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
+    """One deployment of this release, with its approvals."""
+    return deployments.read_deployment(call.work, release_id=release_id, deployment_id=deployment_id)
 
 
 @api.patch(
@@ -233,10 +249,13 @@ def decide(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
     status=201,
     errors=(409,),
     response=out.DeploymentOut,
+    location=True,
 )
-def rollback(call: Call) -> dict:
+def rollback(call: Call) -> Reply:
     """Redeploy the last good release before the live one (no approvals; allowed in a freeze)."""
-    return rollbacks.rollback(call.work, actor=call.principal.actor, **call.body.model_dump())
+    deployment = rollbacks.rollback(call.work, actor=call.principal.actor, **call.body.model_dump())
+    location = api.location(call.request, f"/{deployment['release_id']}/deployments/{deployment['id']}")
+    return Reply(body=deployment, headers={"Location": location})
 
 
 # -- freezes ------------------------------------------------------------------------------------

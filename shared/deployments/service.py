@@ -317,6 +317,11 @@ def get_deployment(work: UnitOfWork, *, release_id: uuid.UUID, deployment_id: uu
     return row
 
 
+def read_deployment(work: UnitOfWork, *, release_id: uuid.UUID, deployment_id: uuid.UUID) -> dict[str, Any]:
+    """One deployment of a release, with its approvals."""
+    return with_decisions(work.conn, [get_deployment(work, release_id=release_id, deployment_id=deployment_id)])[0]
+
+
 def report_status(
     work: UnitOfWork,
     *,

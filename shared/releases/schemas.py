@@ -38,7 +38,8 @@ def _semver(value: str) -> str:
     return value
 
 
-Notes = Annotated[str, AfterValidator(_notes_size)]
+# At most 64 KiB of UTF-8; the document's maxLength (characters) is the bound that follows from it.
+Notes = Annotated[str, Field(json_schema_extra={"maxLength": MAX_NOTES_BYTES}), AfterValidator(_notes_size)]
 # The pattern is published in the document; the SemVer library does the checking (with clearer messages).
 Version = Annotated[
     str, Field(max_length=256, json_schema_extra={"pattern": rules.SEMVER_PATTERN}), AfterValidator(_semver)
@@ -103,7 +104,11 @@ class ReleaseQuery(PageQuery):
     status: Literal["draft", "ready", "cancelled"] | None = None
     environment: str | None = Field(default=None, min_length=1, max_length=63)
     q: str | None = Field(default=None, min_length=1, max_length=200)
-    sort: Literal["-created_at", "-version"] = "-created_at"
+    sort: Literal["-created_at", "-version"] = Field(
+        default="-created_at",
+        description="`-created_at`: newest first; `-version`: highest SemVer first.",
+        json_schema_extra={"x-enum-varnames": ["CREATED_AT_DESC", "VERSION_DESC"]},
+    )
 
 
 class AuditQuery(PageQuery):

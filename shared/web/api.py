@@ -73,6 +73,8 @@ class Route:
     errors: tuple[int, ...] = ()
     lists: bool = False
     documented: bool = True
+    # A 201 whose answer names the new resource's URL in `Location` (documentation only).
+    location: bool = False
     # What a success answers (documentation only), and other statuses that answer JSON, not a problem.
     response: type[pydantic.BaseModel] | None = None
     json_errors: Mapping[int, type[pydantic.BaseModel]] = field(default_factory=dict)
@@ -281,6 +283,14 @@ class Api:
             if key is not None and response.status_code < 300:
                 idempotency.remember(work, caller=caller, key=key, response=response, withhold=route.secret_fields)
             return response
+
+    def location(self, request: Request, local_path: str) -> str:
+        """The path a client GETs for `local_path` of this function, however the request reached it:
+        mounted by `make dev` (`/releases` is the script root), behind the load balancer (the path
+        keeps `/releases`), or at a URL that is the function's own root."""
+        mount = "/" + self.name
+        kept = request.path == mount or request.path.startswith(mount + "/")
+        return request.script_root + (mount if kept else "") + local_path
 
     def local_path(self, path: str) -> str:
         """The path below this function's mount point (`/releases/x` and `/x` both give `/x`)."""

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.factories import as_role
+from tests.factories import PASSWORD, as_role, make_user
 
 
 @pytest.mark.parametrize("name", ["auth", "releases", "health"])
@@ -38,6 +38,7 @@ def test_the_document_lists_every_route_the_function_answers(apps, name):
             ("DELETE", "/releases/{release_id}"),
             ("POST", "/releases/{release_id}/deployments"),
             ("POST", "/releases/{release_id}/deployments/preflight"),
+            ("GET", "/releases/{release_id}/deployments/{deployment_id}"),
             ("PATCH", "/releases/{release_id}/deployments/{deployment_id}"),
             ("POST", "/releases/{release_id}/deployments/{deployment_id}/approvals"),
             ("POST", "/releases/rollback"),
@@ -100,11 +101,80 @@ def test_request_schemas_are_the_validators_own(apps):
     assert schemas["Artifact"]["properties"]["digest"]["pattern"] == "^sha256:[0-9a-f]{64}$"
 
 
-def test_the_login_form_is_documented_for_oauth2_password_tools(apps):
-    login = apps["auth"].test_client().get("/auth/openapi.json").get_json()["paths"]["/auth/login"]["post"]
+def test_the_login_form_is_documented_as_the_oauth2_password_flow(apps, auth):
+    """One body per operation (a generated client can't pick between two required bodies); the form
+    is the OAuth2 password flow's token URL, which is how OAuth2 tools and Swagger UI find it."""
+    document = apps["auth"].test_client().get("/auth/openapi.json").get_json()
+    login = document["paths"]["/auth/login"]["post"]
 
-    assert set(login["requestBody"]["content"]) == {"application/json", "application/x-www-form-urlencoded"}
+    assert set(login["requestBody"]["content"]) == {"application/json"}
     assert {"401", "429"} <= set(login["responses"])
+    flow = document["components"]["securitySchemes"]["oauth2"]["flows"]["password"]
+    assert flow["tokenUrl"] == "/auth/login"
+    assert {"bearer": []} in document["paths"]["/auth/me"]["get"]["security"]
+    assert {"oauth2": []} in document["paths"]["/auth/me"]["get"]["security"]
+    make_user("viewer", email="form@example.com")
+    form = {"grant_type": "password", "username": "form@example.com", "password": PASSWORD}
+    assert auth.post(flow["tokenUrl"], data=form).get_json()["token_type"] == "bearer"
+
+
+def _header_names(response: dict) -> set[str]:
+    return set(response.get("headers", {}))
+
+
+def test_response_headers_are_declared(apps):
+    document = apps["releases"].test_client().get("/releases/openapi.json").get_json()
+    paths, headers = document["paths"], document["components"]["headers"]
+
+    create = paths["/releases"]["post"]["responses"]
+    assert {"Location", "ETag", "Idempotent-Replayed", "X-Request-ID"} <= _header_names(create["201"])
+    assert headers["Location"]["required"] is True and headers["X-Request-ID"]["required"] is True
+    assert "Retry-After" in _header_names(create["503"])
+    assert "WWW-Authenticate" in _header_names(create["401"])
+    assert "Location" in _header_names(paths["/releases/{release_id}/deployments"]["post"]["responses"]["201"])
+    assert "Location" in _header_names(paths["/releases/rollback"]["post"]["responses"]["201"])
+    assert "Link" in _header_names(paths["/releases"]["get"]["responses"]["200"])
+    assert "ETag" in _header_names(paths["/releases/{release_id}"]["get"]["responses"]["304"])
+    every = [r for ops in paths.values() for op in ops.values() for r in op["responses"].values()]
+    assert all("X-Request-ID" in _header_names(r) for r in every)
+    assert set(headers) >= {"ETag", "Location", "Retry-After", "Idempotent-Replayed", "X-Request-ID", "Link"}
+    login = apps["auth"].test_client().get("/auth/openapi.json").get_json()["paths"]["/auth/login"]["post"]
+    assert "Retry-After" in _header_names(login["responses"]["429"])
+
+
+def test_request_headers_are_declared_where_they_are_honoured(apps):
+    paths = apps["releases"].test_client().get("/releases/openapi.json").get_json()["paths"]
+    auth_paths = apps["auth"].test_client().get("/auth/openapi.json").get_json()["paths"]
+
+    def names(operation: dict) -> set[str]:
+        return {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+
+    assert "Idempotency-Key" in names(paths["/releases/{release_id}/deployments"]["post"])
+    assert "If-Match" in names(paths["/releases/{release_id}/deployments/{deployment_id}"]["patch"])
+    for read in (
+        paths["/releases/{release_id}"]["get"],
+        paths["/releases/{release_id}/deployments/{deployment_id}"]["get"],
+        auth_paths["/auth/me"]["get"],
+    ):
+        assert "If-None-Match" in names(read) and "304" in read["responses"]
+
+
+def test_the_documents_read_well_in_generated_code(apps):
+    """Plain summaries, named enum members, every limit the validator applies, no impossible defaults."""
+    document = apps["releases"].test_client().get("/releases/openapi.json").get_json()
+    operations = [op for ops in document["paths"].values() for op in ops.values()]
+    schemas = document["components"]["schemas"]
+
+    assert all("`" not in op["summary"] for op in operations)
+    assert "`ready`" in document["paths"]["/releases"]["post"]["description"]  # Markdown belongs there
+    sort = next(p for p in document["paths"]["/releases"]["get"]["parameters"] if p["name"] == "sort")
+    assert sort["schema"]["x-enum-varnames"] == ["CREATED_AT_DESC", "VERSION_DESC"]
+    assert schemas["ReleaseIn"]["properties"]["notes"]["maxLength"] == 65536
+    assert schemas["ReleasePatch"]["properties"]["notes"]["maxLength"] == 65536
+    for name in ("title", "notes", "artifacts"):
+        assert "default" not in schemas["ReleasePatch"]["properties"][name]
+    status = next(p for p in document["paths"]["/releases"]["get"]["parameters"] if p["name"] == "status")
+    assert status["schema"]["enum"] == ["draft", "ready", "cancelled"]  # a query value is never null
 
 
 @pytest.mark.parametrize("name", ["auth", "releases", "health"])
