@@ -10,6 +10,11 @@ import pytest
 from tests.servers import DevServer
 
 
+@pytest.fixture(autouse=True)
+def starts_clean(clean_state: None) -> None:
+    """Make the shared `clean_state` (tests/services.py) apply to each test in this folder."""
+
+
 @pytest.fixture(scope="session")
 def dev_server(services: dict[str, str]) -> Iterator[DevServer]:
     server = DevServer()
