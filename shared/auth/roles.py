@@ -1,5 +1,7 @@
 """Roles, each including the ones before it."""
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Literal
 
 Role = Literal["viewer", "developer", "release_manager", "admin"]
@@ -19,3 +21,43 @@ def at_least(role: str, required: str) -> bool:
 def lower_of(a: str, b: str) -> str:
     """The less powerful of two roles."""
     return a if rank(a) <= rank(b) else b
+
+
+# -- scoped roles ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A role on a scope: one application (None: all) and some environments (None: all).
+
+    A user's org-wide role is a Grant with both scopes None; bindings (direct, through a team, or of
+    a service account) are the others.
+    """
+
+    role: str
+    application: str | None = None
+    environments: tuple[str, ...] | None = None
+
+    def covers(self, application: str | None, environment: str | None) -> bool:
+        """Does this grant reach an action on `application` in `environment`?
+
+        An action that names no application (or no environment) is covered only by a grant that is
+        not limited in that dimension: a binding on one application gives nothing org-wide.
+        """
+        if self.application is not None and self.application != application:
+            return False
+        return self.environments is None or (environment is not None and environment in self.environments)
+
+
+def role_on(grants: Iterable[Grant], *, application: str | None = None, environment: str | None = None) -> str | None:
+    """The highest role any grant gives for an action on `application` in `environment` (None: no role)."""
+    best: str | None = None
+    for grant in grants:
+        if grant.covers(application, environment) and (best is None or rank(grant.role) > rank(best)):
+            best = grant.role
+    return best
+
+
+def highest(grants: Iterable[Grant]) -> str | None:
+    """The highest role of any grant, whatever its scope: what a route's coarse check may admit."""
+    return max((g.role for g in grants), key=rank, default=None)
