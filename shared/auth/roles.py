@@ -1,9 +1,9 @@
 """Roles, each including the ones before it."""
 
-from typing import Literal
+from typing import Literal, get_args
 
 Role = Literal["viewer", "developer", "release_manager", "admin"]
-ORDER: tuple[Role, ...] = ("viewer", "developer", "release_manager", "admin")
+ORDER: tuple[Role, ...] = get_args(Role)
 
 
 def rank(role: str) -> int:
