@@ -61,8 +61,8 @@ class Shape:
         if len(self._picked) == 1:
             values = (values,)
         if not given and len(self._picked) == len(self._template):
-            return dict(zip(self._picked, values, strict=True))
+            return dict(zip(self._picked, values, strict=False))
         found = self._template.copy()
-        found.update(zip(self._picked, values, strict=True))
+        found.update(zip(self._picked, values, strict=False))
         found.update(given)
         return found
