@@ -16,8 +16,8 @@ def prepare(db: BenchDatabase, *, token: str, email: str) -> dict[str, Any]:
     """Release ids for cache hits (cached now) and misses (never read), and list positions."""
     import sqlalchemy as sa
 
+    from shared import catalog as service
     from shared.db import transaction, unit_of_work
-    from shared.releases import service
 
     with transaction() as conn:
         ids = [str(r[0]) for r in conn.execute(sa.text("SELECT id FROM releases ORDER BY md5(id::text) LIMIT 40016"))]

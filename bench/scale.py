@@ -24,9 +24,9 @@ def scale_point(repeats: int) -> dict[str, Any]:
     """p50 of each list query through the service with the cache disabled, and its EXPLAIN plan."""
     import sqlalchemy as sa
 
+    from shared import catalog as service
     from shared.cache import Cache
     from shared.db import get_engine, unit_of_work
-    from shared.releases import service
 
     no_cache = Cache(None)
     out: dict[str, Any] = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -196,6 +196,10 @@ class UnitOfWork:
         """Run `action` once the work is committed (cache invalidation goes here, never before)."""
         self._after_commit.append(action)
 
+    def invalidate(self, *namespaces: str) -> None:
+        """Once the work is committed, nothing cached in these namespaces is served again."""
+        self.after_commit(lambda: self.cache.invalidate(*namespaces))
+
     def commit(self) -> None:
         if self._conn is not None:
             committed = _take_on_commit(self._conn)
@@ -238,6 +242,11 @@ def unit_of_work(
         work.commit()
     finally:
         work.close()
+
+
+def one_of(column: str, values: Iterable[str]) -> str:
+    """A CHECK or index condition from an enumeration: `status IN ('draft', 'ready')`."""
+    return f"{column} IN ({', '.join(repr(str(value)) for value in values)})"
 
 
 UNIQUE_VIOLATION = "23505"

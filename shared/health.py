@@ -8,13 +8,32 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
 from shared.cache import Cache, get_cache
 from shared.db import get_engine
+from shared.models import Out
 from shared.settings import get_settings
+
+
+class CheckOut(Out):
+    status: Literal["ok", "down", "disabled"]
+    latency_ms: float | None
+
+
+class HealthChecksOut(Out):
+    database: CheckOut
+    cache: CheckOut
+
+
+class HealthOut(Out):
+    status: Literal["ok", "degraded", "unavailable"]
+    version: str
+    environment: str
+    checks: HealthChecksOut
+
 
 CHECK_TIMEOUT_S = 1.5
 REUSE_FOR_S = 1.0

@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from shared.auth import roles
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("migrate", help="upgrade the database to the newest revision")
     create = commands.add_parser("create-user", help="create a user with any role (bootstrap the first admin)")
     create.add_argument("--email", required=True)
-    create.add_argument("--role", default="admin", choices=["viewer", "developer", "release_manager", "admin"])
+    create.add_argument("--role", default="admin", choices=roles.ORDER)
     create.add_argument("--display-name")
     args = parser.parse_args(argv)
     try:

@@ -1,7 +1,8 @@
-"""Base classes and common field types of the request models."""
+"""Base classes and common field types of the request and response models."""
 
+import operator
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
 
@@ -28,3 +29,40 @@ class Strict(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
+
+
+class Out(BaseModel):
+    """A response: published in the OpenAPI documents (and checked there by the fuzzing against
+    real responses), never used to serialise, which stays a plain dict built by a `Shape`.
+    Responses may gain fields; clients should ignore the ones they don't know. Built when a
+    document is, never at import."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class Shape:
+    """A response model's fields picked from a row (anything with those attributes), in the model's
+    order: the public dict derives from the model, so the two cannot drift. The fields a row does
+    not hold (`given`) are passed to the call as keywords; they replace what the row holds, too."""
+
+    __slots__ = ("_get", "_picked", "_template")
+
+    def __init__(self, model: type[Out], *, given: tuple[str, ...] = ()) -> None:
+        names = tuple(model.model_fields)
+        unknown = set(given) - set(names)
+        if unknown:
+            raise ValueError(f"{model.__name__} has no fields {sorted(unknown)}")
+        self._picked = tuple(name for name in names if name not in given)
+        self._get = operator.attrgetter(*self._picked)
+        self._template = dict.fromkeys(names)
+
+    def __call__(self, row: Any, /, **given: Any) -> dict[str, Any]:
+        values = self._get(row)
+        if len(self._picked) == 1:
+            values = (values,)
+        if not given and len(self._picked) == len(self._template):
+            return dict(zip(self._picked, values, strict=False))
+        found = self._template.copy()
+        found.update(zip(self._picked, values, strict=False))
+        found.update(given)
+        return found

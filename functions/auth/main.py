@@ -6,10 +6,10 @@ import functions_framework
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
-from shared import responses as out
 from shared.auth import schemas, service
 from shared.auth.guard import authenticate
 from shared.auth.ratelimit import get_limiter
+from shared.auth.schemas import ApiTokenCreatedOut, ApiTokenOut, MeOut, TokenPairOut, UserOut
 from shared.errors import Forbidden
 from shared.pagination import PageQuery
 from shared.settings import get_settings
@@ -18,7 +18,7 @@ from shared.web import Api, Call, Reply, client_address, if_match, listing
 api = Api("auth", title="Release Manager: auth", authenticator=authenticate, no_store=True)
 
 
-@api.post("/register", body=schemas.RegisterIn, status=201, errors=(403, 409, 429), response=out.UserOut)
+@api.post("/register", body=schemas.RegisterIn, status=201, errors=(403, 409, 429), response=UserOut)
 def register(call: Call) -> dict:
     """Create an account (role `viewer`) while registration is open."""
     if not get_settings().registration_is_open:
@@ -28,7 +28,7 @@ def register(call: Call) -> dict:
     )
 
 
-@api.post("/login", body=schemas.LoginIn, form=True, errors=(401, 429), response=out.TokenPairOut)
+@api.post("/login", body=schemas.LoginIn, form=True, errors=(401, 429), response=TokenPairOut)
 def login(call: Call) -> dict:
     """Exchange email and password for an access and a refresh token."""
     return service.login(
@@ -41,7 +41,7 @@ def login(call: Call) -> dict:
     )
 
 
-@api.post("/refresh", body=schemas.RefreshIn, errors=(401,), response=out.TokenPairOut)
+@api.post("/refresh", body=schemas.RefreshIn, errors=(401,), response=TokenPairOut)
 def refresh(call: Call) -> dict:
     """A new token pair for a refresh token, which is spent."""
     return service.refresh(call.work, settings=get_settings(), refresh_token=call.body.refresh_token)
@@ -53,7 +53,7 @@ def logout(call: Call) -> None:
     service.logout(call.work, refresh_token=call.body.refresh_token)
 
 
-@api.get("/me", role="viewer", response=out.MeOut)
+@api.get("/me", role="viewer", response=MeOut)
 def me(call: Call) -> dict:
     """The caller's account and, for an API token, what that token may do."""
     return service.whoami(call.work, user_id=call.principal.user_id, token=call.principal.token)
@@ -71,14 +71,14 @@ def change_password(call: Call) -> None:
     )
 
 
-@api.get("/users", role="admin", query=PageQuery, lists=True, response=out.UserOut)
+@api.get("/users", role="admin", query=PageQuery, lists=True, response=UserOut)
 def list_users(call: Call) -> Reply:
     """Every account, a page at a time."""
     items, cursor = service.list_users(call.work, limit=call.query.limit, cursor=call.query.cursor)
     return listing(call, items, cursor)
 
 
-@api.patch("/users/<uuid:user_id>", role="admin", body=schemas.UserPatch, errors=(409, 412), response=out.UserOut)
+@api.patch("/users/<uuid:user_id>", role="admin", body=schemas.UserPatch, errors=(409, 412), response=UserOut)
 def update_user(call: Call, user_id: UUID) -> dict:
     """Change a user's role or active flag."""
     changes = call.body.model_dump(exclude_none=True)
@@ -92,7 +92,7 @@ def update_user(call: Call, user_id: UUID) -> dict:
     role="developer",
     body=schemas.TokenIn,
     status=201,
-    response=out.ApiTokenCreatedOut,
+    response=ApiTokenCreatedOut,
     secret_fields=("token",),
 )
 def create_token(call: Call) -> dict:
@@ -107,7 +107,7 @@ def create_token(call: Call) -> dict:
     )
 
 
-@api.get("/tokens", role="viewer", query=PageQuery, lists=True, response=out.ApiTokenOut)
+@api.get("/tokens", role="viewer", query=PageQuery, lists=True, response=ApiTokenOut)
 def list_tokens(call: Call) -> Reply:
     """The caller's API tokens (an admin's list has everyone's), without secrets."""
     caller = call.principal

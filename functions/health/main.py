@@ -5,13 +5,13 @@ from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
 from shared import health as checks
-from shared import responses as out
+from shared.health import HealthOut
 from shared.web import Api, Call, Reply
 
 api = Api("health", title="Release Manager: health")
 
 
-@api.get("/", db=False, response=out.HealthOut, json_errors={503: out.HealthOut})
+@api.get("/", db=False, response=HealthOut, json_errors={503: HealthOut})
 def report(call: Call) -> Reply:
     """Database and cache status; 503 when the database is down, `degraded` without the cache."""
     body = checks.get_reporter().report()

@@ -6,16 +6,28 @@ import functions_framework
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
-from shared import responses as out
+from shared import catalog as service  # releases, with where each is deployed
 from shared.audit import service as audit
+from shared.audit.schemas import AuditEventOut, VerifyOut
 from shared.auth.guard import authenticate
+from shared.catalog import ReleaseDetailOut
 from shared.db import get_engine
 from shared.deployments import approvals, environments, freezes, insights
 from shared.deployments import rollback as rollbacks
 from shared.deployments import schemas as deployment_schemas
 from shared.deployments import service as deployments
+from shared.deployments.schemas import (
+    DecisionOut,
+    DeploymentOut,
+    EnvironmentOut,
+    FreezeOut,
+    MetricsOut,
+    OverviewOut,
+    PreflightOut,
+)
 from shared.pagination import PageQuery
-from shared.releases import schemas, service
+from shared.releases import schemas
+from shared.releases.schemas import ReleaseOut
 from shared.web import Api, Call, Reply, if_match, listing
 
 api = Api("releases", title="Release Manager: releases", authenticator=authenticate)
@@ -30,7 +42,7 @@ api = Api("releases", title="Release Manager: releases", authenticator=authentic
     body=schemas.ReleaseIn,
     status=201,
     errors=(409,),
-    response=out.ReleaseDetailOut,
+    response=ReleaseDetailOut,
     location=True,
 )
 def create_release(call: Call) -> Reply:
@@ -39,7 +51,7 @@ def create_release(call: Call) -> Reply:
     return Reply(body=release, headers={"Location": api.location(call.request, f"/{release['id']}")})
 
 
-@api.get("/", role="viewer", query=schemas.ReleaseQuery, lists=True, response=out.ReleaseOut)
+@api.get("/", role="viewer", query=schemas.ReleaseQuery, lists=True, response=ReleaseOut)
 def list_releases(call: Call) -> Reply:
     """Releases, newest first (`sort=-version`: by SemVer precedence), filtered."""
     found = service.list_releases(call.work, **call.query.model_dump())
@@ -51,7 +63,7 @@ def list_releases(call: Call) -> Reply:
     role="viewer",
     errors=(304,),
     prefetch=lambda path: [service.cache_key(path["release_id"])],
-    response=out.ReleaseDetailOut,
+    response=ReleaseDetailOut,
 )
 def get_release(call: Call, release_id: UUID) -> dict:
     """One release with a deployment summary per environment."""
@@ -59,7 +71,7 @@ def get_release(call: Call, release_id: UUID) -> dict:
 
 
 @api.patch(
-    "/<uuid:release_id>", role="developer", body=schemas.ReleasePatch, errors=(409, 412), response=out.ReleaseDetailOut
+    "/<uuid:release_id>", role="developer", body=schemas.ReleasePatch, errors=(409, 412), response=ReleaseDetailOut
 )
 def update_release(call: Call, release_id: UUID) -> dict:
     """Edit a draft (honours If-Match)."""
@@ -78,7 +90,7 @@ def delete_release(call: Call, release_id: UUID) -> None:
     )
 
 
-@api.post("/<uuid:release_id>/finalize", role="developer", errors=(409, 412), response=out.ReleaseDetailOut)
+@api.post("/<uuid:release_id>/finalize", role="developer", errors=(409, 412), response=ReleaseDetailOut)
 def finalize_release(call: Call, release_id: UUID) -> dict:
     """Freeze a draft's content: it becomes `ready`, and deployable."""
     release = service.change_status(
@@ -92,7 +104,7 @@ def finalize_release(call: Call, release_id: UUID) -> dict:
     role="developer",
     body=schemas.CancelIn,
     errors=(409, 412),
-    response=out.ReleaseDetailOut,
+    response=ReleaseDetailOut,
 )
 def cancel_release(call: Call, release_id: UUID) -> dict:
     """Mark a release bad: never deployable again, never a rollback target."""
@@ -107,7 +119,7 @@ def cancel_release(call: Call, release_id: UUID) -> dict:
     return release
 
 
-@api.get("/<uuid:release_id>/events", role="viewer", query=PageQuery, lists=True, response=out.AuditEventOut)
+@api.get("/<uuid:release_id>/events", role="viewer", query=PageQuery, lists=True, response=AuditEventOut)
 def release_events(call: Call, release_id: UUID) -> Reply:
     """The release's audit timeline, oldest first."""
     items, cursor = service.release_events(
@@ -119,7 +131,7 @@ def release_events(call: Call, release_id: UUID) -> Reply:
 # -- environments -------------------------------------------------------------------------------
 
 
-@api.get("/environments", role="viewer", query=PageQuery, lists=True, response=out.EnvironmentOut)
+@api.get("/environments", role="viewer", query=PageQuery, lists=True, response=EnvironmentOut)
 def list_environments(call: Call) -> Reply:
     """The promotion path, first stage first."""
     items, cursor = environments.list_environments(call.work, limit=call.query.limit, cursor=call.query.cursor)
@@ -131,7 +143,7 @@ def list_environments(call: Call) -> Reply:
     role="admin",
     body=deployment_schemas.EnvironmentIn,
     errors=(201, 409, 412),
-    response=out.EnvironmentOut,
+    response=EnvironmentOut,
 )
 def put_environment(call: Call, name: str) -> Reply:
     """Create or change a stage: its position, required approvals and soak time."""
@@ -150,7 +162,7 @@ def put_environment(call: Call, name: str) -> Reply:
     body=deployment_schemas.DeploymentIn,
     status=201,
     errors=(409,),
-    response=out.DeploymentOut,
+    response=DeploymentOut,
     location=True,
 )
 def request_deployment(call: Call, release_id: UUID) -> Reply:
@@ -170,14 +182,14 @@ def request_deployment(call: Call, release_id: UUID) -> Reply:
     "/<uuid:release_id>/deployments/preflight",
     role="viewer",
     body=deployment_schemas.PreflightIn,
-    response=out.PreflightOut,
+    response=PreflightOut,
 )
 def preflight(call: Call, release_id: UUID) -> dict:
     """Every gate that would block a deployment now; nothing is written."""
     return deployments.preflight(call.work, release_id=release_id, environment=call.body.environment)
 
 
-@api.get("/<uuid:release_id>/deployments", role="viewer", query=PageQuery, lists=True, response=out.DeploymentOut)
+@api.get("/<uuid:release_id>/deployments", role="viewer", query=PageQuery, lists=True, response=DeploymentOut)
 def release_deployments(call: Call, release_id: UUID) -> Reply:
     """This release's deployments, newest first."""
     deployments.ensure_release(call.work, release_id)
@@ -187,18 +199,14 @@ def release_deployments(call: Call, release_id: UUID) -> Reply:
     return listing(call, items, cursor)
 
 
-@api.get(
-    "/deployments", role="viewer", query=deployment_schemas.DeploymentQuery, lists=True, response=out.DeploymentOut
-)
+@api.get("/deployments", role="viewer", query=deployment_schemas.DeploymentQuery, lists=True, response=DeploymentOut)
 def all_deployments(call: Call) -> Reply:
     """Deployments of every release, filtered."""
     items, cursor = deployments.list_deployments(call.work, **call.query.model_dump())
     return listing(call, items, cursor)
 
 
-@api.get(
-    "/<uuid:release_id>/deployments/<uuid:deployment_id>", role="viewer", errors=(304,), response=out.DeploymentOut
-)
+@api.get("/<uuid:release_id>/deployments/<uuid:deployment_id>", role="viewer", errors=(304,), response=DeploymentOut)
 def get_deployment(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
     """One deployment of this release, with its approvals."""
     return deployments.read_deployment(call.work, release_id=release_id, deployment_id=deployment_id)
@@ -209,7 +217,7 @@ def get_deployment(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
     role="developer",
     body=deployment_schemas.StatusIn,
     errors=(409, 412),
-    response=out.DeploymentOut,
+    response=DeploymentOut,
 )
 def report_status(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
     """A pipeline's progress report: only forward moves."""
@@ -229,7 +237,7 @@ def report_status(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
     body=deployment_schemas.ApprovalIn,
     status=201,
     errors=(409,),
-    response=out.DecisionOut,
+    response=DecisionOut,
 )
 def decide(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
     """Approve or reject a deployment waiting for approval."""
@@ -248,7 +256,7 @@ def decide(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
     body=deployment_schemas.RollbackIn,
     status=201,
     errors=(409,),
-    response=out.DeploymentOut,
+    response=DeploymentOut,
     location=True,
 )
 def rollback(call: Call) -> Reply:
@@ -261,14 +269,14 @@ def rollback(call: Call) -> Reply:
 # -- freezes ------------------------------------------------------------------------------------
 
 
-@api.get("/freezes", role="viewer", query=deployment_schemas.FreezeQuery, lists=True, response=out.FreezeOut)
+@api.get("/freezes", role="viewer", query=deployment_schemas.FreezeQuery, lists=True, response=FreezeOut)
 def list_freezes(call: Call) -> Reply:
     """Freeze windows, each saying whether it is active now."""
     items, cursor = freezes.list_freezes(call.work, **call.query.model_dump())
     return listing(call, items, cursor)
 
 
-@api.post("/freezes", role="release_manager", body=deployment_schemas.FreezeIn, status=201, response=out.FreezeOut)
+@api.post("/freezes", role="release_manager", body=deployment_schemas.FreezeIn, status=201, response=FreezeOut)
 def create_freeze(call: Call) -> dict:
     """A one-off or weekly freeze window, for one environment or all."""
     return freezes.create_freeze(
@@ -285,13 +293,13 @@ def delete_freeze(call: Call, freeze_id: UUID) -> None:
 # -- overview and metrics -----------------------------------------------------------------------
 
 
-@api.get("/overview", role="viewer", query=deployment_schemas.OverviewQuery, response=out.OverviewOut)
+@api.get("/overview", role="viewer", query=deployment_schemas.OverviewQuery, response=OverviewOut)
 def overview(call: Call) -> dict:
     """Per environment: the live release, the one before it, and any deployment under way."""
     return insights.overview(call.work, application=call.query.application)
 
 
-@api.get("/metrics", role="viewer", query=deployment_schemas.MetricsQuery, response=out.MetricsOut)
+@api.get("/metrics", role="viewer", query=deployment_schemas.MetricsQuery, response=MetricsOut)
 def metrics(call: Call) -> dict:
     """DORA metrics over a window, with the counts behind each figure."""
     return insights.metrics(call.work, **call.query.model_dump())
@@ -300,7 +308,7 @@ def metrics(call: Call) -> dict:
 # -- audit ----------------------------------------------------------------------------------------
 
 
-@api.get("/audit", role="admin", query=schemas.AuditQuery, lists=True, response=out.AuditEventOut)
+@api.get("/audit", role="admin", query=schemas.AuditQuery, lists=True, response=AuditEventOut)
 def audit_log(call: Call) -> Reply | Response:
     """The whole audit log; `Accept: application/x-ndjson` streams every matching event."""
     filters = call.query.model_dump(exclude={"limit", "cursor"})
@@ -311,7 +319,7 @@ def audit_log(call: Call) -> Reply | Response:
     return listing(call, items, cursor)
 
 
-@api.get("/audit/verify", role="admin", response=out.VerifyOut)
+@api.get("/audit/verify", role="admin", response=VerifyOut)
 def verify_audit(call: Call) -> dict:
     """Recompute the keyed hash chain and compare it with the checkpoints kept outside the database."""
     return audit.verify_now(call.work.conn)

@@ -22,10 +22,11 @@ import pydantic_core
 import sqlalchemy as sa
 
 from shared.audit.checkpoints import Checkpoint, sink_for, write_best_effort
+from shared.audit.schemas import AuditEventOut
 from shared.audit.tables import audit_events
-from shared.clock import utcnow
-from shared.db import on_commit
+from shared.db import UnitOfWork, on_commit
 from shared.logs import request_id_var
+from shared.models import Shape
 from shared.pagination import Position, decode_cursor, page
 from shared.settings import get_settings
 
@@ -61,17 +62,17 @@ def chain_hash(prev_hash: str, event: dict[str, Any], *, key: bytes | None) -> s
 
 
 def record(
-    conn: sa.Connection,
+    work: UnitOfWork,
     *,
     actor: str,
     action: str,
     entity_type: str,
     entity_id: object,
     data: dict[str, Any] | None = None,
-    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Append one event in the caller's transaction; it commits or rolls back with the change.
-    Once a unit of work commits it, the new head is written to the checkpoint sink."""
+    """Append one event, at the unit of work's time, in its transaction: it commits or rolls back
+    with the change. Once the unit of work commits it, the new head is written to the checkpoint sink."""
+    conn, now = work.conn, work.now
     settings = get_settings()
     key = settings.audit_signing_key()
     sink = sink_for(settings)  # a missing setting fails the request; its transaction rolls back
@@ -79,7 +80,7 @@ def record(
     prev_hash = conn.scalar(sa.select(audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1))
     event: dict[str, Any] = {
         "id": uuid.uuid4(),
-        "occurred_at": now or utcnow(),
+        "occurred_at": now,
         "actor": actor,
         "action": action,
         "entity_type": entity_type,
@@ -96,19 +97,8 @@ def record(
     return event
 
 
-def public(row: Any) -> dict[str, Any]:
-    """An event as the API shows it."""
-    return {
-        "id": row.id,
-        "occurred_at": row.occurred_at,
-        "actor": row.actor,
-        "action": row.action,
-        "entity_type": row.entity_type,
-        "entity_id": row.entity_id,
-        "data": row.data,
-        "request_id": row.request_id,
-        "hash": row.hash,
-    }
+# An event as the API shows it.
+public = Shape(AuditEventOut)
 
 
 def filtered(

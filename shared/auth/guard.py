@@ -20,12 +20,13 @@ import sqlalchemy as sa
 from flask import Request
 
 from shared.auth import roles, tokens
-from shared.auth.service import API_TOKENS_NAMESPACE, SESSION, USERS_NAMESPACE
 from shared.auth.tables import api_tokens, users
+from shared.auth.tokens import SESSION
 from shared.cache import Found, get_cache
 from shared.clock import utcnow
 from shared.db import get_engine
 from shared.errors import Forbidden, Unauthorized
+from shared.namespaces import API_TOKENS_NAMESPACE, USERS_NAMESPACE
 from shared.settings import get_settings
 
 LAST_USED_EVERY_S = 300.0

@@ -2,10 +2,10 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 Role = Literal["viewer", "developer", "release_manager", "admin"]
-ORDER: tuple[Role, ...] = ("viewer", "developer", "release_manager", "admin")
+ORDER: tuple[Role, ...] = get_args(Role)
 
 
 def rank(role: str) -> int:

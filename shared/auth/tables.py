@@ -3,10 +3,10 @@
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import UUID
 
-from shared.db import metadata
+from shared.auth.roles import ORDER
+from shared.db import metadata, one_of
 
-ROLES = ("viewer", "developer", "release_manager", "admin")
-_role_check = "role IN ('viewer', 'developer', 'release_manager', 'admin')"
+_role_check = one_of("role", ORDER)
 
 users = sa.Table(
     "users",

@@ -20,6 +20,7 @@ from shared.settings import Settings
 ALGORITHM = "HS256"
 ACCESS_TYPE = "access"
 API_TOKEN_PREFIX = "rm_"  # noqa: S105 - a public marker, not a secret
+SESSION = "session"  # the credential of an interactive login (a JWT from /auth/login or /auth/refresh)
 _REQUIRED_CLAIMS = ["sub", "role", "type", "iat", "exp", "jti", "iss", "aud"]
 CLOCK_SKEW_S = 60  # how far another instance's clock may run ahead when it issues a token
 

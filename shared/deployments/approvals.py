@@ -7,19 +7,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from shared.audit import service as audit
 from shared.db import UNIQUE_VIOLATION, UnitOfWork, sqlstate
 from shared.deployments import rules
-from shared.deployments.service import (
-    changed,
-    check_move,
-    get_deployment,
-    record,
-    release_authors,
-    release_row,
-    with_decisions,
-)
+from shared.deployments.gates import check_move, release_authors
+from shared.deployments.records import get_deployment, with_decisions
 from shared.deployments.tables import approvals, deployments, environments
 from shared.errors import Conflict
+from shared.releases.service import changed, load_release
 
 
 def decide(
@@ -33,11 +28,10 @@ def decide(
 ) -> dict[str, Any]:
     """An approval or rejection by someone who neither created, edited nor finalized the release, nor
     requested the deployment; the approval that queues it re-checks the gates (409 changes nothing)."""
-    release = release_row(work.conn, release_id, lock=True)  # a release can't be cancelled under us
+    release = load_release(work.conn, release_id, lock="share")  # a release can't be cancelled under us
     row = get_deployment(work, release_id=release_id, deployment_id=deployment_id, lock=True)
     rules.require_four_eyes(actor, authors=release_authors(work.conn, release), requested_by=str(row.requested_by))
-    if row.status != "pending_approval":
-        raise Conflict(f"The deployment is {row.status}, not waiting for approval.", code="not_pending_approval")
+    rules.require_pending_approval(row.status)
     approval_id = uuid.uuid4()
     try:
         with work.conn.begin_nested():
@@ -63,15 +57,23 @@ def decide(
     required = work.conn.scalar(
         sa.select(environments.c.required_approvals).where(environments.c.name == row.environment)
     )
-    enough = int(approved or 0) >= int(required or 0)
-    new_status = "rejected" if decision == "reject" else ("queued" if enough else row.status)
+    new_status = rules.status_after_decision(
+        current=row.status, decision=decision, approvals=int(approved or 0), required=int(required or 0)
+    )
     if new_status != row.status:
         check_move(work, deployment=row, release=release, to_status=new_status)
         values: dict[str, Any] = {"status": new_status, "updated_at": work.now}
         if new_status == "rejected":
             values["finished_at"] = work.now
         work.conn.execute(sa.update(deployments).where(deployments.c.id == row.id).values(**values))
-    record(work, actor, f"deployment.{decision}d", row.id, {"comment": comment, "status": new_status})
+    audit.record(
+        work,
+        actor=actor,
+        action=f"deployment.{decision}d",
+        entity_type="deployment",
+        entity_id=row.id,
+        data={"comment": comment, "status": new_status},
+    )
     changed(work, row.release_id)
     deployment = with_decisions(work.conn, [get_deployment(work, release_id=release_id, deployment_id=deployment_id)])[
         0

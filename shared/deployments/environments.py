@@ -11,19 +11,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from shared import etags
 from shared.audit import service as audit
 from shared.db import UNIQUE_VIOLATION, UnitOfWork, sqlstate
+from shared.deployments.schemas import EnvironmentOut
 from shared.deployments.tables import environments
 from shared.errors import Conflict, PreconditionFailed
+from shared.models import Shape
 from shared.pagination import Position, decode_cursor, page
 
-
-def public_environment(row: Any) -> dict[str, Any]:
-    return {
-        "name": row.name,
-        "position": row.position,
-        "required_approvals": row.required_approvals,
-        "soak_minutes": row.soak_minutes,
-        "updated_at": row.updated_at,
-    }
+public_environment = Shape(EnvironmentOut)
 
 
 def list_environments(work: UnitOfWork, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
@@ -70,7 +64,7 @@ def put_environment(
             raise Conflict(f"Another environment is at position {position}.", code="position_taken") from None
         raise
     audit.record(
-        work.conn,
+        work,
         actor=actor,
         action="environment.created" if before is None else "environment.updated",
         entity_type="environment",
@@ -79,6 +73,5 @@ def put_environment(
             "before": public_environment(before) if before is not None else None,
             "after": values | {"updated_at": None},
         },
-        now=work.now,
     )
     return public_environment(row), before is None

@@ -11,23 +11,16 @@ import sqlalchemy as sa
 from shared.audit import service as audit
 from shared.db import UnitOfWork
 from shared.deployments import rules
+from shared.deployments.schemas import FreezeOut
 from shared.deployments.tables import environments, freezes
 from shared.errors import FieldError, Invalid, NotFound
+from shared.models import Shape
 from shared.pagination import Id, Timestamp, decode_cursor, page
 
-
-def public_freeze(row: Any) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "environment": row.environment,
-        "starts_at": row.starts_at,
-        "ends_at": row.ends_at,
-        "weekly": row.weekly,
-        "timezone": row.timezone,
-        "reason": row.reason,
-        "created_by": row.created_by,
-        "created_at": row.created_at,
-    }
+# A freeze as the API shows it, given whether it is `active` now.
+public_freeze = Shape(FreezeOut, given=("active",))
+# What a freeze's creation records: what the API shows but who made it, when, and whether it is active.
+_RECORDED = tuple(name for name in FreezeOut.model_fields if name not in ("id", "created_by", "created_at", "active"))
 
 
 def window(row: Any) -> rules.Freeze:
@@ -65,7 +58,7 @@ def list_freezes(
             continue
         is_active = window(row).covers(work.now)
         if active is None or active == is_active:
-            found.append(public_freeze(row) | {"active": is_active})
+            found.append(public_freeze(row, active=is_active))
         if len(found) > limit:
             break
     return page(found, limit, lambda f: [f["created_at"].isoformat(), str(f["id"])])
@@ -87,15 +80,14 @@ def create_freeze(work: UnitOfWork, *, actor: str, data: dict[str, Any]) -> dict
         .returning(freezes)
     ).one()
     audit.record(
-        work.conn,
+        work,
         actor=actor,
         action="freeze.created",
         entity_type="freeze",
         entity_id=row.id,
-        data={k: v for k, v in public_freeze(row).items() if k not in ("id", "created_by", "created_at")},
-        now=work.now,
+        data={name: getattr(row, name) for name in _RECORDED},
     )
-    return public_freeze(row) | {"active": window(row).covers(work.now)}
+    return public_freeze(row, active=window(row).covers(work.now))
 
 
 def delete_freeze(work: UnitOfWork, *, freeze_id: uuid.UUID, actor: str) -> None:
@@ -103,11 +95,10 @@ def delete_freeze(work: UnitOfWork, *, freeze_id: uuid.UUID, actor: str) -> None
     if row is None:
         raise NotFound("No such freeze window.", code="freeze_not_found")
     audit.record(
-        work.conn,
+        work,
         actor=actor,
         action="freeze.deleted",
         entity_type="freeze",
         entity_id=row.id,
         data={"environment": row.environment, "reason": row.reason},
-        now=work.now,
     )

@@ -22,7 +22,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from shared.db import UnitOfWork
+from shared.deployments import rules
+from shared.deployments.schemas import OverviewEntryOut
 from shared.deployments.tables import deployments, environments
+from shared.models import Shape
 from shared.releases.tables import releases
 
 _METRICS = sa.text(
@@ -122,7 +125,7 @@ def overview(work: UnitOfWork, *, application: str) -> dict[str, Any]:
     envs = work.conn.execute(sa.select(environments.c.name).order_by(environments.c.position)).scalars().all()
     history = work.conn.execute(
         sa.select(
-            deployments.c.id,
+            deployments.c.id.label("deployment_id"),
             deployments.c.environment,
             deployments.c.status,
             deployments.c.kind,
@@ -142,7 +145,7 @@ def overview(work: UnitOfWork, *, application: str) -> dict[str, Any]:
         succeeded = sorted((r for r in rows if r.status == "succeeded"), key=lambda r: r.finished_at, reverse=True)
         live = succeeded[0] if succeeded else None
         previous = next((r for r in succeeded[1:] if live is None or r.release_id != live.release_id), None)
-        under_way = next((r for r in rows if r.status in ("pending_approval", "queued", "in_progress")), None)
+        under_way = next((r for r in rows if r.status in rules.ACTIVE), None)
         found[name] = {
             "live": _entry(live),
             "previous": _entry(previous),
@@ -151,15 +154,8 @@ def overview(work: UnitOfWork, *, application: str) -> dict[str, Any]:
     return {"application": application, "environments": found}
 
 
+_overview_entry = Shape(OverviewEntryOut)
+
+
 def _entry(row: Any) -> dict[str, Any] | None:
-    if row is None:
-        return None
-    return {
-        "deployment_id": row.id,
-        "release_id": row.release_id,
-        "version": row.version,
-        "title": row.title,
-        "kind": row.kind,
-        "status": row.status,
-        "finished_at": row.finished_at,
-    }
+    return _overview_entry(row) if row is not None else None

@@ -1,4 +1,4 @@
-"""Read models over deployments that other parts (release reads and lists) use."""
+"""Read models over deployments that the release catalogue (release reads and lists) uses."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import distinct_on
 
+from shared.deployments.schemas import DeploymentSummaryOut
 from shared.deployments.tables import deployments
+from shared.models import Shape
 
 _LIVE = sa.text(
     """
     WITH latest AS (
-        SELECT DISTINCT ON (environment) environment, id, kind, status, created_at, finished_at
+        SELECT DISTINCT ON (environment) environment, id AS deployment_id, kind, status, created_at, finished_at
         FROM deployments WHERE release_id = :release_id
         ORDER BY environment, created_at DESC
     ), live AS (
@@ -21,23 +23,19 @@ _LIVE = sa.text(
         FROM deployments WHERE application = :application AND status = 'succeeded'
         ORDER BY environment, finished_at DESC
     )
-    SELECT latest.*, live.release_id = :release_id AS live
+    SELECT latest.*, COALESCE(live.release_id = :release_id, false) AS live
     FROM latest LEFT JOIN live USING (environment)
     """
 )
 
 
+_summary = Shape(DeploymentSummaryOut)
+
+
 def release_summary(conn: sa.Connection, *, release_id: uuid.UUID, application: str) -> dict[str, Any]:
     """Per environment: this release's latest deployment there and whether it is live now (one query)."""
     return {
-        row.environment: {
-            "deployment_id": row.id,
-            "kind": row.kind,
-            "status": row.status,
-            "created_at": row.created_at,
-            "finished_at": row.finished_at,
-            "live": bool(row.live),
-        }
+        row.environment: _summary(row)
         for row in conn.execute(_LIVE, {"release_id": release_id, "application": application})
     }
 

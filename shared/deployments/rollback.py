@@ -6,18 +6,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from shared.audit import service as audit
 from shared.db import UnitOfWork
 from shared.deployments import rules
-from shared.deployments.service import (
-    changed,
-    environment_row,
-    insert_deployment,
-    public_deployment,
-    record,
-    release_row,
-)
+from shared.deployments.gates import environment_row
+from shared.deployments.records import insert_deployment, public_deployment
 from shared.deployments.tables import deployments
 from shared.errors import Conflict
+from shared.releases.service import changed, load_release
 from shared.releases.tables import releases
 
 
@@ -53,7 +49,7 @@ def rollback(work: UnitOfWork, *, application: str, environment: str, actor: str
             f"{application} has no earlier good release in {environment} to roll back to.", code="no_rollback_target"
         )
     live, target = chosen
-    release = release_row(work.conn, target.release_id)
+    release = load_release(work.conn, target.release_id)
     row = insert_deployment(
         work,
         release=release,
@@ -64,12 +60,13 @@ def rollback(work: UnitOfWork, *, application: str, environment: str, actor: str
         reason=reason,
         replaces_id=live.id,
     )
-    record(
+    audit.record(
         work,
-        actor,
-        "deployment.rollback_requested",
-        row.id,
-        {
+        actor=actor,
+        action="deployment.rollback_requested",
+        entity_type="deployment",
+        entity_id=row.id,
+        data={
             "application": application,
             "environment": environment,
             "to_release": str(release.id),
@@ -78,4 +75,4 @@ def rollback(work: UnitOfWork, *, application: str, environment: str, actor: str
         },
     )
     changed(work, release.id, live.release_id)
-    return public_deployment(row, [])
+    return public_deployment(row, approvals=[])

@@ -5,14 +5,28 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
 from shared.errors import Conflict, Forbidden
 
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-ACTIVE = ("pending_approval", "queued", "in_progress")
-FINISHED = ("succeeded", "failed", "rejected", "cancelled", "rolled_back")
+# -- enumerations (the tables' checks, the request and response models and the rules all use these) --
+
+Status = Literal[
+    "pending_approval", "queued", "in_progress", "succeeded", "failed", "rejected", "cancelled", "rolled_back"
+]
+STATUSES: tuple[Status, ...] = get_args(Status)
+# Under way: at most one per application and environment (a partial unique index holds it).
+ACTIVE: tuple[Status, ...] = ("pending_approval", "queued", "in_progress")
+FINISHED: tuple[Status, ...] = ("succeeded", "failed", "rejected", "cancelled", "rolled_back")
+# What a pipeline may report (`StatusIn`); `_MOVES` says from where.
+Reported = Literal["in_progress", "succeeded", "failed", "cancelled"]
+Kind = Literal["deploy", "rollback"]
+KINDS: tuple[Kind, ...] = get_args(Kind)
+Decision = Literal["approve", "reject"]
+DECISIONS: tuple[Decision, ...] = get_args(Decision)
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+DAYS: tuple[Weekday, ...] = get_args(Weekday)
 
 # What a pipeline may report: only forward, and `cancelled` only before the deployment ends.
 _MOVES = {
@@ -22,11 +36,25 @@ _MOVES = {
 }
 
 
+def initial_status(required_approvals: int) -> Status:
+    """A requested deployment waits for approval where the environment asks for any; else it is queued."""
+    return "pending_approval" if required_approvals > 0 else "queued"
+
+
 def next_status(current: str, requested: str) -> str:
     """`requested` if it is a legal move from `current`, else 409 `invalid_transition`."""
     if requested not in _MOVES.get(current, set()):
         raise Conflict(f"A deployment that is {current} cannot become {requested}.", code="invalid_transition")
     return requested
+
+
+def replaced_by_success(*, kind: str, status: str, replaces_id: Any) -> Any:
+    """The deployment a rollback that has just become `status` marks `rolled_back`: the one it
+    replaces, once the rollback succeeds (None otherwise, and for a deploy). Only a replaced
+    deployment still `succeeded` is marked; the caller's update says so."""
+    if kind == "rollback" and status == "succeeded":
+        return replaces_id
+    return None
 
 
 # -- freeze windows -------------------------------------------------------------------------------
@@ -195,6 +223,20 @@ AUTHORING_ACTIONS = ("release.created", "release.updated", "release.finalized")
 def release_authors(created_by: str, events: Iterable[tuple[str, str]]) -> set[str]:
     """Everyone who created, edited or finalized the release, from its `(actor, action)` audit events."""
     return {str(created_by)} | {actor for actor, action in events if action in AUTHORING_ACTIONS}
+
+
+def require_pending_approval(status: str) -> None:
+    """Only a deployment waiting for approval takes decisions (409 `not_pending_approval`)."""
+    if status != "pending_approval":
+        raise Conflict(f"The deployment is {status}, not waiting for approval.", code="not_pending_approval")
+
+
+def status_after_decision(*, current: str, decision: str, approvals: int, required: int) -> str:
+    """After a decision on a deployment waiting for approval: one rejection rejects it; it is
+    queued once its approvals reach what the environment requires; until then it keeps waiting."""
+    if decision == "reject":
+        return "rejected"
+    return "queued" if approvals >= required else current
 
 
 def require_four_eyes(actor: str, *, authors: set[str], requested_by: str) -> None:

@@ -1,17 +1,20 @@
-"""Request bodies and queries of the deployment endpoints (unknown fields are refused)."""
+"""Request bodies and queries of the deployment endpoints (unknown fields are refused), and what they answer."""
 
 from __future__ import annotations
 
-from typing import Literal, Self
+import uuid
+from datetime import datetime
+from typing import Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from shared.models import Strict, Timestamp
+from shared.deployments import rules
+from shared.models import Out, Strict, Timestamp
+from shared.names import SLUG_PATTERN
 from shared.pagination import PageQuery
-from shared.releases.rules import APPLICATION_PATTERN
 
-ENVIRONMENT = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+ENVIRONMENT = Field(pattern=SLUG_PATTERN)
 CLOCK = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
 _DAYS = {d[:3]: d for d in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")}
 
@@ -43,26 +46,24 @@ class PreflightIn(Strict):
 
 
 class StatusIn(Strict):
-    status: Literal["in_progress", "succeeded", "failed", "cancelled"]
+    status: rules.Reported
     log_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
     message: str | None = Field(default=None, max_length=4000)
 
 
 class ApprovalIn(Strict):
-    decision: Literal["approve", "reject"]
+    decision: rules.Decision
     comment: str = Field(default="", max_length=2000)
 
 
 class RollbackIn(Strict):
-    application: str = Field(pattern=APPLICATION_PATTERN)
+    application: str = Field(pattern=SLUG_PATTERN)
     environment: str = ENVIRONMENT
     reason: str = Field(min_length=1, max_length=1000)
 
 
 class WeeklyWindow(Strict):
-    day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
-        description="Weekday; full names and any case are accepted (`Friday` becomes `fri`)."
-    )
+    day: rules.Weekday = Field(description="Weekday; full names and any case are accepted (`Friday` becomes `fri`).")
     start: str = Field(pattern=CLOCK, description="Local wall-clock time, HH:MM (seconds are dropped).")
     end: str = Field(pattern=CLOCK, description="HH:MM; at or before `start` means the next day.")
 
@@ -110,7 +111,7 @@ class FreezeIn(Strict):
         },
     )
 
-    environment: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="None: all.")
+    environment: str | None = Field(default=None, pattern=SLUG_PATTERN, description="None: all.")
     starts_at: Timestamp | None = None
     ends_at: Timestamp | None = None
     weekly: list[WeeklyWindow] | None = Field(default=None, min_length=1, max_length=50)
@@ -153,21 +154,162 @@ class EnvironmentIn(Strict):
 
 
 class DeploymentQuery(PageQuery):
-    application: str | None = Field(default=None, pattern=APPLICATION_PATTERN)
+    application: str | None = Field(default=None, pattern=SLUG_PATTERN)
     environment: str | None = Field(default=None, max_length=63)
-    status: (
-        Literal[
-            "pending_approval", "queued", "in_progress", "succeeded", "failed", "rejected", "cancelled", "rolled_back"
-        ]
-        | None
-    ) = None
+    status: rules.Status | None = None
 
 
 class OverviewQuery(Strict):
-    application: str = Field(pattern=APPLICATION_PATTERN)
+    application: str = Field(pattern=SLUG_PATTERN)
 
 
 class MetricsQuery(Strict):
-    application: str | None = Field(default=None, pattern=APPLICATION_PATTERN)
+    application: str | None = Field(default=None, pattern=SLUG_PATTERN)
     environment: str = Field(default="production", max_length=63)
     days: int = Field(default=30, ge=1, le=365)
+
+
+# -- responses ------------------------------------------------------------------------------------
+
+
+class DeploymentSummaryOut(Out):
+    deployment_id: uuid.UUID
+    kind: rules.Kind
+    status: rules.Status
+    created_at: datetime
+    finished_at: datetime | None
+    live: bool
+
+
+class EnvironmentOut(Out):
+    name: str
+    position: int
+    required_approvals: int
+    soak_minutes: int
+    updated_at: datetime
+
+
+class ApprovalOut(Out):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    decision: rules.Decision
+    comment: str
+    created_at: datetime
+
+
+class DeploymentOut(Out):
+    id: uuid.UUID
+    release_id: uuid.UUID
+    application: str
+    version: str
+    environment: str
+    kind: rules.Kind
+    status: rules.Status
+    requested_by: uuid.UUID
+    reason: str | None
+    override_freeze: bool
+    replaces_id: uuid.UUID | None
+    approvals: list[ApprovalOut]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    log_url: str | None
+    message: str | None
+
+
+class DecisionOut(ApprovalOut):
+    deployment: DeploymentOut
+
+
+class BlockerOut(Out):
+    code: str
+    detail: str
+
+
+class PreflightOut(Out):
+    allowed: bool
+    needs_approval: bool
+    blocking: list[BlockerOut]
+
+
+class WeeklyOut(Out):
+    day: str
+    start: str
+    end: str
+
+
+class FreezeOut(Out):
+    id: uuid.UUID
+    environment: str | None
+    starts_at: datetime | None
+    ends_at: datetime | None
+    weekly: list[WeeklyOut] | None
+    timezone: str | None
+    reason: str
+    created_by: uuid.UUID
+    created_at: datetime
+    active: bool
+
+
+class OverviewEntryOut(Out):
+    deployment_id: uuid.UUID
+    release_id: uuid.UUID
+    version: str
+    title: str
+    kind: rules.Kind
+    status: rules.Status
+    finished_at: datetime | None
+
+
+class OverviewStageOut(Out):
+    live: OverviewEntryOut | None
+    previous: OverviewEntryOut | None
+    in_progress: OverviewEntryOut | None
+
+
+class OverviewOut(Out):
+    application: str
+    environments: dict[str, OverviewStageOut]
+
+
+class FrequencyOut(Out):
+    per_day: float
+    deployments: int
+    days: int
+
+
+class LeadTimeOut(Out):
+    p50_hours: float | None
+    p90_hours: float | None
+    deployments: int
+
+
+class FailureRateOut(Out):
+    rate: float | None
+    failures: int
+    deployments: int
+
+
+class RestoreOut(Out):
+    p50_hours: float | None
+    restores: int
+    failures: int
+
+
+class ReworkOut(Out):
+    rate: float | None
+    rework: int
+    deployments: int
+
+
+class MetricsOut(Out):
+    application: str | None
+    environment: str
+    days: int
+    since: datetime
+    until: datetime
+    deployment_frequency: FrequencyOut
+    lead_time_for_changes: LeadTimeOut
+    change_failure_rate: FailureRateOut
+    time_to_restore: RestoreOut
+    rework_rate: ReworkOut

@@ -3,9 +3,9 @@
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from shared.db import metadata
-
-ACTIVE_STATUSES = ("pending_approval", "queued", "in_progress")
+from shared.db import metadata, one_of
+from shared.deployments.rules import ACTIVE, DECISIONS, KINDS, STATUSES
+from shared.names import SLUG_PATTERN
 
 environments = sa.Table(
     "environments",
@@ -16,7 +16,7 @@ environments = sa.Table(
     sa.Column("soak_minutes", sa.Integer, nullable=False, server_default="0"),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.CheckConstraint("required_approvals >= 0 AND soak_minutes >= 0", name="non_negative"),
-    sa.CheckConstraint("name ~ '^[a-z0-9][a-z0-9-]{0,62}$'", name="name_slug"),
+    sa.CheckConstraint(f"name ~ '{SLUG_PATTERN}'", name="name_slug"),
 )
 
 deployments = sa.Table(
@@ -40,19 +40,15 @@ deployments = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("started_at", sa.DateTime(timezone=True)),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
-    sa.CheckConstraint("kind IN ('deploy', 'rollback')", name="kind"),
-    sa.CheckConstraint(
-        "status IN ('pending_approval', 'queued', 'in_progress', 'succeeded', 'failed', 'rejected', "
-        "'cancelled', 'rolled_back')",
-        name="status",
-    ),
+    sa.CheckConstraint(one_of("kind", KINDS), name="kind"),
+    sa.CheckConstraint(one_of("status", STATUSES), name="status"),
     # The database itself guarantees one deployment under way per application and environment.
     sa.Index(
         "uq_deployments_one_active",
         "application",
         "environment",
         unique=True,
-        postgresql_where=sa.text("status IN ('pending_approval', 'queued', 'in_progress')"),
+        postgresql_where=sa.text(one_of("status", ACTIVE)),
     ),
     sa.Index("ix_deployments_release_id_environment", "release_id", "environment", "created_at"),
     sa.Index("ix_deployments_application_environment_finished", "application", "environment", "finished_at"),
@@ -70,7 +66,7 @@ approvals = sa.Table(
     sa.Column("comment", sa.Text, nullable=False, server_default=""),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.UniqueConstraint("deployment_id", "user_id", name="uq_approvals_one_decision_per_person"),
-    sa.CheckConstraint("decision IN ('approve', 'reject')", name="decision"),
+    sa.CheckConstraint(one_of("decision", DECISIONS), name="decision"),
 )
 
 freezes = sa.Table(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import Literal, get_args
 
 import semver
 
 from shared.errors import Conflict
 
-APPLICATION_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 MAX_NUMBER_DIGITS = 20
 # semver.org's pattern, with numbers capped at MAX_NUMBER_DIGITS digits; published in the OpenAPI document.
 _NUMBER = r"(?:0|[1-9][0-9]{0,19})"
@@ -55,9 +55,18 @@ def version_sort_key(text: str) -> str:
 
 # -- lifecycle ------------------------------------------------------------------------------------
 
-DRAFT, READY, CANCELLED = "draft", "ready", "cancelled"
-STATUSES = (DRAFT, READY, CANCELLED)
-_TRANSITIONS = {("finalize", DRAFT): READY, ("cancel", DRAFT): CANCELLED, ("cancel", READY): CANCELLED}
+Status = Literal["draft", "ready", "cancelled"]
+STATUSES: tuple[Status, ...] = get_args(Status)
+DRAFT: Status = "draft"
+READY: Status = "ready"
+CANCELLED: Status = "cancelled"
+# How a release may start: as a draft, or ready at once.
+Initial = Literal["draft", "ready"]
+_TRANSITIONS: dict[tuple[str, str], Status] = {
+    ("finalize", DRAFT): READY,
+    ("cancel", DRAFT): CANCELLED,
+    ("cancel", READY): CANCELLED,
+}
 
 
 def transition(status: str, action: str) -> str:

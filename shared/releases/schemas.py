@@ -1,13 +1,16 @@
-"""Request bodies and queries of the release endpoints (unknown fields are refused)."""
+"""Request bodies and queries of the release endpoints (unknown fields are refused), and what they answer."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from shared.models import LenientTimestamp, Strict, Timestamp
+from shared.models import LenientTimestamp, Out, Strict, Timestamp
+from shared.names import SLUG_PATTERN
 from shared.pagination import PageQuery
 from shared.releases import rules
 
@@ -69,13 +72,13 @@ class ReleaseIn(Strict):
         },
     )
 
-    application: str = Field(pattern=rules.APPLICATION_PATTERN, description="Lowercase slug.")
+    application: str = Field(pattern=SLUG_PATTERN, description="Lowercase slug.")
     version: Version = Field(description="SemVer 2.0.0, unique per application.")
     title: str = Field(min_length=1, max_length=200)
     notes: Notes = Field(default="", description="Markdown, at most 64 KiB.")
     source: Source | None = None
     artifacts: list[Artifact] = Field(default_factory=list, max_length=100)
-    status: Literal["draft", "ready"] = "draft"
+    status: rules.Initial = "draft"
 
 
 class ReleasePatch(Strict):
@@ -100,8 +103,8 @@ class CancelIn(Strict):
 
 
 class ReleaseQuery(PageQuery):
-    application: str | None = Field(default=None, pattern=rules.APPLICATION_PATTERN)
-    status: Literal["draft", "ready", "cancelled"] | None = None
+    application: str | None = Field(default=None, pattern=SLUG_PATTERN)
+    status: rules.Status | None = None
     environment: str | None = Field(default=None, min_length=1, max_length=63)
     q: str | None = Field(default=None, min_length=1, max_length=200)
     sort: Literal["-created_at", "-version"] = Field(
@@ -115,3 +118,34 @@ class AuditQuery(PageQuery):
     entity_type: str | None = Field(default=None, max_length=50)
     actor: str | None = Field(default=None, max_length=200)
     since: LenientTimestamp | None = None
+
+
+# -- responses ------------------------------------------------------------------------------------
+
+
+class SourceOut(Out):
+    repository: str
+    commit_sha: str
+    branch: str | None = None
+    committed_at: datetime | None = None
+
+
+class ArtifactOut(Out):
+    name: str
+    uri: str
+    digest: str
+
+
+class ReleaseOut(Out):
+    id: uuid.UUID
+    application: str
+    version: str
+    title: str
+    notes: str
+    source: SourceOut | None
+    artifacts: list[ArtifactOut]
+    status: rules.Status
+    cancel_reason: str | None
+    created_by: uuid.UUID
+    created_at: datetime
+    updated_at: datetime

@@ -1,138 +1,103 @@
-"""Releases: create, read, list, edit, delete, finalize and cancel."""
+"""Releases on their own: load, list, create, edit, delete and move through their lifecycle.
+
+What the API shows of a release also says where it is deployed; `shared.catalog` composes that,
+above this module and `shared.deployments`, so releases never import deployments."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-import pydantic_core
 import sqlalchemy as sa
 from pydantic import StringConstraints
 
-from shared import etags
 from shared.audit import service as audit
 from shared.db import UNIQUE_VIOLATION, UnitOfWork, sqlstate
 from shared.errors import Conflict, NotFound
+from shared.models import Shape
+from shared.namespaces import RELEASE_LISTS_NAMESPACE, release_namespace
 from shared.pagination import Id, Timestamp, decode_cursor, page
 from shared.releases import rules
+from shared.releases.schemas import ReleaseOut
 from shared.releases.tables import releases
 
-LISTS_NAMESPACE = "releases"
 _STATUS_ACTIONS = {"finalize": "release.finalized", "cancel": "release.cancelled"}
 
 _columns = [c for c in releases.c if c.name not in ("search", "version_key")]
 # The `-version` order's cursor holds a `rules.version_sort_key`.
 VersionKey = Annotated[str, StringConstraints(pattern=rules.VERSION_KEY_PATTERN, max_length=512)]
 
-
-def item_namespace(release_id: object) -> str:
-    return f"release:{release_id}"
-
-
-def cache_key(release_id: object) -> tuple[str, str]:
-    """Where one release's representation is cached."""
-    return item_namespace(release_id), "v"
+# A release as the API shows it (without where it is deployed).
+public_release = Shape(ReleaseOut)
 
 
-def public_release(row: Any) -> dict[str, Any]:
-    """A release as the API shows it."""
-    return {
-        "id": row.id,
-        "application": row.application,
-        "version": row.version,
-        "title": row.title,
-        "notes": row.notes,
-        "source": row.source,
-        "artifacts": row.artifacts,
-        "status": row.status,
-        "cancel_reason": row.cancel_reason,
-        "created_by": row.created_by,
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
-    }
-
-
-def _changed(work: UnitOfWork, release_id: object) -> None:
-    """After commit, nothing cached about this release or any list is served again."""
-    work.after_commit(lambda: work.cache.invalidate(item_namespace(release_id), LISTS_NAMESPACE))
+def changed(work: UnitOfWork, *release_ids: object) -> None:
+    """After commit, nothing cached about these releases (with their deployment summaries) or any list
+    is served again."""
+    work.invalidate(*(release_namespace(r) for r in release_ids), RELEASE_LISTS_NAMESPACE)
 
 
 def _record(work: UnitOfWork, actor: str, action: str, release_id: object, data: dict[str, Any] | None = None) -> None:
-    audit.record(
-        work.conn, actor=actor, action=action, entity_type="release", entity_id=release_id, data=data, now=work.now
-    )
+    audit.record(work, actor=actor, action=action, entity_type="release", entity_id=release_id, data=data)
 
 
 # -- reading ----------------------------------------------------------------------------------
 
 
-def _summary(work: UnitOfWork, row: Any) -> dict[str, Any]:
-    from shared.deployments.queries import release_summary
+def load_release(conn: sa.Connection, release_id: uuid.UUID, *, lock: Literal["share", "update"] | None = None) -> Any:
+    """The release's row, or 404 `release_not_found`. The one loader, for releases and deployments alike.
 
-    return release_summary(work.conn, release_id=row.id, application=row.application)
-
-
-def _load(work: UnitOfWork, release_id: uuid.UUID, *, lock: bool = False) -> Any:
+    `lock="update"` (an edit, a status change) holds it FOR UPDATE; `lock="share"` (whatever moves a
+    deployment) FOR SHARE, which the former waits for and the other way round. A deployment's move
+    locks its release first, then the deployment: one order, no deadlock."""
     query = sa.select(*_columns).where(releases.c.id == release_id)
-    row = work.conn.execute(query.with_for_update() if lock else query).first()
+    if lock is not None:
+        query = query.with_for_update(read=lock == "share")
+    row = conn.execute(query).first()
     if row is None:
         raise NotFound("No such release.", code="release_not_found")
     return row
 
 
-def _representation(work: UnitOfWork, row: Any) -> dict[str, Any]:
-    return public_release(row) | {"deployments": _summary(work, row)}
+def ensure_release(work: UnitOfWork, release_id: uuid.UUID) -> None:
+    """404 `release_not_found` unless the release exists."""
+    if work.conn.scalar(sa.select(releases.c.id).where(releases.c.id == release_id)) is None:
+        raise NotFound("No such release.", code="release_not_found")
 
 
-def get_release(work: UnitOfWork, *, release_id: uuid.UUID) -> dict[str, Any]:
-    """The release and, per environment, its deployments; served from the cache when fresh."""
-
-    def load() -> dict[str, Any]:
-        return _representation(work, _load(work, release_id))
-
-    return dict(work.cache.fetch(*cache_key(release_id), load))
+def list_position(cursor: str | None, sort: str) -> tuple[Any, ...] | None:
+    """Where a `list_page` cursor for this `sort` points; 400 for a cursor that is not one."""
+    return decode_cursor(cursor, (VersionKey if sort == "-version" else Timestamp, Id)) if cursor else None
 
 
-def list_releases(
+def list_page(
     work: UnitOfWork,
     *,
     limit: int,
-    cursor: str | None = None,
+    after: tuple[Any, ...] | None = None,
     application: str | None = None,
     status: str | None = None,
-    environment: str | None = None,
     q: str | None = None,
     sort: str = "-created_at",
+    among: sa.Select[Any] | None = None,
 ) -> dict[str, Any]:
-    """A page of releases, newest first or by SemVer precedence, keyset-paginated and cached."""
-    params = {"limit": limit, "cursor": cursor, "application": application, "status": status}
-    params |= {"environment": environment, "q": q, "sort": sort}
-    key = pydantic_core.to_json(params).decode()
-    after = decode_cursor(cursor, (VersionKey if sort == "-version" else Timestamp, Id)) if cursor else None
-
-    def load() -> dict[str, Any]:
-        order = releases.c.version_key if sort == "-version" else releases.c.created_at
-        query = (
-            sa.select(*_columns, order.label("sort_key")).order_by(order.desc(), releases.c.id.desc()).limit(limit + 1)
-        )
-        if application:
-            query = query.where(releases.c.application == application)
-        if status:
-            query = query.where(releases.c.status == status)
-        if q:
-            query = query.where(releases.c.search.bool_op("@@")(sa.func.websearch_to_tsquery("english", q)))
-        if environment:
-            from shared.deployments.queries import live_release_ids
-
-            query = query.where(releases.c.id.in_(live_release_ids(environment)))
-        if after is not None:
-            query = query.where(sa.tuple_(order, releases.c.id) < after)
-        rows = work.conn.execute(query).all()
-        items, next_cursor = page(rows, limit, lambda r: [_cursor_value(r.sort_key), str(r.id)])
-        return {"items": [public_release(r) for r in items], "next_cursor": next_cursor}
-
-    return dict(work.cache.fetch(LISTS_NAMESPACE, key, load))
+    """A page of releases after `after` (a `list_position`), newest first or by SemVer precedence;
+    `among`: only the releases whose ids this query selects."""
+    order = releases.c.version_key if sort == "-version" else releases.c.created_at
+    query = sa.select(*_columns, order.label("sort_key")).order_by(order.desc(), releases.c.id.desc()).limit(limit + 1)
+    if application:
+        query = query.where(releases.c.application == application)
+    if status:
+        query = query.where(releases.c.status == status)
+    if q:
+        query = query.where(releases.c.search.bool_op("@@")(sa.func.websearch_to_tsquery("english", q)))
+    if among is not None:
+        query = query.where(releases.c.id.in_(among))
+    if after is not None:
+        query = query.where(sa.tuple_(order, releases.c.id) < after)
+    rows = work.conn.execute(query).all()
+    items, next_cursor = page(rows, limit, lambda r: [_cursor_value(r.sort_key), str(r.id)])
+    return {"items": [public_release(r) for r in items], "next_cursor": next_cursor}
 
 
 def _cursor_value(value: Any) -> str:
@@ -146,20 +111,16 @@ def release_events(
     events, next_cursor = audit.list_events(
         work.conn, entity_type="release", entity_id=str(release_id), limit=limit, cursor=cursor
     )
-    if (
-        not events
-        and cursor is None
-        and work.conn.scalar(sa.select(releases.c.id).where(releases.c.id == release_id)) is None
-    ):
-        raise NotFound("No such release.", code="release_not_found")
+    if not events and cursor is None:
+        ensure_release(work, release_id)
     return events, next_cursor
 
 
 # -- writing ----------------------------------------------------------------------------------
 
 
-def create_release(work: UnitOfWork, *, actor: str, data: dict[str, Any]) -> dict[str, Any]:
-    """A new draft (or ready) release; 409 `duplicate_version` when the version exists."""
+def create_release(work: UnitOfWork, *, actor: str, data: dict[str, Any]) -> Any:
+    """A new draft (or ready) release's row; 409 `duplicate_version` when the version exists."""
     release_id = uuid.uuid4()
     values = {
         "id": release_id,
@@ -191,78 +152,46 @@ def create_release(work: UnitOfWork, *, actor: str, data: dict[str, Any]) -> dic
         release_id,
         {"application": row.application, "version": row.version, "status": row.status},
     )
-    _changed(work, release_id)
-    return public_release(row) | {"deployments": {}}
+    changed(work, release_id)
+    return row
 
 
-def _check_precondition(work: UnitOfWork, row: Any, if_match: Callable[[str], bool] | None) -> None:
-    if if_match is not None:
-        etags.check(_representation(work, row), if_match)
-
-
-def update_release(
-    work: UnitOfWork,
-    *,
-    release_id: uuid.UUID,
-    actor: str,
-    changes: dict[str, Any],
-    if_match: Callable[[str], bool] | None = None,
-) -> dict[str, Any]:
-    """Edit a draft's content."""
-    row = _load(work, release_id, lock=True)
-    _check_precondition(work, row, if_match)
+def edit_release(work: UnitOfWork, *, row: Any, actor: str, changes: dict[str, Any]) -> Any:
+    """Edit a draft's content (`row` held FOR UPDATE); the row as it is now."""
     rules.require_draft(row.status, "edited")
-    if changes:
-        row = work.conn.execute(
-            sa.update(releases)
-            .where(releases.c.id == release_id)
-            .values(**changes, updated_at=work.now)
-            .returning(*_columns)
-        ).one()
-        _record(work, actor, "release.updated", release_id, {"fields": sorted(changes)})
-        _changed(work, release_id)
-    return _representation(work, row)
+    if not changes:
+        return row
+    row = work.conn.execute(
+        sa.update(releases).where(releases.c.id == row.id).values(**changes, updated_at=work.now).returning(*_columns)
+    ).one()
+    _record(work, actor, "release.updated", row.id, {"fields": sorted(changes)})
+    changed(work, row.id)
+    return row
 
 
-def delete_release(
-    work: UnitOfWork, *, release_id: uuid.UUID, actor: str, if_match: Callable[[str], bool] | None = None
-) -> None:
-    """Delete a draft."""
-    row = _load(work, release_id, lock=True)
-    _check_precondition(work, row, if_match)
+def delete_release(work: UnitOfWork, *, row: Any, actor: str) -> None:
+    """Delete a draft (`row` held FOR UPDATE)."""
     rules.require_draft(row.status, "deleted")
-    work.conn.execute(sa.delete(releases).where(releases.c.id == release_id))
-    _record(work, actor, "release.deleted", release_id, {"application": row.application, "version": row.version})
-    _changed(work, release_id)
+    work.conn.execute(sa.delete(releases).where(releases.c.id == row.id))
+    _record(work, actor, "release.deleted", row.id, {"application": row.application, "version": row.version})
+    changed(work, row.id)
 
 
-def change_status(
-    work: UnitOfWork,
-    *,
-    release_id: uuid.UUID,
-    actor: str,
-    action: str,
-    reason: str | None = None,
-    if_match: Callable[[str], bool] | None = None,
-) -> dict[str, Any]:
-    """Finalize (draft → ready) or cancel (draft or ready → cancelled, with a reason).
-
-    The row is held FOR UPDATE, which waits for deployment requests (FOR SHARE) and holds them off:
-    cancel and deploy happen in one order, and the cancel ends the deployments not yet started."""
-    row = _load(work, release_id, lock=True)
-    _check_precondition(work, row, if_match)
+def set_status(work: UnitOfWork, *, row: Any, action: str, reason: str | None) -> Any:
+    """Finalize (draft → ready) or cancel (draft or ready → cancelled, with a reason) the release
+    (`row` held FOR UPDATE); the row as it is now. The caller records it, with `status_recorded`,
+    once whatever the change ends with it is done."""
     status = rules.transition(row.status, action)
     row = work.conn.execute(
         sa.update(releases)
-        .where(releases.c.id == release_id)
+        .where(releases.c.id == row.id)
         .values(status=status, cancel_reason=reason, updated_at=work.now)
         .returning(*_columns)
     ).one()
-    data: dict[str, Any] = {"status": status, "reason": reason}
-    if status == rules.CANCELLED:
-        from shared.deployments.service import end_with_release
+    return row
 
-        data |= end_with_release(work, release_id=release_id, actor=actor, reason=reason)
-    _record(work, actor, _STATUS_ACTIONS[action], release_id, data)
-    _changed(work, release_id)
-    return _representation(work, row)
+
+def status_recorded(work: UnitOfWork, *, row: Any, actor: str, action: str, data: dict[str, Any]) -> None:
+    """Audit a status change made by `set_status` (with `data`) and refresh what is cached about it."""
+    _record(work, actor, _STATUS_ACTIONS[action], row.id, {"status": row.status, **data})
+    changed(work, row.id)

@@ -3,7 +3,9 @@
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 
-from shared.db import metadata
+from shared.db import metadata, one_of
+from shared.names import SLUG_PATTERN
+from shared.releases.rules import STATUSES
 
 releases = sa.Table(
     "releases",
@@ -29,8 +31,8 @@ releases = sa.Table(
         nullable=False,
     ),
     sa.UniqueConstraint("application", "version", name="uq_releases_application_version"),
-    sa.CheckConstraint("status IN ('draft', 'ready', 'cancelled')", name="status"),
-    sa.CheckConstraint("application ~ '^[a-z0-9][a-z0-9-]{0,62}$'", name="application_slug"),
+    sa.CheckConstraint(one_of("status", STATUSES), name="status"),
+    sa.CheckConstraint(f"application ~ '{SLUG_PATTERN}'", name="application_slug"),
     sa.Index("ix_releases_created_at_id", "created_at", "id"),
     sa.Index("ix_releases_version_key_id", "version_key", "id"),
     sa.Index("ix_releases_application_created_at_id", "application", "created_at", "id"),

@@ -1,5 +1,5 @@
 """The releases function: the gates a deployment passes when requested, approved and started
-(shared/deployments/service.py and rules.py)."""
+(shared/deployments/gates.py and rules.py)."""
 
 import threading
 from datetime import UTC, datetime, timedelta

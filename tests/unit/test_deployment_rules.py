@@ -322,3 +322,46 @@ def test_no_author_and_not_the_requester_may_decide(approver):
 
 def test_a_fifth_person_may_decide():
     rules.require_four_eyes("someone-else", authors={"creator", "editor"}, requested_by="requester")
+
+
+# -- approvals --------------------------------------------------------------------------------------
+
+
+def test_a_deployment_waits_for_approval_only_where_the_environment_asks_for_one():
+    assert rules.initial_status(0) == "queued"
+    assert rules.initial_status(2) == "pending_approval"
+
+
+def test_one_rejection_rejects_whatever_the_approvals():
+    assert rules.status_after_decision(current="pending_approval", decision="reject", approvals=5, required=1) == (
+        "rejected"
+    )
+
+
+def test_a_deployment_is_queued_once_its_approvals_reach_the_requirement_and_waits_until_then():
+    waiting = {"current": "pending_approval", "decision": "approve", "required": 2}
+    assert rules.status_after_decision(**waiting, approvals=1) == "pending_approval"
+    assert rules.status_after_decision(**waiting, approvals=2) == "queued"
+    assert rules.status_after_decision(**waiting, approvals=3) == "queued"
+
+
+def test_only_a_deployment_waiting_for_approval_takes_decisions():
+    rules.require_pending_approval("pending_approval")
+    with pytest.raises(Conflict) as caught:
+        rules.require_pending_approval("queued")
+    assert caught.value.code == "not_pending_approval"
+
+
+# -- rollback completion ----------------------------------------------------------------------------
+
+
+def test_a_succeeded_rollback_marks_the_deployment_it_replaced():
+    assert rules.replaced_by_success(kind="rollback", status="succeeded", replaces_id="live") == "live"
+
+
+@pytest.mark.parametrize(
+    ("kind", "status"),
+    [("rollback", "in_progress"), ("rollback", "failed"), ("rollback", "cancelled"), ("deploy", "succeeded")],
+)
+def test_nothing_is_rolled_back_by_a_rollback_that_has_not_succeeded_nor_by_a_deploy(kind, status):
+    assert rules.replaced_by_success(kind=kind, status=status, replaces_id="live") is None

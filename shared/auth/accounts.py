@@ -1,0 +1,206 @@
+"""Accounts: registration, reading and listing users, role and active changes, password changes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from shared import etags
+from shared.audit import service as audit
+from shared.auth import passwords
+from shared.auth.ratelimit import AuthLimiter
+from shared.auth.schemas import UserOut
+from shared.auth.sessions import end_sessions
+from shared.auth.tables import api_tokens, users
+from shared.db import UnitOfWork
+from shared.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from shared.models import Shape
+from shared.namespaces import API_TOKENS_NAMESPACE, USERS_NAMESPACE
+from shared.pagination import Id, Timestamp, decode_cursor, page
+
+# A user as the API shows it (never the hash).
+public_user = Shape(UserOut)
+_user_columns = [users.c[name] for name in UserOut.model_fields]
+
+
+def register(
+    work: UnitOfWork,
+    *,
+    email: str,
+    password: str,
+    display_name: str,
+    role: str = "viewer",
+    actor: str | None = None,
+    limiter: AuthLimiter | None = None,
+    client: str = "unknown",
+) -> dict[str, Any]:
+    """Create an account; 409 `email_taken` when the address (in any case) is in use.
+
+    With a `limiter` (self-registration over HTTP) each attempt from `client` is counted first.
+    """
+    if limiter is not None:
+        limiter.reserve_registration(client=client)
+    email = email.strip().lower()
+    if password.strip().lower() == email:
+        raise Invalid("The password may not be the email.", errors=[FieldError("password", "must not be the email")])
+    user_id = uuid.uuid4()
+    row = work.conn.execute(
+        pg_insert(users)
+        .values(
+            id=user_id,
+            email=email,
+            display_name=display_name.strip(),
+            password_hash=passwords.hash_password(password),
+            role=role,
+            created_at=work.now,
+            updated_at=work.now,
+        )
+        .on_conflict_do_nothing(index_elements=["email"])
+        .returning(*_user_columns)
+    ).first()
+    if row is None:
+        raise Conflict("An account with this email exists.", code="email_taken")
+    audit.record(
+        work,
+        actor=actor or str(user_id),
+        action="user.registered",
+        entity_type="user",
+        entity_id=user_id,
+        data={"email": email, "role": role},
+    )
+    return public_user(row)
+
+
+def get_user(work: UnitOfWork, *, user_id: object) -> dict[str, Any]:
+    row = work.conn.execute(sa.select(*_user_columns).where(users.c.id == user_id)).first()
+    if row is None:
+        raise NotFound("No such user.", code="user_not_found")
+    return public_user(row)
+
+
+def whoami(work: UnitOfWork, *, user_id: object, token: dict[str, Any] | None) -> dict[str, Any]:
+    """The caller's account, and `token`: what the credential itself may do (null for a login session)."""
+    return get_user(work, user_id=user_id) | {"token": token}
+
+
+def list_users(work: UnitOfWork, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """Users, oldest first, a page at a time."""
+    query = sa.select(*_user_columns).order_by(users.c.created_at, users.c.id).limit(limit + 1)
+    if cursor:
+        query = query.where(sa.tuple_(users.c.created_at, users.c.id) > decode_cursor(cursor, (Timestamp, Id)))
+    rows = [public_user(r) for r in work.conn.execute(query)]
+    return page(rows, limit, lambda u: [u["created_at"].isoformat(), str(u["id"])])
+
+
+def update_user(
+    work: UnitOfWork,
+    *,
+    user_id: object,
+    actor: str,
+    role: str | None = None,
+    is_active: bool | None = None,
+    if_match: Callable[[str], bool] | None = None,
+) -> dict[str, Any]:
+    """Change role and/or active flag; the last active admin can be neither demoted nor deactivated."""
+    # Lock every active admin: two admins demoting each other at once can't both pass the check.
+    admins = set(
+        work.conn.scalars(
+            sa.select(users.c.id)
+            .where(users.c.role == "admin", users.c.is_active)
+            .order_by(users.c.id)
+            .with_for_update()
+        )
+    )
+    current = work.conn.execute(sa.select(users).where(users.c.id == user_id).with_for_update()).first()
+    if current is None:
+        raise NotFound("No such user.", code="user_not_found")
+    if if_match is not None:
+        etags.check(public_user(current), if_match)
+    new_role = role if role is not None else current.role
+    new_active = is_active if is_active is not None else current.is_active
+    loses_admin = current.id in admins and (new_role != "admin" or not new_active)
+    if loses_admin and len(admins) == 1:
+        raise Conflict("This is the last active admin; promote another admin first.", code="last_admin")
+    changes: dict[str, Any] = {}
+    if new_role != current.role:
+        changes["role"] = new_role
+    if new_active != current.is_active:
+        changes["is_active"] = new_active
+    if not changes:
+        return public_user(current)
+    values: dict[str, Any] = {**changes, "updated_at": work.now}
+    if not new_active:
+        values["auth_version"] = users.c.auth_version + 1
+        end_sessions(work, user_id=current.id)
+    row = work.conn.execute(
+        sa.update(users).where(users.c.id == current.id).values(**values).returning(*_user_columns)
+    ).one()
+    before = {k: getattr(current, k) for k in changes}
+    for field, value in changes.items():
+        action = "user.role_changed" if field == "role" else ("user.activated" if value else "user.deactivated")
+        audit.record(
+            work,
+            actor=actor,
+            action=action,
+            entity_type="user",
+            entity_id=current.id,
+            data={"from": before[field], "to": value},
+        )
+    work.invalidate(USERS_NAMESPACE)
+    return public_user(row)
+
+
+def change_password(
+    work: UnitOfWork,
+    *,
+    user_id: object,
+    current_password: str,
+    new_password: str,
+    limiter: AuthLimiter,
+    client: str,
+) -> None:
+    """Replace the password after checking the current one; every session and API token of the user ends.
+
+    API tokens end too: anyone who had the old password could have made one, and a password change
+    must lock them out (README, "Password change").
+    """
+    limiter.reserve_password_change(user_id=str(user_id), client=client)
+    row = work.conn.execute(sa.select(users).where(users.c.id == user_id).with_for_update()).first()
+    if row is None:
+        raise NotFound("No such user.", code="user_not_found")
+    ok, _ = passwords.verify(current_password, row.password_hash)
+    if not ok:
+        raise Forbidden("The current password is wrong.", code="wrong_password")
+    if new_password.strip().lower() == row.email:
+        raise Invalid(
+            "The password may not be the email.", errors=[FieldError("new_password", "must not be the email")]
+        )
+    work.conn.execute(
+        sa.update(users)
+        .where(users.c.id == row.id)
+        .values(
+            password_hash=passwords.hash_password(new_password),
+            auth_version=users.c.auth_version + 1,
+            updated_at=work.now,
+        )
+    )
+    end_sessions(work, user_id=row.id)
+    revoked = work.conn.execute(
+        sa.update(api_tokens)
+        .where(api_tokens.c.user_id == row.id, api_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=work.now)
+        .returning(api_tokens.c.id)
+    ).all()
+    audit.record(
+        work,
+        actor=str(row.id),
+        action="user.password_changed",
+        entity_type="user",
+        entity_id=row.id,
+        data={"api_tokens_revoked": len(revoked)},
+    )
+    work.invalidate(USERS_NAMESPACE, API_TOKENS_NAMESPACE)

@@ -1,0 +1,135 @@
+"""The release catalogue: releases as the API shows them, with where each is deployed.
+
+The one place above both `shared.releases` and `shared.deployments` that reads across them (the
+release read's deployment summary, the list's "live in environment" filter) and writes across them
+(a cancel ends the release's deployments not yet started), so the dependency between the two
+concepts runs one way: deployments use releases, never the other way round. The releases
+function's views call this module."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pydantic_core
+
+from shared import etags
+from shared.db import UnitOfWork
+from shared.deployments import queries
+from shared.deployments.schemas import DeploymentSummaryOut
+from shared.deployments.service import end_with_release
+from shared.namespaces import RELEASE_LISTS_NAMESPACE, release_namespace
+from shared.releases import rules
+from shared.releases import service as releases
+from shared.releases.schemas import ReleaseOut
+
+release_events = releases.release_events
+
+
+class ReleaseDetailOut(ReleaseOut):
+    deployments: dict[str, DeploymentSummaryOut]
+
+
+def cache_key(release_id: object) -> tuple[str, str]:
+    """Where one release's representation is cached."""
+    return release_namespace(release_id), "v"
+
+
+def _representation(work: UnitOfWork, row: Any) -> dict[str, Any]:
+    summary = queries.release_summary(work.conn, release_id=row.id, application=row.application)
+    return releases.public_release(row) | {"deployments": summary}
+
+
+def _check_precondition(work: UnitOfWork, row: Any, if_match: Callable[[str], bool] | None) -> None:
+    if if_match is not None:
+        etags.check(_representation(work, row), if_match)
+
+
+def get_release(work: UnitOfWork, *, release_id: uuid.UUID) -> dict[str, Any]:
+    """The release and, per environment, its deployments; served from the cache when fresh."""
+
+    def load() -> dict[str, Any]:
+        return _representation(work, releases.load_release(work.conn, release_id))
+
+    return dict(work.cache.fetch(*cache_key(release_id), load))
+
+
+def list_releases(
+    work: UnitOfWork,
+    *,
+    limit: int,
+    cursor: str | None = None,
+    application: str | None = None,
+    status: str | None = None,
+    environment: str | None = None,
+    q: str | None = None,
+    sort: str = "-created_at",
+) -> dict[str, Any]:
+    """A page of releases (`environment`: those live there now), newest first or by SemVer
+    precedence, keyset-paginated and cached."""
+    params = {"limit": limit, "cursor": cursor, "application": application, "status": status}
+    params |= {"environment": environment, "q": q, "sort": sort}
+    key = pydantic_core.to_json(params).decode()
+    after = releases.list_position(cursor, sort)
+    among = queries.live_release_ids(environment) if environment else None
+
+    def load() -> dict[str, Any]:
+        return releases.list_page(
+            work, limit=limit, after=after, application=application, status=status, q=q, sort=sort, among=among
+        )
+
+    return dict(work.cache.fetch(RELEASE_LISTS_NAMESPACE, key, load))
+
+
+def create_release(work: UnitOfWork, *, actor: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A new draft (or ready) release; 409 `duplicate_version` when the version exists."""
+    row = releases.create_release(work, actor=actor, data=data)
+    return releases.public_release(row) | {"deployments": {}}
+
+
+def update_release(
+    work: UnitOfWork,
+    *,
+    release_id: uuid.UUID,
+    actor: str,
+    changes: dict[str, Any],
+    if_match: Callable[[str], bool] | None = None,
+) -> dict[str, Any]:
+    """Edit a draft's content."""
+    row = releases.load_release(work.conn, release_id, lock="update")
+    _check_precondition(work, row, if_match)
+    row = releases.edit_release(work, row=row, actor=actor, changes=changes)
+    return _representation(work, row)
+
+
+def delete_release(
+    work: UnitOfWork, *, release_id: uuid.UUID, actor: str, if_match: Callable[[str], bool] | None = None
+) -> None:
+    """Delete a draft."""
+    row = releases.load_release(work.conn, release_id, lock="update")
+    _check_precondition(work, row, if_match)
+    releases.delete_release(work, row=row, actor=actor)
+
+
+def change_status(
+    work: UnitOfWork,
+    *,
+    release_id: uuid.UUID,
+    actor: str,
+    action: str,
+    reason: str | None = None,
+    if_match: Callable[[str], bool] | None = None,
+) -> dict[str, Any]:
+    """Finalize (draft → ready) or cancel (draft or ready → cancelled, with a reason).
+
+    The row is held FOR UPDATE, which waits for deployment requests (FOR SHARE) and holds them off:
+    cancel and deploy happen in one order, and the cancel ends the deployments not yet started."""
+    row = releases.load_release(work.conn, release_id, lock="update")
+    _check_precondition(work, row, if_match)
+    row = releases.set_status(work, row=row, action=action, reason=reason)
+    data: dict[str, Any] = {"reason": reason}
+    if row.status == rules.CANCELLED:
+        data |= end_with_release(work, release_id=release_id, actor=actor, reason=reason)
+    releases.status_recorded(work, row=row, actor=actor, action=action, data=data)
+    return _representation(work, row)

@@ -1,0 +1,123 @@
+"""The gates: what they read about a release and an environment, and the answers they give."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+
+from shared.audit.tables import audit_events
+from shared.db import UnitOfWork
+from shared.deployments import rules
+from shared.deployments.freezes import load_freezes
+from shared.deployments.schemas import BlockerOut
+from shared.deployments.tables import deployments, environments
+from shared.errors import Conflict, FieldError, Invalid
+from shared.models import Shape
+from shared.releases.service import load_release
+
+public_blocker = Shape(BlockerOut)
+
+
+def environment_row(conn: sa.Connection, name: str) -> Any:
+    row = conn.execute(sa.select(environments).where(environments.c.name == name)).first()
+    if row is None:
+        raise Invalid(
+            f"There is no environment {name!r}.",
+            code="unknown_environment",
+            errors=[FieldError("environment", "unknown environment")],
+        )
+    return row
+
+
+def gate_facts(work: UnitOfWork, *, release: Any, environment: Any, override_freeze: bool = False) -> rules.GateFacts:
+    """Read what the gates need about deploying `release` to `environment`."""
+    conn = work.conn
+    previous = conn.execute(
+        sa.select(environments)
+        .where(environments.c.position < environment.position)
+        .order_by(environments.c.position.desc())
+        .limit(1)
+    ).first()
+    live_since = None
+    if previous is not None:
+        live_since = conn.scalar(
+            sa.select(sa.func.max(deployments.c.finished_at)).where(
+                deployments.c.release_id == release.id,
+                deployments.c.environment == previous.name,
+                deployments.c.status == "succeeded",
+            )
+        )
+    active = conn.scalar(
+        sa.select(sa.func.count())
+        .select_from(deployments)
+        .where(
+            deployments.c.application == release.application,
+            deployments.c.environment == environment.name,
+            deployments.c.status.in_(rules.ACTIVE),
+        )
+    )
+    return rules.GateFacts(
+        release_status=release.status,
+        environment=environment.name,
+        required_approvals=environment.required_approvals,
+        previous_environment=previous.name if previous is not None else None,
+        previous_soak_minutes=previous.soak_minutes if previous is not None else 0,
+        live_in_previous_since=live_since,
+        freezes=load_freezes(conn, now=work.now),
+        active_deployment=bool(active),
+        override_freeze=override_freeze,
+    )
+
+
+def preflight(work: UnitOfWork, *, release_id: uuid.UUID, environment: str) -> dict[str, Any]:
+    """Every gate that would block a deployment now; nothing is written."""
+    facts = gate_facts(
+        work, release=load_release(work.conn, release_id), environment=environment_row(work.conn, environment)
+    )
+    blocking = rules.blockers(facts, work.now)
+    return {
+        "allowed": not blocking,
+        "needs_approval": facts.required_approvals > 0,
+        "blocking": [public_blocker(b) for b in blocking],
+    }
+
+
+def gates_failed(blocking: list[rules.Blocker]) -> Conflict:
+    """The 409 for failed gates: the first one's code, every one in `errors`."""
+    return Conflict(
+        blocking[0].detail,
+        code=blocking[0].code,
+        errors=[FieldError(None, b.detail, code=b.code) for b in blocking],
+    )
+
+
+def check_move(work: UnitOfWork, *, deployment: Any, release: Any, to_status: str) -> None:
+    """409 with the first failed gate's code when moving `deployment` to `to_status` is no longer allowed."""
+    if not rules.starts_work(to_status):
+        return
+    facts = rules.MoveFacts(
+        kind=deployment.kind,
+        release_status=release.status,
+        environment=deployment.environment,
+        freezes=tuple(load_freezes(work.conn, now=work.now)),
+        override_freeze=deployment.override_freeze,
+    )
+    blocking = rules.move_blockers(facts, work.now)
+    if blocking:
+        raise gates_failed(blocking)
+
+
+def release_authors(conn: sa.Connection, release: Any) -> set[str]:
+    """Who created, edited or finalized the release, as its audit log (append-only) records it."""
+    events = conn.execute(
+        sa.select(audit_events.c.actor, audit_events.c.action)
+        .where(
+            audit_events.c.entity_type == "release",
+            audit_events.c.entity_id == str(release.id),
+            audit_events.c.action.in_(rules.AUTHORING_ACTIONS),
+        )
+        .distinct()
+    )
+    return rules.release_authors(str(release.created_by), [(e.actor, e.action) for e in events])

@@ -1,0 +1,95 @@
+"""Deployment records: as the API shows them, loaded, inserted and listed."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+
+from shared.db import UNIQUE_VIOLATION, UnitOfWork, sqlstate
+from shared.deployments import gates, rules
+from shared.deployments.schemas import ApprovalOut, DeploymentOut
+from shared.deployments.tables import approvals, deployments
+from shared.errors import NotFound
+from shared.models import Shape
+from shared.pagination import Id, Timestamp, decode_cursor, page
+
+# A deployment as the API shows it, given its approvals (`public_approval` each).
+public_deployment = Shape(DeploymentOut, given=("approvals",))
+public_approval = Shape(ApprovalOut)
+
+
+def with_decisions(conn: sa.Connection, rows: list[Any]) -> list[dict[str, Any]]:
+    """The deployments as the API shows them, with their approvals (one query for all)."""
+    found: dict[Any, list[dict[str, Any]]] = {r.id: [] for r in rows}
+    if found:
+        query = sa.select(approvals).where(approvals.c.deployment_id.in_(list(found))).order_by(approvals.c.created_at)
+        for row in conn.execute(query):
+            found[row.deployment_id].append(public_approval(row))
+    return [public_deployment(r, approvals=found[r.id]) for r in rows]
+
+
+def get_deployment(work: UnitOfWork, *, release_id: uuid.UUID, deployment_id: uuid.UUID, lock: bool = False) -> Any:
+    query = sa.select(deployments).where(deployments.c.id == deployment_id, deployments.c.release_id == release_id)
+    row = work.conn.execute(query.with_for_update() if lock else query).first()
+    if row is None:
+        raise NotFound("No such deployment of this release.", code="deployment_not_found")
+    return row
+
+
+def insert_deployment(
+    work: UnitOfWork, *, release: Any, environment: str, kind: str, status: str, actor: str, **extra: Any
+) -> Any:
+    values = {
+        "id": uuid.uuid4(),
+        "release_id": release.id,
+        "application": release.application,
+        "version": release.version,
+        "environment": environment,
+        "kind": kind,
+        "status": status,
+        "requested_by": uuid.UUID(actor),
+        "created_at": work.now,
+        "updated_at": work.now,
+        **extra,
+    }
+    try:
+        # The partial unique index decides races: of two concurrent requests, one inserts.
+        with work.conn.begin_nested():
+            return work.conn.execute(sa.insert(deployments).values(**values).returning(deployments)).one()
+    except sa.exc.IntegrityError as error:
+        if sqlstate(error) == UNIQUE_VIOLATION:
+            blocker = rules.Blocker(
+                "deployment_in_progress", f"Another deployment of {release.application} to {environment} is under way."
+            )
+            raise gates.gates_failed([blocker]) from None
+        raise
+
+
+def list_deployments(
+    work: UnitOfWork,
+    *,
+    limit: int,
+    cursor: str | None,
+    release_id: uuid.UUID | None = None,
+    application: str | None = None,
+    environment: str | None = None,
+    status: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Deployments, newest first, with their approvals (two queries per page)."""
+    query = sa.select(deployments).order_by(deployments.c.created_at.desc(), deployments.c.id.desc()).limit(limit + 1)
+    for column, value in (
+        ("release_id", release_id),
+        ("application", application),
+        ("environment", environment),
+        ("status", status),
+    ):
+        if value is not None:
+            query = query.where(deployments.c[column] == value)
+    if cursor:
+        query = query.where(
+            sa.tuple_(deployments.c.created_at, deployments.c.id) < decode_cursor(cursor, (Timestamp, Id))
+        )
+    rows, next_cursor = page(work.conn.execute(query).all(), limit, lambda r: [r.created_at.isoformat(), str(r.id)])
+    return with_decisions(work.conn, rows), next_cursor
