@@ -52,6 +52,7 @@ class LocalIssuer:
         self.requests: Counter[str] = Counter()
         self.mode: Mode = "serve"
         self.discovery_overrides: dict[str, Any] = {}
+        self.extra_jwks: list[dict[str, Any]] = []  # published as they are (say, an HMAC key)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -170,7 +171,7 @@ class LocalIssuer:
         with self._lock:
             self.requests[path] += 1
             mode = self.mode
-            jwks = {"keys": [k.jwk() for k in self.keys.values() if k.published]}
+            jwks = {"keys": [k.jwk() for k in self.keys.values() if k.published] + self.extra_jwks}
         if path == self.path + WELL_KNOWN:
             body: Any = {
                 "issuer": self.url,
