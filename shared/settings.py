@@ -168,6 +168,8 @@ class Settings(BaseSettings):
 
         if self.oidc_allow_insecure_issuers and not self.is_local:
             raise ValueError("oidc_allow_insecure_issuers: refused outside development and test")
+        if self.oidc_jwks_refresh_s < 1 and not self.is_local:
+            raise ValueError("oidc_jwks_refresh_s: at least 1 outside development and test (it bounds key fetches)")
         refusal = url_refusal(self.iap_jwks_url, allow_insecure=self.oidc_allow_insecure_issuers)
         if refusal is not None:
             raise ValueError(f"iap_jwks_url: {refusal}")

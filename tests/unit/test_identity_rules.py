@@ -201,3 +201,10 @@ def test_the_iap_key_url_must_be_https_unless_loopback_is_admitted():
     with pytest.raises(ConfigError, match=r"^invalid setting IAP_JWKS_URL: must be an https:// URL$"):
         load_settings(environment="test", iap_jwks_url="http://127.0.0.1:9/jwks")
     assert load_settings(environment="test", oidc_allow_insecure_issuers=True, iap_jwks_url="http://127.0.0.1:9/jwks")
+
+
+def test_the_key_re_fetch_interval_may_be_short_only_in_development_and_test():
+    assert load_settings(environment="test", oidc_jwks_refresh_s=0.2).oidc_jwks_refresh_s == 0.2
+    assert load_settings(**PROD).oidc_jwks_refresh_s == 60
+    with pytest.raises(ConfigError, match=r"^invalid setting OIDC_JWKS_REFRESH_S: at least 1 outside development"):
+        load_settings(**PROD, oidc_jwks_refresh_s=0)
