@@ -104,6 +104,33 @@ class Settings(BaseSettings):
         default=None, description="Override of the Cloud Logging API host (tests, emulators)."
     )
 
+    # Keyless sign-in of pipelines (OIDC tokens) and of people behind Identity-Aware Proxy: shared/identity.
+    oidc_allow_insecure_issuers: bool = Field(
+        default=False,
+        description="Admit http://127.0.0.1 and http://localhost OIDC issuers and IAP_JWKS_URL "
+        "(development and test only).",
+    )
+    oidc_jwks_refresh_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="Least seconds between two fetches of one issuer's keys: an unknown `kid`, "
+        "or a retry after a failed fetch, waits this long.",
+    )
+    iap_audience: str | None = Field(
+        default=None,
+        min_length=1,
+        description="The `aud` of Identity-Aware Proxy assertions (`/projects/NUMBER/global/backendServices/ID`); "
+        "unset = IAP sign-in off.",
+    )
+    iap_jwks_url: str = Field(
+        default="https://www.gstatic.com/iap/verify/public_key-jwk",
+        description="Where IAP's signing keys (a JWK Set) are served.",
+    )
+    iap_auto_provision: bool = Field(
+        default=False, description="Create an unknown IAP user as `viewer` on first sight."
+    )
+
     trust_forwarded_for: bool = Field(
         default=False, description="Behind Google's load balancer: take the client address from X-Forwarded-For."
     )
@@ -133,6 +160,19 @@ class Settings(BaseSettings):
             raise ValueError("database_url: set it, or CLOUD_SQL_INSTANCE, outside development")
         if self.cloud_sql_instance and not self.db_user:
             raise ValueError("db_user: required with CLOUD_SQL_INSTANCE")
+        return self
+
+    @model_validator(mode="after")
+    def _keyless_sign_in(self) -> Settings:
+        from shared.identity.trust import url_refusal
+
+        if self.oidc_allow_insecure_issuers and not self.is_local:
+            raise ValueError("oidc_allow_insecure_issuers: refused outside development and test")
+        if self.oidc_jwks_refresh_s < 1 and not self.is_local:
+            raise ValueError("oidc_jwks_refresh_s: at least 1 outside development and test (it bounds key fetches)")
+        refusal = url_refusal(self.iap_jwks_url, allow_insecure=self.oidc_allow_insecure_issuers)
+        if refusal is not None:
+            raise ValueError(f"iap_jwks_url: {refusal}")
         return self
 
     def signing_key(self) -> str:
