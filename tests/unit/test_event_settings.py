@@ -33,11 +33,11 @@ def test_a_full_topic_name_is_used_as_it_is_and_a_short_one_lives_in_the_project
 
 def test_a_short_topic_without_a_project_is_refused(monkeypatch):
     monkeypatch.delenv("GCP_PROJECT_ID", raising=False)
-    with pytest.raises(ConfigError, match="^invalid setting PUBSUB_TOPIC: a short topic name needs GCP_PROJECT_ID"):
+    with pytest.raises(ConfigError, match=r"^invalid setting PUBSUB_TOPIC: a short topic name needs GCP_PROJECT_ID"):
         load_settings(environment="development", pubsub_topic="release-events")
 
 
 @pytest.mark.parametrize("topic", ["projects/acme/topics/", "projects//topics/events", "9events", "a b c"])
 def test_a_malformed_topic_is_refused(topic):
-    with pytest.raises(ConfigError, match="^invalid setting PUBSUB_TOPIC"):
+    with pytest.raises(ConfigError, match=r"^invalid setting PUBSUB_TOPIC"):
         load_settings(environment="development", pubsub_topic=topic, gcp_project_id="acme")
