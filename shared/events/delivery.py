@@ -118,10 +118,10 @@ def post(
         conn.timeout = max(0.001, deadline - time.monotonic())  # each read after this: no longer than what is left
         conn.request("POST", target.path, body=body, headers=dict(headers), preload_content=False)
         response = conn.getresponse()
-        excerpt = response.read(RESPONSE_EXCERPT_BYTES, decode_content=False)
+        answered_ms = _ms(started)
         if time.monotonic() > deadline:
-            return Outcome(None, _ms(started), "timeout", f"no complete answer within {timeout_s:g} s")
-        return Outcome(response.status, _ms(started), response_excerpt=excerpt.decode("utf-8", "replace"))
+            return Outcome(None, answered_ms, "timeout", f"no answer within {timeout_s:g} s")
+        return Outcome(response.status, answered_ms, response_excerpt=_excerpt(response))
     except Exception as error:  # noqa: BLE001 - whatever the network or the receiver did, it is an outcome
         if time.monotonic() >= deadline or _is_timeout(error):
             return Outcome(None, _ms(started), "timeout", f"no answer within {timeout_s:g} s")
@@ -130,6 +130,14 @@ def post(
         if watchdog is not None:
             watchdog.cancel()
         conn.close()
+
+
+def _excerpt(response: Any) -> str:
+    """The start of the answer's body, for the delivery log; the status counts even if the body stalls."""
+    try:
+        return str(response.read(RESPONSE_EXCERPT_BYTES, decode_content=False).decode("utf-8", "replace"))
+    except Exception:  # noqa: BLE001 - a body cut short (or by the deadline) changes nothing
+        return ""
 
 
 def _cut(conn: HTTPConnection) -> None:

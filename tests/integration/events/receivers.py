@@ -54,6 +54,14 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                     self.wfile.flush()
                     time.sleep(0.2)
                 return
+            if self.path == "/stalled-body":  # the status in time, then a body that never comes
+                self.send_response(200)
+                self.send_header("Content-Length", "100")
+                self.end_headers()
+                self.wfile.write(b"partial")
+                self.wfile.flush()
+                time.sleep(3)
+                return
             status = {"/ok": 200, "/accepted": 202, "/fail": 500, "/gone": 410, "/redirect": 302}.get(self.path, 404)
             self.send_response(status)
             if status == 302:

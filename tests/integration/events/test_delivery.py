@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 
 import pytest
 from standardwebhooks import Webhook
@@ -162,3 +163,14 @@ def test_a_certificate_for_another_name_is_refused(secret, tmp_path):
     assert (outcome.status, outcome.error) == (None, "connection_error")
     assert "hooks.example.test" in (outcome.detail or "")
     assert box.requests == []
+
+
+def test_a_2xx_whose_body_stalls_still_counts_and_the_wait_ends_at_the_deadline(secret):
+    with receiver() as box:
+        started = time.monotonic()
+        outcome = send(box.url("/stalled-body"), secret, timeout_s=1.0)
+        waited = time.monotonic() - started
+
+    assert (outcome.status, outcome.verdict) == (200, "succeeded")
+    assert outcome.duration_ms < 1000
+    assert waited < 1.5
