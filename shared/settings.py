@@ -130,6 +130,15 @@ class Settings(BaseSettings):
     iap_auto_provision: bool = Field(
         default=False, description="Create an unknown IAP user as `viewer` on first sight."
     )
+    webhook_allow_private_targets: bool = Field(
+        default=False,
+        description="Let webhooks go to private and loopback addresses, over http too (development, test).",
+    )
+    pubsub_topic: str | None = Field(
+        default=None,
+        pattern=r"^(projects/[^/\s]+/topics/)?[A-Za-z][A-Za-z0-9._~+%-]{2,254}$",
+        description="Every event is also published here: `projects/P/topics/T`, or `T` in GCP_PROJECT_ID.",
+    )
 
     trust_forwarded_for: bool = Field(
         default=False, description="Behind Google's load balancer: take the client address from X-Forwarded-For."
@@ -174,6 +183,20 @@ class Settings(BaseSettings):
         if refusal is not None:
             raise ValueError(f"iap_jwks_url: {refusal}")
         return self
+
+    def _events_settings(self) -> Settings:
+        if self.webhook_allow_private_targets and not self.is_local:
+            raise ValueError("webhook_allow_private_targets: allowed in development and test only")
+        if self.pubsub_topic and not self.pubsub_topic.startswith("projects/") and not self.gcp_project_id:
+            raise ValueError("pubsub_topic: a short topic name needs GCP_PROJECT_ID (or give projects/P/topics/T)")
+        return self
+
+    @property
+    def pubsub_topic_path(self) -> str | None:
+        """The full name of the events topic, or None when events are not published."""
+        if not self.pubsub_topic or self.pubsub_topic.startswith("projects/"):
+            return self.pubsub_topic
+        return f"projects/{self.gcp_project_id}/topics/{self.pubsub_topic}"
 
     def signing_key(self) -> str:
         """The JWT key. Development has a default; elsewhere a function that handles tokens without
