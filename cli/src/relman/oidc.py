@@ -50,9 +50,9 @@ def _github(http: httpx.Client, audience: str) -> str:
             "ACTIONS_ID_TOKEN_REQUEST_TOKEN is not set: the workflow needs `permissions: id-token: write`"
         )
     try:
-        response = http.get(
-            url, params={"audience": audience}, headers={"Authorization": f"bearer {request_token}"}, timeout=10
-        )
+        # The runner's URL has a query of its own (api-version): the audience is added to it, not put in its place.
+        target = httpx.URL(url).copy_merge_params({"audience": audience})
+        response = http.get(target, headers={"Authorization": f"bearer {request_token}"}, timeout=10)
     except httpx.HTTPError as error:
         raise NotSignedIn(f"GitHub Actions' OIDC token endpoint is unreachable: {error}") from None
     if response.status_code != 200:
