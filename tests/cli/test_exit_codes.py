@@ -60,6 +60,7 @@ def test_a_rejected_deployment_is_4(relman: Relman, dev_server: DevServer):
         deployment = pending_deployment(dev_server.base, manager, "production")
         rejected = relman("reject", deployment["id"], "--comment", "Not during the sale", token=manager)
         assert rejected.returncode == 0, rejected.stderr
+        assert "Rejected checkout@1.4.0 → production: now rejected" in rejected.stderr
         code, _, err = finish(waiting)
     finally:
         waiting.kill()

@@ -60,7 +60,7 @@ def through_production(
         deployment = pending_deployment(base, approver, "production")
         approved = relman("approve", deployment["id"], "--comment", "CHG-2231", token=approver)
         assert approved.returncode == 0, approved.stderr
-        assert "now queued" in approved.stderr
+        assert "Approved checkout@" in approved.stderr and "now queued" in approved.stderr
         code, out, err = finish(waiting)
     finally:
         waiting.kill()
@@ -91,10 +91,15 @@ def test_create_finalize_run_to_production_with_an_approval_status_and_rollback(
 
     finalized = relman("release", "finalize", "checkout@1.4.0", token=pipeline)
     assert finalized.returncode == 0 and "ready" in finalized.stderr, finalized.stderr
+    assert "status:    ready" in finalized.stdout  # the summary for people
 
     through_production(relman, dev_server.base, "1.4.0", command, pipeline=pipeline, approver=approver)
     assert shipped.read_text().splitlines() == ["dev 1.4.0", "staging 1.4.0", "production 1.4.0"]
 
+    shown = relman("release", "show", "checkout@1.4.0", token=pipeline).stdout.splitlines()
+    assert sorted(line.split()[:4] for line in shown if line.startswith(("dev ", "staging ", "production "))) == [
+        [stage, "succeeded", "deploy", "yes"] for stage in ("dev", "production", "staging")
+    ]
     status = relman("status", "checkout", "--output", "json", token=pipeline)
     assert json.loads(status.stdout)["environments"]["production"]["live"]["version"] == "1.4.0"
     table = relman("status", "checkout", token=pipeline).stdout.splitlines()

@@ -191,10 +191,10 @@ def render_release(r: dict[str, Any]) -> str:
             ("created", f"{r.get('created_at')} by {r.get('created_by')}"),
         ]
     )
-    deployments = r.get("deployments")
+    deployments = r.get("deployments") or {}
     if deployments:
-        rows = deployments.values() if isinstance(deployments, dict) else deployments
-        lines += "\n\n" + output.table(rows, ["environment", "status", "id", "finished_at"])
+        rows = [{"environment": name, **summary} for name, summary in deployments.items()]
+        lines += "\n\n" + output.table(rows, ["environment", "status", "kind", "live", "finished_at", "deployment_id"])
     return lines
 
 
@@ -651,7 +651,8 @@ def _decide(ctx: click.Context, ref: str, decision: str, comment: str) -> int:
     path = f"/releases/{target['release_id']}/deployments/{target['id']}/approvals"
     decided, _ = api.post(path, {"decision": decision, "comment": comment}, key=fresh_key())
     now = decided["deployment"]
-    say(f"{decision}d {now['application']}@{now['version']} → {now['environment']}: now {now['status']}.")
+    done = {"approve": "Approved", "reject": "Rejected"}[decision]
+    say(f"{done} {now['application']}@{now['version']} → {now['environment']}: now {now['status']}.")
     output.result(decided, lambda d: render_deployment(d["deployment"]))
     return OK
 
