@@ -8,6 +8,9 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
+# relman (cli/), installed into .venv as users install it (not editable), for tests/cli to run as a command.
+CLI_STAMP := $(VENV)/.relman-installed
+CLI_SOURCES := cli/pyproject.toml $(wildcard cli/src/relman/*.py)
 # Spectral (npm), for `make lint-api`; installed under .tools/ (ignored by git) when Node is present.
 SPECTRAL_VERSION := 6.16.3
 TOOLS := .tools
@@ -21,6 +24,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $(STAMP)
+
+$(CLI_STAMP): $(STAMP) $(CLI_SOURCES)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check ./cli
+	@rm -rf cli/build
+	@touch $(CLI_STAMP)
 
 $(CHECKOV_STAMP): .ci/requirements-checkov.txt
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
@@ -44,13 +52,13 @@ lint-api: $(STAMP) $(SPECTRAL_STAMP)
 	$(TOOLS)/node_modules/.bin/spectral lint --fail-severity warn --quiet $(TOOLS)/openapi/*.json
 
 typecheck: $(STAMP)
-	$(BIN)/mypy shared functions
+	MYPYPATH=cli/src $(BIN)/mypy shared functions cli/src
 
 security: $(STAMP)
-	$(BIN)/bandit --quiet --recursive --severity-level medium shared functions
+	$(BIN)/bandit --quiet --recursive --severity-level medium shared functions cli/src
 
 # lint-api runs where Node is installed (`make test` says when it is skipped).
-test: lint typecheck security $(if $(NODE),lint-api) $(CHECKOV_STAMP)
+test: lint typecheck security $(if $(NODE),lint-api) $(CHECKOV_STAMP) $(CLI_STAMP)
 	@$(if $(NODE),,echo "make test: no node here, so Spectral (make lint-api) is skipped")
 	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -1,0 +1,3 @@
+"""relman: the command-line client of the DevOps Release Manager."""
+
+__version__ = "0.1.0"
