@@ -20,7 +20,9 @@ from werkzeug.utils import send_from_directory
 from werkzeug.wrappers import Response as BaseResponse
 
 if TYPE_CHECKING:
-    from shared.web.api import Api, Route
+    from collections.abc import Iterable
+
+    from shared.web.routes import Route
 
 _PARAMETER = re.compile(r"<(?:(\w+):)?(\w+)>")
 _CONVERTERS = {
@@ -199,7 +201,7 @@ def _single_resource(route: Route) -> bool:
 
 
 def _statuses(route: Route, has_path_parameters: bool) -> list[int]:
-    codes = {route.status, *route.errors}
+    codes = {route.status, *route.also_answers}
     if route.body is not None:
         codes |= {400, 413, 422}
     if route.query is not None or has_path_parameters:
@@ -241,12 +243,12 @@ def _response_headers(route: Route, status: int) -> dict[str, Any]:
     return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
 
 
-def _operation(api: Api, route: Route, parameters: list[dict[str, Any]], components: dict[str, Any]) -> dict[str, Any]:
+def _operation(tag: str, route: Route, parameters: list[dict[str, Any]], components: dict[str, Any]) -> dict[str, Any]:
     described = (route.view.__doc__ or "").strip()
     operation: dict[str, Any] = {
         "operationId": route.view.__name__,
         "summary": _plain(route.summary),
-        "tags": [api.name],
+        "tags": [tag],
         "parameters": list(parameters),
         "responses": {},
     }
@@ -256,7 +258,7 @@ def _operation(api: Api, route: Route, parameters: list[dict[str, Any]], compone
         key = _header("Idempotency-Key", "1..255 printable characters; replays the first response for 24 h.")
         key["schema"] = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"}
         operation["parameters"].append(key)
-    if 412 in route.errors:
+    if 412 in route.also_answers:
         operation["parameters"].append(_header("If-Match", "The ETag last read; a stale one gives 412."))
     statuses = sorted({*_statuses(route, bool(parameters)), *route.json_errors})
     if 304 in statuses:
@@ -306,25 +308,25 @@ CONVENTIONS = """JSON in and out, UTF-8; timestamps are RFC 3339 in UTC; ids are
 - Every response carries `X-Request-ID`."""
 
 
-def document(api: Api, *, version: str) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of one function."""
+def document(routes: Iterable[Route], *, name: str, title: str, version: str, description: str = "") -> dict[str, Any]:
+    """The OpenAPI 3.1 document of one function (`name`, mounted at `/name`) from its route records."""
     components: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}  # every function answers problems (404, 405, ...)
     paths: dict[str, dict[str, Any]] = {}
-    for route in api.routes:
+    for route in routes:
         if not route.documented:
             continue
-        path, parameters = _path("/" + api.name, route.path)
-        paths.setdefault(path, {})[route.method.lower()] = _operation(api, route, parameters, components)
+        path, parameters = _path("/" + name, route.path)
+        paths.setdefault(path, {})[route.method.lower()] = _operation(name, route, parameters, components)
     used = json.dumps(paths)
     return {
         "openapi": "3.1.0",
         "info": {
-            "title": api.title,
+            "title": title,
             "version": version,
-            "description": (api.description + "\n\n" + CONVENTIONS).strip(),
+            "description": (description + "\n\n" + CONVENTIONS).strip(),
         },
         "servers": [{"url": "/", "description": "The origin serving this document"}],
-        "tags": [{"name": api.name, "description": api.title}],
+        "tags": [{"name": name, "description": title}],
         "paths": paths,
         "components": {
             "schemas": components,
