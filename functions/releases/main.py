@@ -330,17 +330,10 @@ def metrics(call: Call, query: deployment_schemas.MetricsQuery) -> dict[str, Any
 @api.get("/audit", role="admin", lists=True, response=out.AuditEventOut)
 def audit_log(call: Call, query: schemas.AuditQuery) -> Reply | Response:
     """The whole audit log; `Accept: application/x-ndjson` streams every matching event."""
+    filters: dict[str, Any] = {"entity_type": query.entity_type, "actor": query.actor, "since": query.since}
     if call.request.accept_mimetypes.best == "application/x-ndjson":
-        lines = audit.export_lines(get_engine(), entity_type=query.entity_type, actor=query.actor, since=query.since)
-        return Response(lines, mimetype="application/x-ndjson")
-    items, cursor = audit.list_events(
-        call.work.conn,
-        limit=query.limit,
-        cursor=query.cursor,
-        entity_type=query.entity_type,
-        actor=query.actor,
-        since=query.since,
-    )
+        return Response(audit.export_lines(get_engine(), **filters), mimetype="application/x-ndjson")
+    items, cursor = audit.list_events(call.work.conn, limit=query.limit, cursor=query.cursor, **filters)
     return listing(call, items, cursor)
 
 

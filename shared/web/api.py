@@ -28,7 +28,7 @@ from shared.cache import Found, Prefetched, get_cache
 from shared.db import unit_of_work
 from shared.logs import configure_logging, request_id_var, trace_var
 from shared.settings import get_settings
-from shared.web import headers, openapi, problems
+from shared.web import docs, headers, openapi, problems
 from shared.web.calls import Call, Reply, json_response
 from shared.web.inputs import InvalidInput, validated_body, validated_query
 from shared.web.routes import BODY, QUERY, CacheKey, Route, RouteTable
@@ -81,10 +81,10 @@ class Api(RouteTable):
         return Response(self._document, mimetype="application/json")
 
     def _docs(self, call: Call) -> Response:
-        return openapi.docs_page(call.request, self.title)
+        return docs.docs_page(call.request, self.title)
 
     def _docs_asset(self, call: Call, asset: str) -> BaseResponse:
-        return openapi.docs_asset(call.request, asset)
+        return docs.docs_asset(call.request, asset)
 
     # -- handling a request -----------------------------------------------------------------
 

@@ -1,23 +1,16 @@
-"""OpenAPI 3.1 documents and an offline docs page, generated from each function's route table.
+"""OpenAPI 3.1 documents, generated from each function's route table.
 
 The document is built from the same `Route` records and Pydantic models the request pipeline
-validates with, so it cannot drift from what the code does. The docs page is Swagger UI, served
-from the files the `flask-swagger-ui` wheel ships (no CDN).
+validates with, so it cannot drift from what the code does.
 """
 
 from __future__ import annotations
 
-import functools
-import html
 import json
-import os
 import re
 from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic
-from flask import Request, Response
-from werkzeug.utils import send_from_directory
-from werkzeug.wrappers import Response as BaseResponse
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -334,34 +327,3 @@ def document(routes: Iterable[Route], *, name: str, title: str, version: str, de
             "securitySchemes": SECURITY_SCHEMES,
         },
     }
-
-
-@functools.cache
-def assets_dir() -> str:
-    import flask_swagger_ui
-
-    return os.path.join(os.path.dirname(flask_swagger_ui.__file__), "dist")
-
-
-def docs_page(request: Request, title: str) -> Response:
-    """Swagger UI for this function's document, every asset served by the function itself."""
-    base = request.script_root + request.path.rstrip("/").removesuffix("/docs")
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<link rel="stylesheet" href="{base}/docs/swagger-ui.css"></head>
-<body><div id="swagger-ui"></div>
-<script src="{base}/docs/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({{url: "{base}/openapi.json", dom_id: "#swagger-ui"}});</script>
-</body></html>"""
-    response = Response(page, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:"
-    )
-    return response
-
-
-def docs_asset(request: Request, asset: str) -> BaseResponse:
-    """One of Swagger UI's static files."""
-    response = send_from_directory(assets_dir(), asset, request.environ)
-    response.headers["Cache-Control"] = "public, max-age=86400"
-    return response
