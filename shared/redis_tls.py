@@ -55,7 +55,7 @@ class AddressCheckedSSLConnection(redis.SSLConnection):
     """
 
     def _connect(self) -> socket.socket:
-        sock = super()._connect()
+        sock: socket.socket = super()._connect()  # type: ignore[no-untyped-call] # redis has no annotations here
         certificate = sock.getpeercert() if isinstance(sock, ssl.SSLSocket) else None
         if not certificate or not names_address(certificate, str(self.host)):
             sock.close()

@@ -1,15 +1,20 @@
-"""Secret Manager references in settings: `sm://projects/P/secrets/S/versions/V`."""
+"""Secret Manager references in settings: `sm://projects/P/secrets/S/versions/V`.
+
+`SecretManagerReferences` is a pydantic-settings source: it merges the sources it wraps (the
+constructor's arguments, the environment, ...) and replaces each `sm://` value with the secret it
+names before the settings are validated, so a resolved secret passes the same checks as a literal.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import SecretStr
-
-if TYPE_CHECKING:
-    from shared.settings import Settings
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 SCHEME = "sm://"
+ENDPOINT_SETTING = "secret_manager_endpoint"
 
 
 def _client(endpoint: str | None) -> Any:
@@ -34,21 +39,29 @@ def access_secret(name: str, *, endpoint: str | None = None, client: Any = None)
     return str(response.payload.data.decode("utf-8"))
 
 
-def resolve_secret_references(settings: Settings) -> Settings:
-    """Replace every `sm://` value with the secret it names; one client, once per instance."""
-    updates: dict[str, object] = {}
-    client = None
-    for field in type(settings).model_fields:
-        value = getattr(settings, field)
-        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
-        if isinstance(raw, str) and raw.startswith(SCHEME):
-            client = client or _client(settings.secret_manager_endpoint)
-            secret = access_secret(raw.removeprefix(SCHEME), client=client)
-            updates[field] = SecretStr(secret) if isinstance(value, SecretStr) else secret
-    if not updates:
-        return settings
-    # Validate again: a resolved secret must pass the same checks as a literal one.
-    merged = settings.model_dump() | updates
-    return type(settings).model_validate(
-        {k: (v.get_secret_value() if isinstance(v, SecretStr) else v) for k, v in merged.items()}
-    )
+class SecretManagerReferences(PydanticBaseSettingsSource):
+    """The wrapped sources' values (the first source wins), each `sm://` reference replaced by its
+    secret: one client, created only when a reference is found, once per instance."""
+
+    def __init__(self, settings_cls: type[BaseSettings], *sources: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self._sources = sources
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # __call__ reads the wrapped sources as a whole
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for source in reversed(self._sources):
+            values.update(source())
+        client = None
+        for name, value in values.items():
+            raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+            if isinstance(raw, str) and raw.startswith(SCHEME):
+                client = client or _client(_endpoint(values.get(ENDPOINT_SETTING)))
+                values[name] = access_secret(raw.removeprefix(SCHEME), client=client)
+        return values
+
+
+def _endpoint(value: Any) -> str | None:
+    return str(value) if value else None

@@ -7,7 +7,9 @@ import os
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+
+from shared.secrets import SecretManagerReferences
 
 Environment = Literal["development", "test", "staging", "production"]
 
@@ -22,7 +24,6 @@ _PLACEHOLDERS = {
 }
 DEV_JWT_SECRET = "dev-only-insecure-jwt-key-change-me-please"  # noqa: S105 - refused outside development
 DEV_AUDIT_KEY = "dev-only-insecure-audit-key-change-me-please"  # refused outside development
-SECRET_MANAGER_SCHEME = "sm://"  # noqa: S105 - a URL scheme
 
 
 class ConfigError(RuntimeError):
@@ -145,6 +146,20 @@ class Settings(BaseSettings):
     )
     cors_origins: Annotated[list[str], NoDecode] = []
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The usual sources, with `sm://` references resolved before validation (`shared.secrets`)."""
+        return (
+            SecretManagerReferences(settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings),
+        )
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -157,7 +172,7 @@ class Settings(BaseSettings):
         for name in ("jwt_secret", "audit_key"):
             value: SecretStr | None = getattr(self, name)
             secret = value.get_secret_value() if value is not None else None
-            if secret is None or secret.startswith(SECRET_MANAGER_SCHEME):
+            if secret is None:
                 continue
             if len(secret.encode()) < 32:
                 raise ValueError(f"{name}: must be at least 32 bytes")
@@ -256,10 +271,8 @@ def _one_line(error: ValidationError) -> str:
 
 def load_settings(**overrides: object) -> Settings:
     """Build settings from the environment (and overrides), raising ConfigError on a bad value."""
-    from shared.secrets import resolve_secret_references
-
     try:
-        return resolve_secret_references(Settings(**overrides))  # type: ignore[arg-type]
+        return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         raise ConfigError(_one_line(error)) from None
 

@@ -1,5 +1,6 @@
 """The releases function: releases, environments, deployments, approvals, freezes, audit."""
 
+from typing import Any
 from uuid import UUID
 
 import functions_framework
@@ -39,50 +40,56 @@ api = Api("releases", title="Release Manager: releases", authenticator=authentic
 @api.post(
     "/",
     role="developer",
-    body=schemas.ReleaseIn,
     status=201,
-    errors=(409,),
+    also_answers=(409,),
     response=ReleaseDetailOut,
     location=True,
 )
-def create_release(call: Call) -> Reply:
+def create_release(call: Call, body: schemas.ReleaseIn) -> Reply:
     """Record a release (a draft, or `ready` when the body says so)."""
-    release = service.create_release(call.work, actor=call.principal.actor, data=call.body.model_dump(mode="json"))
+    release = service.create_release(call.work, actor=call.principal.actor, data=body.model_dump(mode="json"))
     return Reply(body=release, headers={"Location": api.location(call.request, f"/{release['id']}")})
 
 
-@api.get("/", role="viewer", query=schemas.ReleaseQuery, lists=True, response=ReleaseOut)
-def list_releases(call: Call) -> Reply:
+@api.get("/", role="viewer", lists=True, response=ReleaseOut)
+def list_releases(call: Call, query: schemas.ReleaseQuery) -> Reply:
     """Releases, newest first (`sort=-version`: by SemVer precedence), filtered."""
-    found = service.list_releases(call.work, **call.query.model_dump())
+    found = service.list_releases(
+        call.work,
+        limit=query.limit,
+        cursor=query.cursor,
+        application=query.application,
+        status=query.status,
+        environment=query.environment,
+        q=query.q,
+        sort=query.sort,
+    )
     return listing(call, found["items"], found["next_cursor"])
 
 
 @api.get(
     "/<uuid:release_id>",
     role="viewer",
-    errors=(304,),
+    also_answers=(304,),
     prefetch=lambda path: [service.cache_key(path["release_id"])],
     response=ReleaseDetailOut,
 )
-def get_release(call: Call, release_id: UUID) -> dict:
+def get_release(call: Call, release_id: UUID) -> dict[str, Any]:
     """One release with a deployment summary per environment."""
     return service.get_release(call.work, release_id=release_id)
 
 
-@api.patch(
-    "/<uuid:release_id>", role="developer", body=schemas.ReleasePatch, errors=(409, 412), response=ReleaseDetailOut
-)
-def update_release(call: Call, release_id: UUID) -> dict:
+@api.patch("/<uuid:release_id>", role="developer", also_answers=(409, 412), response=ReleaseDetailOut)
+def update_release(call: Call, body: schemas.ReleasePatch, release_id: UUID) -> dict[str, Any]:
     """Edit a draft (honours If-Match)."""
-    changes = call.body.model_dump(mode="json", exclude_unset=True)
+    changes = body.model_dump(mode="json", exclude_unset=True)
     release = service.update_release(
         call.work, release_id=release_id, actor=call.principal.actor, changes=changes, if_match=if_match(call.request)
     )
     return release
 
 
-@api.delete("/<uuid:release_id>", role="developer", status=204, errors=(409, 412))
+@api.delete("/<uuid:release_id>", role="developer", status=204, also_answers=(409, 412))
 def delete_release(call: Call, release_id: UUID) -> None:
     """Delete a draft (honours If-Match)."""
     service.delete_release(
@@ -90,8 +97,8 @@ def delete_release(call: Call, release_id: UUID) -> None:
     )
 
 
-@api.post("/<uuid:release_id>/finalize", role="developer", errors=(409, 412), response=ReleaseDetailOut)
-def finalize_release(call: Call, release_id: UUID) -> dict:
+@api.post("/<uuid:release_id>/finalize", role="developer", also_answers=(409, 412), response=ReleaseDetailOut)
+def finalize_release(call: Call, release_id: UUID) -> dict[str, Any]:
     """Freeze a draft's content: it becomes `ready`, and deployable."""
     release = service.change_status(
         call.work, release_id=release_id, actor=call.principal.actor, action="finalize", if_match=if_match(call.request)
@@ -102,53 +109,55 @@ def finalize_release(call: Call, release_id: UUID) -> dict:
 @api.post(
     "/<uuid:release_id>/cancel",
     role="developer",
-    body=schemas.CancelIn,
-    errors=(409, 412),
+    also_answers=(409, 412),
     response=ReleaseDetailOut,
 )
-def cancel_release(call: Call, release_id: UUID) -> dict:
+def cancel_release(call: Call, body: schemas.CancelIn, release_id: UUID) -> dict[str, Any]:
     """Mark a release bad: never deployable again, never a rollback target."""
     release = service.change_status(
         call.work,
         release_id=release_id,
         actor=call.principal.actor,
         action="cancel",
-        reason=call.body.reason,
+        reason=body.reason,
         if_match=if_match(call.request),
     )
     return release
 
 
-@api.get("/<uuid:release_id>/events", role="viewer", query=PageQuery, lists=True, response=AuditEventOut)
-def release_events(call: Call, release_id: UUID) -> Reply:
+@api.get("/<uuid:release_id>/events", role="viewer", lists=True, response=AuditEventOut)
+def release_events(call: Call, query: PageQuery, release_id: UUID) -> Reply:
     """The release's audit timeline, oldest first."""
-    items, cursor = service.release_events(
-        call.work, release_id=release_id, limit=call.query.limit, cursor=call.query.cursor
-    )
+    items, cursor = service.release_events(call.work, release_id=release_id, limit=query.limit, cursor=query.cursor)
     return listing(call, items, cursor)
 
 
 # -- environments -------------------------------------------------------------------------------
 
 
-@api.get("/environments", role="viewer", query=PageQuery, lists=True, response=EnvironmentOut)
-def list_environments(call: Call) -> Reply:
+@api.get("/environments", role="viewer", lists=True, response=EnvironmentOut)
+def list_environments(call: Call, query: PageQuery) -> Reply:
     """The promotion path, first stage first."""
-    items, cursor = environments.list_environments(call.work, limit=call.query.limit, cursor=call.query.cursor)
+    items, cursor = environments.list_environments(call.work, limit=query.limit, cursor=query.cursor)
     return listing(call, items, cursor)
 
 
 @api.put(
     "/environments/<slug:name>",
     role="admin",
-    body=deployment_schemas.EnvironmentIn,
-    errors=(201, 409, 412),
+    also_answers=(201, 409, 412),
     response=EnvironmentOut,
 )
-def put_environment(call: Call, name: str) -> Reply:
+def put_environment(call: Call, body: deployment_schemas.EnvironmentIn, name: str) -> Reply:
     """Create or change a stage: its position, required approvals and soak time."""
     found, created = environments.put_environment(
-        call.work, name=name, actor=call.principal.actor, if_match=if_match(call.request), **call.body.model_dump()
+        call.work,
+        name=name,
+        actor=call.principal.actor,
+        if_match=if_match(call.request),
+        position=body.position,
+        required_approvals=body.required_approvals,
+        soak_minutes=body.soak_minutes,
     )
     return Reply(body=found, status=201 if created else 200)
 
@@ -159,20 +168,21 @@ def put_environment(call: Call, name: str) -> Reply:
 @api.post(
     "/<uuid:release_id>/deployments",
     role="developer",
-    body=deployment_schemas.DeploymentIn,
     status=201,
-    errors=(409,),
+    also_answers=(409,),
     response=DeploymentOut,
     location=True,
 )
-def request_deployment(call: Call, release_id: UUID) -> Reply:
+def request_deployment(call: Call, body: deployment_schemas.DeploymentIn, release_id: UUID) -> Reply:
     """Deploy a ready release to an environment; every gate is checked, every failure reported."""
     deployment = deployments.request_deployment(
         call.work,
         release_id=release_id,
         actor=call.principal.actor,
         actor_role=call.principal.role,
-        **call.body.model_dump(),
+        environment=body.environment,
+        override_freeze=body.override_freeze,
+        reason=body.reason,
     )
     location = api.location(call.request, f"/{release_id}/deployments/{deployment['id']}")
     return Reply(body=deployment, headers={"Location": location})
@@ -181,33 +191,44 @@ def request_deployment(call: Call, release_id: UUID) -> Reply:
 @api.post(
     "/<uuid:release_id>/deployments/preflight",
     role="viewer",
-    body=deployment_schemas.PreflightIn,
     response=PreflightOut,
 )
-def preflight(call: Call, release_id: UUID) -> dict:
+def preflight(call: Call, body: deployment_schemas.PreflightIn, release_id: UUID) -> dict[str, Any]:
     """Every gate that would block a deployment now; nothing is written."""
-    return deployments.preflight(call.work, release_id=release_id, environment=call.body.environment)
+    return deployments.preflight(call.work, release_id=release_id, environment=body.environment)
 
 
-@api.get("/<uuid:release_id>/deployments", role="viewer", query=PageQuery, lists=True, response=DeploymentOut)
-def release_deployments(call: Call, release_id: UUID) -> Reply:
+@api.get("/<uuid:release_id>/deployments", role="viewer", lists=True, response=DeploymentOut)
+def release_deployments(call: Call, query: PageQuery, release_id: UUID) -> Reply:
     """This release's deployments, newest first."""
     deployments.ensure_release(call.work, release_id)
     items, cursor = deployments.list_deployments(
-        call.work, release_id=release_id, limit=call.query.limit, cursor=call.query.cursor
+        call.work, release_id=release_id, limit=query.limit, cursor=query.cursor
     )
     return listing(call, items, cursor)
 
 
-@api.get("/deployments", role="viewer", query=deployment_schemas.DeploymentQuery, lists=True, response=DeploymentOut)
-def all_deployments(call: Call) -> Reply:
+@api.get("/deployments", role="viewer", lists=True, response=DeploymentOut)
+def all_deployments(call: Call, query: deployment_schemas.DeploymentQuery) -> Reply:
     """Deployments of every release, filtered."""
-    items, cursor = deployments.list_deployments(call.work, **call.query.model_dump())
+    items, cursor = deployments.list_deployments(
+        call.work,
+        limit=query.limit,
+        cursor=query.cursor,
+        application=query.application,
+        environment=query.environment,
+        status=query.status,
+    )
     return listing(call, items, cursor)
 
 
-@api.get("/<uuid:release_id>/deployments/<uuid:deployment_id>", role="viewer", errors=(304,), response=DeploymentOut)
-def get_deployment(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
+@api.get(
+    "/<uuid:release_id>/deployments/<uuid:deployment_id>",
+    role="viewer",
+    also_answers=(304,),
+    response=DeploymentOut,
+)
+def get_deployment(call: Call, release_id: UUID, deployment_id: UUID) -> dict[str, Any]:
     """One deployment of this release, with its approvals."""
     return deployments.read_deployment(call.work, release_id=release_id, deployment_id=deployment_id)
 
@@ -215,11 +236,12 @@ def get_deployment(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
 @api.patch(
     "/<uuid:release_id>/deployments/<uuid:deployment_id>",
     role="developer",
-    body=deployment_schemas.StatusIn,
-    errors=(409, 412),
+    also_answers=(409, 412),
     response=DeploymentOut,
 )
-def report_status(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
+def report_status(
+    call: Call, body: deployment_schemas.StatusIn, release_id: UUID, deployment_id: UUID
+) -> dict[str, Any]:
     """A pipeline's progress report: only forward moves."""
     return deployments.report_status(
         call.work,
@@ -227,41 +249,48 @@ def report_status(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
         deployment_id=deployment_id,
         actor=call.principal.actor,
         if_match=if_match(call.request),
-        **call.body.model_dump(),
+        status=body.status,
+        log_url=body.log_url,
+        message=body.message,
     )
 
 
 @api.post(
     "/<uuid:release_id>/deployments/<uuid:deployment_id>/approvals",
     role="release_manager",
-    body=deployment_schemas.ApprovalIn,
     status=201,
-    errors=(409,),
+    also_answers=(409,),
     response=DecisionOut,
 )
-def decide(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
+def decide(call: Call, body: deployment_schemas.ApprovalIn, release_id: UUID, deployment_id: UUID) -> dict[str, Any]:
     """Approve or reject a deployment waiting for approval."""
     return approvals.decide(
         call.work,
         release_id=release_id,
         deployment_id=deployment_id,
         actor=call.principal.actor,
-        **call.body.model_dump(),
+        decision=body.decision,
+        comment=body.comment,
     )
 
 
 @api.post(
     "/rollback",
     role="release_manager",
-    body=deployment_schemas.RollbackIn,
     status=201,
-    errors=(409,),
+    also_answers=(409,),
     response=DeploymentOut,
     location=True,
 )
-def rollback(call: Call) -> Reply:
+def rollback(call: Call, body: deployment_schemas.RollbackIn) -> Reply:
     """Redeploy the last good release before the live one (no approvals; allowed in a freeze)."""
-    deployment = rollbacks.rollback(call.work, actor=call.principal.actor, **call.body.model_dump())
+    deployment = rollbacks.rollback(
+        call.work,
+        actor=call.principal.actor,
+        application=body.application,
+        environment=body.environment,
+        reason=body.reason,
+    )
     location = api.location(call.request, f"/{deployment['release_id']}/deployments/{deployment['id']}")
     return Reply(body=deployment, headers={"Location": location})
 
@@ -269,18 +298,20 @@ def rollback(call: Call) -> Reply:
 # -- freezes ------------------------------------------------------------------------------------
 
 
-@api.get("/freezes", role="viewer", query=deployment_schemas.FreezeQuery, lists=True, response=FreezeOut)
-def list_freezes(call: Call) -> Reply:
+@api.get("/freezes", role="viewer", lists=True, response=FreezeOut)
+def list_freezes(call: Call, query: deployment_schemas.FreezeQuery) -> Reply:
     """Freeze windows, each saying whether it is active now."""
-    items, cursor = freezes.list_freezes(call.work, **call.query.model_dump())
+    items, cursor = freezes.list_freezes(
+        call.work, limit=query.limit, cursor=query.cursor, environment=query.environment, active=query.active
+    )
     return listing(call, items, cursor)
 
 
-@api.post("/freezes", role="release_manager", body=deployment_schemas.FreezeIn, status=201, response=FreezeOut)
-def create_freeze(call: Call) -> dict:
+@api.post("/freezes", role="release_manager", status=201, response=FreezeOut)
+def create_freeze(call: Call, body: deployment_schemas.FreezeIn) -> dict[str, Any]:
     """A one-off or weekly freeze window, for one environment or all."""
     return freezes.create_freeze(
-        call.work, actor=call.principal.actor, data=call.body.model_dump(mode="json", exclude_none=True)
+        call.work, actor=call.principal.actor, data=body.model_dump(mode="json", exclude_none=True)
     )
 
 
@@ -293,34 +324,33 @@ def delete_freeze(call: Call, freeze_id: UUID) -> None:
 # -- overview and metrics -----------------------------------------------------------------------
 
 
-@api.get("/overview", role="viewer", query=deployment_schemas.OverviewQuery, response=OverviewOut)
-def overview(call: Call) -> dict:
+@api.get("/overview", role="viewer", response=OverviewOut)
+def overview(call: Call, query: deployment_schemas.OverviewQuery) -> dict[str, Any]:
     """Per environment: the live release, the one before it, and any deployment under way."""
-    return insights.overview(call.work, application=call.query.application)
+    return insights.overview(call.work, application=query.application)
 
 
-@api.get("/metrics", role="viewer", query=deployment_schemas.MetricsQuery, response=MetricsOut)
-def metrics(call: Call) -> dict:
+@api.get("/metrics", role="viewer", response=MetricsOut)
+def metrics(call: Call, query: deployment_schemas.MetricsQuery) -> dict[str, Any]:
     """DORA metrics over a window, with the counts behind each figure."""
-    return insights.metrics(call.work, **call.query.model_dump())
+    return insights.metrics(call.work, application=query.application, environment=query.environment, days=query.days)
 
 
 # -- audit ----------------------------------------------------------------------------------------
 
 
-@api.get("/audit", role="admin", query=schemas.AuditQuery, lists=True, response=AuditEventOut)
-def audit_log(call: Call) -> Reply | Response:
+@api.get("/audit", role="admin", lists=True, response=AuditEventOut)
+def audit_log(call: Call, query: schemas.AuditQuery) -> Reply | Response:
     """The whole audit log; `Accept: application/x-ndjson` streams every matching event."""
-    filters = call.query.model_dump(exclude={"limit", "cursor"})
+    filters: dict[str, Any] = {"entity_type": query.entity_type, "actor": query.actor, "since": query.since}
     if call.request.accept_mimetypes.best == "application/x-ndjson":
-        lines = audit.export_lines(get_engine(), **filters)
-        return Response(lines, mimetype="application/x-ndjson")
-    items, cursor = audit.list_events(call.work.conn, limit=call.query.limit, cursor=call.query.cursor, **filters)
+        return Response(audit.export_lines(get_engine(), **filters), mimetype="application/x-ndjson")
+    items, cursor = audit.list_events(call.work.conn, limit=query.limit, cursor=query.cursor, **filters)
     return listing(call, items, cursor)
 
 
 @api.get("/audit/verify", role="admin", response=VerifyOut)
-def verify_audit(call: Call) -> dict:
+def verify_audit(call: Call) -> dict[str, Any]:
     """Recompute the keyed hash chain and compare it with the checkpoints kept outside the database."""
     return audit.verify_now(call.work.conn)
 

@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -43,8 +43,6 @@ class Principal:
     # "session" (a login's JWT) or "api_token"; an API token's expiry.
     credential: str = SESSION
     token_expires_at: datetime | None = None
-    # Cache reads made together with the caller's state, for the unit of work to use.
-    prefetched: dict[tuple[str, str], Found] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def actor(self) -> str:
@@ -131,7 +129,11 @@ def _bearer(request: Request) -> str:
     return credential.strip()
 
 
-def _from_api_token(token: str, prefetch: Sequence[tuple[str, str]]) -> Principal:
+# Cache reads made together with the caller's state, for the request's unit of work to use.
+Prefetched = dict[tuple[str, str], Found]
+
+
+def _from_api_token(token: str, prefetch: Sequence[tuple[str, str]]) -> tuple[Principal, Prefetched]:
     parts = tokens.parse_api_token(token)
     found = get_cache().fetch(API_TOKENS_NAMESPACE, parts.prefix, lambda: _load_api_token(parts.prefix))
     if found is None or not tokens.secret_matches(parts.secret, found["token_hash"]):
@@ -147,18 +149,18 @@ def _from_api_token(token: str, prefetch: Sequence[tuple[str, str]]) -> Principa
     _last_used().touch(str(found["id"]))
     # A token never does more than its owner may do today.
     role = roles.lower_of(found["role"], state["role"])
-    return Principal(
+    principal = Principal(
         uuid.UUID(str(found["user_id"])),
         state["email"],
         role,
         token_id=uuid.UUID(str(found["id"])),
         credential="api_token",
         token_expires_at=expires_at,
-        prefetched=prefetched,
     )
+    return principal, prefetched
 
 
-def _from_access_token(token: str, prefetch: Sequence[tuple[str, str]]) -> Principal:
+def _from_access_token(token: str, prefetch: Sequence[tuple[str, str]]) -> tuple[Principal, Prefetched]:
     claims = tokens.decode_access_token(get_settings(), token)
     try:
         user_id = uuid.UUID(claims["sub"])
@@ -169,20 +171,21 @@ def _from_access_token(token: str, prefetch: Sequence[tuple[str, str]]) -> Princ
         raise Unauthorized("The account is deactivated.", code="account_inactive")
     if claims.get("ver") != state["auth_version"]:
         raise Unauthorized("The session ended (password changed); log in again.", code="token_revoked")
-    return Principal(user_id, state["email"], state["role"], prefetched=prefetched)
+    return Principal(user_id, state["email"], state["role"]), prefetched
 
 
-def authenticate(request: Request, required_role: str, prefetch: Sequence[tuple[str, str]] = ()) -> Principal:
-    """The caller, if their credential is valid and their role includes `required_role`.
-
-    `prefetch` names cache entries the request will read; they come back in the same round trip
-    as the caller's state (`Principal.prefetched`).
+def authenticate(
+    request: Request, required_role: str, prefetch: Sequence[tuple[str, str]] = ()
+) -> tuple[Principal, Prefetched]:
+    """The caller, if their credential is valid and their role includes `required_role`, and the
+    cache's answers for `prefetch` (entries the request will read), read in the same round trip
+    as the caller's state: they go to the request's unit of work, beside the identity, not in it.
     """
     token = _bearer(request)
     if token.startswith(tokens.API_TOKEN_PREFIX):
-        principal = _from_api_token(token, prefetch)
+        principal, prefetched = _from_api_token(token, prefetch)
     else:
-        principal = _from_access_token(token, prefetch)
+        principal, prefetched = _from_access_token(token, prefetch)
     if not roles.at_least(principal.role, required_role):
         raise Forbidden(f"This needs the {required_role} role; you have {principal.role}.", code="insufficient_role")
-    return principal
+    return principal, prefetched

@@ -78,5 +78,5 @@ def decide(
     deployment = with_decisions(work.conn, [get_deployment(work, release_id=release_id, deployment_id=deployment_id)])[
         0
     ]
-    mine = next(a for a in deployment["approvals"] if a["id"] == approval_id)
+    mine: dict[str, Any] = next(a for a in deployment["approvals"] if a["id"] == approval_id)
     return mine | {"deployment": deployment}

@@ -1,26 +1,21 @@
-"""OpenAPI 3.1 documents and an offline docs page, generated from each function's route table.
+"""OpenAPI 3.1 documents, generated from each function's route table.
 
 The document is built from the same `Route` records and Pydantic models the request pipeline
-validates with, so it cannot drift from what the code does. The docs page is Swagger UI, served
-from the files the `flask-swagger-ui` wheel ships (no CDN).
+validates with, so it cannot drift from what the code does.
 """
 
 from __future__ import annotations
 
-import functools
-import html
 import json
-import os
 import re
 from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic
-from flask import Request, Response
-from werkzeug.utils import send_from_directory
-from werkzeug.wrappers import Response as BaseResponse
 
 if TYPE_CHECKING:
-    from shared.web.api import Api, Route
+    from collections.abc import Iterable
+
+    from shared.web.routes import Route
 
 _PARAMETER = re.compile(r"<(?:(\w+):)?(\w+)>")
 _CONVERTERS = {
@@ -199,7 +194,7 @@ def _single_resource(route: Route) -> bool:
 
 
 def _statuses(route: Route, has_path_parameters: bool) -> list[int]:
-    codes = {route.status, *route.errors}
+    codes = {route.status, *route.also_answers}
     if route.body is not None:
         codes |= {400, 413, 422}
     if route.query is not None or has_path_parameters:
@@ -241,12 +236,12 @@ def _response_headers(route: Route, status: int) -> dict[str, Any]:
     return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
 
 
-def _operation(api: Api, route: Route, parameters: list[dict[str, Any]], components: dict[str, Any]) -> dict[str, Any]:
+def _operation(tag: str, route: Route, parameters: list[dict[str, Any]], components: dict[str, Any]) -> dict[str, Any]:
     described = (route.view.__doc__ or "").strip()
     operation: dict[str, Any] = {
         "operationId": route.view.__name__,
         "summary": _plain(route.summary),
-        "tags": [api.name],
+        "tags": [tag],
         "parameters": list(parameters),
         "responses": {},
     }
@@ -256,7 +251,7 @@ def _operation(api: Api, route: Route, parameters: list[dict[str, Any]], compone
         key = _header("Idempotency-Key", "1..255 printable characters; replays the first response for 24 h.")
         key["schema"] = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"}
         operation["parameters"].append(key)
-    if 412 in route.errors:
+    if 412 in route.also_answers:
         operation["parameters"].append(_header("If-Match", "The ETag last read; a stale one gives 412."))
     statuses = sorted({*_statuses(route, bool(parameters)), *route.json_errors})
     if 304 in statuses:
@@ -306,25 +301,25 @@ CONVENTIONS = """JSON in and out, UTF-8; timestamps are RFC 3339 in UTC; ids are
 - Every response carries `X-Request-ID`."""
 
 
-def document(api: Api, *, version: str) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of one function."""
+def document(routes: Iterable[Route], *, name: str, title: str, version: str, description: str = "") -> dict[str, Any]:
+    """The OpenAPI 3.1 document of one function (`name`, mounted at `/name`) from its route records."""
     components: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}  # every function answers problems (404, 405, ...)
     paths: dict[str, dict[str, Any]] = {}
-    for route in api.routes:
+    for route in routes:
         if not route.documented:
             continue
-        path, parameters = _path("/" + api.name, route.path)
-        paths.setdefault(path, {})[route.method.lower()] = _operation(api, route, parameters, components)
+        path, parameters = _path("/" + name, route.path)
+        paths.setdefault(path, {})[route.method.lower()] = _operation(name, route, parameters, components)
     used = json.dumps(paths)
     return {
         "openapi": "3.1.0",
         "info": {
-            "title": api.title,
+            "title": title,
             "version": version,
-            "description": (api.description + "\n\n" + CONVENTIONS).strip(),
+            "description": (description + "\n\n" + CONVENTIONS).strip(),
         },
         "servers": [{"url": "/", "description": "The origin serving this document"}],
-        "tags": [{"name": api.name, "description": api.title}],
+        "tags": [{"name": name, "description": title}],
         "paths": paths,
         "components": {
             "schemas": components,
@@ -332,34 +327,3 @@ def document(api: Api, *, version: str) -> dict[str, Any]:
             "securitySchemes": SECURITY_SCHEMES,
         },
     }
-
-
-@functools.cache
-def assets_dir() -> str:
-    import flask_swagger_ui
-
-    return os.path.join(os.path.dirname(flask_swagger_ui.__file__), "dist")
-
-
-def docs_page(request: Request, title: str) -> Response:
-    """Swagger UI for this function's document, every asset served by the function itself."""
-    base = request.script_root + request.path.rstrip("/").removesuffix("/docs")
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<link rel="stylesheet" href="{base}/docs/swagger-ui.css"></head>
-<body><div id="swagger-ui"></div>
-<script src="{base}/docs/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({{url: "{base}/openapi.json", dom_id: "#swagger-ui"}});</script>
-</body></html>"""
-    response = Response(page, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:"
-    )
-    return response
-
-
-def docs_asset(request: Request, asset: str) -> BaseResponse:
-    """One of Swagger UI's static files."""
-    response = send_from_directory(assets_dir(), asset, request.environ)
-    response.headers["Cache-Control"] = "public, max-age=86400"
-    return response

@@ -165,7 +165,7 @@ def test_a_misconfigured_instance_still_answers_a_browser_with_a_problem(auth, m
     def broken():
         raise ConfigError("invalid setting CORS_ORIGINS: unreadable")
 
-    monkeypatch.setattr("shared.web.api.get_settings", broken)
+    monkeypatch.setattr("shared.web.headers.get_settings", broken)
 
     response = auth.get(
         "/auth/nothing",

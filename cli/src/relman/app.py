@@ -707,7 +707,7 @@ def status(ctx: click.Context, application: str) -> int:
         def cell(entry: dict[str, Any] | None) -> str | None:
             if not entry:
                 return None
-            return entry["version"] + (" (rollback)" if entry.get("kind") == "rollback" else "")
+            return str(entry["version"]) + (" (rollback)" if entry.get("kind") == "rollback" else "")
 
         rows = []
         for name, stage in o["environments"].items():

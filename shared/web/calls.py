@@ -1,0 +1,73 @@
+"""What a view gets (`Call`) and may answer (`Reply`), and the helpers views use to answer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pydantic_core
+from flask import Request, Response
+
+from shared.pagination import link_header
+
+if TYPE_CHECKING:
+    from shared.auth.guard import Principal
+    from shared.db import UnitOfWork
+
+
+@dataclass
+class Call:
+    """What every view gets: the request, its id, the caller and the unit of work.
+
+    The validated body and query are the view's own typed parameters (`body`, `query`).
+    """
+
+    request: Request
+    request_id: str
+    caller: Principal | None = None
+    unit_of_work: UnitOfWork | None = None
+
+    @property
+    def principal(self) -> Principal:
+        """The authenticated caller (routes with a role)."""
+        if self.caller is None:
+            raise RuntimeError("this route has no role, so no caller is authenticated")
+        return self.caller
+
+    @property
+    def work(self) -> UnitOfWork:
+        """The request's unit of work (routes that use the database)."""
+        if self.unit_of_work is None:
+            raise RuntimeError("this route was declared with db=False")
+        return self.unit_of_work
+
+
+@dataclass
+class Reply:
+    """A view's answer when it needs more than a JSON body with the route's status."""
+
+    body: Any = None
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    etag: str | None = None
+
+
+def json_response(body: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """A JSON response; timestamps come out as RFC 3339 UTC, UUIDs as strings."""
+    response = Response(pydantic_core.to_json(body), status=status, mimetype="application/json")
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def listing(call: Call, items: list[Any], next_cursor: str | None) -> Reply:
+    """A list page: `{items, next_cursor}` and a `Link: rel="next"` header."""
+    headers = link_header(call.request.base_url, call.request.args.to_dict(), next_cursor)
+    return Reply(body={"items": items, "next_cursor": next_cursor}, headers=headers)
+
+
+def if_match(request: Request) -> Callable[[str], bool] | None:
+    """A test for the current ETag when the request sent If-Match, else None."""
+    header = request.if_match
+    return header.contains if header else None
