@@ -199,6 +199,7 @@ class Settings(BaseSettings):
             raise ValueError(f"iap_jwks_url: {refusal}")
         return self
 
+    @model_validator(mode="after")
     def _events_settings(self) -> Settings:
         if self.webhook_allow_private_targets and not self.is_local:
             raise ValueError("webhook_allow_private_targets: allowed in development and test only")
