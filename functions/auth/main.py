@@ -1,4 +1,4 @@
-"""The auth function: accounts, sessions, roles and API tokens."""
+"""The auth function: accounts, sessions, roles, API tokens, teams and role bindings."""
 
 from uuid import UUID
 
@@ -6,10 +6,19 @@ import functions_framework
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
-from shared.auth import schemas, service
+from shared.auth import bindings, schemas, service, teams
 from shared.auth.guard import authenticate
 from shared.auth.ratelimit import get_limiter
-from shared.auth.schemas import ApiTokenCreatedOut, ApiTokenOut, MeOut, TokenPairOut, UserOut
+from shared.auth.schemas import (
+    ApiTokenCreatedOut,
+    ApiTokenOut,
+    BindingOut,
+    MeOut,
+    TeamDetailOut,
+    TeamOut,
+    TokenPairOut,
+    UserOut,
+)
 from shared.errors import Forbidden
 from shared.pagination import PageQuery
 from shared.settings import get_settings
@@ -55,8 +64,9 @@ def logout(call: Call) -> None:
 
 @api.get("/me", role="viewer", response=MeOut)
 def me(call: Call) -> dict:
-    """The caller's account and, for an API token, what that token may do."""
-    return service.whoami(call.work, user_id=call.principal.user_id, token=call.principal.token)
+    """The caller's account, their teams and role bindings and, for an API token, what that token may do."""
+    caller = call.principal
+    return service.whoami(call.work, user_id=caller.user_id, token=caller.token, teams=caller.teams)
 
 
 @api.post("/me/password", role="viewer", body=schemas.ChangePasswordIn, status=204, errors=(429,))
@@ -74,7 +84,9 @@ def change_password(call: Call) -> None:
 @api.get("/users", role="admin", query=PageQuery, lists=True, response=UserOut)
 def list_users(call: Call) -> Reply:
     """Every account, a page at a time."""
-    items, cursor = service.list_users(call.work, limit=call.query.limit, cursor=call.query.cursor)
+    items, cursor = service.list_users(
+        call.work, limit=call.query.limit, cursor=call.query.cursor, grants=call.principal.grants
+    )
     return listing(call, items, cursor)
 
 
@@ -83,7 +95,12 @@ def update_user(call: Call, user_id: UUID) -> dict:
     """Change a user's role or active flag."""
     changes = call.body.model_dump(exclude_none=True)
     return service.update_user(
-        call.work, user_id=user_id, actor=call.principal.actor, if_match=if_match(call.request), **changes
+        call.work,
+        user_id=user_id,
+        actor=call.principal.actor,
+        if_match=if_match(call.request),
+        grants=call.principal.grants,
+        **changes,
     )
 
 
@@ -101,7 +118,7 @@ def create_token(call: Call) -> dict:
     return service.create_api_token(
         call.work,
         owner_id=caller.user_id,
-        owner_role=caller.role,
+        owner_role=caller.top_role,
         credential=caller.credential,
         **call.body.model_dump(),
     )
@@ -122,6 +139,69 @@ def revoke_token(call: Call, token_id: UUID) -> None:
     """Revoke an API token at once."""
     caller = call.principal
     service.revoke_api_token(call.work, token_id=token_id, viewer_id=caller.user_id, is_admin=caller.is_admin)
+
+
+# -- teams and role bindings ------------------------------------------------------------------------
+
+
+@api.post("/teams", role="admin", body=schemas.TeamIn, status=201, errors=(409,), response=TeamDetailOut, location=True)
+def create_team(call: Call) -> Reply:
+    """A team: a named group of users that role bindings and approver stages refer to."""
+    team = teams.create_team(
+        call.work, grants=call.principal.grants, actor=call.principal.actor, **call.body.model_dump()
+    )
+    return Reply(body=team, headers={"Location": api.location(call.request, f"/teams/{team['name']}")})
+
+
+@api.get("/teams", role="viewer", query=PageQuery, lists=True, response=TeamOut)
+def list_teams(call: Call) -> Reply:
+    """Teams, by name."""
+    items, cursor = teams.list_teams(call.work, limit=call.query.limit, cursor=call.query.cursor)
+    return listing(call, items, cursor)
+
+
+@api.get("/teams/<slug:name>", role="viewer", response=TeamDetailOut)
+def get_team(call: Call, name: str) -> dict:
+    """One team with its members."""
+    return teams.get_team(call.work, name=name)
+
+
+@api.put("/teams/<slug:name>/members/<uuid:user_id>", role="admin", status=204)
+def add_member(call: Call, name: str, user_id: UUID) -> None:
+    """Add a user to a team (idempotent); it applies to their next request."""
+    caller = call.principal
+    teams.set_membership(call.work, grants=caller.grants, actor=caller.actor, name=name, user_id=user_id, member=True)
+
+
+@api.delete("/teams/<slug:name>/members/<uuid:user_id>", role="admin", status=204)
+def remove_member(call: Call, name: str, user_id: UUID) -> None:
+    """Remove a user from a team (idempotent); it applies to their next request."""
+    caller = call.principal
+    teams.set_membership(call.work, grants=caller.grants, actor=caller.actor, name=name, user_id=user_id, member=False)
+
+
+@api.post("/bindings", role="admin", body=schemas.BindingIn, status=201, response=BindingOut)
+def create_binding(call: Call) -> dict:
+    """Grant a role to a user, team or service account on an application (or all) and some environments
+    (or all): organisation-wide admins anywhere, an application's admins on it."""
+    caller = call.principal
+    return bindings.create_binding(
+        call.work, grants=caller.grants, actor=caller.actor, **call.body.model_dump(mode="python")
+    )
+
+
+@api.get("/bindings", role="viewer", query=schemas.BindingQuery, lists=True, response=BindingOut)
+def list_bindings(call: Call) -> Reply:
+    """Role bindings, oldest first, filtered by subject or application."""
+    items, cursor = bindings.list_bindings(call.work, **call.query.model_dump())
+    return listing(call, items, cursor)
+
+
+@api.delete("/bindings/<uuid:binding_id>", role="admin", status=204)
+def delete_binding(call: Call, binding_id: UUID) -> None:
+    """Remove a role binding; it stops at the subject's next request."""
+    caller = call.principal
+    bindings.delete_binding(call.work, grants=caller.grants, actor=caller.actor, binding_id=binding_id)
 
 
 functions_framework.errorhandler(HTTPException)(api.framework_error)

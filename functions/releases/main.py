@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 from shared import catalog as service  # releases, with where each is deployed
 from shared.audit import service as audit
 from shared.audit.schemas import AuditEventOut, VerifyOut
+from shared.auth import roles
 from shared.auth.guard import authenticate
 from shared.catalog import ReleaseDetailOut
 from shared.db import get_engine
@@ -148,7 +149,12 @@ def list_environments(call: Call) -> Reply:
 def put_environment(call: Call, name: str) -> Reply:
     """Create or change a stage: its position, required approvals and soak time."""
     found, created = environments.put_environment(
-        call.work, name=name, actor=call.principal.actor, if_match=if_match(call.request), **call.body.model_dump()
+        call.work,
+        name=name,
+        actor=call.principal.actor,
+        if_match=if_match(call.request),
+        grants=call.principal.grants,
+        **call.body.model_dump(),
     )
     return Reply(body=found, status=201 if created else 200)
 
@@ -311,6 +317,7 @@ def metrics(call: Call) -> dict:
 @api.get("/audit", role="admin", query=schemas.AuditQuery, lists=True, response=AuditEventOut)
 def audit_log(call: Call) -> Reply | Response:
     """The whole audit log; `Accept: application/x-ndjson` streams every matching event."""
+    roles.require(call.principal.grants, "admin")  # organisation-wide admins only
     filters = call.query.model_dump(exclude={"limit", "cursor"})
     if call.request.accept_mimetypes.best == "application/x-ndjson":
         lines = audit.export_lines(get_engine(), **filters)
@@ -322,6 +329,7 @@ def audit_log(call: Call) -> Reply | Response:
 @api.get("/audit/verify", role="admin", response=VerifyOut)
 def verify_audit(call: Call) -> dict:
     """Recompute the keyed hash chain and compare it with the checkpoints kept outside the database."""
+    roles.require(call.principal.grants, "admin")
     return audit.verify_now(call.work.conn)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from shared import etags
 from shared.audit import service as audit
+from shared.auth import roles
 from shared.db import UNIQUE_VIOLATION, UnitOfWork, sqlstate
 from shared.deployments.schemas import EnvironmentOut
 from shared.deployments.tables import environments
@@ -38,8 +39,12 @@ def put_environment(
     soak_minutes: int,
     actor: str,
     if_match: Callable[[str], bool] | None = None,
+    grants: Iterable[roles.Grant] | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """Create or replace an environment; returns it and whether it is new."""
+    """Create or replace an environment (organisation-wide admins; `grants` None: a trusted caller);
+    returns it and whether it is new."""
+    if grants is not None:
+        roles.require(grants, "admin")
     before = work.conn.execute(sa.select(environments).where(environments.c.name == name).with_for_update()).first()
     if if_match is not None:
         if before is None:
