@@ -6,7 +6,10 @@ import functions_framework
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
-from shared import catalog as service  # releases, with where each is deployed
+from shared import catalog as service  # releases, with where each is deployed; applications, with their paths
+from shared import etags
+from shared.applications import schemas as application_schemas
+from shared.applications.schemas import ApplicationOut
 from shared.audit import service as audit
 from shared.audit.schemas import AuditEventOut, VerifyOut
 from shared.auth import roles
@@ -48,7 +51,9 @@ api = Api("releases", title="Release Manager: releases", authenticator=authentic
 )
 def create_release(call: Call) -> Reply:
     """Record a release (a draft, or `ready` when the body says so)."""
-    release = service.create_release(call.work, actor=call.principal.actor, data=call.body.model_dump(mode="json"))
+    release = service.create_release(
+        call.work, actor=call.principal.actor, grants=call.principal.grants, data=call.body.model_dump(mode="json")
+    )
     return Reply(body=release, headers={"Location": api.location(call.request, f"/{release['id']}")})
 
 
@@ -78,7 +83,12 @@ def update_release(call: Call, release_id: UUID) -> dict:
     """Edit a draft (honours If-Match)."""
     changes = call.body.model_dump(mode="json", exclude_unset=True)
     release = service.update_release(
-        call.work, release_id=release_id, actor=call.principal.actor, changes=changes, if_match=if_match(call.request)
+        call.work,
+        release_id=release_id,
+        actor=call.principal.actor,
+        grants=call.principal.grants,
+        changes=changes,
+        if_match=if_match(call.request),
     )
     return release
 
@@ -87,7 +97,11 @@ def update_release(call: Call, release_id: UUID) -> dict:
 def delete_release(call: Call, release_id: UUID) -> None:
     """Delete a draft (honours If-Match)."""
     service.delete_release(
-        call.work, release_id=release_id, actor=call.principal.actor, if_match=if_match(call.request)
+        call.work,
+        release_id=release_id,
+        actor=call.principal.actor,
+        grants=call.principal.grants,
+        if_match=if_match(call.request),
     )
 
 
@@ -95,7 +109,12 @@ def delete_release(call: Call, release_id: UUID) -> None:
 def finalize_release(call: Call, release_id: UUID) -> dict:
     """Freeze a draft's content: it becomes `ready`, and deployable."""
     release = service.change_status(
-        call.work, release_id=release_id, actor=call.principal.actor, action="finalize", if_match=if_match(call.request)
+        call.work,
+        release_id=release_id,
+        actor=call.principal.actor,
+        grants=call.principal.grants,
+        action="finalize",
+        if_match=if_match(call.request),
     )
     return release
 
@@ -113,6 +132,7 @@ def cancel_release(call: Call, release_id: UUID) -> dict:
         call.work,
         release_id=release_id,
         actor=call.principal.actor,
+        grants=call.principal.grants,
         action="cancel",
         reason=call.body.reason,
         if_match=if_match(call.request),
@@ -159,6 +179,60 @@ def put_environment(call: Call, name: str) -> Reply:
     return Reply(body=found, status=201 if created else 200)
 
 
+# -- applications -------------------------------------------------------------------------------
+
+
+@api.get("/applications", role="viewer", query=PageQuery, lists=True, response=ApplicationOut)
+def list_applications(call: Call) -> Reply:
+    """Applications by name, each with the promotion path its gates follow."""
+    items, cursor = service.list_applications(call.work, limit=call.query.limit, cursor=call.query.cursor)
+    return listing(call, items, cursor)
+
+
+@api.get("/applications/<slug:name>", role="viewer", response=ApplicationOut)
+def get_application(call: Call, name: str) -> Reply:
+    """One application with its promotion path (with an ETag: it is keyed by name, not id)."""
+    found = service.get_application(call.work, name=name)
+    return Reply(body=found, etag=etags.etag(found))
+
+
+@api.post(
+    "/applications",
+    role="admin",
+    body=application_schemas.ApplicationIn,
+    status=201,
+    errors=(409,),
+    response=ApplicationOut,
+    location=True,
+)
+def create_application(call: Call) -> Reply:
+    """Register an application, on its own promotion path or the default one."""
+    found = service.create_application(
+        call.work, grants=call.principal.grants, actor=call.principal.actor, **call.body.model_dump()
+    )
+    return Reply(body=found, headers={"Location": api.location(call.request, f"/applications/{found['name']}")})
+
+
+@api.patch(
+    "/applications/<slug:name>",
+    role="admin",
+    body=application_schemas.ApplicationPatch,
+    errors=(412,),
+    response=ApplicationOut,
+)
+def update_application(call: Call, name: str) -> Reply:
+    """Change an application's names or promotion path (`path: null`: back to the default); honours If-Match."""
+    found = service.update_application(
+        call.work,
+        name=name,
+        grants=call.principal.grants,
+        actor=call.principal.actor,
+        changes=call.body.model_dump(exclude_unset=True),
+        if_match=if_match(call.request),
+    )
+    return Reply(body=found, etag=etags.etag(found))
+
+
 # -- deployments --------------------------------------------------------------------------------
 
 
@@ -177,7 +251,7 @@ def request_deployment(call: Call, release_id: UUID) -> Reply:
         call.work,
         release_id=release_id,
         actor=call.principal.actor,
-        actor_role=call.principal.role,
+        grants=call.principal.grants,
         **call.body.model_dump(),
     )
     location = api.location(call.request, f"/{release_id}/deployments/{deployment['id']}")
@@ -232,6 +306,7 @@ def report_status(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
         release_id=release_id,
         deployment_id=deployment_id,
         actor=call.principal.actor,
+        grants=call.principal.grants,
         if_match=if_match(call.request),
         **call.body.model_dump(),
     )
@@ -252,6 +327,8 @@ def decide(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
         release_id=release_id,
         deployment_id=deployment_id,
         actor=call.principal.actor,
+        grants=call.principal.grants,
+        teams=call.principal.teams,
         **call.body.model_dump(),
     )
 
@@ -267,7 +344,9 @@ def decide(call: Call, release_id: UUID, deployment_id: UUID) -> dict:
 )
 def rollback(call: Call) -> Reply:
     """Redeploy the last good release before the live one (no approvals; allowed in a freeze)."""
-    deployment = rollbacks.rollback(call.work, actor=call.principal.actor, **call.body.model_dump())
+    deployment = rollbacks.rollback(
+        call.work, actor=call.principal.actor, grants=call.principal.grants, **call.body.model_dump()
+    )
     location = api.location(call.request, f"/{deployment['release_id']}/deployments/{deployment['id']}")
     return Reply(body=deployment, headers={"Location": location})
 
@@ -286,14 +365,17 @@ def list_freezes(call: Call) -> Reply:
 def create_freeze(call: Call) -> dict:
     """A one-off or weekly freeze window, for one environment or all."""
     return freezes.create_freeze(
-        call.work, actor=call.principal.actor, data=call.body.model_dump(mode="json", exclude_none=True)
+        call.work,
+        actor=call.principal.actor,
+        grants=call.principal.grants,
+        data=call.body.model_dump(mode="json", exclude_none=True),
     )
 
 
 @api.delete("/freezes/<uuid:freeze_id>", role="release_manager", status=204)
 def delete_freeze(call: Call, freeze_id: UUID) -> None:
     """End a freeze window."""
-    freezes.delete_freeze(call.work, freeze_id=freeze_id, actor=call.principal.actor)
+    freezes.delete_freeze(call.work, freeze_id=freeze_id, actor=call.principal.actor, grants=call.principal.grants)
 
 
 # -- overview and metrics -----------------------------------------------------------------------

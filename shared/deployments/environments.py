@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from shared import etags
+from shared.applications import rules as paths
+from shared.applications import service as applications
 from shared.audit import service as audit
 from shared.auth import roles
 from shared.db import UNIQUE_VIOLATION, UnitOfWork, sqlstate
@@ -28,6 +30,17 @@ def list_environments(work: UnitOfWork, *, limit: int, cursor: str | None) -> tu
         query = query.where(environments.c.position > decode_cursor(cursor, (Position,))[0])
     rows, next_cursor = page(work.conn.execute(query).all(), limit, lambda r: [r.position])
     return [public_environment(r) for r in rows], next_cursor
+
+
+def default_path(conn: sa.Connection) -> list[paths.Stage]:
+    """The environments catalogue as a promotion path: what an application without its own follows."""
+    rows = conn.execute(sa.select(environments).order_by(environments.c.position))
+    return [paths.Stage(r.name, r.required_approvals, r.soak_minutes) for r in rows]
+
+
+def promotion_path(conn: sa.Connection, application: str) -> list[paths.Stage]:
+    """The path the gates follow for `application`: its own, else the default one."""
+    return applications.own_path(conn, application) or default_path(conn)
 
 
 def put_environment(

@@ -123,3 +123,27 @@ def test_only_an_admin_of_the_scope_may_bind_or_unbind(auth, admin):
     assert removed.status_code == 403
     assert auth.delete(f"/auth/bindings/{binding['id']}", headers=admin).status_code == 204
     assert auth.delete(f"/auth/bindings/{binding['id']}", headers=admin).get_json()["code"] == "binding_not_found"
+
+
+def test_an_admin_of_one_application_is_no_admin_of_the_organisation(auth, releases, admin):
+    from tests.factories import register_application
+
+    register_application(releases, admin, "checkout")
+    user = make_user()
+    bind(auth, admin, user, "admin", application="checkout")
+    headers = bearer(access_token(user))
+    other = make_user()
+
+    on_checkout = auth.post(
+        "/auth/bindings",
+        json={"subject": {"type": "user", "id": str(other["id"])}, "role": "developer", "application": "checkout"},
+        headers=headers,
+    )
+    subject = {"type": "user", "id": str(other["id"])}
+    org_wide = auth.post("/auth/bindings", json={"subject": subject, "role": "developer"}, headers=headers)
+
+    assert on_checkout.status_code == 201
+    assert org_wide.status_code == 403
+    assert auth.get("/auth/users", headers=headers).status_code == 403
+    assert releases.get("/releases/audit", headers=headers).status_code == 403
+    assert releases.put("/releases/environments/qa", json={"position": 9}, headers=headers).status_code == 403
