@@ -116,11 +116,13 @@ def _set_path(work: UnitOfWork, name: str, path: list[dict[str, Any]] | None) ->
     try:
         with work.conn.begin_nested():
             work.conn.execute(sa.insert(application_stages), rows)
-    except sa.exc.IntegrityError as error:
+    except sa.exc.DBAPIError as error:  # pg8000 reports some violations as ProgrammingError
         if sqlstate(error) != FOREIGN_KEY_VIOLATION:
             raise
         # The environment is a foreign key into the catalogue (the only one left unchecked above).
-        match = re.search(r"\(environment\)=\(([^)]*)\)", str(error.orig))
+        args = getattr(error.orig, "args", ())
+        detail = str(args[0].get("D", "")) if args and isinstance(args[0], dict) else str(error.orig)
+        match = re.search(r"\(environment\)=\(([^)]*)\)", detail)
         missing = match.group(1) if match else None
         at = next((i for i, s in enumerate(path) if s["environment"] == missing), None)
         raise Invalid(
