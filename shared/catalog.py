@@ -97,6 +97,7 @@ def create_release(
     the version exists. The first release of an unknown application registers it on the default path,
     which only an organisation-wide developer may do (403 `forbidden`)."""
     application = data["application"]
+    registered = False
     if applications.exists(work.conn, application):
         roles.require(grants, "developer", application=application)
     else:
@@ -106,8 +107,8 @@ def create_release(
                 "an organisation-wide developer role (or ask an admin to register it).",
                 code="forbidden",
             )
-        applications.register(work, name=application, actor=actor)
-    row = releases.create_release(work, actor=actor, data=data)
+        registered = applications.register(work, name=application)
+    row = releases.create_release(work, actor=actor, data=data, registered_application=registered)
     return releases.public_release(row) | {"deployments": {}}
 
 

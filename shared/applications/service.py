@@ -74,25 +74,16 @@ def list_page(conn: sa.Connection, *, limit: int, cursor: str | None) -> tuple[l
 # -- writing ----------------------------------------------------------------------------------------
 
 
-def register(work: UnitOfWork, *, name: str, actor: str) -> bool:
-    """Register `name` on the default path unless it is registered (its first release); whether it was new."""
+def register(work: UnitOfWork, *, name: str) -> bool:
+    """Register `name` on the default path unless it is registered; whether it was new. Its first
+    release does this, and that release's audit event says so (`registered_application`)."""
     row = work.conn.execute(
         pg_insert(applications)
         .values(name=name, display_name=name, description="", created_at=work.now, updated_at=work.now)
         .on_conflict_do_nothing(index_elements=["name"])
         .returning(applications.c.name)
     ).first()
-    if row is None:
-        return False
-    audit.record(
-        work,
-        actor=actor,
-        action="application.registered",
-        entity_type="application",
-        entity_id=name,
-        data={"path": None, "by": "first release"},
-    )
-    return True
+    return row is not None
 
 
 def _set_path(work: UnitOfWork, name: str, path: list[dict[str, Any]] | None) -> None:
