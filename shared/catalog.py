@@ -3,28 +3,36 @@
 The one place above both `shared.releases` and `shared.deployments` that reads across them (the
 release read's deployment summary, the list's "live in environment" filter) and writes across them
 (a cancel ends the release's deployments not yet started), so the dependency between the two
-concepts runs one way: deployments use releases, never the other way round. The releases
-function's views call this module."""
+concepts runs one way: deployments use releases, never the other way round. It also shows
+applications with the path their gates follow (their own, or the environments catalogue). The
+releases function's views call this module."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pydantic_core
 
 from shared import etags
+from shared.applications import service as applications
+from shared.applications.schemas import ApplicationOut
+from shared.auth import roles
 from shared.db import UnitOfWork
-from shared.deployments import queries
+from shared.deployments import environments, queries
 from shared.deployments.schemas import DeploymentSummaryOut
 from shared.deployments.service import end_with_release
+from shared.errors import Forbidden
+from shared.models import Shape
 from shared.namespaces import RELEASE_LISTS_NAMESPACE, release_namespace
 from shared.releases import rules
 from shared.releases import service as releases
 from shared.releases.schemas import ReleaseOut
 
 release_events = releases.release_events
+# An application as the API shows it, given the path its gates follow.
+public_application = Shape(ApplicationOut, given=("path", "default_path"))
 
 
 class ReleaseDetailOut(ReleaseOut):
@@ -82,9 +90,25 @@ def list_releases(
     return dict(work.cache.fetch(RELEASE_LISTS_NAMESPACE, key, load))
 
 
-def create_release(work: UnitOfWork, *, actor: str, data: dict[str, Any]) -> dict[str, Any]:
-    """A new draft (or ready) release; 409 `duplicate_version` when the version exists."""
-    row = releases.create_release(work, actor=actor, data=data)
+def create_release(
+    work: UnitOfWork, *, actor: str, grants: Iterable[roles.Grant], data: dict[str, Any]
+) -> dict[str, Any]:
+    """A new draft (or ready) release, by a developer of its application; 409 `duplicate_version` when
+    the version exists. The first release of an unknown application registers it on the default path,
+    which only an organisation-wide developer may do (403 `forbidden`)."""
+    application = data["application"]
+    registered = False
+    if applications.exists(work.conn, application):
+        roles.require(grants, "developer", application=application)
+    else:
+        if not roles.at_least(roles.role_on(grants) or "viewer", "developer"):
+            raise Forbidden(
+                f"There is no application {application!r}; registering one with its first release needs "
+                "an organisation-wide developer role (or ask an admin to register it).",
+                code="forbidden",
+            )
+        registered = applications.register(work, name=application)
+    row = releases.create_release(work, actor=actor, data=data, registered_application=registered)
     return releases.public_release(row) | {"deployments": {}}
 
 
@@ -93,21 +117,29 @@ def update_release(
     *,
     release_id: uuid.UUID,
     actor: str,
+    grants: Iterable[roles.Grant],
     changes: dict[str, Any],
     if_match: Callable[[str], bool] | None = None,
 ) -> dict[str, Any]:
-    """Edit a draft's content."""
+    """Edit a draft's content (a developer of its application)."""
     row = releases.load_release(work.conn, release_id, lock="update")
+    roles.require(grants, "developer", application=row.application)
     _check_precondition(work, row, if_match)
     row = releases.edit_release(work, row=row, actor=actor, changes=changes)
     return _representation(work, row)
 
 
 def delete_release(
-    work: UnitOfWork, *, release_id: uuid.UUID, actor: str, if_match: Callable[[str], bool] | None = None
+    work: UnitOfWork,
+    *,
+    release_id: uuid.UUID,
+    actor: str,
+    grants: Iterable[roles.Grant],
+    if_match: Callable[[str], bool] | None = None,
 ) -> None:
-    """Delete a draft."""
+    """Delete a draft (a developer of its application)."""
     row = releases.load_release(work.conn, release_id, lock="update")
+    roles.require(grants, "developer", application=row.application)
     _check_precondition(work, row, if_match)
     releases.delete_release(work, row=row, actor=actor)
 
@@ -117,15 +149,18 @@ def change_status(
     *,
     release_id: uuid.UUID,
     actor: str,
+    grants: Iterable[roles.Grant],
     action: str,
     reason: str | None = None,
     if_match: Callable[[str], bool] | None = None,
 ) -> dict[str, Any]:
-    """Finalize (draft → ready) or cancel (draft or ready → cancelled, with a reason).
+    """Finalize (draft → ready) or cancel (draft or ready → cancelled, with a reason), by a developer
+    of its application.
 
     The row is held FOR UPDATE, which waits for deployment requests (FOR SHARE) and holds them off:
     cancel and deploy happen in one order, and the cancel ends the deployments not yet started."""
     row = releases.load_release(work.conn, release_id, lock="update")
+    roles.require(grants, "developer", application=row.application)
     _check_precondition(work, row, if_match)
     row = releases.set_status(work, row=row, action=action, reason=reason)
     data: dict[str, Any] = {"reason": reason}
@@ -133,3 +168,49 @@ def change_status(
         data |= end_with_release(work, release_id=release_id, actor=actor, reason=reason)
     releases.status_recorded(work, row=row, actor=actor, action=action, data=data)
     return _representation(work, row)
+
+
+# -- applications, with the path their gates follow ---------------------------------------------------
+
+
+def _applications_shown(work: UnitOfWork, rows: list[Any]) -> list[dict[str, Any]]:
+    """Applications as the API shows them, each with its own path or the default one (three queries at most)."""
+    own = applications.own_paths(work.conn, [r.name for r in rows])
+    default = environments.default_path(work.conn) if any(not p for p in own.values()) else []
+    return [
+        public_application(r, path=applications.stage_dicts(own[r.name] or default), default_path=not own[r.name])
+        for r in rows
+    ]
+
+
+def list_applications(work: UnitOfWork, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """Applications by name, a page at a time, each with its path."""
+    rows, next_cursor = applications.list_page(work.conn, limit=limit, cursor=cursor)
+    return _applications_shown(work, rows), next_cursor
+
+
+def get_application(work: UnitOfWork, *, name: str) -> dict[str, Any]:
+    """One application with its path."""
+    return _applications_shown(work, [applications.load(work.conn, name)])[0]
+
+
+def create_application(work: UnitOfWork, *, grants: Iterable[roles.Grant], actor: str, **data: Any) -> dict[str, Any]:
+    """Register an application, on its own path or the default one (organisation-wide admins)."""
+    return _applications_shown(work, [applications.create(work, grants=grants, actor=actor, **data)])[0]
+
+
+def update_application(
+    work: UnitOfWork,
+    *,
+    name: str,
+    grants: Iterable[roles.Grant],
+    actor: str,
+    changes: dict[str, Any],
+    if_match: Callable[[str], bool] | None = None,
+) -> dict[str, Any]:
+    """Change an application's names or path (`path: null`: back to the default), by an admin of it."""
+    row = applications.load(work.conn, name, lock=True)
+    roles.require(grants, "admin", application=name)
+    if if_match is not None:
+        etags.check(_applications_shown(work, [row])[0], if_match)
+    return _applications_shown(work, [applications.change(work, row=row, actor=actor, changes=changes)])[0]

@@ -1,10 +1,19 @@
 """Every table, on one MetaData: what Alembic compares the migrations against."""
 
 from shared import idempotency
+from shared.applications import tables as application_tables
 from shared.audit import tables as audit_tables
 from shared.auth import tables as auth_tables
 from shared.db import metadata
 from shared.deployments import tables as deployment_tables
 from shared.releases import tables as release_tables
 
-__all__ = ["audit_tables", "auth_tables", "deployment_tables", "idempotency", "metadata", "release_tables"]
+__all__ = [
+    "application_tables",
+    "audit_tables",
+    "auth_tables",
+    "deployment_tables",
+    "idempotency",
+    "metadata",
+    "release_tables",
+]

@@ -168,3 +168,32 @@ def freeze_now(client, headers, environment=None):
     )
     assert response.status_code == 201, response.get_json()
     return response.get_json()
+
+
+# -- teams, role bindings and applications ----------------------------------------------------------
+
+
+def make_team(auth, admin, name, members=()):
+    """A team with these members (user dicts)."""
+    response = auth.post("/auth/teams", json={"name": name, "display_name": name.title()}, headers=admin)
+    assert response.status_code == 201, response.get_json()
+    for member in members:
+        assert auth.put(f"/auth/teams/{name}/members/{member['id']}", headers=admin).status_code == 204
+    return response.get_json()
+
+
+def bind(auth, admin, subject, role, application=None, environments=None, *, kind="user"):
+    """A role binding of a user (or `kind="team"`) on a scope; `subject` is its record."""
+    body = {"subject": {"type": kind, "id": str(subject["id"])}, "role": role}
+    body |= {"application": application, "environments": environments}
+    response = auth.post("/auth/bindings", json=body, headers=admin)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def register_application(releases, admin, name, path=None):
+    """An application, on its own `path` (a list of stages) or the default one."""
+    body = {"name": name, "display_name": name.title()} | ({"path": path} if path is not None else {})
+    response = releases.post("/releases/applications", json=body, headers=admin)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()

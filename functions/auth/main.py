@@ -1,4 +1,4 @@
-"""The auth function: accounts, sessions, roles and API tokens."""
+"""The auth function: accounts, sessions, roles, API tokens, teams and role bindings."""
 
 from typing import Any
 from uuid import UUID
@@ -7,10 +7,19 @@ import functions_framework
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
-from shared.auth import schemas, service
+from shared.auth import bindings, schemas, service, teams
 from shared.auth.guard import authenticate
 from shared.auth.ratelimit import get_limiter
-from shared.auth.schemas import ApiTokenCreatedOut, ApiTokenOut, MeOut, TokenPairOut, UserOut
+from shared.auth.schemas import (
+    ApiTokenCreatedOut,
+    ApiTokenOut,
+    BindingOut,
+    MeOut,
+    TeamDetailOut,
+    TeamOut,
+    TokenPairOut,
+    UserOut,
+)
 from shared.errors import Forbidden
 from shared.pagination import PageQuery
 from shared.settings import get_settings
@@ -61,8 +70,9 @@ def logout(call: Call, body: schemas.RefreshIn) -> None:
 
 @api.get("/me", role="viewer", response=MeOut)
 def me(call: Call) -> dict[str, Any]:
-    """The caller's account and, for an API token, what that token may do."""
-    return service.whoami(call.work, user_id=call.principal.user_id, token=call.principal.token)
+    """The caller's account, their teams and role bindings and, for an API token, what that token may do."""
+    caller = call.principal
+    return service.whoami(call.work, user_id=caller.user_id, token=caller.token, teams=caller.teams)
 
 
 @api.post("/me/password", role="viewer", status=204, also_answers=(429,))
@@ -81,7 +91,7 @@ def change_password(call: Call, body: schemas.ChangePasswordIn) -> None:
 @api.get("/users", role="admin", lists=True, response=UserOut)
 def list_users(call: Call, query: PageQuery) -> Reply:
     """Every account, a page at a time."""
-    items, cursor = service.list_users(call.work, limit=query.limit, cursor=query.cursor)
+    items, cursor = service.list_users(call.work, limit=query.limit, cursor=query.cursor, grants=call.principal.grants)
     return listing(call, items, cursor)
 
 
@@ -93,6 +103,7 @@ def update_user(call: Call, body: schemas.UserPatch, user_id: UUID) -> dict[str,
         user_id=user_id,
         actor=call.principal.actor,
         if_match=if_match(call.request),
+        grants=call.principal.grants,
         role=body.role,
         is_active=body.is_active,
     )
@@ -111,7 +122,7 @@ def create_token(call: Call, body: schemas.TokenIn) -> dict[str, Any]:
     return service.create_api_token(
         call.work,
         owner_id=caller.user_id,
-        owner_role=caller.role,
+        owner_role=caller.top_role,
         credential=caller.credential,
         name=body.name,
         role=body.role,
@@ -134,6 +145,83 @@ def revoke_token(call: Call, token_id: UUID) -> None:
     """Revoke an API token at once."""
     caller = call.principal
     service.revoke_api_token(call.work, token_id=token_id, viewer_id=caller.user_id, is_admin=caller.is_admin)
+
+
+# -- teams and role bindings ------------------------------------------------------------------------
+
+
+@api.post("/teams", role="admin", status=201, also_answers=(409,), response=TeamDetailOut, location=True)
+def create_team(call: Call, body: schemas.TeamIn) -> Reply:
+    """A team: a named group of users that role bindings and approver stages refer to."""
+    caller = call.principal
+    team = teams.create_team(
+        call.work, grants=caller.grants, actor=caller.actor, name=body.name, display_name=body.display_name
+    )
+    return Reply(body=team, headers={"Location": api.location(call.request, f"/teams/{team['name']}")})
+
+
+@api.get("/teams", role="viewer", lists=True, response=TeamOut)
+def list_teams(call: Call, query: PageQuery) -> Reply:
+    """Teams, by name."""
+    items, cursor = teams.list_teams(call.work, limit=query.limit, cursor=query.cursor)
+    return listing(call, items, cursor)
+
+
+@api.get("/teams/<slug:name>", role="viewer", response=TeamDetailOut)
+def get_team(call: Call, name: str) -> dict[str, Any]:
+    """One team with its members."""
+    return teams.get_team(call.work, name=name)
+
+
+@api.put("/teams/<slug:name>/members/<uuid:user_id>", role="admin", status=204)
+def add_member(call: Call, name: str, user_id: UUID) -> None:
+    """Add a user to a team (idempotent); it applies to their next request."""
+    caller = call.principal
+    teams.set_membership(call.work, grants=caller.grants, actor=caller.actor, name=name, user_id=user_id, member=True)
+
+
+@api.delete("/teams/<slug:name>/members/<uuid:user_id>", role="admin", status=204)
+def remove_member(call: Call, name: str, user_id: UUID) -> None:
+    """Remove a user from a team (idempotent); it applies to their next request."""
+    caller = call.principal
+    teams.set_membership(call.work, grants=caller.grants, actor=caller.actor, name=name, user_id=user_id, member=False)
+
+
+@api.post("/bindings", role="admin", status=201, response=BindingOut)
+def create_binding(call: Call, body: schemas.BindingIn) -> dict[str, Any]:
+    """Grant a role to a user, team or service account on an application (or all) and some environments
+    (or all): organisation-wide admins anywhere, an application's admins on it."""
+    caller = call.principal
+    return bindings.create_binding(
+        call.work,
+        grants=caller.grants,
+        actor=caller.actor,
+        subject=body.subject.model_dump(),
+        role=body.role,
+        application=body.application,
+        environments=body.environments,
+    )
+
+
+@api.get("/bindings", role="viewer", lists=True, response=BindingOut)
+def list_bindings(call: Call, query: schemas.BindingQuery) -> Reply:
+    """Role bindings, oldest first, filtered by subject or application."""
+    items, cursor = bindings.list_bindings(
+        call.work,
+        limit=query.limit,
+        cursor=query.cursor,
+        subject_type=query.subject_type,
+        subject_id=query.subject_id,
+        application=query.application,
+    )
+    return listing(call, items, cursor)
+
+
+@api.delete("/bindings/<uuid:binding_id>", role="admin", status=204)
+def delete_binding(call: Call, binding_id: UUID) -> None:
+    """Remove a role binding; it stops at the subject's next request."""
+    caller = call.principal
+    bindings.delete_binding(call.work, grants=caller.grants, actor=caller.actor, binding_id=binding_id)
 
 
 functions_framework.errorhandler(HTTPException)(api.framework_error)

@@ -7,9 +7,13 @@ import functions_framework
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
-from shared import catalog as service  # releases, with where each is deployed
+from shared import catalog as service  # releases, with where each is deployed; applications, with their paths
+from shared import etags
+from shared.applications import schemas as application_schemas
+from shared.applications.schemas import ApplicationOut
 from shared.audit import service as audit
 from shared.audit.schemas import AuditEventOut, VerifyOut
+from shared.auth import roles
 from shared.auth.guard import authenticate
 from shared.catalog import ReleaseDetailOut
 from shared.db import get_engine
@@ -47,7 +51,9 @@ api = Api("releases", title="Release Manager: releases", authenticator=authentic
 )
 def create_release(call: Call, body: schemas.ReleaseIn) -> Reply:
     """Record a release (a draft, or `ready` when the body says so)."""
-    release = service.create_release(call.work, actor=call.principal.actor, data=body.model_dump(mode="json"))
+    release = service.create_release(
+        call.work, actor=call.principal.actor, grants=call.principal.grants, data=body.model_dump(mode="json")
+    )
     return Reply(body=release, headers={"Location": api.location(call.request, f"/{release['id']}")})
 
 
@@ -84,7 +90,12 @@ def update_release(call: Call, body: schemas.ReleasePatch, release_id: UUID) -> 
     """Edit a draft (honours If-Match)."""
     changes = body.model_dump(mode="json", exclude_unset=True)
     release = service.update_release(
-        call.work, release_id=release_id, actor=call.principal.actor, changes=changes, if_match=if_match(call.request)
+        call.work,
+        release_id=release_id,
+        actor=call.principal.actor,
+        grants=call.principal.grants,
+        changes=changes,
+        if_match=if_match(call.request),
     )
     return release
 
@@ -93,7 +104,11 @@ def update_release(call: Call, body: schemas.ReleasePatch, release_id: UUID) -> 
 def delete_release(call: Call, release_id: UUID) -> None:
     """Delete a draft (honours If-Match)."""
     service.delete_release(
-        call.work, release_id=release_id, actor=call.principal.actor, if_match=if_match(call.request)
+        call.work,
+        release_id=release_id,
+        actor=call.principal.actor,
+        grants=call.principal.grants,
+        if_match=if_match(call.request),
     )
 
 
@@ -101,7 +116,12 @@ def delete_release(call: Call, release_id: UUID) -> None:
 def finalize_release(call: Call, release_id: UUID) -> dict[str, Any]:
     """Freeze a draft's content: it becomes `ready`, and deployable."""
     release = service.change_status(
-        call.work, release_id=release_id, actor=call.principal.actor, action="finalize", if_match=if_match(call.request)
+        call.work,
+        release_id=release_id,
+        actor=call.principal.actor,
+        grants=call.principal.grants,
+        action="finalize",
+        if_match=if_match(call.request),
     )
     return release
 
@@ -118,6 +138,7 @@ def cancel_release(call: Call, body: schemas.CancelIn, release_id: UUID) -> dict
         call.work,
         release_id=release_id,
         actor=call.principal.actor,
+        grants=call.principal.grants,
         action="cancel",
         reason=body.reason,
         if_match=if_match(call.request),
@@ -155,11 +176,70 @@ def put_environment(call: Call, body: deployment_schemas.EnvironmentIn, name: st
         name=name,
         actor=call.principal.actor,
         if_match=if_match(call.request),
+        grants=call.principal.grants,
         position=body.position,
         required_approvals=body.required_approvals,
         soak_minutes=body.soak_minutes,
     )
     return Reply(body=found, status=201 if created else 200)
+
+
+# -- applications -------------------------------------------------------------------------------
+
+
+@api.get("/applications", role="viewer", lists=True, response=ApplicationOut)
+def list_applications(call: Call, query: PageQuery) -> Reply:
+    """Applications by name, each with the promotion path its gates follow."""
+    items, cursor = service.list_applications(call.work, limit=query.limit, cursor=query.cursor)
+    return listing(call, items, cursor)
+
+
+@api.get("/applications/<slug:name>", role="viewer", response=ApplicationOut)
+def get_application(call: Call, name: str) -> Reply:
+    """One application with its promotion path (with an ETag: it is keyed by name, not id)."""
+    found = service.get_application(call.work, name=name)
+    return Reply(body=found, etag=etags.etag(found))
+
+
+@api.post(
+    "/applications",
+    role="admin",
+    status=201,
+    also_answers=(409,),
+    response=ApplicationOut,
+    location=True,
+)
+def create_application(call: Call, body: application_schemas.ApplicationIn) -> Reply:
+    """Register an application, on its own promotion path or the default one."""
+    found = service.create_application(
+        call.work,
+        grants=call.principal.grants,
+        actor=call.principal.actor,
+        name=body.name,
+        display_name=body.display_name,
+        description=body.description,
+        path=body.model_dump(include={"path"})["path"],
+    )
+    return Reply(body=found, headers={"Location": api.location(call.request, f"/applications/{found['name']}")})
+
+
+@api.patch(
+    "/applications/<slug:name>",
+    role="admin",
+    also_answers=(412,),
+    response=ApplicationOut,
+)
+def update_application(call: Call, body: application_schemas.ApplicationPatch, name: str) -> Reply:
+    """Change an application's names or promotion path (`path: null`: back to the default); honours If-Match."""
+    found = service.update_application(
+        call.work,
+        name=name,
+        grants=call.principal.grants,
+        actor=call.principal.actor,
+        changes=body.model_dump(exclude_unset=True),
+        if_match=if_match(call.request),
+    )
+    return Reply(body=found, etag=etags.etag(found))
 
 
 # -- deployments --------------------------------------------------------------------------------
@@ -179,7 +259,7 @@ def request_deployment(call: Call, body: deployment_schemas.DeploymentIn, releas
         call.work,
         release_id=release_id,
         actor=call.principal.actor,
-        actor_role=call.principal.role,
+        grants=call.principal.grants,
         environment=body.environment,
         override_freeze=body.override_freeze,
         reason=body.reason,
@@ -248,6 +328,7 @@ def report_status(
         release_id=release_id,
         deployment_id=deployment_id,
         actor=call.principal.actor,
+        grants=call.principal.grants,
         if_match=if_match(call.request),
         status=body.status,
         log_url=body.log_url,
@@ -269,6 +350,8 @@ def decide(call: Call, body: deployment_schemas.ApprovalIn, release_id: UUID, de
         release_id=release_id,
         deployment_id=deployment_id,
         actor=call.principal.actor,
+        grants=call.principal.grants,
+        teams=call.principal.teams,
         decision=body.decision,
         comment=body.comment,
     )
@@ -287,6 +370,7 @@ def rollback(call: Call, body: deployment_schemas.RollbackIn) -> Reply:
     deployment = rollbacks.rollback(
         call.work,
         actor=call.principal.actor,
+        grants=call.principal.grants,
         application=body.application,
         environment=body.environment,
         reason=body.reason,
@@ -311,14 +395,17 @@ def list_freezes(call: Call, query: deployment_schemas.FreezeQuery) -> Reply:
 def create_freeze(call: Call, body: deployment_schemas.FreezeIn) -> dict[str, Any]:
     """A one-off or weekly freeze window, for one environment or all."""
     return freezes.create_freeze(
-        call.work, actor=call.principal.actor, data=body.model_dump(mode="json", exclude_none=True)
+        call.work,
+        actor=call.principal.actor,
+        grants=call.principal.grants,
+        data=body.model_dump(mode="json", exclude_none=True),
     )
 
 
 @api.delete("/freezes/<uuid:freeze_id>", role="release_manager", status=204)
 def delete_freeze(call: Call, freeze_id: UUID) -> None:
     """End a freeze window."""
-    freezes.delete_freeze(call.work, freeze_id=freeze_id, actor=call.principal.actor)
+    freezes.delete_freeze(call.work, freeze_id=freeze_id, actor=call.principal.actor, grants=call.principal.grants)
 
 
 # -- overview and metrics -----------------------------------------------------------------------
@@ -342,6 +429,7 @@ def metrics(call: Call, query: deployment_schemas.MetricsQuery) -> dict[str, Any
 @api.get("/audit", role="admin", lists=True, response=AuditEventOut)
 def audit_log(call: Call, query: schemas.AuditQuery) -> Reply | Response:
     """The whole audit log; `Accept: application/x-ndjson` streams every matching event."""
+    roles.require(call.principal.grants, "admin")  # organisation-wide admins only
     filters: dict[str, Any] = {"entity_type": query.entity_type, "actor": query.actor, "since": query.since}
     if call.request.accept_mimetypes.best == "application/x-ndjson":
         return Response(audit.export_lines(get_engine(), **filters), mimetype="application/x-ndjson")
@@ -352,6 +440,7 @@ def audit_log(call: Call, query: schemas.AuditQuery) -> Reply | Response:
 @api.get("/audit/verify", role="admin", response=VerifyOut)
 def verify_audit(call: Call) -> dict[str, Any]:
     """Recompute the keyed hash chain and compare it with the checkpoints kept outside the database."""
+    roles.require(call.principal.grants, "admin")
     return audit.verify_now(call.work.conn)
 
 

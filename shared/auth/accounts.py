@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,7 +11,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from shared import etags
 from shared.audit import service as audit
-from shared.auth import passwords
+from shared.auth import passwords, roles
+from shared.auth.bindings import effective_bindings
 from shared.auth.ratelimit import AuthLimiter
 from shared.auth.schemas import UserOut
 from shared.auth.sessions import end_sessions
@@ -82,13 +83,23 @@ def get_user(work: UnitOfWork, *, user_id: object) -> dict[str, Any]:
     return public_user(row)
 
 
-def whoami(work: UnitOfWork, *, user_id: object, token: dict[str, Any] | None) -> dict[str, Any]:
-    """The caller's account, and `token`: what the credential itself may do (null for a login session)."""
-    return get_user(work, user_id=user_id) | {"token": token}
+def whoami(
+    work: UnitOfWork, *, user_id: uuid.UUID, token: dict[str, Any] | None, teams: Iterable[str] = ()
+) -> dict[str, Any]:
+    """The caller's account, `token`: what the credential itself may do (null for a login session), their
+    teams and their effective bindings (each capped at the token's role)."""
+    cap = token["role"] if token is not None else None
+    found = effective_bindings(work.conn, user_id=user_id, cap=cap)
+    return get_user(work, user_id=user_id) | {"token": token, "teams": list(teams), "bindings": found}
 
 
-def list_users(work: UnitOfWork, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-    """Users, oldest first, a page at a time."""
+def list_users(
+    work: UnitOfWork, *, limit: int, cursor: str | None, grants: Iterable[roles.Grant] | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Users, oldest first, a page at a time: for organisation-wide admins (`grants`: the caller's;
+    None: a trusted caller, such as an operator command)."""
+    if grants is not None:
+        roles.require(grants, "admin")
     query = sa.select(*_user_columns).order_by(users.c.created_at, users.c.id).limit(limit + 1)
     if cursor:
         query = query.where(sa.tuple_(users.c.created_at, users.c.id) > decode_cursor(cursor, (Timestamp, Id)))
@@ -104,8 +115,12 @@ def update_user(
     role: str | None = None,
     is_active: bool | None = None,
     if_match: Callable[[str], bool] | None = None,
+    grants: Iterable[roles.Grant] | None = None,
 ) -> dict[str, Any]:
-    """Change role and/or active flag; the last active admin can be neither demoted nor deactivated."""
+    """Change role and/or active flag (for organisation-wide admins; `grants` None: a trusted caller such
+    as an operator command); the last active admin can be neither demoted nor deactivated."""
+    if grants is not None:
+        roles.require(grants, "admin")
     # Lock every active admin: two admins demoting each other at once can't both pass the check.
     admins = set(
         work.conn.scalars(

@@ -1,8 +1,12 @@
 """The auth guard every function uses: a JWT access token or an `rm_` API token, and a role.
 
-The caller's current state (active, role, credentials version) is read through the cache, so
-a deactivation or a role or password change takes effect on the very next request without a
-database read on every request: the services invalidate the cached state when they commit.
+The caller's current state (active, role, credentials version, teams and role bindings) is read
+through the cache, so a deactivation, a role or password change, a binding or a team membership
+takes effect on the very next request without a database read on every request: the services
+invalidate the cached state when they commit.
+
+A route's role is a coarse check, against the highest role any of the caller's grants gives; each
+write then checks its real scope (application, environment) in its service with `roles.require`.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import sqlalchemy as sa
 from flask import Request
 
 from shared.auth import roles, tokens
+from shared.auth.bindings import caller_scope
 from shared.auth.tables import api_tokens, users
 from shared.auth.tokens import SESSION
 from shared.cache import Found, get_cache
@@ -43,6 +48,9 @@ class Principal:
     # "session" (a login's JWT) or "api_token"; an API token's expiry.
     credential: str = SESSION
     token_expires_at: datetime | None = None
+    # The org-wide role (a Grant with no scope) and every binding, capped at an API token's role.
+    grants: tuple[roles.Grant, ...] = ()
+    teams: tuple[str, ...] = ()
 
     @property
     def actor(self) -> str:
@@ -50,7 +58,13 @@ class Principal:
 
     @property
     def is_admin(self) -> bool:
+        """An organisation-wide admin (an admin of one application is not)."""
         return self.role == "admin"
+
+    @property
+    def top_role(self) -> str:
+        """The highest role any grant gives, whatever its scope."""
+        return roles.highest(self.grants) or self.role
 
     @property
     def token(self) -> dict[str, Any] | None:
@@ -61,20 +75,31 @@ class Principal:
 
 
 def _load_user_state(user_id: str) -> dict[str, Any] | None:
+    row_id = uuid.UUID(user_id)
     with get_engine().connect() as conn:
         row = conn.execute(
-            sa.select(users.c.email, users.c.role, users.c.is_active, users.c.auth_version).where(
-                users.c.id == uuid.UUID(user_id)
-            )
+            sa.select(users.c.email, users.c.role, users.c.is_active, users.c.auth_version).where(users.c.id == row_id)
         ).first()
-    return row._asdict() if row is not None else None
+        if row is None:
+            return None
+        return row._asdict() | caller_scope(conn, row_id)
+
+
+def _grants(state: dict[str, Any], cap: str | None = None) -> tuple[roles.Grant, ...]:
+    """The org-wide role and each binding as grants, none above `cap` (an API token's role)."""
+    found = [roles.Grant(state["role"])]
+    for role, application, environments in state.get("bindings", ()):
+        found.append(roles.Grant(role, application, tuple(environments) if environments is not None else None))
+    if cap is None:
+        return tuple(found)
+    return tuple(roles.Grant(roles.lower_of(g.role, cap), g.application, g.environments) for g in found)
 
 
 def user_state(
     user_id: str, prefetch: Sequence[tuple[str, str]] = ()
 ) -> tuple[dict[str, Any] | None, dict[tuple[str, str], Found]]:
-    """The user's current email, role, active flag and credentials version (cached), and the
-    cache's answers for `prefetch`, all read in one round trip."""
+    """The user's current email, role, active flag, credentials version, teams and bindings (cached),
+    and the cache's answers for `prefetch`, all read in one round trip."""
     cache = get_cache()
     own = (USERS_NAMESPACE, user_id)
     found = cache.lookup([own, *prefetch])
@@ -156,6 +181,8 @@ def _from_api_token(token: str, prefetch: Sequence[tuple[str, str]]) -> tuple[Pr
         token_id=uuid.UUID(str(found["id"])),
         credential="api_token",
         token_expires_at=expires_at,
+        grants=_grants(state, cap=found["role"]),
+        teams=tuple(state.get("teams", ())),
     )
     return principal, prefetched
 
@@ -171,21 +198,31 @@ def _from_access_token(token: str, prefetch: Sequence[tuple[str, str]]) -> tuple
         raise Unauthorized("The account is deactivated.", code="account_inactive")
     if claims.get("ver") != state["auth_version"]:
         raise Unauthorized("The session ended (password changed); log in again.", code="token_revoked")
-    return Principal(user_id, state["email"], state["role"]), prefetched
+    principal = Principal(
+        user_id,
+        state["email"],
+        state["role"],
+        grants=_grants(state),
+        teams=tuple(state.get("teams", ())),
+    )
+    return principal, prefetched
 
 
 def authenticate(
     request: Request, required_role: str, prefetch: Sequence[tuple[str, str]] = ()
 ) -> tuple[Principal, Prefetched]:
-    """The caller, if their credential is valid and their role includes `required_role`, and the
-    cache's answers for `prefetch` (entries the request will read), read in the same round trip
-    as the caller's state: they go to the request's unit of work, beside the identity, not in it.
+    """The caller, if their credential is valid and some grant of theirs (of any scope) includes
+    `required_role` (the service checks the scope), and the cache's answers for `prefetch` (entries
+    the request will read), read in the same round trip as the caller's state: they go to the
+    request's unit of work, beside the identity, not in it.
     """
     token = _bearer(request)
     if token.startswith(tokens.API_TOKEN_PREFIX):
         principal, prefetched = _from_api_token(token, prefetch)
     else:
         principal, prefetched = _from_access_token(token, prefetch)
-    if not roles.at_least(principal.role, required_role):
-        raise Forbidden(f"This needs the {required_role} role; you have {principal.role}.", code="insufficient_role")
+    if not roles.at_least(principal.top_role, required_role):
+        raise Forbidden(
+            f"This needs the {required_role} role; you have {principal.top_role}.", code="insufficient_role"
+        )
     return principal, prefetched

@@ -4,6 +4,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+from shared.errors import Forbidden
+
 Role = Literal["viewer", "developer", "release_manager", "admin"]
 ORDER: tuple[Role, ...] = get_args(Role)
 
@@ -61,3 +63,25 @@ def role_on(grants: Iterable[Grant], *, application: str | None = None, environm
 def highest(grants: Iterable[Grant]) -> str | None:
     """The highest role of any grant, whatever its scope: what a route's coarse check may admit."""
     return max((g.role for g in grants), key=rank, default=None)
+
+
+def require(
+    grants: Iterable[Grant],
+    role: str,
+    *,
+    application: str | None = None,
+    environment: str | None = None,
+    code: str = "insufficient_role",
+) -> None:
+    """403 unless some grant gives at least `role` on `application` in `environment` (None: org-wide,
+    every environment): the one check every scoped write makes."""
+    held = role_on(grants, application=application, environment=environment)
+    if held is not None and at_least(held, role):
+        return
+    scope = " in ".join(
+        part
+        for part in (application and f"application {application}", environment and f"environment {environment}")
+        if part
+    )
+    where = f" on {scope}" if scope else " organisation-wide"
+    raise Forbidden(f"This needs the {role} role{where}; you have {held or 'none'} there.", code=code)

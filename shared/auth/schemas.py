@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, ConfigDict, EmailStr, Field
 
 from shared.auth.roles import Role
 from shared.models import Out, Strict
+from shared.names import SLUG_PATTERN
+from shared.pagination import PageQuery
 
 Password = Field(min_length=12, max_length=128)
 
@@ -64,6 +66,58 @@ class TokenIn(Strict):
     expires_in_days: int = Field(default=90, ge=1, le=365)
 
 
+SubjectType = Literal["user", "team", "service_account"]
+Slug = Field(pattern=SLUG_PATTERN)
+
+
+class TeamIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"name": "payments", "display_name": "Payments"}]}
+    )
+
+    name: str = Field(pattern=SLUG_PATTERN, description="Lowercase slug, unique.")
+    display_name: str = Field(min_length=1, max_length=100)
+
+
+class SubjectIn(Strict):
+    type: SubjectType
+    id: uuid.UUID
+
+
+class BindingIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "subject": {"type": "team", "id": "5b1e4c2a-0d5e-4f3b-9a51-3c2f1e0d9b7a"},
+                    "role": "developer",
+                    "application": "checkout",
+                },
+                {
+                    "subject": {"type": "user", "id": "0d6f1c9e-7a43-4bb1-8e2c-2a1f5e3d4c6b"},
+                    "role": "release_manager",
+                    "application": "checkout",
+                    "environments": ["production"],
+                },
+            ]
+        },
+    )
+
+    subject: SubjectIn
+    role: Role
+    application: str | None = Field(default=None, pattern=SLUG_PATTERN, description="None: every application.")
+    environments: list[Annotated[str, Slug]] | None = Field(
+        default=None, min_length=1, max_length=50, description="None: every environment."
+    )
+
+
+class BindingQuery(PageQuery):
+    subject_type: SubjectType | None = None
+    subject_id: uuid.UUID | None = None
+    application: str | None = Field(default=None, pattern=SLUG_PATTERN)
+
+
 # -- responses ------------------------------------------------------------------------------------
 
 
@@ -84,9 +138,54 @@ class CredentialOut(Out):
     expires_at: datetime
 
 
+class SubjectOut(Out):
+    type: SubjectType
+    id: uuid.UUID
+
+
+class BindingOut(Out):
+    id: uuid.UUID
+    subject: SubjectOut
+    role: Role
+    application: str | None = Field(description="null: every application.")
+    environments: list[str] | None = Field(description="null: every environment.")
+    created_by: uuid.UUID
+    created_at: datetime
+
+
+class EffectiveBindingOut(BindingOut):
+    team: str | None = Field(description="The team through which the caller holds it; null for a direct binding.")
+
+
 class MeOut(UserOut):
-    role: Role = Field(description="The account's role. With an API token, the request may do `token.role`.")
+    role: Role = Field(
+        description="The account's organisation-wide role. With an API token, the request may do `token.role`."
+    )
     token: CredentialOut | None = Field(description="For an API token, what it may do; null for a login session.")
+    teams: list[str] = Field(description="The teams the caller belongs to.")
+    bindings: list[EffectiveBindingOut] = Field(
+        description="The caller's role bindings, direct or through a team; with an API token, each role is "
+        "capped at the token's."
+    )
+
+
+class MemberOut(Out):
+    user_id: uuid.UUID
+    email: str
+    display_name: str
+    added_at: datetime
+
+
+class TeamOut(Out):
+    id: uuid.UUID
+    name: str
+    display_name: str
+    created_by: uuid.UUID
+    created_at: datetime
+
+
+class TeamDetailOut(TeamOut):
+    members: list[MemberOut]
 
 
 class TokenPairOut(Out):

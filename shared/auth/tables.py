@@ -1,10 +1,11 @@
-"""Tables of accounts, refresh-token families and API tokens."""
+"""Tables of accounts, refresh-token families, API tokens, teams and role bindings."""
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
 from shared.auth.roles import ORDER
 from shared.db import metadata, one_of
+from shared.names import SLUG_PATTERN
 
 _role_check = one_of("role", ORDER)
 
@@ -54,4 +55,49 @@ api_tokens = sa.Table(
     sa.Column("last_used_at", sa.DateTime(timezone=True)),
     sa.Column("revoked_at", sa.DateTime(timezone=True)),
     sa.CheckConstraint(_role_check, name="role"),
+)
+
+# -- teams and role bindings ------------------------------------------------------------------------
+
+SUBJECT_TYPES = ("user", "team", "service_account")
+
+teams = sa.Table(
+    "teams",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
+    sa.Column("display_name", sa.Text, nullable=False),
+    sa.Column("created_by", UUID(as_uuid=True), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint(f"name ~ '{SLUG_PATTERN}'", name="name_slug"),
+)
+
+team_members = sa.Table(
+    "team_members",
+    metadata,
+    sa.Column("team_id", UUID(as_uuid=True), sa.ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_id", UUID(as_uuid=True), sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+    # The guard reads a user's teams on every cache miss of their state.
+    sa.Index("ix_team_members_user_id", "user_id"),
+)
+
+bindings = sa.Table(
+    "bindings",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    # Polymorphic (a user, a team or a service account), so no foreign key: the service checks it.
+    sa.Column("subject_type", sa.Text, nullable=False),
+    sa.Column("subject_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    # NULL: every application; NULL environments: every environment.
+    sa.Column("application", sa.Text),
+    sa.Column("environments", ARRAY(sa.Text)),
+    sa.Column("created_by", UUID(as_uuid=True), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint(_role_check, name="role"),
+    sa.CheckConstraint(one_of("subject_type", SUBJECT_TYPES), name="subject_type"),
+    sa.CheckConstraint("environments IS NULL OR cardinality(environments) > 0", name="environments_not_empty"),
+    sa.Index("ix_bindings_subject", "subject_type", "subject_id"),
+    sa.Index("ix_bindings_application", "application"),
 )

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
 
 from shared.audit import service as audit
+from shared.auth import roles
 from shared.db import UNIQUE_VIOLATION, UnitOfWork, sqlstate
 from shared.deployments import rules
-from shared.deployments.gates import check_move, release_authors
+from shared.deployments.gates import check_move, release_authors, stage_of
 from shared.deployments.records import get_deployment, with_decisions
-from shared.deployments.tables import approvals, deployments, environments
-from shared.errors import Conflict
+from shared.deployments.tables import approvals, deployments
+from shared.errors import Conflict, Forbidden
 from shared.releases.service import changed, load_release
 
 
@@ -23,13 +25,24 @@ def decide(
     release_id: uuid.UUID,
     deployment_id: uuid.UUID,
     actor: str,
+    grants: Iterable[roles.Grant],
+    teams: Iterable[str] = (),
     decision: str,
     comment: str,
 ) -> dict[str, Any]:
-    """An approval or rejection by someone who neither created, edited nor finalized the release, nor
-    requested the deployment; the approval that queues it re-checks the gates (409 changes nothing)."""
+    """An approval or rejection by a release manager of the application there (a member of the stage's
+    approver team, where it names one) who neither created, edited nor finalized the release, nor
+    requested the deployment: so every recorded approval counts. The approval that queues it re-checks
+    the gates (409 changes nothing)."""
     release = load_release(work.conn, release_id, lock="share")  # a release can't be cancelled under us
     row = get_deployment(work, release_id=release_id, deployment_id=deployment_id, lock=True)
+    roles.require(grants, "release_manager", application=release.application, environment=row.environment)
+    stage, _ = stage_of(work.conn, release.application, row.environment)
+    if stage.approver_team is not None and stage.approver_team not in set(teams):
+        raise Forbidden(
+            f"Approvals of {release.application} in {row.environment} are for the team {stage.approver_team}.",
+            code="not_an_approver",
+        )
     rules.require_four_eyes(actor, authors=release_authors(work.conn, release), requested_by=str(row.requested_by))
     rules.require_pending_approval(row.status)
     approval_id = uuid.uuid4()
@@ -54,11 +67,8 @@ def decide(
         .select_from(approvals)
         .where(approvals.c.deployment_id == row.id, approvals.c.decision == "approve")
     )
-    required = work.conn.scalar(
-        sa.select(environments.c.required_approvals).where(environments.c.name == row.environment)
-    )
     new_status = rules.status_after_decision(
-        current=row.status, decision=decision, approvals=int(approved or 0), required=int(required or 0)
+        current=row.status, decision=decision, approvals=int(approved or 0), required=stage.required_approvals
     )
     if new_status != row.status:
         check_move(work, deployment=row, release=release, to_status=new_status)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from shared import etags
+from shared.applications import rules as paths
+from shared.applications import service as applications
 from shared.audit import service as audit
+from shared.auth import roles
 from shared.db import UNIQUE_VIOLATION, UnitOfWork, sqlstate
 from shared.deployments.schemas import EnvironmentOut
 from shared.deployments.tables import environments
@@ -29,6 +32,17 @@ def list_environments(work: UnitOfWork, *, limit: int, cursor: str | None) -> tu
     return [public_environment(r) for r in rows], next_cursor
 
 
+def default_path(conn: sa.Connection) -> list[paths.Stage]:
+    """The environments catalogue as a promotion path: what an application without its own follows."""
+    rows = conn.execute(sa.select(environments).order_by(environments.c.position))
+    return [paths.Stage(r.name, r.required_approvals, r.soak_minutes) for r in rows]
+
+
+def promotion_path(conn: sa.Connection, application: str) -> list[paths.Stage]:
+    """The path the gates follow for `application`: its own, else the default one."""
+    return applications.own_path(conn, application) or default_path(conn)
+
+
 def put_environment(
     work: UnitOfWork,
     *,
@@ -38,8 +52,12 @@ def put_environment(
     soak_minutes: int,
     actor: str,
     if_match: Callable[[str], bool] | None = None,
+    grants: Iterable[roles.Grant] | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """Create or replace an environment; returns it and whether it is new."""
+    """Create or replace an environment (organisation-wide admins; `grants` None: a trusted caller);
+    returns it and whether it is new."""
+    if grants is not None:
+        roles.require(grants, "admin")
     before = work.conn.execute(sa.select(environments).where(environments.c.name == name).with_for_update()).first()
     if if_match is not None:
         if before is None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from shared.applications import service as applications
 from shared.audit import service as audit
+from shared.auth import roles
 from shared.db import UnitOfWork
 from shared.deployments import rules
 from shared.deployments.schemas import FreezeOut
@@ -28,6 +31,7 @@ def window(row: Any) -> rules.Freeze:
     return rules.Freeze(
         id=row.id,
         environment=row.environment,
+        application=row.application,
         starts_at=row.starts_at,
         ends_at=row.ends_at,
         weekly=tuple(row.weekly or ()),
@@ -45,9 +49,16 @@ def load_freezes(conn: sa.Connection, *, now: datetime | None = None) -> list[ru
 
 
 def list_freezes(
-    work: UnitOfWork, *, limit: int, cursor: str | None, environment: str | None = None, active: bool | None = None
+    work: UnitOfWork,
+    *,
+    limit: int,
+    cursor: str | None,
+    environment: str | None = None,
+    application: str | None = None,
+    active: bool | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Freeze windows, oldest first (optionally only those covering now), each with `active` now."""
+    """Freeze windows, oldest first (optionally only those covering now, an environment or an
+    application), each with `active` now."""
     query = sa.select(freezes).order_by(freezes.c.created_at, freezes.c.id)
     if cursor:
         query = query.where(sa.tuple_(freezes.c.created_at, freezes.c.id) > decode_cursor(cursor, (Timestamp, Id)))
@@ -55,6 +66,8 @@ def list_freezes(
     # Weekly windows are judged in Python (time zones), so the filters apply here; freezes are few.
     for row in work.conn.execute(query):
         if environment is not None and row.environment not in (None, environment):
+            continue
+        if application is not None and row.application not in (None, application):
             continue
         is_active = window(row).covers(work.now)
         if active is None or active == is_active:
@@ -64,8 +77,23 @@ def list_freezes(
     return page(found, limit, lambda f: [f["created_at"].isoformat(), str(f["id"])])
 
 
-def create_freeze(work: UnitOfWork, *, actor: str, data: dict[str, Any]) -> dict[str, Any]:
-    """A one-off or weekly freeze window, for one environment or all."""
+def _require_scope(grants: Iterable[roles.Grant], application: str | None, environment: str | None) -> None:
+    """A freeze is a release manager's, there: for every environment (or application) it covers."""
+    roles.require(grants, "release_manager", application=application, environment=environment)
+
+
+def create_freeze(
+    work: UnitOfWork, *, actor: str, grants: Iterable[roles.Grant], data: dict[str, Any]
+) -> dict[str, Any]:
+    """A one-off or weekly freeze window, for one environment or all, one application or all, by a
+    release manager of what it covers."""
+    _require_scope(grants, data.get("application"), data.get("environment"))
+    if data.get("application") is not None and not applications.exists(work.conn, data["application"]):
+        raise Invalid(
+            f"There is no application {data['application']!r}.",
+            code="unknown_application",
+            errors=[FieldError("application", "unknown application")],
+        )
     if data.get("environment") is not None:
         exists = work.conn.scalar(sa.select(environments.c.name).where(environments.c.name == data["environment"]))
         if exists is None:
@@ -90,15 +118,17 @@ def create_freeze(work: UnitOfWork, *, actor: str, data: dict[str, Any]) -> dict
     return public_freeze(row, active=window(row).covers(work.now))
 
 
-def delete_freeze(work: UnitOfWork, *, freeze_id: uuid.UUID, actor: str) -> None:
+def delete_freeze(work: UnitOfWork, *, freeze_id: uuid.UUID, actor: str, grants: Iterable[roles.Grant]) -> None:
+    """End a freeze window (a release manager of what it covers)."""
     row = work.conn.execute(sa.delete(freezes).where(freezes.c.id == freeze_id).returning(freezes)).first()
     if row is None:
         raise NotFound("No such freeze window.", code="freeze_not_found")
+    _require_scope(grants, row.application, row.environment)
     audit.record(
         work,
         actor=actor,
         action="freeze.deleted",
         entity_type="freeze",
         entity_id=row.id,
-        data={"environment": row.environment, "reason": row.reason},
+        data={"environment": row.environment, "application": row.application, "reason": row.reason},
     )

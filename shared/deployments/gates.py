@@ -7,9 +7,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from shared.applications import rules as paths
 from shared.audit.tables import audit_events
 from shared.db import UnitOfWork
 from shared.deployments import rules
+from shared.deployments.environments import promotion_path
 from shared.deployments.freezes import load_freezes
 from shared.deployments.schemas import BlockerOut
 from shared.deployments.tables import deployments, environments
@@ -31,21 +33,22 @@ def environment_row(conn: sa.Connection, name: str) -> Any:
     return row
 
 
+def stage_of(conn: sa.Connection, application: str, environment: str) -> tuple[paths.Stage, paths.Stage | None]:
+    """The stage for `environment` on `application`'s path and the one before it; 422
+    `environment_not_on_path` when its path does not go there."""
+    return paths.locate(promotion_path(conn, application), environment, application=application)
+
+
 def gate_facts(work: UnitOfWork, *, release: Any, environment: Any, override_freeze: bool = False) -> rules.GateFacts:
-    """Read what the gates need about deploying `release` to `environment`."""
+    """Read what the gates need about deploying `release` to `environment`, along its application's path."""
     conn = work.conn
-    previous = conn.execute(
-        sa.select(environments)
-        .where(environments.c.position < environment.position)
-        .order_by(environments.c.position.desc())
-        .limit(1)
-    ).first()
+    stage, previous = stage_of(conn, release.application, environment.name)
     live_since = None
     if previous is not None:
         live_since = conn.scalar(
             sa.select(sa.func.max(deployments.c.finished_at)).where(
                 deployments.c.release_id == release.id,
-                deployments.c.environment == previous.name,
+                deployments.c.environment == previous.environment,
                 deployments.c.status == "succeeded",
             )
         )
@@ -61,8 +64,9 @@ def gate_facts(work: UnitOfWork, *, release: Any, environment: Any, override_fre
     return rules.GateFacts(
         release_status=release.status,
         environment=environment.name,
-        required_approvals=environment.required_approvals,
-        previous_environment=previous.name if previous is not None else None,
+        application=release.application,
+        required_approvals=stage.required_approvals,
+        previous_environment=previous.environment if previous is not None else None,
         previous_soak_minutes=previous.soak_minutes if previous is not None else 0,
         live_in_previous_since=live_since,
         freezes=load_freezes(conn, now=work.now),
@@ -101,6 +105,7 @@ def check_move(work: UnitOfWork, *, deployment: Any, release: Any, to_status: st
         kind=deployment.kind,
         release_status=release.status,
         environment=deployment.environment,
+        application=deployment.application,
         freezes=tuple(load_freezes(work.conn, now=work.now)),
         override_freeze=deployment.override_freeze,
     )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
 
 from shared.audit import service as audit
+from shared.auth import roles
 from shared.db import UnitOfWork
 from shared.deployments import rules
 from shared.deployments.gates import environment_row
@@ -17,9 +19,13 @@ from shared.releases.service import changed, load_release
 from shared.releases.tables import releases
 
 
-def rollback(work: UnitOfWork, *, application: str, environment: str, actor: str, reason: str) -> dict[str, Any]:
-    """Redeploy the last release that succeeded here before the live one (no approvals, freezes allowed)."""
+def rollback(
+    work: UnitOfWork, *, application: str, environment: str, actor: str, grants: Iterable[roles.Grant], reason: str
+) -> dict[str, Any]:
+    """Redeploy the last release that succeeded here before the live one (no approvals, freezes allowed),
+    by a release manager of the application there."""
     environment_row(work.conn, environment)
+    roles.require(grants, "release_manager", application=application, environment=environment)
     history = [
         rules.PastDeployment(
             id=r.id, release_id=r.release_id, release_status=r.release_status, finished_at=r.finished_at

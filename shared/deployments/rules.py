@@ -71,8 +71,13 @@ class Freeze:
     timezone: str | None = None
     reason: str = ""
     id: Any = None
+    # None: every application.
+    application: str | None = None
 
-    def applies_to(self, environment: str) -> bool:
+    def applies_to(self, environment: str, application: str | None = None) -> bool:
+        """Does the window hold deployments to `environment` (of `application`; None: of any)?"""
+        if self.application is not None and application is not None and self.application != application:
+            return False
         return self.environment is None or self.environment == environment
 
     def covers(self, moment: datetime) -> bool:
@@ -99,9 +104,11 @@ def _weekly_covers(entry: dict[str, str], local: datetime) -> bool:
     return (today == day and now >= start) or (today == (day + 1) % 7 and now < end)
 
 
-def active_freezes(freezes: list[Freeze], environment: str, moment: datetime) -> list[Freeze]:
-    """The windows that cover `environment` at `moment`."""
-    return [f for f in freezes if f.applies_to(environment) and f.covers(moment)]
+def active_freezes(
+    freezes: list[Freeze], environment: str, moment: datetime, application: str | None = None
+) -> list[Freeze]:
+    """The windows that cover `environment` (for `application`) at `moment`."""
+    return [f for f in freezes if f.applies_to(environment, application) and f.covers(moment)]
 
 
 # -- gates ------------------------------------------------------------------------------------------
@@ -114,6 +121,7 @@ class GateFacts:
     release_status: str
     environment: str
     required_approvals: int
+    application: str | None = None
     previous_environment: str | None = None
     previous_soak_minutes: int = 0
     # When R's latest successful deployment to the previous environment finished (None: never).
@@ -152,7 +160,7 @@ def blockers(facts: GateFacts, now: datetime) -> list[Blocker]:
                     f"it may be promoted from {ready_at.isoformat()}.",
                 )
             )
-    covering = active_freezes(facts.freezes, facts.environment, now)
+    covering = active_freezes(facts.freezes, facts.environment, now, facts.application)
     if covering and not facts.override_freeze:
         found.append(_frozen(facts.environment, covering))
     if facts.active_deployment:
@@ -197,6 +205,7 @@ class MoveFacts:
     release_status: str
     environment: str
     freezes: tuple[Freeze, ...] = ()
+    application: str | None = None
     # An admin's override given at request time holds for the whole deployment.
     override_freeze: bool = False
 
@@ -208,7 +217,7 @@ def move_blockers(facts: MoveFacts, now: datetime) -> list[Blocker]:
     found: list[Blocker] = []
     if facts.release_status != "ready":
         found.append(_not_ready(facts.release_status))
-    covering = active_freezes(list(facts.freezes), facts.environment, now)
+    covering = active_freezes(list(facts.freezes), facts.environment, now, facts.application)
     if covering and not facts.override_freeze and facts.kind != "rollback":
         found.append(_frozen(facts.environment, covering))
     return found

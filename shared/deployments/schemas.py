@@ -112,6 +112,7 @@ class FreezeIn(Strict):
     )
 
     environment: str | None = Field(default=None, pattern=SLUG_PATTERN, description="None: all.")
+    application: str | None = Field(default=None, pattern=SLUG_PATTERN, description="None: every application.")
     starts_at: Timestamp | None = None
     ends_at: Timestamp | None = None
     weekly: list[WeeklyWindow] | None = Field(default=None, min_length=1, max_length=50)
@@ -144,6 +145,7 @@ class FreezeIn(Strict):
 
 class FreezeQuery(PageQuery):
     environment: str | None = Field(default=None, max_length=63)
+    application: str | None = Field(default=None, max_length=63)
     active: bool | None = None
 
 
@@ -241,6 +243,7 @@ class WeeklyOut(Out):
 class FreezeOut(Out):
     id: uuid.UUID
     environment: str | None
+    application: str | None = Field(description="null: every application.")
     starts_at: datetime | None
     ends_at: datetime | None
     weekly: list[WeeklyOut] | None

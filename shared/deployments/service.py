@@ -6,13 +6,14 @@ The gates are in `gates`, the records (shown, loaded, listed) in `records`; the 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import sqlalchemy as sa
 
 from shared import etags
 from shared.audit import service as audit
+from shared.auth import roles
 from shared.db import UnitOfWork
 from shared.deployments import rules
 from shared.deployments.gates import check_move, environment_row, gate_facts, gates_failed
@@ -20,7 +21,6 @@ from shared.deployments.gates import preflight as preflight
 from shared.deployments.records import get_deployment, insert_deployment, public_deployment, with_decisions
 from shared.deployments.records import list_deployments as list_deployments
 from shared.deployments.tables import deployments
-from shared.errors import Forbidden
 from shared.releases.service import changed, load_release
 from shared.releases.service import ensure_release as ensure_release
 
@@ -31,20 +31,24 @@ def request_deployment(
     release_id: uuid.UUID,
     environment: str,
     actor: str,
-    actor_role: str,
+    grants: Iterable[roles.Grant],
     override_freeze: bool = False,
     reason: str | None = None,
 ) -> dict[str, Any]:
-    """Deploy a ready release to an environment once every gate passes (all checked in this transaction)."""
-    if override_freeze and actor_role != "admin":
-        raise Forbidden("Only an admin may override a freeze.", code="freeze_override_forbidden")
+    """Deploy a ready release to an environment once every gate passes (all checked in this transaction),
+    by a developer of its application there (an override of a freeze: an admin there)."""
     release = load_release(work.conn, release_id, lock="share")  # a release can't be cancelled under us
     target = environment_row(work.conn, environment)
+    roles.require(grants, "developer", application=release.application, environment=target.name)
+    if override_freeze:
+        roles.require(
+            grants, "admin", application=release.application, environment=target.name, code="freeze_override_forbidden"
+        )
     facts = gate_facts(work, release=release, environment=target, override_freeze=override_freeze)
     blocking = rules.blockers(facts, work.now)
     if blocking:
         raise gates_failed(blocking)
-    status = rules.initial_status(target.required_approvals)
+    status = rules.initial_status(facts.required_approvals)
     row = insert_deployment(
         work,
         release=release,
@@ -55,7 +59,7 @@ def request_deployment(
         reason=reason,
         override_freeze=override_freeze,
     )
-    overridden = [f.reason for f in rules.active_freezes(facts.freezes, target.name, work.now)]
+    overridden = [f.reason for f in rules.active_freezes(facts.freezes, target.name, work.now, release.application)]
     audit.record(
         work,
         actor=actor,
@@ -86,13 +90,16 @@ def report_status(
     deployment_id: uuid.UUID,
     status: str,
     actor: str,
+    grants: Iterable[roles.Grant],
     log_url: str | None = None,
     message: str | None = None,
     if_match: Callable[[str], bool] | None = None,
 ) -> dict[str, Any]:
-    """A pipeline's progress report; timestamps are the server's. `queued → in_progress` re-checks the gates."""
+    """A pipeline's progress report, by a developer of the application there; timestamps are the
+    server's. `queued → in_progress` re-checks the gates."""
     release = load_release(work.conn, release_id, lock="share")
     row = get_deployment(work, release_id=release_id, deployment_id=deployment_id, lock=True)
+    roles.require(grants, "developer", application=release.application, environment=row.environment)
     if if_match is not None:
         etags.check(with_decisions(work.conn, [row])[0], if_match)
     previous = row.status

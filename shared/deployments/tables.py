@@ -75,6 +75,8 @@ freezes = sa.Table(
     sa.Column("id", UUID(as_uuid=True), primary_key=True),
     # NULL: every environment.
     sa.Column("environment", sa.Text, sa.ForeignKey("environments.name", onupdate="CASCADE")),
+    # NULL: every application.
+    sa.Column("application", sa.Text, sa.ForeignKey("applications.name", onupdate="CASCADE")),
     sa.Column("starts_at", sa.DateTime(timezone=True)),
     sa.Column("ends_at", sa.DateTime(timezone=True)),
     sa.Column("weekly", JSONB),

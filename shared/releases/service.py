@@ -119,8 +119,9 @@ def release_events(
 # -- writing ----------------------------------------------------------------------------------
 
 
-def create_release(work: UnitOfWork, *, actor: str, data: dict[str, Any]) -> Any:
-    """A new draft (or ready) release's row; 409 `duplicate_version` when the version exists."""
+def create_release(work: UnitOfWork, *, actor: str, data: dict[str, Any], registered_application: bool = False) -> Any:
+    """A new draft (or ready) release's row; 409 `duplicate_version` when the version exists.
+    `registered_application`: this first release registered its application (its event says so)."""
     release_id = uuid.uuid4()
     values = {
         "id": release_id,
@@ -150,7 +151,8 @@ def create_release(work: UnitOfWork, *, actor: str, data: dict[str, Any]) -> Any
         actor,
         "release.created",
         release_id,
-        {"application": row.application, "version": row.version, "status": row.status},
+        {"application": row.application, "version": row.version, "status": row.status}
+        | ({"registered_application": True} if registered_application else {}),
     )
     changed(work, release_id)
     return row

@@ -47,6 +47,10 @@ def test_the_document_lists_every_route_the_function_answers(apps, name):
             ("PUT", "/releases/environments/{name}"),
             ("GET", "/releases/metrics"),
             ("GET", "/releases/audit/verify"),
+            ("GET", "/releases/applications"),
+            ("POST", "/releases/applications"),
+            ("GET", "/releases/applications/{name}"),
+            ("PATCH", "/releases/applications/{name}"),
         }
         if name == "releases"
         else {
@@ -61,6 +65,14 @@ def test_the_document_lists_every_route_the_function_answers(apps, name):
             ("POST", "/auth/tokens"),
             ("GET", "/auth/tokens"),
             ("DELETE", "/auth/tokens/{token_id}"),
+            ("POST", "/auth/teams"),
+            ("GET", "/auth/teams"),
+            ("GET", "/auth/teams/{name}"),
+            ("PUT", "/auth/teams/{name}/members/{user_id}"),
+            ("DELETE", "/auth/teams/{name}/members/{user_id}"),
+            ("POST", "/auth/bindings"),
+            ("GET", "/auth/bindings"),
+            ("DELETE", "/auth/bindings/{binding_id}"),
         }
         if name == "auth"
         else {("GET", "/health")}

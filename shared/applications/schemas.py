@@ -1,0 +1,91 @@
+"""Request bodies of the application endpoints (unknown fields are refused), and what they answer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Self
+
+from pydantic import ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
+
+from shared.models import Out, Strict
+from shared.names import SLUG_PATTERN
+
+
+class StageIn(Strict):
+    environment: str = Field(pattern=SLUG_PATTERN, description="An environment of the catalogue.")
+    required_approvals: int = Field(default=0, ge=0, le=10)
+    soak_minutes: int = Field(
+        default=0, ge=0, le=7 * 24 * 60, description="How long a release must be live here before its next stage."
+    )
+    approver_team: str | None = Field(
+        default=None,
+        pattern=SLUG_PATTERN,
+        description="Only members of this team (holding release_manager+ here) may approve; null: any release manager.",
+    )
+
+
+Path = Annotated[list[StageIn], Field(min_length=1, max_length=20, description="Stages, first first.")]
+DisplayName = Annotated[str, Field(min_length=1, max_length=100)]
+Description = Annotated[str, Field(max_length=2000)]
+
+
+class ApplicationIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "checkout",
+                    "display_name": "Checkout",
+                    "path": [
+                        {"environment": "dev"},
+                        {"environment": "production", "required_approvals": 1, "approver_team": "sre"},
+                    ],
+                }
+            ]
+        },
+    )
+
+    name: str = Field(pattern=SLUG_PATTERN, description="Lowercase slug: what releases name as `application`.")
+    display_name: DisplayName
+    description: Description = ""
+    path: Path | None = Field(default=None, description="Its own promotion path; null: the default path.")
+
+
+class ApplicationPatch(Strict):
+    """What may change; `path: null` returns the application to the default path."""
+
+    display_name: DisplayName | SkipJsonSchema[None] = None
+    description: Description | SkipJsonSchema[None] = None
+    path: Path | None = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> Self:
+        for name in ("display_name", "description"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name}: may not be null")
+        return self
+
+
+# -- responses ------------------------------------------------------------------------------------
+
+
+class StageOut(Out):
+    environment: str
+    required_approvals: int
+    soak_minutes: int
+    approver_team: str | None
+
+
+class ApplicationOut(Out):
+    name: str
+    display_name: str
+    description: str
+    path: list[StageOut] = Field(description="The promotion path the gates follow, first stage first.")
+    default_path: bool = Field(
+        description="true: the application follows the environments catalogue (`/releases/environments`), "
+        "and changes there apply to it."
+    )
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,49 @@
+"""Applications and their own promotion paths.
+
+A path is a table of stages rather than a JSON column: each stage's environment and approver team
+are foreign keys, so the database refuses a stage naming an environment or team that does not
+exist, follows an environment's rename, and a gate reads one application's stages by its index.
+An application without stages follows the environments catalogue (the default path)."""
+
+import sqlalchemy as sa
+
+from shared.db import metadata
+from shared.names import SLUG_PATTERN
+
+applications = sa.Table(
+    "applications",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("display_name", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint(f"name ~ '{SLUG_PATTERN}'", name="name_slug"),
+)
+
+application_stages = sa.Table(
+    "application_stages",
+    metadata,
+    sa.Column(
+        "application",
+        sa.Text,
+        sa.ForeignKey("applications.name", ondelete="CASCADE", onupdate="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column(
+        "environment",
+        sa.Text,
+        sa.ForeignKey("environments.name", onupdate="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("required_approvals", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("soak_minutes", sa.Integer, nullable=False, server_default="0"),
+    sa.Column(
+        "approver_team",
+        sa.Text,
+        sa.ForeignKey("teams.name", onupdate="CASCADE"),
+    ),
+    sa.UniqueConstraint("application", "environment", name="uq_application_stages_environment"),
+    sa.CheckConstraint("required_approvals >= 0 AND soak_minutes >= 0", name="non_negative"),
+)

@@ -1,0 +1,200 @@
+"""Role bindings: a role granted to a user, a team or a service account on a scope (one application
+or all, some environments or all), and the grants the guard reads for a caller."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+
+from shared.audit import service as audit
+from shared.auth import roles
+from shared.auth.tables import bindings, team_members, teams, users
+from shared.db import UnitOfWork
+from shared.errors import FieldError, Invalid, NotFound
+from shared.namespaces import USERS_NAMESPACE
+from shared.pagination import Id, Timestamp, decode_cursor, page
+
+# Auth sits below applications and deployments (they ask it who may do what), so it names their
+# catalogues' tables here without importing those concepts: only to check that a binding's scope exists.
+_applications = sa.table("applications", sa.column("name"))
+_environments = sa.table("environments", sa.column("name"))
+
+
+def public_binding(row: Any) -> dict[str, Any]:
+    """A binding as the API shows it."""
+    return {
+        "id": row.id,
+        "subject": {"type": row.subject_type, "id": row.subject_id},
+        "role": row.role,
+        "application": row.application,
+        "environments": list(row.environments) if row.environments is not None else None,
+        "created_by": row.created_by,
+        "created_at": row.created_at,
+    }
+
+
+def _check_subject(conn: sa.Connection, subject_type: str, subject_id: uuid.UUID) -> None:
+    table = {"user": users, "team": teams}.get(subject_type)
+    # Service accounts are not stored yet (the keyless sign-in brings them): their bindings wait for them.
+    if table is not None and conn.scalar(sa.select(table.c.id).where(table.c.id == subject_id)) is None:
+        raise Invalid(
+            f"There is no {subject_type} {subject_id}.",
+            code="unknown_subject",
+            errors=[FieldError("subject.id", f"no such {subject_type}")],
+        )
+
+
+def _check_scope(conn: sa.Connection, application: str | None, environments: list[str] | None) -> None:
+    if (
+        application is not None
+        and conn.scalar(sa.select(_applications.c.name).where(_applications.c.name == application)) is None
+    ):
+        raise Invalid(
+            f"There is no application {application!r}.",
+            code="unknown_application",
+            errors=[FieldError("application", "unknown application")],
+        )
+    if environments:
+        known = set(conn.scalars(sa.select(_environments.c.name).where(_environments.c.name.in_(environments))))
+        unknown = [e for e in environments if e not in known]
+        if unknown:
+            raise Invalid(
+                f"There is no environment {unknown[0]!r}.",
+                code="unknown_environment",
+                errors=[FieldError("environments", f"unknown environment {name!r}") for name in unknown],
+            )
+
+
+def create_binding(
+    work: UnitOfWork,
+    *,
+    grants: Iterable[roles.Grant],
+    actor: str,
+    subject: dict[str, Any],
+    role: str,
+    application: str | None = None,
+    environments: list[str] | None = None,
+) -> dict[str, Any]:
+    """Grant `role` to the subject on the scope: organisation-wide admins anywhere, an application's
+    admins on that application (so nobody grants above their own role); applies to the next request."""
+    grants = tuple(grants)
+    roles.require(grants, "admin", application=application)
+    environments = sorted(set(environments)) if environments is not None else None
+    _check_subject(work.conn, subject["type"], subject["id"])
+    _check_scope(work.conn, application, environments)
+    row = work.conn.execute(
+        sa.insert(bindings)
+        .values(
+            id=uuid.uuid4(),
+            subject_type=subject["type"],
+            subject_id=subject["id"],
+            role=role,
+            application=application,
+            environments=environments,
+            created_by=uuid.UUID(actor),
+            created_at=work.now,
+        )
+        .returning(bindings)
+    ).one()
+    found = public_binding(row)
+    audit.record(
+        work,
+        actor=actor,
+        action="binding.created",
+        entity_type="binding",
+        entity_id=row.id,
+        data={k: found[k] for k in ("subject", "role", "application", "environments")},
+    )
+    work.invalidate(USERS_NAMESPACE)
+    return found
+
+
+def list_bindings(
+    work: UnitOfWork,
+    *,
+    limit: int,
+    cursor: str | None,
+    subject_type: str | None = None,
+    subject_id: uuid.UUID | None = None,
+    application: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Bindings, oldest first, filtered."""
+    query = sa.select(bindings).order_by(bindings.c.created_at, bindings.c.id).limit(limit + 1)
+    for column, value in (("subject_type", subject_type), ("subject_id", subject_id), ("application", application)):
+        if value is not None:
+            query = query.where(bindings.c[column] == value)
+    if cursor:
+        query = query.where(sa.tuple_(bindings.c.created_at, bindings.c.id) > decode_cursor(cursor, (Timestamp, Id)))
+    rows, next_cursor = page(work.conn.execute(query).all(), limit, lambda r: [r.created_at.isoformat(), str(r.id)])
+    return [public_binding(r) for r in rows], next_cursor
+
+
+def delete_binding(work: UnitOfWork, *, grants: Iterable[roles.Grant], actor: str, binding_id: uuid.UUID) -> None:
+    """Remove a binding (whoever may create it may remove it); it stops at the subject's next request."""
+    row = work.conn.execute(sa.select(bindings).where(bindings.c.id == binding_id).with_for_update()).first()
+    if row is None:
+        raise NotFound("No such binding.", code="binding_not_found")
+    roles.require(grants, "admin", application=row.application)
+    work.conn.execute(sa.delete(bindings).where(bindings.c.id == row.id))
+    found = public_binding(row)
+    audit.record(
+        work,
+        actor=actor,
+        action="binding.deleted",
+        entity_type="binding",
+        entity_id=row.id,
+        data={k: found[k] for k in ("subject", "role", "application", "environments")},
+    )
+    work.invalidate(USERS_NAMESPACE)
+
+
+# -- what a caller holds ------------------------------------------------------------------------------
+
+
+def _of_user(conn: sa.Connection, user_id: uuid.UUID) -> list[Any]:
+    """The user's bindings, direct or through a team, each with the team's name (None: direct)."""
+    their_teams = sa.select(team_members.c.team_id).where(team_members.c.user_id == user_id)
+    query = (
+        sa.select(bindings, teams.c.name.label("team"))
+        .outerjoin(teams, sa.and_(bindings.c.subject_type == "team", teams.c.id == bindings.c.subject_id))
+        .where(
+            sa.or_(
+                sa.and_(bindings.c.subject_type == "user", bindings.c.subject_id == user_id),
+                sa.and_(bindings.c.subject_type == "team", bindings.c.subject_id.in_(their_teams)),
+            )
+        )
+        .order_by(bindings.c.created_at, bindings.c.id)
+    )
+    return list(conn.execute(query))
+
+
+def caller_scope(conn: sa.Connection, user_id: uuid.UUID) -> dict[str, Any]:
+    """What the guard caches about a user besides their account: their teams' names and their
+    bindings' scopes as plain data (`[role, application, environments]`)."""
+    names = conn.scalars(
+        sa.select(teams.c.name)
+        .join(team_members, team_members.c.team_id == teams.c.id)
+        .where(team_members.c.user_id == user_id)
+        .order_by(teams.c.name)
+    )
+    return {
+        "teams": list(names),
+        "bindings": [
+            [r.role, r.application, list(r.environments) if r.environments is not None else None]
+            for r in _of_user(conn, user_id)
+        ],
+    }
+
+
+def effective_bindings(conn: sa.Connection, *, user_id: uuid.UUID, cap: str | None = None) -> list[dict[str, Any]]:
+    """The user's bindings, direct or through a team (`team`), each role capped at `cap` (an API token's role)."""
+    found = []
+    for row in _of_user(conn, user_id):
+        binding = public_binding(row) | {"team": row.team}
+        if cap is not None:
+            binding["role"] = roles.lower_of(binding["role"], cap)
+        found.append(binding)
+    return found

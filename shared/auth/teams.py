@@ -1,0 +1,109 @@
+"""Teams: named groups of users that role bindings (and an application's approver stages) refer to."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from shared.audit import service as audit
+from shared.auth import roles
+from shared.auth.schemas import MemberOut, TeamOut
+from shared.auth.tables import team_members, teams, users
+from shared.db import UnitOfWork
+from shared.errors import Conflict, NotFound
+from shared.models import Shape
+from shared.namespaces import USERS_NAMESPACE
+from shared.pagination import decode_cursor, page
+
+public_team = Shape(TeamOut)
+public_member = Shape(MemberOut)
+
+
+def _team(conn: sa.Connection, name: str) -> Any:
+    row = conn.execute(sa.select(teams).where(teams.c.name == name)).first()
+    if row is None:
+        raise NotFound(f"There is no team {name!r}.", code="team_not_found")
+    return row
+
+
+def create_team(
+    work: UnitOfWork, *, grants: Iterable[roles.Grant], actor: str, name: str, display_name: str
+) -> dict[str, Any]:
+    """A new team (organisation-wide admins only); 409 `team_exists` when the name is taken."""
+    roles.require(grants, "admin")
+    row = work.conn.execute(
+        pg_insert(teams)
+        .values(
+            id=uuid.uuid4(),
+            name=name,
+            display_name=display_name.strip(),
+            created_by=uuid.UUID(actor),
+            created_at=work.now,
+        )
+        .on_conflict_do_nothing(index_elements=["name"])
+        .returning(teams)
+    ).first()
+    if row is None:
+        raise Conflict(f"A team named {name!r} exists already.", code="team_exists")
+    audit.record(work, actor=actor, action="team.created", entity_type="team", entity_id=row.id, data={"name": name})
+    return public_team(row) | {"members": []}
+
+
+def list_teams(work: UnitOfWork, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """Teams by name, a page at a time."""
+    query = sa.select(teams).order_by(teams.c.name).limit(limit + 1)
+    if cursor:
+        query = query.where(teams.c.name > decode_cursor(cursor, (str,))[0])
+    rows, next_cursor = page(work.conn.execute(query).all(), limit, lambda r: [r.name])
+    return [public_team(r) for r in rows], next_cursor
+
+
+def get_team(work: UnitOfWork, *, name: str) -> dict[str, Any]:
+    """One team with its members."""
+    team = _team(work.conn, name)
+    members = work.conn.execute(
+        sa.select(team_members.c.user_id, users.c.email, users.c.display_name, team_members.c.added_at)
+        .join(users, users.c.id == team_members.c.user_id)
+        .where(team_members.c.team_id == team.id)
+        .order_by(users.c.email)
+    )
+    return public_team(team) | {"members": [public_member(m) for m in members]}
+
+
+def set_membership(
+    work: UnitOfWork, *, grants: Iterable[roles.Grant], actor: str, name: str, user_id: uuid.UUID, member: bool
+) -> None:
+    """Add (`member`) or remove a user (idempotent); it applies to their very next request."""
+    roles.require(grants, "admin")
+    team = _team(work.conn, name)
+    if work.conn.scalar(sa.select(users.c.id).where(users.c.id == user_id)) is None:
+        raise NotFound("No such user.", code="user_not_found")
+    if member:
+        changed = work.conn.execute(
+            pg_insert(team_members)
+            .values(team_id=team.id, user_id=user_id, added_at=work.now)
+            .on_conflict_do_nothing()
+            .returning(team_members.c.user_id)
+        ).first()
+    else:
+        changed = work.conn.execute(
+            sa.delete(team_members)
+            .where(team_members.c.team_id == team.id, team_members.c.user_id == user_id)
+            .returning(team_members.c.user_id)
+        ).first()
+    if changed is None:
+        return
+    audit.record(
+        work,
+        actor=actor,
+        action="team.member_added" if member else "team.member_removed",
+        entity_type="team",
+        entity_id=team.id,
+        data={"team": name, "user_id": str(user_id)},
+    )
+    # The guard caches each caller's teams and grants: the change applies to the next request.
+    work.invalidate(USERS_NAMESPACE)
