@@ -386,7 +386,12 @@ def rollback(call: Call, body: deployment_schemas.RollbackIn) -> Reply:
 def list_freezes(call: Call, query: deployment_schemas.FreezeQuery) -> Reply:
     """Freeze windows, each saying whether it is active now."""
     items, cursor = freezes.list_freezes(
-        call.work, limit=query.limit, cursor=query.cursor, environment=query.environment, active=query.active
+        call.work,
+        limit=query.limit,
+        cursor=query.cursor,
+        environment=query.environment,
+        application=query.application,
+        active=query.active,
     )
     return listing(call, items, cursor)
 
