@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     password_change_limit: int = Field(
         default=10, ge=1, description="Password changes per address and per account in a login window."
     )
+    exchange_window_s: int = Field(default=60, ge=1, le=86_400)
+    exchange_limit_client: int = Field(
+        default=60, ge=1, description="Token exchanges (`/auth/exchange`) from one address per exchange window."
+    )
     audit_key: SecretStr | None = Field(
         default=None, description="HMAC key of the audit chain; never stored in the database."
     )
