@@ -73,7 +73,9 @@ class Principal:
         """What a non-session credential may do: its kind, effective role and expiry (None for a session)."""
         if self.credential == SESSION:
             return None
-        return {"kind": self.credential, "role": self.role, "expires_at": self.token_expires_at}
+        # A service account's token may do what its highest binding gives (scoped, as each service checks).
+        role = self.top_role if self.credential == "service_account" else self.role
+        return {"kind": self.credential, "role": role, "expires_at": self.token_expires_at}
 
 
 def _load_user_state(user_id: str) -> dict[str, Any] | None:
