@@ -171,6 +171,12 @@ class Settings(BaseSettings):
             return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
         return value
 
+    @field_validator("iap_audience", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """IAP_AUDIENCE="" (Terraform's value with IAP off) means IAP sign-in is off."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
         for name in ("jwt_secret", "audit_key"):

@@ -314,3 +314,15 @@ variable "smoke_service_account" {
     error_message = "smoke_service_account must be a lowercase slug."
   }
 }
+
+variable "iap_enabled" {
+  type        = bool
+  default     = false
+  description = "Put Identity-Aware Proxy on the load balancer's backends (people sign in with Google; README, \"People behind Identity-Aware Proxy\"). Every caller must then pass IAP, pipelines included."
+}
+
+variable "iap_members" {
+  type        = list(string)
+  default     = []
+  description = "Who IAP lets through when iap_enabled (roles/iap.httpsResourceAccessor), e.g. group:releases@example.com."
+}
