@@ -106,3 +106,13 @@ def test_without_iap_audience_the_header_is_ignored(auth, monkeypatch):
     me = auth.get("/auth/me", headers=bearer(access_token(user)) | {HEADER: "anything"})
 
     assert me.status_code == 200 and me.get_json()["id"] == str(user["id"])
+
+
+def test_a_person_refused_as_unknown_is_let_in_once_their_account_exists(auth, iap):
+    refused = auth.get("/auth/me", headers={HEADER: assertion(iap, "late@example.com")})
+    user = make_user(email="late@example.com")
+
+    admitted = auth.get("/auth/me", headers={HEADER: assertion(iap, "late@example.com")})
+
+    assert refused.status_code == 401
+    assert admitted.status_code == 200 and admitted.get_json()["id"] == str(user["id"])
