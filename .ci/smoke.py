@@ -1,30 +1,34 @@
 """Smoke test through the load balancer: the API answers, its cache works, and it takes every write.
 
-`python .ci/smoke.py --outputs terraform/tf-outputs.json --token-secret projects/P/secrets/S/versions/latest`
-(or `--url https://HOST`, or the token in SMOKE_TOKEN). It checks, in order:
+`python .ci/smoke.py --outputs terraform/tf-outputs.json` (or `--url https://HOST`
+`--service-account NAME`). It signs in keyless, as any pipeline would: the build's own ID token
+(the metadata server's identity endpoint, audience the API's URL; GCE_METADATA_HOST overrides the
+host, for a stand-in) is exchanged at `POST /auth/exchange` for an access token of the API's service
+account Terraform's output `smoke_service_account` names. No token is stored anywhere. (A person
+running it by hand may set SMOKE_TOKEN to an access or API token instead.) It checks, in order:
 
 1. `GET /health` answers 200 with `"status": "ok"`: a `degraded` cache fails the build (in Cloud the
    cache is configured, so degraded means it is unreachable or TLS to it is broken);
-2. `GET /auth/me` answers 200 with the token (a `developer` API token);
+2. the exchange answers an access token, and `GET /auth/me` answers 200 with it (the service
+   account is bound `developer`);
 3. a write of each method the API serves passes Cloud Armor and reaches the API: a draft release is
    created (`POST /releases`), edited (`PATCH`) and deleted (`DELETE`), and a `PUT` the token may not
    make must be refused by the API itself (its problem+json), not by the load balancer.
 
-A new revision or certificate can take a few minutes to serve, so the first two are retried until
-`--wait` seconds have passed. The token is read from Secret Manager with the build's own identity
-(the metadata server) only now, so a build can run before the token exists; it then fails here with
-a message saying how to add it (README, "Migrations and the first admin against Cloud SQL").
+A new revision or certificate can take a few minutes to serve, so the first checks are retried
+until `--wait` seconds have passed. A refused exchange fails here with a message saying how an
+admin trusts the build (README, "Migrations and the first admin against Cloud SQL").
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 
@@ -70,28 +74,53 @@ def call(method: str, url: str, token: str | None = None, body: dict | None = No
         return Answer(0)
 
 
-def read_secret(name: str, metadata_url: str, secret_manager_url: str) -> str:
-    """The payload of secret version `name`, read as the build's service account (metadata server)."""
-    token_request = urllib.request.Request(  # noqa: S310 - fixed metadata server URL
-        f"{metadata_url}/computeMetadata/v1/instance/service-accounts/default/token",
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - a grant type
+ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token"  # noqa: S105 - a token type
+
+
+def id_token(audience: str) -> str:
+    """The build account's ID token for `audience`, from the metadata server (Cloud Build's, or the
+    stand-in GCE_METADATA_HOST names)."""
+    host = os.environ.get("GCE_METADATA_HOST", "metadata.google.internal")
+    query = urllib.parse.urlencode({"audience": audience, "format": "full"})
+    request = urllib.request.Request(
+        f"http://{host}/computeMetadata/v1/instance/service-accounts/default/identity?{query}",
         headers={"Metadata-Flavor": "Google"},
     )
     try:
-        with urllib.request.urlopen(token_request, timeout=10) as response:  # noqa: S310
-            access_token = json.load(response)["access_token"]
-    except (urllib.error.URLError, OSError, ValueError, KeyError) as error:
-        raise SmokeError(f"no credentials from the metadata server ({error}); run inside Cloud Build") from error
-    answer = call("GET", f"{secret_manager_url}/v1/{name}:access", token=access_token)
-    if answer.status in (400, 404):  # no version (404), or only disabled ones (400 FAILED_PRECONDITION)
-        raise SmokeError(
-            f"{name} has no enabled version yet: create the first admin and a developer API token, then "
-            "`printf %s TOKEN | gcloud secrets versions add <secret> --data-file=-` (README, first admin)"
-        )
-    if answer.status == 403:
-        raise SmokeError(f"this build's account may not read {name} (terraform/secrets.tf grants the deployer)")
-    if answer.status != 200:
-        raise SmokeError(f"reading {name} answered {answer.status or 'nothing'}")
-    return base64.b64decode(answer.json()["payload"]["data"]).decode().strip()
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            token = response.read().decode().strip()
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise SmokeError(f"no ID token from the metadata server ({error}); run inside Cloud Build") from error
+    if token.count(".") != 2:
+        raise SmokeError("the metadata server answered something that is not an ID token")
+    return token
+
+
+def exchange(base: str, subject_token: str, service_account: str) -> Answer:
+    body = {
+        "grant_type": TOKEN_EXCHANGE,
+        "subject_token": subject_token,
+        "subject_token_type": ID_TOKEN,
+        "service_account": service_account,
+    }
+    return call("POST", f"{base}/auth/exchange", body=body)
+
+
+def signed_in(base: str, subject_token: str, service_account: str, found: dict[str, str]):
+    """Exchange the ID token (retried while the API is not serving yet); a refusal ends the wait."""
+
+    def attempt() -> tuple[bool, str]:
+        answer = exchange(base, subject_token, service_account)
+        if answer.status == 200 and answer.json().get("access_token"):
+            found["token"] = str(answer.json()["access_token"])
+            return True, f"POST /auth/exchange -> 200 as {service_account} for {answer.json().get('expires_in')} s"
+        if answer.status in (400, 401, 403, 422):
+            found["refused"] = "yes"
+            return True, f"POST /auth/exchange -> {answer.status} {answer.json().get('code', '')}"
+        return False, f"POST /auth/exchange -> {answer.status or 'no answer'}"
+
+    return attempt
 
 
 class SmokeError(Exception):
@@ -172,35 +201,49 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python .ci/smoke.py", description=__doc__.split("\n")[0])
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--url", help="base URL of the load balancer, e.g. https://releases.example.com")
-    where.add_argument("--outputs", help="`terraform output -json` file; its `url` output is used")
-    parser.add_argument("--token-secret", help="Secret Manager version holding the API token (else SMOKE_TOKEN)")
+    where.add_argument("--outputs", help="`terraform output -json` file; its `url` and `smoke_service_account`")
+    parser.add_argument("--service-account", help="the API's service account to sign in as (else the output)")
     parser.add_argument("--read-path", default="/auth/me", help="authenticated read (default /auth/me)")
     parser.add_argument("--allow-degraded", action="store_true", help="accept /health `degraded` (no cache)")
     parser.add_argument("--wait", type=float, default=300, help="seconds to keep retrying the first checks")
     parser.add_argument("--pause", type=float, default=10, help="seconds between attempts")
-    parser.add_argument("--metadata-url", default="http://metadata.google.internal", help=argparse.SUPPRESS)
-    parser.add_argument("--secret-manager-url", default="https://secretmanager.googleapis.com", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    try:
-        if args.token_secret:
-            token = read_secret(args.token_secret, args.metadata_url.rstrip("/"), args.secret_manager_url.rstrip("/"))
-        else:
-            token = os.environ.get("SMOKE_TOKEN", "")
-            if not token:
-                raise SmokeError("no token: pass --token-secret or set SMOKE_TOKEN")
-    except SmokeError as error:
-        print(f"FAIL  smoke-test token: {error}", file=sys.stderr)
-        return 2
+    outputs = {}
     if args.outputs:
         with open(args.outputs) as handle:
-            base = json.load(handle)["url"]["value"]
+            outputs = json.load(handle)
+        base = outputs["url"]["value"]
     else:
         base = args.url
     base = base.rstrip("/")
-    results = [
-        until("health", health(base, args.allow_degraded), args.wait, args.pause),
-        until("authenticated read", authenticated_read(base, args.read_path, token), args.wait, args.pause),
-    ]
+    account = args.service_account or outputs.get("smoke_service_account", {}).get("value")
+    token = os.environ.get("SMOKE_TOKEN", "")
+    subject_token = ""
+    try:
+        if not token:
+            if not account:
+                raise SmokeError("no service account: pass --service-account or --outputs (or set SMOKE_TOKEN)")
+            subject_token = id_token(base)
+    except SmokeError as error:
+        print(f"FAIL  smoke-test sign-in: {error}", file=sys.stderr)
+        return 2
+    if not until("health", health(base, args.allow_degraded), args.wait, args.pause):
+        return 1
+    if not token:
+        found: dict[str, str] = {}
+        until("keyless sign-in", signed_in(base, subject_token, account, found), args.wait, args.pause)
+        if "token" not in found:
+            if "refused" in found:
+                print(
+                    f"FAIL  smoke-test sign-in: the API does not trust this build as service account {account!r}: "
+                    "an admin creates it with a trust entry for the deployer's Google identity and binds it "
+                    'developer (README, "Migrations and the first admin against Cloud SQL")',
+                    file=sys.stderr,
+                )
+                return 2
+            return 1
+        token = found["token"]
+    results = [until("authenticated read", authenticated_read(base, args.read_path, token), args.wait, args.pause)]
     if all(results):
         results.append(writes(base, token))
     return 0 if all(results) else 1

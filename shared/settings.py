@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     password_change_limit: int = Field(
         default=10, ge=1, description="Password changes per address and per account in a login window."
     )
+    exchange_window_s: int = Field(default=60, ge=1, le=86_400)
+    exchange_limit_client: int = Field(
+        default=60, ge=1, description="Token exchanges (`/auth/exchange`) from one address per exchange window."
+    )
     audit_key: SecretStr | None = Field(
         default=None, description="HMAC key of the audit chain; never stored in the database."
     )
@@ -166,6 +170,12 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
         return value
+
+    @field_validator("iap_audience", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """IAP_AUDIENCE="" (Terraform's value with IAP off) means IAP sign-in is off."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:

@@ -62,6 +62,8 @@ resource "google_cloudfunctions2_function" "main" {
       CORS_ORIGINS        = join(",", var.cors_origins)
       REGISTRATION_OPEN   = tostring(var.registration_open)
       AUDIT_CHECKPOINTS   = "logging:${google_logging_log_view.audit_checkpoints.id}"
+      # The audience of IAP assertions of this function's own backend (iap.tf); empty: IAP sign-in off.
+      IAP_AUDIENCE = var.iap_enabled ? "/projects/${data.google_project.main.number}/global/backendServices/${google_compute_backend_service.main[each.key].generated_id}" : ""
     }
 
     dynamic "secret_environment_variables" {

@@ -103,6 +103,16 @@ resource "google_service_account_iam_member" "deployer_acts_as" {
   member             = "serviceAccount:${var.deployer_service_account}"
 }
 
+# The smoke test signs in keyless: the deployer mints an ID token for itself (the metadata server's
+# identity endpoint) and exchanges it at /auth/exchange. It may mint ID tokens for itself alone: the
+# grant is on its own account, never on the project, and it mints no access tokens (no
+# serviceAccountTokenCreator).
+resource "google_service_account_iam_member" "deployer_mints_id_tokens" {
+  service_account_id = "projects/${var.project_id}/serviceAccounts/${var.deployer_service_account}"
+  role               = "roles/iam.serviceAccountOpenIdTokenCreator"
+  member             = "serviceAccount:${var.deployer_service_account}"
+}
+
 # The service agents Cloud Functions, Cloud Run and Cloud Build act through exist only once
 # something asks for them; on a fresh project the first function deploy can race their creation.
 resource "google_project_service_identity" "main" {

@@ -8,9 +8,10 @@ resource "google_compute_region_network_endpoint_group" "main" {
   region                = var.region
   network_endpoint_type = "SERVERLESS"
 
-  # A 2nd gen function is a Cloud Run service of the same name.
+  # A 2nd gen function is a Cloud Run service of the same name. Named, not referenced: the
+  # functions read their backend service's id (IAP_AUDIENCE), so the NEG must not depend on them.
   cloud_run {
-    service = google_cloudfunctions2_function.main[each.key].name
+    service = "${local.name}-${each.key}"
   }
 }
 
@@ -24,6 +25,15 @@ resource "google_compute_backend_service" "main" {
 
   backend {
     group = google_compute_region_network_endpoint_group.main[each.key].id
+  }
+
+  # Opt-in (var.iap_enabled, iap.tf): Identity-Aware Proxy in front of the function, with a
+  # Google-managed OAuth client; the API then takes the user from x-goog-iap-jwt-assertion.
+  dynamic "iap" {
+    for_each = var.iap_enabled ? [true] : []
+    content {
+      enabled = true
+    }
   }
 
   log_config {

@@ -1,10 +1,9 @@
 resource "google_secret_manager_secret" "main" {
   for_each = {
-    jwt-key     = "HS256 key the auth and releases functions sign and check access tokens with."
-    redis-auth  = "Memorystore AUTH string."
-    redis-ca    = "Memorystore server CA (PEM), mounted as a file so the functions can verify TLS."
-    smoke-token = "A developer API token the pipeline's smoke test reads and writes with (README: first admin)."
-    audit-key   = "HMAC key of the audit chain (auth and releases); the database never holds it (audit.tf)."
+    jwt-key    = "HS256 key the auth and releases functions sign and check access tokens with."
+    redis-auth = "Memorystore AUTH string."
+    redis-ca   = "Memorystore server CA (PEM), mounted as a file so the functions can verify TLS."
+    audit-key  = "HMAC key of the audit chain (auth and releases); the database never holds it (audit.tf)."
   }
 
   secret_id = "${local.name}-${each.key}"
@@ -60,11 +59,4 @@ resource "google_secret_manager_secret_iam_member" "functions" {
   secret_id = google_secret_manager_secret.main[each.value.secret].id
   role      = "roles/secretmanager.secretAccessor"
   member    = google_service_account.functions[each.value.function].member
-}
-
-# Only the pipeline reads the smoke-test token.
-resource "google_secret_manager_secret_iam_member" "smoke_token" {
-  secret_id = google_secret_manager_secret.main["smoke-token"].id
-  role      = "roles/secretmanager.secretAccessor"
-  member    = "serviceAccount:${var.deployer_service_account}"
 }

@@ -97,7 +97,7 @@ variable "dist_dir" {
 
 variable "deployer_service_account" {
   type        = string
-  description = "Email of the service account Cloud Build runs the pipeline as (README bootstrap); it runs the migrations as an IAM database user and reads the smoke-test token."
+  description = "Email of the service account Cloud Build runs the pipeline as (README bootstrap); it runs the migrations as an IAM database user and signs the smoke test in with its own ID token (keyless)."
 
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z0-9-]+\\.iam\\.gserviceaccount\\.com$", var.deployer_service_account))
@@ -302,4 +302,27 @@ variable "login_rate_limit_per_minute" {
     condition     = var.login_rate_limit_per_minute >= 5 && var.login_rate_limit_per_minute <= var.rate_limit_per_minute
     error_message = "login_rate_limit_per_minute is at least 5 and at most rate_limit_per_minute."
   }
+}
+
+variable "smoke_service_account" {
+  type        = string
+  default     = "pipeline"
+  description = "Name of the release manager's service account (POST /auth/service-accounts) the smoke test exchanges the deployer's ID token for (README, keyless sign-in)."
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{0,62}$", var.smoke_service_account))
+    error_message = "smoke_service_account must be a lowercase slug."
+  }
+}
+
+variable "iap_enabled" {
+  type        = bool
+  default     = false
+  description = "Put Identity-Aware Proxy on the load balancer's backends (people sign in with Google; README, \"People behind Identity-Aware Proxy\"). Every caller must then pass IAP, pipelines included."
+}
+
+variable "iap_members" {
+  type        = list(string)
+  default     = []
+  description = "Who IAP lets through when iap_enabled (roles/iap.httpsResourceAccessor), e.g. group:releases@example.com."
 }

@@ -7,14 +7,16 @@ import functions_framework
 from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
-from shared.auth import bindings, schemas, service, teams
+from shared.auth import bindings, schemas, service, service_accounts, teams
 from shared.auth.guard import authenticate
 from shared.auth.ratelimit import get_limiter
 from shared.auth.schemas import (
     ApiTokenCreatedOut,
     ApiTokenOut,
     BindingOut,
+    ExchangeOut,
     MeOut,
+    ServiceAccountOut,
     TeamDetailOut,
     TeamOut,
     TokenPairOut,
@@ -72,6 +74,10 @@ def logout(call: Call, body: schemas.RefreshIn) -> None:
 def me(call: Call) -> dict[str, Any]:
     """The caller's account, their teams and role bindings and, for an API token, what that token may do."""
     caller = call.principal
+    if caller.credential == service_accounts.SUBJECT_TYPE:
+        return service_accounts.whoami(
+            call.work, service_account_id=caller.user_id, role=caller.role, token=caller.token
+        )
     return service.whoami(call.work, user_id=caller.user_id, token=caller.token, teams=caller.teams)
 
 
@@ -222,6 +228,86 @@ def delete_binding(call: Call, binding_id: UUID) -> None:
     """Remove a role binding; it stops at the subject's next request."""
     caller = call.principal
     bindings.delete_binding(call.work, grants=caller.grants, actor=caller.actor, binding_id=binding_id)
+
+
+# -- service accounts and keyless sign-in --------------------------------------------------------------
+
+
+@api.post("/service-accounts", role="admin", status=201, also_answers=(409,), response=ServiceAccountOut, location=True)
+def create_service_account(call: Call, body: schemas.ServiceAccountIn) -> Reply:
+    """A service account: a pipeline's identity, signing in with the OIDC tokens its trust entries name."""
+    caller = call.principal
+    account = service_accounts.create_service_account(
+        call.work,
+        grants=caller.grants,
+        actor=caller.actor,
+        settings=get_settings(),
+        name=body.name,
+        display_name=body.display_name,
+        trust=[entry.model_dump() for entry in body.trust],
+    )
+    return Reply(body=account, headers={"Location": api.location(call.request, f"/service-accounts/{account['id']}")})
+
+
+@api.get("/service-accounts", role="admin", lists=True, response=ServiceAccountOut)
+def list_service_accounts(call: Call, query: PageQuery) -> Reply:
+    """Service accounts, by name."""
+    items, cursor = service_accounts.list_service_accounts(
+        call.work, grants=call.principal.grants, limit=query.limit, cursor=query.cursor
+    )
+    return listing(call, items, cursor)
+
+
+@api.get("/service-accounts/<uuid:service_account_id>", role="admin", response=ServiceAccountOut)
+def get_service_account(call: Call, service_account_id: UUID) -> dict[str, Any]:
+    """One service account with its trust entries."""
+    return service_accounts.get_service_account(
+        call.work, grants=call.principal.grants, service_account_id=service_account_id
+    )
+
+
+@api.patch("/service-accounts/<uuid:service_account_id>", role="admin", also_answers=(412,), response=ServiceAccountOut)
+def update_service_account(call: Call, body: schemas.ServiceAccountPatch, service_account_id: UUID) -> dict[str, Any]:
+    """Change a service account's display name, trust or active flag; a new trust or a deactivation
+    ends its access tokens at once."""
+    caller = call.principal
+    return service_accounts.update_service_account(
+        call.work,
+        grants=caller.grants,
+        actor=caller.actor,
+        settings=get_settings(),
+        service_account_id=service_account_id,
+        if_match=if_match(call.request),
+        display_name=body.display_name,
+        trust=[entry.model_dump() for entry in body.trust] if body.trust is not None else None,
+        is_active=body.is_active,
+    )
+
+
+@api.delete("/service-accounts/<uuid:service_account_id>", role="admin", status=204)
+def delete_service_account(call: Call, service_account_id: UUID) -> None:
+    """Delete a service account and its role bindings; its access tokens stop at once."""
+    caller = call.principal
+    service_accounts.delete_service_account(
+        call.work, grants=caller.grants, actor=caller.actor, service_account_id=service_account_id
+    )
+
+
+@api.post("/exchange", form=True, also_answers=(400, 401, 429, 503), response=ExchangeOut)
+def exchange(call: Call, body: schemas.ExchangeIn) -> dict[str, Any]:
+    """RFC 8693 token exchange: a trusted OIDC token (Cloud Build, GitHub Actions) for a short-lived
+    access token of the one service account it speaks for."""
+    return service_accounts.exchange(
+        call.work,
+        settings=get_settings(),
+        limiter=get_limiter(),
+        client=client_address(call.request),
+        grant_type=body.grant_type,
+        subject_token=body.subject_token,
+        subject_token_type=body.subject_token_type,
+        service_account=body.service_account,
+        requested_token_type=body.requested_token_type,
+    )
 
 
 functions_framework.errorhandler(HTTPException)(api.framework_error)

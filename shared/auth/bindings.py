@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from shared.audit import service as audit
 from shared.auth import roles
-from shared.auth.tables import bindings, team_members, teams, users
+from shared.auth.tables import bindings, service_accounts, team_members, teams, users
 from shared.db import UnitOfWork
 from shared.errors import FieldError, Invalid, NotFound
 from shared.namespaces import USERS_NAMESPACE
@@ -37,9 +37,8 @@ def public_binding(row: Any) -> dict[str, Any]:
 
 
 def _check_subject(conn: sa.Connection, subject_type: str, subject_id: uuid.UUID) -> None:
-    table = {"user": users, "team": teams}.get(subject_type)
-    # Service accounts are not stored yet (the keyless sign-in brings them): their bindings wait for them.
-    if table is not None and conn.scalar(sa.select(table.c.id).where(table.c.id == subject_id)) is None:
+    table = {"user": users, "team": teams, "service_account": service_accounts}[subject_type]
+    if conn.scalar(sa.select(table.c.id).where(table.c.id == subject_id)) is None:
         raise Invalid(
             f"There is no {subject_type} {subject_id}.",
             code="unknown_subject",

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -45,7 +45,9 @@ class Principal:
     email: str
     role: str
     token_id: uuid.UUID | None = None
-    # "session" (a login's JWT) or "api_token"; an API token's expiry.
+    # "session" (a login's JWT, or a person behind Identity-Aware Proxy), "api_token" or
+    # "service_account" (an access token from /auth/exchange; `user_id` is then the service account's id);
+    # a non-session credential's expiry.
     credential: str = SESSION
     token_expires_at: datetime | None = None
     # The org-wide role (a Grant with no scope) and every binding, capped at an API token's role.
@@ -71,7 +73,9 @@ class Principal:
         """What a non-session credential may do: its kind, effective role and expiry (None for a session)."""
         if self.credential == SESSION:
             return None
-        return {"kind": self.credential, "role": self.role, "expires_at": self.token_expires_at}
+        # A service account's token may do what its highest binding gives (scoped, as each service checks).
+        role = self.top_role if self.credential == "service_account" else self.role
+        return {"kind": self.credential, "role": role, "expires_at": self.token_expires_at}
 
 
 def _load_user_state(user_id: str) -> dict[str, Any] | None:
@@ -187,8 +191,46 @@ def _from_api_token(token: str, prefetch: Sequence[tuple[str, str]]) -> tuple[Pr
     return principal, prefetched
 
 
+def _load_service_account_state(service_account_id: str) -> dict[str, Any] | None:
+    from shared.auth.service_accounts import load_state
+
+    with get_engine().connect() as conn:
+        return load_state(conn, uuid.UUID(service_account_id))
+
+
+def _from_service_account(claims: dict[str, Any], prefetch: Sequence[tuple[str, str]]) -> tuple[Principal, Prefetched]:
+    """An access token `/auth/exchange` issued: the service account's state is cached beside the
+    users' (USERS_NAMESPACE, key "sa:<id>"), so binding changes reach it the same way."""
+    from shared.auth import service_accounts
+
+    try:
+        account_id = uuid.UUID(str(claims["sub"]).removeprefix(tokens.SERVICE_ACCOUNT_SUB))
+    except ValueError:
+        raise Unauthorized("The access token is not valid.", code="invalid_token") from None
+    cache = get_cache()
+    own = (USERS_NAMESPACE, f"{tokens.SERVICE_ACCOUNT_SUB}{account_id}")
+    found = cache.lookup([own, *prefetch])
+    state = cache.fetch(own[0], own[1], lambda: _load_service_account_state(str(account_id)), found=found.pop(own))
+    if state is None or not state["is_active"]:
+        raise Unauthorized("The service account is deactivated or deleted.", code="account_inactive")
+    if claims.get("ver") != state["auth_version"]:
+        raise Unauthorized("The service account changed; exchange a new token.", code="token_revoked")
+    grants = service_accounts.grants_of(state)
+    principal = Principal(
+        account_id,
+        f"{state['name']}@{service_accounts.EMAIL_DOMAIN}",
+        service_accounts.org_role(grants),
+        credential=service_accounts.SUBJECT_TYPE,
+        token_expires_at=datetime.fromtimestamp(claims["exp"], tz=UTC),
+        grants=grants,
+    )
+    return principal, found
+
+
 def _from_access_token(token: str, prefetch: Sequence[tuple[str, str]]) -> tuple[Principal, Prefetched]:
     claims = tokens.decode_access_token(get_settings(), token)
+    if str(claims["sub"]).startswith(tokens.SERVICE_ACCOUNT_SUB):
+        return _from_service_account(claims, prefetch)
     try:
         user_id = uuid.UUID(claims["sub"])
     except ValueError:
@@ -216,13 +258,90 @@ def authenticate(
     the request will read), read in the same round trip as the caller's state: they go to the
     request's unit of work, beside the identity, not in it.
     """
-    token = _bearer(request)
-    if token.startswith(tokens.API_TOKEN_PREFIX):
-        principal, prefetched = _from_api_token(token, prefetch)
+    settings = get_settings()
+    assertion = request.headers.get(IAP_HEADER) if settings.iap_audience else None
+    if assertion is not None:
+        # Behind Identity-Aware Proxy the assertion alone decides: never a fallback to a bearer token.
+        principal, prefetched = _from_iap(assertion, prefetch)
     else:
-        principal, prefetched = _from_access_token(token, prefetch)
+        principal, prefetched = _from_bearer(_bearer(request), prefetch)
     if not roles.at_least(principal.top_role, required_role):
         raise Forbidden(
             f"This needs the {required_role} role; you have {principal.top_role}.", code="insufficient_role"
         )
     return principal, prefetched
+
+
+def _from_bearer(token: str, prefetch: Sequence[tuple[str, str]]) -> tuple[Principal, Prefetched]:
+    if token.startswith(tokens.API_TOKEN_PREFIX):
+        principal, prefetched = _from_api_token(token, prefetch)
+    else:
+        principal, prefetched = _from_access_token(token, prefetch)
+    return principal, prefetched
+
+
+# -- people behind Identity-Aware Proxy ---------------------------------------------------------------
+
+IAP_HEADER = "x-goog-iap-jwt-assertion"
+
+
+def _load_iap_user(email: str) -> dict[str, Any] | None:
+    with get_engine().connect() as conn:
+        row = conn.execute(
+            sa.select(users.c.id, users.c.email, users.c.role, users.c.is_active, users.c.auth_version).where(
+                users.c.email == email
+            )
+        ).first()
+        if row is None:
+            return None
+        return row._asdict() | {"id": str(row.id)} | caller_scope(conn, row.id)
+
+
+def _provision(email: str) -> None:
+    """Create the account of a person IAP let through, as `viewer` (IAP_AUTO_PROVISION=true)."""
+    import secrets
+
+    from shared.auth.accounts import register
+    from shared.db import unit_of_work
+    from shared.errors import Conflict
+
+    try:
+        with unit_of_work() as work:
+            # No password anyone knows: this person signs in through IAP (an admin can reset it).
+            register(
+                work,
+                email=email,
+                password=secrets.token_urlsafe(32),
+                display_name=email.split("@", 1)[0][:100] or email[:100],
+                actor="system:iap",
+            )
+            work.invalidate(USERS_NAMESPACE)
+    except Conflict:  # another request provisioned them first
+        pass
+
+
+def _from_iap(assertion: str, prefetch: Sequence[tuple[str, str]]) -> tuple[Principal, Prefetched]:
+    from shared.identity.oidc import verify_iap_assertion
+
+    settings = get_settings()
+    identity = verify_iap_assertion(assertion, settings=settings)  # 401 invalid_token, or 503
+    email = identity.email.strip().lower()
+    cache = get_cache()
+    own = (USERS_NAMESPACE, f"iap:{email}")
+    found = cache.lookup([own, *prefetch])
+    state = cache.fetch(own[0], own[1], lambda: _load_iap_user(email), found=found.pop(own))
+    if state is None and settings.iap_auto_provision:
+        _provision(email)
+        state = _load_iap_user(email)
+    if state is None:
+        raise Unauthorized("No account has this Identity-Aware Proxy user's email.", code="unknown_iap_user")
+    if not state["is_active"]:
+        raise Unauthorized("The account is deactivated.", code="account_inactive")
+    principal = Principal(
+        uuid.UUID(state["id"]),
+        state["email"],
+        state["role"],
+        grants=_grants(state),
+        teams=tuple(state.get("teams", ())),
+    )
+    return principal, found

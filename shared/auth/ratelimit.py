@@ -127,6 +127,8 @@ class AuthLimiter:
         register_per_client: int = 20,
         register_window_s: int = 3600,
         password_change: int = 10,
+        exchange_per_client: int = 60,
+        exchange_window_s: int = 60,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.attempts = Attempts(cache, clock=clock)
@@ -137,6 +139,8 @@ class AuthLimiter:
         self.register_per_client = register_per_client
         self.register_window_s = register_window_s
         self.password_change = password_change
+        self.exchange_per_client = exchange_per_client
+        self.exchange_window_s = exchange_window_s
 
     @classmethod
     def from_settings(cls, cache: Cache, settings: Settings) -> AuthLimiter:
@@ -149,6 +153,8 @@ class AuthLimiter:
             register_per_client=settings.register_limit_client,
             register_window_s=settings.register_window_s,
             password_change=settings.password_change_limit,
+            exchange_per_client=settings.exchange_limit_client,
+            exchange_window_s=settings.exchange_window_s,
         )
 
     @staticmethod
@@ -194,6 +200,15 @@ class AuthLimiter:
             window_s=self.window_s,
             detail="Too many password changes; wait before trying again.",
             code="too_many_password_changes",
+        )
+
+    def reserve_exchange(self, *, client: str) -> None:
+        """Count a token exchange (each verifies a signature, and may fetch an issuer's keys) per address."""
+        self.attempts.reserve(
+            [Limit(f"exchange:client:{client}", self.exchange_per_client)],
+            window_s=self.exchange_window_s,
+            detail="Too many token exchanges from this address; wait before trying again.",
+            code="too_many_exchanges",
         )
 
 

@@ -131,9 +131,13 @@ class UserOut(Out):
 
 
 class CredentialOut(Out):
-    kind: Literal["api_token"] = Field(description="The kind of credential this request was made with.")
+    kind: Literal["api_token", "service_account"] = Field(
+        description="The kind of credential this request was made with: an `rm_` API token, or an access "
+        "token a service account got at `/auth/exchange`."
+    )
     role: Role = Field(
-        description="What this credential may do now: the token's role, or its owner's role if that is lower."
+        description="What this credential may do now: the token's role, or its owner's role if that is lower; "
+        "for a service account, the highest role its bindings give."
     )
     expires_at: datetime
 
@@ -158,6 +162,7 @@ class EffectiveBindingOut(BindingOut):
 
 
 class MeOut(UserOut):
+    email: str = Field(description="The user's email; for a service account, `NAME@service-accounts`.")
     role: Role = Field(
         description="The account's organisation-wide role. With an API token, the request may do `token.role`."
     )
@@ -215,3 +220,116 @@ class ApiTokenCreatedOut(ApiTokenOut):
     note: str | None = Field(
         default=None, description="On an Idempotency-Key replay: why `token` is null and what to do."
     )
+
+
+# -- service accounts and keyless sign-in --------------------------------------------------------------
+
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 - a grant type, not a secret
+ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"  # noqa: S105
+JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"  # noqa: S105
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105
+
+
+class TrustEntryIn(Strict):
+    issuer: str = Field(
+        min_length=1, max_length=500, description="The OIDC issuer, exactly as its tokens' `iss` (https://)."
+    )
+    subject: str = Field(min_length=1, max_length=500, description="The token's `sub`, exactly (no wildcards).")
+    audience: str = Field(min_length=1, max_length=500, description="A value the token's `aud` must contain.")
+    claims: dict[str, str | int | bool] = Field(
+        default_factory=dict,
+        max_length=20,
+        description="Further claims the token must carry with exactly these values (say `email`, "
+        "`email_verified` for Google, `repository`, `ref` for GitHub).",
+    )
+
+
+class ServiceAccountIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "checkout-deployer",
+                    "display_name": "Checkout's Cloud Build",
+                    "trust": [
+                        {
+                            "issuer": "https://accounts.google.com",
+                            "subject": "112233445566778899000",
+                            "audience": "https://release-manager.example.com",
+                            "claims": {"email": "deployer@acme.iam.gserviceaccount.com", "email_verified": True},
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+
+    name: str = Field(pattern=SLUG_PATTERN, description="Lowercase slug, unique.")
+    display_name: str = Field(min_length=1, max_length=100)
+    trust: list[TrustEntryIn] = Field(max_length=20, description="The OIDC tokens this account trusts.")
+
+
+class ServiceAccountPatch(Strict):
+    display_name: str | None = Field(default=None, min_length=1, max_length=100)
+    trust: list[TrustEntryIn] | None = Field(default=None, max_length=20)
+    is_active: bool | None = None
+
+
+class TrustEntryOut(Out):
+    issuer: str
+    subject: str
+    audience: str
+    claims: dict[str, str | int | bool]
+
+
+class ServiceAccountOut(Out):
+    id: uuid.UUID
+    name: str
+    display_name: str
+    trust: list[TrustEntryOut]
+    is_active: bool
+    created_by: uuid.UUID
+    created_at: datetime
+    updated_at: datetime
+
+
+class ExchangeIn(Strict):
+    """An RFC 8693 token exchange request (JSON or form)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "grant_type": TOKEN_EXCHANGE,
+                    "subject_token": "eyJhbGciOiJSUzI1NiIsImtpZCI6Ii4uLiJ9...",
+                    "subject_token_type": ID_TOKEN_TYPE,
+                    "service_account": "checkout-deployer",
+                }
+            ]
+        },
+    )
+
+    grant_type: str = Field(max_length=200, description=f"`{TOKEN_EXCHANGE}`; anything else is 400.")
+    subject_token: str = Field(min_length=1, max_length=16 * 1024, description="The OIDC (ID) token.")
+    subject_token_type: str = Field(max_length=200, description=f"`{ID_TOKEN_TYPE}` or `{JWT_TOKEN_TYPE}`.")
+    service_account: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="The service account (id or name) to act as, when several trust the token.",
+    )
+    requested_token_type: str | None = Field(
+        default=None, max_length=200, description=f"If given, `{ACCESS_TOKEN_TYPE}`."
+    )
+    # Sent by some RFC 8693 clients; accepted and not used.
+    audience: str | None = Field(default=None, max_length=500)
+    scope: str | None = Field(default=None, max_length=1000)
+
+
+class ExchangeOut(Out):
+    access_token: str
+    issued_token_type: Literal["urn:ietf:params:oauth:token-type:access_token"]
+    token_type: Literal["bearer"]
+    expires_in: int = Field(description="Seconds: at most 3600, and never beyond the OIDC token's own `exp` + 1 h.")

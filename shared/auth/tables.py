@@ -1,7 +1,7 @@
 """Tables of accounts, refresh-token families, API tokens, teams and role bindings."""
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from shared.auth.roles import ORDER
 from shared.db import metadata, one_of
@@ -100,4 +100,23 @@ bindings = sa.Table(
     sa.CheckConstraint("environments IS NULL OR cardinality(environments) > 0", name="environments_not_empty"),
     sa.Index("ix_bindings_subject", "subject_type", "subject_id"),
     sa.Index("ix_bindings_application", "application"),
+)
+
+# -- service accounts ---------------------------------------------------------------------------------
+
+service_accounts = sa.Table(
+    "service_accounts",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
+    sa.Column("display_name", sa.Text, nullable=False),
+    # [{issuer, subject, audience, claims}], each checked by `trust_entry_refusal` when saved.
+    sa.Column("trust", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
+    sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
+    # Bumped on deactivation and on a change of trust: access tokens issued before stop at once.
+    sa.Column("auth_version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_by", UUID(as_uuid=True), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint(f"name ~ '{SLUG_PATTERN}'", name="name_slug"),
 )

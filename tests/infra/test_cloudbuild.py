@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import shlex
@@ -12,6 +11,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 import pytest
 import sqlalchemy as sa
@@ -161,21 +161,26 @@ def test_project_region_and_environment_are_substitutions_and_names_match_terraf
     # terraform names everything rm-<environment>: the pool, and the secrets rm-<environment>-<name>.
     assert stack().locals["name"] == "rm-${var.environment}"
     assert PIPELINE["options"]["pool"]["name"].endswith("/workerPools/rm-${_ENVIRONMENT}")
-    assert "smoke-token" in stack().resource("google_secret_manager_secret", "main")["for_each"]
+    assert "jwt-key" in stack().resource("google_secret_manager_secret", "main")["for_each"]
 
 
-def test_the_smoke_token_is_read_by_the_smoke_step_so_a_build_without_one_still_deploys():
+def test_the_smoke_step_signs_in_keyless_and_the_pipeline_holds_no_token():
     smoke_args = words(STEPS["smoke-test"])
-    (secret,) = [a.split("=", 1)[1] for a in smoke_args if a.startswith("--token-secret=")]
+    mints = stack().resource("google_service_account_iam_member", "deployer_mints_id_tokens")
 
-    # Secrets in availableSecrets are fetched when the build starts: a missing version would stop
-    # the very build that migrates the database the first admin is created in.
+    # No secret is read, at the build's start or in the step: the step exchanges the build's ID token.
     assert "availableSecrets" not in PIPELINE
     assert not any("secretEnv" in step for step in PIPELINE["steps"])
-    assert expand(secret) == "projects/acme-releases/secrets/rm-staging-smoke-token/versions/latest"
-    assert stack().resource("google_secret_manager_secret", "main")["secret_id"] == "${local.name}-${each.key}"
-    grant = stack().resource("google_secret_manager_secret_iam_member", "smoke_token")
-    assert grant["member"] == "serviceAccount:${var.deployer_service_account}"
+    assert not [a for a in smoke_args if a.startswith("--token-secret")]
+    assert "--outputs=terraform/tf-outputs.json" in smoke_args and "smoke_service_account" in stack().outputs
+    # No smoke token is stored, and the pipeline reads no secret at all.
+    assert "smoke-token" not in stack().resource("google_secret_manager_secret", "main")["for_each"]
+    assert list(stack().of_type("google_secret_manager_secret_iam_member")) == ["functions"]
+    # It may mint ID tokens for itself alone: a grant on its own account, not on the project.
+    assert mints["role"] == "roles/iam.serviceAccountOpenIdTokenCreator"
+    assert mints["member"] == "serviceAccount:${var.deployer_service_account}"
+    assert mints["service_account_id"] == "projects/${var.project_id}/serviceAccounts/${var.deployer_service_account}"
+    assert "roles/iam.serviceAccountOpenIdTokenCreator" not in stack().code.split("deployer_mints_id_tokens")[0]
 
 
 def test_nothing_secret_is_written_in_the_pipeline():
@@ -210,12 +215,14 @@ class StandIn:
     """A local stand-in for the load balancer and the API behind it, recording what it is sent.
 
     `answers` maps "METHOD /path" to (status, content type, body); anything else is a 404 problem.
-    A request without the smoke token gets 401, as the API would answer it.
+    A request without the smoke token gets 401, as the API would answer it. `POST /auth/exchange`
+    answers the smoke token for the metadata stand-in's ID token and records what it was sent.
     """
 
     def __init__(self) -> None:
         self.answers: dict[str, tuple[int, str, object]] = {}
         self.calls: list[str] = []
+        self.exchanged: list[dict] = []
         self.degraded = False
 
     def healthy(self, cache: str = "ok") -> None:
@@ -244,9 +251,20 @@ def api() -> Iterator[tuple[str, StandIn]]:
             key = f"{self.command} {self.path}"
             stand_in.calls.append(key)
             length = int(self.headers.get("Content-Length") or 0)
-            self.rfile.read(length)
+            sent = self.rfile.read(length)
             status, content_type, body = stand_in.answers.get(key, (404, PROBLEM, {"code": "not_found"}))
-            if self.path != "/health" and self.headers.get("Authorization") != "Bearer rm_smoke":
+            if key == "POST /auth/exchange":
+                stand_in.exchanged.append(json.loads(sent))
+                request = json.loads(sent)
+                if request.get("subject_token") == ID_TOKEN and request.get("service_account") == "pipeline":
+                    status, content_type, body = (
+                        200,
+                        "application/json",
+                        {"access_token": "rm_smoke", "expires_in": 3600},
+                    )
+                else:
+                    status, content_type, body = 401, PROBLEM, {"code": "invalid_grant"}
+            elif self.path != "/health" and self.headers.get("Authorization") != "Bearer rm_smoke":
                 status, content_type, body = 401, PROBLEM, {"code": "unauthenticated"}
             payload = body.encode() if isinstance(body, str) else (b"" if body is None else json.dumps(body).encode())
             self.send_response(status)
@@ -267,8 +285,10 @@ def api() -> Iterator[tuple[str, StandIn]]:
     server.shutdown()
 
 
-def smoke(url: str, token: str | None = "rm_smoke", *extra: str) -> subprocess.CompletedProcess:
-    env = {"PATH": "/usr/bin:/bin"} | ({"SMOKE_TOKEN": token} if token else {})
+def smoke(
+    url: str, token: str | None = "rm_smoke", *extra: str, metadata: str = "127.0.0.1:9"
+) -> subprocess.CompletedProcess:
+    env = {"PATH": "/usr/bin:/bin", "GCE_METADATA_HOST": metadata} | ({"SMOKE_TOKEN": token} if token else {})
     command = [sys.executable, str(ROOT / ".ci" / "smoke.py"), "--url", url, "--wait", "0", "--pause", "0", *extra]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=30, check=False)
 
@@ -335,28 +355,26 @@ def test_the_smoke_test_refuses_to_run_without_its_token(api):
     assert smoke(url, token=None).returncode == 2
 
 
+ID_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMTM5NDg2OTIzOTc4NjcwMjE0MTQifQ.c2lnbmF0dXJl"
+
+
 @pytest.fixture
-def google() -> Iterator[tuple[str, dict[str, object]]]:
-    """A metadata server and Secret Manager stand-in: `state["versions"]` maps a version name to its payload."""
-    state: dict[str, object] = {"versions": {}, "seen_tokens": []}
+def metadata() -> Iterator[tuple[str, dict[str, list]]]:
+    """Cloud Build's metadata server stand-in: the build account's ID token for the audience asked."""
+    state: dict[str, list] = {"audiences": []}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            if self.path.startswith("/computeMetadata/"):
-                assert self.headers.get("Metadata-Flavor") == "Google"
-                status, body = 200, {"access_token": "ya29.build", "expires_in": 3599}
+            path, _, query = self.path.partition("?")
+            if path == "/computeMetadata/v1/instance/service-accounts/default/identity" and (
+                self.headers.get("Metadata-Flavor") == "Google"
+            ):
+                state["audiences"].append(parse_qs(query))
+                status, data = 200, ID_TOKEN.encode()
             else:
-                state["seen_tokens"].append(self.headers.get("Authorization"))  # type: ignore[union-attr]
-                name = self.path.removeprefix("/v1/").removesuffix(":access")
-                payload = state["versions"].get(name)  # type: ignore[union-attr]
-                status, body = (
-                    (200, {"payload": {"data": base64.b64encode(payload.encode()).decode()}})
-                    if payload
-                    else (404, {"error": {"status": "NOT_FOUND"}})
-                )
-            data = json.dumps(body).encode()
+                status, data = 404, b"not found"
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -366,39 +384,58 @@ def google() -> Iterator[tuple[str, dict[str, object]]]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}", state
+    yield f"127.0.0.1:{server.server_port}", state
     server.shutdown()
 
 
-SECRET = "projects/p/secrets/rm-staging-smoke-token/versions/latest"
-
-
-def test_the_smoke_test_reads_its_token_from_secret_manager_as_the_build(api, google):
+def test_the_smoke_test_signs_in_with_the_builds_id_token(api, metadata, tmp_path):
     url, stand_in = api
     stand_in.healthy()
-    google_url, state = google
-    state["versions"][SECRET] = "rm_smoke"  # type: ignore[index]
+    host, state = metadata
+    outputs = tmp_path / "tf-outputs.json"
+    outputs.write_text(json.dumps({"url": {"value": url}, "smoke_service_account": {"value": "pipeline"}}))
 
-    result = smoke(
-        url, None, f"--token-secret={SECRET}", f"--metadata-url={google_url}", f"--secret-manager-url={google_url}"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / ".ci" / "smoke.py"), "--outputs", str(outputs), "--wait", "0", "--pause", "0"],
+        env={"PATH": "/usr/bin:/bin", "GCE_METADATA_HOST": host},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
 
     assert result.returncode == 0, result.stderr
-    assert state["seen_tokens"] == ["Bearer ya29.build"]
+    assert state["audiences"] == [{"audience": [url], "format": ["full"]}]
+    assert stand_in.exchanged == [
+        {
+            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+            "subject_token": ID_TOKEN,
+            "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+            "service_account": "pipeline",
+        }
+    ]
 
 
-def test_without_a_token_version_yet_the_smoke_test_says_how_to_add_one(api, google):
+def test_a_build_the_api_does_not_trust_fails_saying_what_to_do(api, metadata):
     url, stand_in = api
     stand_in.healthy()
-    google_url, _ = google
+    host, _ = metadata
 
-    result = smoke(
-        url, None, f"--token-secret={SECRET}", f"--metadata-url={google_url}", f"--secret-manager-url={google_url}"
-    )
+    result = smoke(url, None, "--service-account=not-trusted", metadata=host)
 
     assert result.returncode == 2
-    assert "no enabled version yet" in result.stderr and "gcloud secrets versions add" in result.stderr
-    assert stand_in.calls == []  # nothing was tried against the API without a token
+    assert "trust entry" in result.stderr and "README" in result.stderr
+    assert "GET /auth/me" not in stand_in.calls
+
+
+def test_without_an_id_token_the_smoke_test_tries_nothing_against_the_api(api):
+    url, stand_in = api
+    stand_in.healthy()
+
+    result = smoke(url, None, "--service-account=pipeline")  # no metadata server answers
+
+    assert result.returncode == 2 and "metadata server" in result.stderr
+    assert stand_in.calls == []
 
 
 # -- table grants after migrating --------------------------------------------------------------------

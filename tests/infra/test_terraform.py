@@ -28,6 +28,7 @@ TOKEN_FUNCTIONS = {"auth", "releases"}
 NOT_SETTINGS = {"THREADS", "WORKERS"}  # read by functions-framework's gunicorn, not by shared/settings.py
 # A plausible production value for each variable, to run the real settings validation over them.
 SAMPLES = {
+    "IAP_AUDIENCE": "/projects/123456789/global/backendServices/987654321",
     "ENVIRONMENT": "production",
     "APP_VERSION": "1a2b3c4",
     "LOG_LEVEL": "INFO",
@@ -172,7 +173,7 @@ def test_every_secret_a_function_uses_exists_is_mounted_and_is_granted_only_to_t
         ((kind, body),) = block.items()
         assert "local.function_secrets[each.key]" in body["for_each"], kind
     others = [n for n in stack().of_type("google_secret_manager_secret_iam_member") if n != "functions"]
-    assert others == ["smoke_token"]
+    assert others == []  # the pipeline reads no secret: its smoke test signs in keyless
     assert set(stack().locals["secret_versions"]) == mounted
 
 
@@ -627,3 +628,24 @@ def test_the_checkpoint_line_the_code_prints_is_what_the_sink_matches():
     sink = stack().resource("google_logging_project_sink", "audit_checkpoints")
 
     assert f"jsonPayload.message = {hcl_quoted(CHECKPOINT_MESSAGE)}" in sink["filter"]
+
+
+def test_identity_aware_proxy_is_opt_in_and_wired_to_the_backends_the_agent_and_the_api():
+    backend = stack().resource("google_compute_backend_service", "main")
+    (iap,) = [d["iap"] for d in backend["dynamic"] if "iap" in d]
+    neg = stack().resource("google_compute_region_network_endpoint_group", "main")
+    env = stack().resource(*FUNCTION)["service_config"][0]["environment_variables"]
+    invoker = stack().resource("google_cloud_run_service_iam_member", "iap")
+    access = stack().resource("google_iap_web_backend_service_iam_member", "access")
+
+    assert stack().default("iap_enabled") is False
+    assert iap["for_each"] == "${var.iap_enabled ? [true] : []}" and iap["content"][0]["enabled"] is True
+    # Each function learns its own backend's audience, only when IAP is on (unset: IAP sign-in off).
+    assert env["IAP_AUDIENCE"].startswith("${var.iap_enabled ? ") and env["IAP_AUDIENCE"].endswith(' : ""}')
+    assert "google_compute_backend_service.main[each.key].generated_id" in env["IAP_AUDIENCE"]
+    # The NEG names its function rather than referencing it, or that would be a dependency cycle.
+    assert "google_cloudfunctions2_function" not in json.dumps(neg)
+    # IAP's service agent invokes the functions; the members IAP admits may access the backends.
+    assert invoker["role"] == "roles/run.invoker" and "google_project_service_identity.iap" in invoker["member"]
+    assert "var.iap_enabled" in invoker["for_each"] and "var.iap_enabled" in access["for_each"]
+    assert access["role"] == "roles/iap.httpsResourceAccessor"
