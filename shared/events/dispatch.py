@@ -19,6 +19,7 @@ import queue
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -69,13 +70,17 @@ def run(
         claimed = claim(engine, now=now or utcnow(), limit=BATCH)
         if not claimed:
             break
+        # One subscription's deliveries go one after the other (a 410 stops the rest); different
+        # subscriptions' at once, so one slow receiver does not hold up the others.
+        by_subscription: dict[Any, list[Any]] = {}
         for job in claimed:
-            outcome = send(job, allow_private=allow_private)
-            status = record(engine, job, outcome, now=now or utcnow())
-            if status == "succeeded":
-                tally.delivered += 1
-            elif status is not None:
-                tally.failed += 1
+            by_subscription.setdefault(job.subscription_id, []).append(job)
+        with ThreadPoolExecutor(max_workers=len(by_subscription), thread_name_prefix="events-send") as pool:
+            for statuses in pool.map(
+                lambda jobs: _send_all(engine, jobs, now, allow_private), by_subscription.values()
+            ):
+                tally.delivered += statuses.count("succeeded")
+                tally.failed += sum(1 for s in statuses if s not in ("succeeded", None))
     with engine.connect() as conn:
         pending = conn.scalar(
             sa.select(sa.func.count())
@@ -83,6 +88,19 @@ def run(
             .where(deliveries.c.status.in_(DUE_STATUSES), subscriptions.c.active)
         )
     return tally.answer(int(pending or 0))
+
+
+def _send_all(engine: sa.Engine, jobs: list[Any], now: datetime | None, allow_private: bool) -> list[str | None]:
+    """Send one subscription's claimed deliveries in order; after a 410, give the rest back unsent."""
+    statuses: list[str | None] = []
+    for job in jobs:
+        if statuses and statuses[-1] == "disabled":
+            release(engine, job)
+            continue
+        outcome = send(job, allow_private=allow_private)
+        status = record(engine, job, outcome, now=now or utcnow())
+        statuses.append("disabled" if outcome.verdict == "disable" and status is not None else status)
+    return [s if s != "disabled" else "failed" for s in statuses]
 
 
 def claim(engine: sa.Engine, *, now: datetime, limit: int) -> list[Any]:
@@ -166,6 +184,16 @@ def record(engine: sa.Engine, job: Any, outcome: delivery.Outcome, *, now: datet
                 .values(active=False, disabled_reason="The receiver answered 410 Gone.", updated_at=now)
             )
     return decision.status if updated else None
+
+
+def release(engine: sa.Engine, job: Any) -> None:
+    """Give a claimed delivery back unsent."""
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(deliveries)
+            .where(deliveries.c.id == job.id, deliveries.c.lease == job.lease)
+            .values(locked_until=None, lease=None)
+        )
 
 
 def publish_pending(engine: sa.Engine, *, limit: int = PUBLISH_BATCH) -> int:
