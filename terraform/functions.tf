@@ -62,6 +62,8 @@ resource "google_cloudfunctions2_function" "main" {
       CORS_ORIGINS        = join(",", var.cors_origins)
       REGISTRATION_OPEN   = tostring(var.registration_open)
       AUDIT_CHECKPOINTS   = "logging:${google_logging_log_view.audit_checkpoints.id}"
+      # Only releases may publish there (events.tf); the others record no change that yields an event.
+      PUBSUB_TOPIC = google_pubsub_topic.events.id
     }
 
     dynamic "secret_environment_variables" {

@@ -33,6 +33,7 @@ SAMPLES = {
     "LOG_LEVEL": "INFO",
     "GCP_PROJECT_ID": "acme-releases-prod",
     "GCP_REGION": "europe-west1",
+    "PUBSUB_TOPIC": "projects/acme-releases-prod/topics/rm-production-events",
     "CLOUD_SQL_INSTANCE": "acme-releases-prod:europe-west1:rm-production",
     "DB_NAME": "release_manager",
     "DB_USER": "rm-production-auth@acme-releases-prod.iam",
@@ -627,3 +628,21 @@ def test_the_checkpoint_line_the_code_prints_is_what_the_sink_matches():
     sink = stack().resource("google_logging_project_sink", "audit_checkpoints")
 
     assert f"jsonPayload.message = {hcl_quoted(CHECKPOINT_MESSAGE)}" in sink["filter"]
+
+
+def test_only_releases_publishes_events_and_the_scheduler_calls_dispatch_every_minute_with_its_oidc_token():
+    grants = stack().of_type("google_pubsub_topic_iam_member")
+    job = stack().resource("google_cloud_scheduler_job", "dispatch_events")
+    target = job["http_target"][0]
+
+    assert [(g["role"], g["member"]) for g in grants.values()] == [
+        ("roles/pubsub.publisher", '${google_service_account.functions["releases"].member}')
+    ]
+    assert "PUBSUB_TOPIC" in plain_env("releases")
+    assert job["schedule"] == "* * * * *"
+    assert target["http_method"] == "POST" and target["uri"].endswith("/releases/events/dispatch")
+    assert target["oidc_token"][0]["service_account_email"] == "${google_service_account.scheduler.email}"
+    assert (
+        "google_service_account.scheduler"
+        in stack().resource("google_service_account_iam_member", "deployer_acts_as")["for_each"]
+    )
