@@ -50,8 +50,10 @@ def emit(
     if not types:
         return []
     conn = work.conn
-    payload = _payload(conn, actor=actor, entity_type=entity_type, entity_id=entity_id, data=data)
     active = conn.execute(sa.select(subscriptions).where(subscriptions.c.active)).all()
+    if not active and not get_settings().pubsub_topic_path:
+        return []  # nobody to tell: a subscription made later starts with the events after it
+    payload = _payload(conn, actor=actor, entity_type=entity_type, entity_id=entity_id, data=data)
     return [store(work, event_type=event_type, data=payload, subscribers=active) for event_type in types]
 
 

@@ -102,6 +102,26 @@ def test_a_failed_delivery_is_retried_later_with_the_same_webhook_id(releases, a
         assert delivery["attempt"] == 2 and delivery["status"] == "succeeded" and delivery["response_status"] == 200
 
 
+def test_ping_and_redeliver_send_signed_deliveries_redelivery_keeping_the_webhook_id(
+    releases, admin, developer, private_targets
+):
+    with receiver() as box:
+        subscription = subscribe(releases, admin, box.url("/ok"), events=["release.created"])
+        base = f"/releases/subscriptions/{subscription['id']}"
+        pinged = releases.post(f"{base}/ping", headers=admin)
+        ready_release(releases, developer)
+        dispatch.run()
+        created = next(d for d in log_of(releases, admin, subscription) if d["event_type"] == "release.created")
+        again = releases.post(f"{base}/deliveries/{created['id']}/redeliver", headers=admin)
+        dispatch.run()
+
+        assert pinged.status_code == 202 and again.status_code == 202
+        types = [verified(subscription["secret"], r)["type"] for r in box.requests]
+        assert types == ["ping", "release.created", "release.created"]
+        assert box.requests[1].headers["webhook-id"] == box.requests[2].headers["webhook-id"]
+        assert releases.post(f"{base}/ping", headers=developer).status_code == 403
+
+
 def test_a_410_disables_the_subscription_and_nothing_more_is_sent(releases, admin, developer, private_targets):
     with receiver() as box:
         subscription = subscribe(releases, admin, box.url("/gone"))
