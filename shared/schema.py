@@ -6,6 +6,7 @@ from shared.audit import tables as audit_tables
 from shared.auth import tables as auth_tables
 from shared.db import metadata
 from shared.deployments import tables as deployment_tables
+from shared.events import tables as event_tables
 from shared.releases import tables as release_tables
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "audit_tables",
     "auth_tables",
     "deployment_tables",
+    "event_tables",
     "idempotency",
     "metadata",
     "release_tables",

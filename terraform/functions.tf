@@ -64,6 +64,8 @@ resource "google_cloudfunctions2_function" "main" {
       AUDIT_CHECKPOINTS   = "logging:${google_logging_log_view.audit_checkpoints.id}"
       # The audience of IAP assertions of this function's own backend (iap.tf); empty: IAP sign-in off.
       IAP_AUDIENCE = var.iap_enabled ? "/projects/${data.google_project.main.number}/global/backendServices/${google_compute_backend_service.main[each.key].generated_id}" : ""
+      # Only releases may publish there (events.tf); the others record no change that yields an event.
+      PUBSUB_TOPIC = google_pubsub_topic.events.id
     }
 
     dynamic "secret_environment_variables" {

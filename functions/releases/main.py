@@ -30,9 +30,13 @@ from shared.deployments.schemas import (
     OverviewOut,
     PreflightOut,
 )
+from shared.events import dispatch
 from shared.pagination import PageQuery
 from shared.releases import schemas
 from shared.releases.schemas import ReleaseOut
+from shared.subscriptions import schemas as event_schemas
+from shared.subscriptions import service as subscriptions
+from shared.subscriptions.schemas import DeliveryOut, DispatchOut, SubscriptionCreatedOut, SubscriptionOut
 from shared.web import Api, Call, Reply, if_match, listing
 
 api = Api("releases", title="Release Manager: releases", authenticator=authenticate)
@@ -447,6 +451,100 @@ def verify_audit(call: Call) -> dict[str, Any]:
     """Recompute the keyed hash chain and compare it with the checkpoints kept outside the database."""
     roles.require(call.principal.grants, "admin")
     return audit.verify_now(call.work.conn)
+
+
+# -- events and subscriptions -------------------------------------------------------------------
+
+
+@api.post(
+    "/subscriptions",
+    role="admin",
+    status=201,
+    response=SubscriptionCreatedOut,
+    location=True,
+)
+def create_subscription(call: Call, body: event_schemas.SubscriptionIn) -> Reply:
+    """Subscribe a URL to events (signed webhooks, or Slack / Google Chat messages); the secret is shown once."""
+    found = subscriptions.create_subscription(
+        call.work, actor=call.principal.actor, grants=call.principal.grants, data=body.model_dump()
+    )
+    return Reply(body=found, headers={"Location": api.location(call.request, f"/subscriptions/{found['id']}")})
+
+
+@api.get("/subscriptions", role="admin", lists=True, response=SubscriptionOut)
+def list_subscriptions(call: Call, query: PageQuery) -> Reply:
+    """The subscriptions you may manage, oldest first."""
+    items, cursor = subscriptions.list_subscriptions(
+        call.work, grants=call.principal.grants, limit=query.limit, cursor=query.cursor
+    )
+    return listing(call, items, cursor)
+
+
+@api.get("/subscriptions/<uuid:subscription_id>", role="admin", response=SubscriptionOut)
+def get_subscription(call: Call, subscription_id: UUID) -> dict[str, Any]:
+    """One subscription (never its secret)."""
+    return subscriptions.get_subscription(call.work, subscription_id=subscription_id, grants=call.principal.grants)
+
+
+@api.patch("/subscriptions/<uuid:subscription_id>", role="admin", response=SubscriptionOut)
+def update_subscription(call: Call, body: event_schemas.SubscriptionPatch, subscription_id: UUID) -> dict[str, Any]:
+    """Change a subscription's target, filters or format; `active: true` turns it back on."""
+    return subscriptions.update_subscription(
+        call.work,
+        subscription_id=subscription_id,
+        actor=call.principal.actor,
+        grants=call.principal.grants,
+        changes=body.model_dump(exclude_unset=True),
+    )
+
+
+@api.delete("/subscriptions/<uuid:subscription_id>", role="admin", status=204)
+def delete_subscription(call: Call, subscription_id: UUID) -> None:
+    """Delete a subscription and its delivery log."""
+    subscriptions.delete_subscription(
+        call.work, subscription_id=subscription_id, actor=call.principal.actor, grants=call.principal.grants
+    )
+
+
+@api.get("/subscriptions/<uuid:subscription_id>/deliveries", role="admin", lists=True, response=DeliveryOut)
+def subscription_deliveries(call: Call, query: PageQuery, subscription_id: UUID) -> Reply:
+    """The subscription's delivery log, newest first."""
+    items, cursor = subscriptions.list_deliveries(
+        call.work, subscription_id=subscription_id, grants=call.principal.grants, limit=query.limit, cursor=query.cursor
+    )
+    return listing(call, items, cursor)
+
+
+@api.post(
+    "/subscriptions/<uuid:subscription_id>/deliveries/<uuid:delivery_id>/redeliver",
+    role="admin",
+    status=202,
+    response=DeliveryOut,
+)
+def redeliver(call: Call, subscription_id: UUID, delivery_id: UUID) -> dict[str, Any]:
+    """Send a delivery's event again (same `webhook-id`), as a new delivery."""
+    return subscriptions.redeliver(
+        call.work,
+        subscription_id=subscription_id,
+        delivery_id=delivery_id,
+        actor=call.principal.actor,
+        grants=call.principal.grants,
+    )
+
+
+@api.post("/subscriptions/<uuid:subscription_id>/ping", role="admin", status=202, response=DeliveryOut)
+def ping_subscription(call: Call, subscription_id: UUID) -> dict[str, Any]:
+    """Send a `ping` event to this subscription alone."""
+    return subscriptions.ping(
+        call.work, subscription_id=subscription_id, actor=call.principal.actor, grants=call.principal.grants
+    )
+
+
+@api.post("/events/dispatch", role="admin", response=DispatchOut)
+def dispatch_events(call: Call) -> dict[str, Any]:
+    """Send every delivery that is due (Cloud Scheduler calls this every minute)."""
+    roles.require(call.principal.grants, "admin")  # organisation-wide admins (the scheduler's account)
+    return dispatch.run()
 
 
 functions_framework.errorhandler(HTTPException)(api.framework_error)

@@ -25,6 +25,7 @@ from shared.audit.checkpoints import Checkpoint, sink_for, write_best_effort
 from shared.audit.schemas import AuditEventOut
 from shared.audit.tables import audit_events
 from shared.db import UnitOfWork, on_commit
+from shared.events import outbox
 from shared.logs import request_id_var
 from shared.models import Shape
 from shared.pagination import Position, decode_cursor, page
@@ -94,6 +95,8 @@ def record(
     seq = conn.scalar(audit_events.insert().values(**event).returning(audit_events.c.seq))
     head = Checkpoint(int(seq), event["hash"])
     on_commit(conn, "audit-checkpoint", lambda: write_best_effort(sink, head))
+    # The audit log is the record; `events` is the outbox it feeds, in the same transaction.
+    outbox.emit(work, action=action, actor=actor, entity_type=entity_type, entity_id=entity_id, data=event["data"])
     return event
 
 

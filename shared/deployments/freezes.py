@@ -12,11 +12,13 @@ import sqlalchemy as sa
 from shared.applications import service as applications
 from shared.audit import service as audit
 from shared.auth import roles
+from shared.auth.people import describe_actor
 from shared.db import UnitOfWork
 from shared.deployments import rules
 from shared.deployments.schemas import FreezeOut
 from shared.deployments.tables import environments, freezes
 from shared.errors import FieldError, Invalid, NotFound
+from shared.events import outbox
 from shared.models import Shape
 from shared.pagination import Id, Timestamp, decode_cursor, page
 
@@ -75,6 +77,12 @@ def list_freezes(
         if len(found) > limit:
             break
     return page(found, limit, lambda f: [f["created_at"].isoformat(), str(f["id"])])
+
+
+@outbox.describes("freeze")
+def describe_freeze(conn: sa.Connection, freeze_id: str, data: Any, actor: str) -> dict[str, Any]:
+    """A freeze's events carry what the audit record holds of it (a deleted one has no row left)."""
+    return {"freeze": {"id": freeze_id, **data}, "actor": describe_actor(conn, actor)}
 
 
 def _require_scope(grants: Iterable[roles.Grant], application: str | None, environment: str | None) -> None:

@@ -7,13 +7,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from shared.auth.people import describe_actor
 from shared.db import UNIQUE_VIOLATION, UnitOfWork, sqlstate
 from shared.deployments import gates, rules
 from shared.deployments.schemas import ApprovalOut, DeploymentOut
 from shared.deployments.tables import approvals, deployments
-from shared.errors import NotFound
+from shared.errors import DomainError, NotFound
+from shared.events import outbox
 from shared.models import Shape
 from shared.pagination import Id, Timestamp, decode_cursor, page
+from shared.releases.service import describe_release
 
 # A deployment as the API shows it, given its approvals (`public_approval` each).
 public_deployment = Shape(DeploymentOut, given=("approvals",))
@@ -28,6 +31,31 @@ def with_decisions(conn: sa.Connection, rows: list[Any]) -> list[dict[str, Any]]
         for row in conn.execute(query):
             found[row.deployment_id].append(public_approval(row))
     return [public_deployment(r, approvals=found[r.id]) for r in rows]
+
+
+@outbox.describes("deployment")
+def describe_deployment(conn: sa.Connection, deployment_id: str, data: Any, actor: str) -> dict[str, Any]:
+    """A deployment's events carry it and its release as the API shows them; an approval request
+    also says who may approve it."""
+    row = conn.execute(sa.select(deployments).where(deployments.c.id == uuid.UUID(deployment_id))).first()
+    if row is None:
+        return {"actor": describe_actor(conn, actor)}
+    found = describe_release(conn, str(row.release_id), data, actor)
+    found |= {"deployment": with_decisions(conn, [row])[0], "application": row.application}
+    found["environment"] = row.environment
+    if row.status == "pending_approval":
+        found["approvers"] = who_may_approve(conn, application=row.application, environment=row.environment)
+    return found
+
+
+def who_may_approve(conn: sa.Connection, *, application: str, environment: str) -> str:
+    """Who may approve a deployment of `application` to `environment`, in words."""
+    managers = f"release managers of {application} in {environment}"
+    try:
+        stage, _ = gates.stage_of(conn, application, environment)
+    except DomainError:
+        return managers
+    return f"members of the team {stage.approver_team} who are {managers}" if stage.approver_team else managers
 
 
 def get_deployment(work: UnitOfWork, *, release_id: uuid.UUID, deployment_id: uuid.UUID, lock: bool = False) -> Any:

@@ -12,8 +12,10 @@ import sqlalchemy as sa
 from pydantic import StringConstraints
 
 from shared.audit import service as audit
+from shared.auth.people import describe_actor
 from shared.db import UNIQUE_VIOLATION, UnitOfWork, sqlstate
 from shared.errors import Conflict, NotFound
+from shared.events import outbox
 from shared.models import Shape
 from shared.namespaces import RELEASE_LISTS_NAMESPACE, release_namespace
 from shared.pagination import Id, Timestamp, decode_cursor, page
@@ -35,6 +37,16 @@ def changed(work: UnitOfWork, *release_ids: object) -> None:
     """After commit, nothing cached about these releases (with their deployment summaries) or any list
     is served again."""
     work.invalidate(*(release_namespace(r) for r in release_ids), RELEASE_LISTS_NAMESPACE)
+
+
+@outbox.describes("release")
+def describe_release(conn: sa.Connection, release_id: str, data: Any, actor: str) -> dict[str, Any]:
+    """A release's events carry it as the API shows it."""
+    row = conn.execute(sa.select(*_columns).where(releases.c.id == uuid.UUID(release_id))).first()
+    found: dict[str, Any] = {"actor": describe_actor(conn, actor)}
+    if row is not None:
+        found |= {"release": public_release(row), "application": row.application}
+    return found
 
 
 def _record(work: UnitOfWork, actor: str, action: str, release_id: object, data: dict[str, Any] | None = None) -> None:

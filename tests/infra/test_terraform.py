@@ -34,6 +34,7 @@ SAMPLES = {
     "LOG_LEVEL": "INFO",
     "GCP_PROJECT_ID": "acme-releases-prod",
     "GCP_REGION": "europe-west1",
+    "PUBSUB_TOPIC": "projects/acme-releases-prod/topics/rm-production-events",
     "CLOUD_SQL_INSTANCE": "acme-releases-prod:europe-west1:rm-production",
     "DB_NAME": "release_manager",
     "DB_USER": "rm-production-auth@acme-releases-prod.iam",
@@ -649,3 +650,21 @@ def test_identity_aware_proxy_is_opt_in_and_wired_to_the_backends_the_agent_and_
     assert invoker["role"] == "roles/run.invoker" and "google_project_service_identity.iap" in invoker["member"]
     assert "var.iap_enabled" in invoker["for_each"] and "var.iap_enabled" in access["for_each"]
     assert access["role"] == "roles/iap.httpsResourceAccessor"
+
+
+def test_only_releases_publishes_events_and_the_scheduler_calls_dispatch_every_minute_with_its_oidc_token():
+    grants = stack().of_type("google_pubsub_topic_iam_member")
+    job = stack().resource("google_cloud_scheduler_job", "dispatch_events")
+    target = job["http_target"][0]
+
+    assert [(g["role"], g["member"]) for g in grants.values()] == [
+        ("roles/pubsub.publisher", '${google_service_account.functions["releases"].member}')
+    ]
+    assert "PUBSUB_TOPIC" in plain_env("releases")
+    assert job["schedule"] == "* * * * *"
+    assert target["http_method"] == "POST" and target["uri"].endswith("/releases/events/dispatch")
+    assert target["oidc_token"][0]["service_account_email"] == "${google_service_account.scheduler.email}"
+    assert (
+        "google_service_account.scheduler"
+        in stack().resource("google_service_account_iam_member", "deployer_acts_as")["for_each"]
+    )

@@ -24,6 +24,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
 
 @dataclass
@@ -62,7 +63,12 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 self.wfile.flush()
                 time.sleep(3)
                 return
-            status = {"/ok": 200, "/accepted": 202, "/fail": 500, "/gone": 410, "/redirect": 302}.get(self.path, 404)
+            if self.path == "/flaky":  # 500 the first time, 200 after
+                status = 500 if sum(r.path == "/flaky" for r in receiver.requests) == 1 else 200
+            else:
+                status = {"/ok": 200, "/accepted": 202, "/fail": 500, "/gone": 410, "/redirect": 302}.get(
+                    self.path, 404
+                )
             self.send_response(status)
             if status == 302:
                 self.send_header("Location", "/ok")

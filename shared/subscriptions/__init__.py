@@ -1,0 +1,1 @@
+"""Webhook subscriptions: who manages them, their filters and targets, their delivery log."""
