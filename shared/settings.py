@@ -135,6 +135,11 @@ class Settings(BaseSettings):
     iap_auto_provision: bool = Field(
         default=False, description="Create an unknown IAP user as `viewer` on first sight."
     )
+    events_dispatcher: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+        description="The service account (by name) that may dispatch events besides admins: the scheduler's.",
+    )
     webhook_allow_private_targets: bool = Field(
         default=False,
         description="Let webhooks go to private and loopback addresses, over http too (development, test).",

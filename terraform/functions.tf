@@ -66,6 +66,8 @@ resource "google_cloudfunctions2_function" "main" {
       IAP_AUDIENCE = var.iap_enabled ? "/projects/${data.google_project.main.number}/global/backendServices/${google_compute_backend_service.main[each.key].generated_id}" : ""
       # Only releases may publish there (events.tf); the others record no change that yields an event.
       PUBSUB_TOPIC = google_pubsub_topic.events.id
+      # The API service account whose OIDC token (Cloud Scheduler's, events.tf) may dispatch events.
+      EVENTS_DISPATCHER = var.events_dispatcher
     }
 
     dynamic "secret_environment_variables" {

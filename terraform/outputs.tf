@@ -48,6 +48,16 @@ output "smoke_service_account" {
   value       = var.smoke_service_account
 }
 
+output "scheduler" {
+  description = "Cloud Scheduler's identity: the API service account to create for it (trust: issuer https://accounts.google.com, subject = unique_id, audience, claims.email) and its name (README, events)."
+  value = {
+    api_service_account = var.events_dispatcher
+    email               = google_service_account.scheduler.email
+    unique_id           = google_service_account.scheduler.unique_id
+    audience            = "https://${var.domain}"
+  }
+}
+
 output "connection_budget" {
   description = "Worst-case connections the functions may open, and what the database leaves them."
   value = {

@@ -326,3 +326,14 @@ variable "iap_members" {
   default     = []
   description = "Who IAP lets through when iap_enabled (roles/iap.httpsResourceAccessor), e.g. group:releases@example.com."
 }
+
+variable "events_dispatcher" {
+  type        = string
+  default     = "scheduler"
+  description = "Name of the release manager's service account (POST /auth/service-accounts) that Cloud Scheduler's OIDC token speaks for: it may dispatch events, nothing more (README, events)."
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{0,62}$", var.events_dispatcher))
+    error_message = "events_dispatcher must be a lowercase slug."
+  }
+}

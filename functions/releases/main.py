@@ -34,6 +34,7 @@ from shared.events import dispatch
 from shared.pagination import PageQuery
 from shared.releases import schemas
 from shared.releases.schemas import ReleaseOut
+from shared.settings import get_settings
 from shared.subscriptions import schemas as event_schemas
 from shared.subscriptions import service as subscriptions
 from shared.subscriptions.schemas import DeliveryOut, DispatchOut, SubscriptionCreatedOut, SubscriptionOut
@@ -540,10 +541,14 @@ def ping_subscription(call: Call, subscription_id: UUID) -> dict[str, Any]:
     )
 
 
-@api.post("/events/dispatch", role="admin", response=DispatchOut)
+@api.post("/events/dispatch", role="viewer", response=DispatchOut)
 def dispatch_events(call: Call) -> dict[str, Any]:
-    """Send every delivery that is due (Cloud Scheduler calls this every minute)."""
-    roles.require(call.principal.grants, "admin")  # organisation-wide admins (the scheduler's account)
+    """Send every delivery that is due: organisation-wide admins, or the service account named by
+    EVENTS_DISPATCHER (Cloud Scheduler calls this every minute with that account's OIDC token)."""
+    caller = call.principal
+    roles.require_admin_or_named(
+        caller.grants, service_account=caller.service_account_name, named=get_settings().events_dispatcher
+    )
     return dispatch.run()
 
 

@@ -53,6 +53,8 @@ class Principal:
     # The org-wide role (a Grant with no scope) and every binding, capped at an API token's role.
     grants: tuple[roles.Grant, ...] = ()
     teams: tuple[str, ...] = ()
+    # A service account's name (None for a person).
+    service_account_name: str | None = None
 
     @property
     def actor(self) -> str:
@@ -223,6 +225,7 @@ def _from_service_account(claims: dict[str, Any], prefetch: Sequence[tuple[str, 
         credential=service_accounts.SUBJECT_TYPE,
         token_expires_at=datetime.fromtimestamp(claims["exp"], tz=UTC),
         grants=grants,
+        service_account_name=state["name"],
     )
     return principal, found
 
@@ -264,7 +267,7 @@ def authenticate(
         # Behind Identity-Aware Proxy the assertion alone decides: never a fallback to a bearer token.
         principal, prefetched = _from_iap(assertion, prefetch)
     else:
-        principal, prefetched = _from_bearer(_bearer(request), prefetch)
+        principal, prefetched = _from_bearer(_bearer(request), prefetch, request)
     if not roles.at_least(principal.top_role, required_role):
         raise Forbidden(
             f"This needs the {required_role} role; you have {principal.top_role}.", code="insufficient_role"
@@ -272,11 +275,31 @@ def authenticate(
     return principal, prefetched
 
 
-def _from_bearer(token: str, prefetch: Sequence[tuple[str, str]]) -> tuple[Principal, Prefetched]:
+def _from_bearer(token: str, prefetch: Sequence[tuple[str, str]], request: Request) -> tuple[Principal, Prefetched]:
     if token.startswith(tokens.API_TOKEN_PREFIX):
-        principal, prefetched = _from_api_token(token, prefetch)
-    else:
-        principal, prefetched = _from_access_token(token, prefetch)
+        return _from_api_token(token, prefetch)
+    if tokens.signed_asymmetrically(token):
+        return _from_oidc_token(token, prefetch, request)
+    return _from_access_token(token, prefetch)
+
+
+def _from_oidc_token(token: str, prefetch: Sequence[tuple[str, str]], request: Request) -> tuple[Principal, Prefetched]:
+    """A service account's own OIDC token presented as the bearer (what Cloud Scheduler sends): checked
+    exactly as `/auth/exchange` checks one, with its limit per address and its audited refusals, and
+    good for this request only. Our own access tokens are HS256, so the algorithm tells them apart."""
+    from shared.auth import service_accounts
+    from shared.auth.ratelimit import get_limiter
+    from shared.db import unit_of_work
+    from shared.web.headers import client_address
+
+    client = client_address(request)
+    get_limiter().reserve_exchange(client=client)
+    with unit_of_work() as work:
+        chosen, verified, _ = service_accounts.match_oidc_token(
+            work, settings=get_settings(), token=token, client=client
+        )
+    claims = {"sub": f"{tokens.SERVICE_ACCOUNT_SUB}{chosen.id}", "ver": chosen.auth_version}
+    principal, prefetched = _from_service_account(claims | {"exp": verified.expires_at}, prefetch)
     return principal, prefetched
 
 

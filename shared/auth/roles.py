@@ -85,3 +85,13 @@ def require(
     )
     where = f" on {scope}" if scope else " organisation-wide"
     raise Forbidden(f"This needs the {role} role{where}; you have {held or 'none'} there.", code=code)
+
+
+def require_admin_or_named(
+    grants: Iterable[Grant], *, service_account: str | None, named: str | None, code: str = "insufficient_role"
+) -> None:
+    """An organisation-wide admin, or the one service account `named` for the job (say, the
+    scheduler that dispatches events), which needs no role for it."""
+    if named is not None and service_account == named:
+        return
+    require(grants, "admin", code=code)

@@ -23,7 +23,7 @@ import logging
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -42,6 +42,9 @@ from shared.identity.trust import TrustEntry, exchanged_lifetime, trust_entry_re
 from shared.namespaces import USERS_NAMESPACE
 from shared.pagination import decode_cursor, page
 from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from shared.identity.oidc import VerifiedToken
 
 log = logging.getLogger(__name__)
 
@@ -329,6 +332,42 @@ def _refuse(
     raise error
 
 
+def match_oidc_token(
+    work: UnitOfWork, *, settings: Settings, token: str, client: str, service_account: str | None = None
+) -> tuple[Any, VerifiedToken, int]:
+    """The one active service account whose trust policy a verified OIDC token matches, the verified
+    token and how long what it grants may live. A refusal is audited and kept (401 `invalid_grant`,
+    the same for every reason); an unreachable issuer is 503."""
+    from shared.identity.oidc import verify_oidc_token
+
+    active = {row.id: row for row in work.conn.execute(sa.select(service_accounts).where(service_accounts.c.is_active))}
+    entries = [
+        TrustEntry(row.id, e["issuer"], e["subject"], e["audience"], e.get("claims") or {})
+        for row in active.values()
+        for e in row.trust
+    ]
+    try:
+        if not entries:
+            raise TokenRefused("no active service account trusts any token")
+        verified = verify_oidc_token(token, trust=entries, settings=settings)
+        candidates = sorted({m.service_account_id for m in verified.matches}, key=str)
+        if service_account is not None:
+            candidates = [c for c in candidates if service_account in (str(c), active[c].name)]
+            if not candidates:
+                raise TokenRefused(f"the token matches no trust entry of service account {service_account!r}")
+        if len(candidates) > 1:
+            names = ", ".join(active[c].name for c in candidates)
+            raise TokenRefused(f"ambiguous: the token matches service accounts {names}; name one")
+        chosen = active[candidates[0]]
+        lifetime = exchanged_lifetime(work.now, verified.expires_at)
+        if lifetime <= 0:
+            raise TokenRefused("the token expired over an hour ago")
+    except (TokenRefused, IssuerUnavailable) as error:
+        _refuse(work, error, token=token, client=client, requested=service_account)
+        raise  # unreachable: _refuse raises
+    return chosen, verified, lifetime
+
+
 def exchange(
     work: UnitOfWork,
     *,
@@ -343,8 +382,6 @@ def exchange(
 ) -> dict[str, Any]:
     """RFC 8693: a verified OIDC token that active trust policies match → an access token for the
     one service account it speaks for."""
-    from shared.identity.oidc import verify_oidc_token
-
     limiter.reserve_exchange(client=client)
     if grant_type != TOKEN_EXCHANGE:
         raise BadRequest(f"grant_type must be {TOKEN_EXCHANGE}.", code="unsupported_grant_type")
@@ -352,31 +389,9 @@ def exchange(
         raise BadRequest(f"subject_token_type must be {ID_TOKEN_TYPE} or {JWT_TOKEN_TYPE}.", code="invalid_request")
     if requested_token_type not in (None, ACCESS_TOKEN_TYPE):
         raise BadRequest(f"requested_token_type, if given, must be {ACCESS_TOKEN_TYPE}.", code="invalid_request")
-    active = {row.id: row for row in work.conn.execute(sa.select(service_accounts).where(service_accounts.c.is_active))}
-    entries = [
-        TrustEntry(row.id, e["issuer"], e["subject"], e["audience"], e.get("claims") or {})
-        for row in active.values()
-        for e in row.trust
-    ]
-    try:
-        if not entries:
-            raise TokenRefused("no active service account trusts any token")
-        verified = verify_oidc_token(subject_token, trust=entries, settings=settings)
-        candidates = sorted({m.service_account_id for m in verified.matches}, key=str)
-        if service_account is not None:
-            candidates = [c for c in candidates if service_account in (str(c), active[c].name)]
-            if not candidates:
-                raise TokenRefused(f"the token matches no trust entry of service account {service_account!r}")
-        if len(candidates) > 1:
-            names = ", ".join(active[c].name for c in candidates)
-            raise TokenRefused(f"ambiguous: the token matches service accounts {names}; name one")
-        chosen = active[candidates[0]]
-        lifetime = exchanged_lifetime(work.now, verified.expires_at)
-        if lifetime <= 0:
-            raise TokenRefused("the token expired over an hour ago")
-    except (TokenRefused, IssuerUnavailable) as error:
-        _refuse(work, error, token=subject_token, client=client, requested=service_account)
-        raise  # unreachable: _refuse raises
+    chosen, verified, lifetime = match_oidc_token(
+        work, settings=settings, token=subject_token, client=client, service_account=service_account
+    )
     state = load_state(work.conn, chosen.id) or {}
     grants = grants_of(state)
     access = tokens.issue_service_account_token(

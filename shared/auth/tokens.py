@@ -146,3 +146,15 @@ def parse_api_token(token: str) -> ApiTokenParts:
 
 def secret_matches(secret: str, stored_digest: str) -> bool:
     return hmac.compare_digest(digest(secret), stored_digest)
+
+
+# What an OIDC issuer signs with; our own access tokens are HS256 (ALGORITHM).
+OIDC_ALGORITHMS = ("RS256", "ES256")
+
+
+def signed_asymmetrically(token: str) -> bool:
+    """Does the token's (unverified) header name an OIDC issuer's algorithm rather than ours?"""
+    try:
+        return jwt.get_unverified_header(token).get("alg") in OIDC_ALGORITHMS
+    except jwt.PyJWTError:
+        return False

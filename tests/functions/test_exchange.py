@@ -341,3 +341,44 @@ def test_an_exchanged_token_works_on_the_releases_function(releases, deployer, a
     release = ready_release(releases, headers, application="shop", version="2.0.0")
 
     assert release["created_by"] == deployer["id"]
+
+
+# -- a service account's own OIDC token as the bearer: Cloud Scheduler dispatching events ------------
+
+
+def test_the_scheduler_dispatches_events_with_its_own_oidc_token_and_may_do_nothing_else(
+    auth, releases, admin, google, monkeypatch
+):
+    """Cloud Scheduler cannot exchange a token first: it sends its service account's Google-signed
+    OIDC token to the dispatch endpoint itself, checked exactly as the exchange checks one."""
+    monkeypatch.setenv("EVENTS_DISPATCHER", "scheduler")
+    get_settings.cache_clear()
+    service_account(auth, admin, "scheduler", [google_entry(google)])
+    scheduler = bearer(google_token(google))
+
+    dispatched = releases.post("/releases/events/dispatch", headers=scheduler)
+    assert dispatched.status_code == 200, dispatched.get_json()
+    assert set(dispatched.get_json()) >= {"delivered", "failed", "pending"}
+    # Nothing but dispatching: it holds no role beyond what every principal reads with.
+    assert releases.put("/releases/environments/qa", json={"position": 9}, headers=scheduler).status_code == 403
+    assert (
+        releases.post(
+            "/releases", json={"application": "shop", "version": "1.0.0", "title": "t"}, headers=scheduler
+        ).status_code
+        == 403
+    )
+
+
+def test_another_service_accounts_oidc_token_may_not_dispatch_and_an_untrusted_one_is_401(
+    auth, releases, admin, google, monkeypatch
+):
+    monkeypatch.setenv("EVENTS_DISPATCHER", "scheduler")
+    get_settings.cache_clear()
+    service_account(auth, admin, "shop-deployer", [google_entry(google)])
+
+    other = releases.post("/releases/events/dispatch", headers=bearer(google_token(google)))
+    untrusted = releases.post("/releases/events/dispatch", headers=bearer(google_token(google, sub="someone-else")))
+
+    assert other.status_code == 403 and other.get_json()["code"] == "insufficient_role"
+    assert untrusted.status_code == 401 and untrusted.get_json()["code"] == "invalid_grant"
+    assert audited("service_account.exchange_refused")  # the refusal is on the record, as an exchange's is

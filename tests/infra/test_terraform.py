@@ -35,6 +35,7 @@ SAMPLES = {
     "GCP_PROJECT_ID": "acme-releases-prod",
     "GCP_REGION": "europe-west1",
     "PUBSUB_TOPIC": "projects/acme-releases-prod/topics/rm-production-events",
+    "EVENTS_DISPATCHER": "scheduler",
     "CLOUD_SQL_INSTANCE": "acme-releases-prod:europe-west1:rm-production",
     "DB_NAME": "release_manager",
     "DB_USER": "rm-production-auth@acme-releases-prod.iam",
@@ -661,6 +662,9 @@ def test_only_releases_publishes_events_and_the_scheduler_calls_dispatch_every_m
         ("roles/pubsub.publisher", '${google_service_account.functions["releases"].member}')
     ]
     assert "PUBSUB_TOPIC" in plain_env("releases")
+    # The scheduler's token speaks for the API service account the releases function lets dispatch.
+    environment = stack().resource(*FUNCTION)["service_config"][0]["environment_variables"]
+    assert environment["EVENTS_DISPATCHER"] == "${var.events_dispatcher}"
     assert job["schedule"] == "* * * * *"
     assert target["http_method"] == "POST" and target["uri"].endswith("/releases/events/dispatch")
     assert target["oidc_token"][0]["service_account_email"] == "${google_service_account.scheduler.email}"
