@@ -1,4 +1,5 @@
-"""Cold start: the events modules load without the Pub/Sub client, which only publishing imports."""
+"""Cold start: the events modules load without the Pub/Sub client or the HTTP client, which only
+publishing and sending import."""
 
 import subprocess
 import sys
@@ -11,5 +12,11 @@ def test_importing_the_events_package_does_not_load_the_pubsub_client():
         "import sys, shared.events.rules, shared.events.formats, shared.events.delivery, shared.events.pubsub;"
         "print('google.cloud.pubsub_v1' in sys.modules)"
     )
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "False"
+
+
+def test_importing_the_dispatcher_does_not_load_the_http_client():
+    code = "import sys, shared.events.dispatch; print('urllib3' in sys.modules)"
     loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "False"
