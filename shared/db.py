@@ -112,11 +112,14 @@ def _cloud_sql_engine(settings: Settings, connector_factory: Callable[..., Any] 
     from google.cloud.sql.connector import Connector, IPTypes, RefreshStrategy
 
     factory = connector_factory or Connector
-    connector = factory(
-        ip_type=IPTypes.PRIVATE if settings.db_private_ip else IPTypes.PUBLIC,
-        enable_iam_auth=settings.db_iam_auth,
-        refresh_strategy=RefreshStrategy.LAZY,  # serverless CPU is throttled between requests
-    )
+    options: dict[str, Any] = {
+        "ip_type": IPTypes.PRIVATE if settings.db_private_ip else IPTypes.PUBLIC,
+        "enable_iam_auth": settings.db_iam_auth,
+        "refresh_strategy": RefreshStrategy.LAZY,  # serverless CPU is throttled between requests
+    }
+    if settings.cloud_sql_admin_endpoint:
+        options["sqladmin_api_endpoint"] = settings.cloud_sql_admin_endpoint
+    connector = factory(**options)
     password = None if settings.db_iam_auth or settings.db_password is None else settings.db_password.get_secret_value()
 
     instance = str(settings.cloud_sql_instance)

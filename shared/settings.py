@@ -52,6 +52,9 @@ class Settings(BaseSettings):
 
     database_url: SecretStr | None = None
     cloud_sql_instance: str | None = Field(default=None, pattern=r"^[a-z0-9-:.]+:[a-z0-9-]+:[a-z0-9-]+$")
+    cloud_sql_admin_endpoint: str | None = Field(
+        default=None, description="Override of the Cloud SQL Admin API base URL (tests, benchmarks)."
+    )
     db_user: str | None = None
     db_password: SecretStr | None = None
     db_name: str = "release_manager"

@@ -69,3 +69,38 @@ def test_pool_is_sized_for_serverless():
 
     assert engine.pool.size() == 4
     assert engine.pool._max_overflow == 1
+
+
+def test_the_connector_reaches_postgresql_through_the_admin_api_and_the_server_side_proxy(services, tmp_path):
+    """The whole Cloud path, faked only at Google's side of the wire (tests/google_apis.py): the real
+    connector gets a token for the key file, the instance's settings and an ephemeral certificate
+    from the Admin API stand-in, and speaks TLS 1.3 to the server-side proxy in front of PostgreSQL."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    from tests.google_apis import CloudSql
+
+    url = make_url(services["database_url"])
+    with CloudSql(tmp_path, upstream=(url.host or "127.0.0.1", url.port or 5432)) as sql:
+        environment = sql.environment(db_user=str(url.username), db_name=str(url.database))
+        settings = load_settings(
+            environment="production",
+            jwt_secret="k" * 40,
+            cloud_sql_instance=environment["CLOUD_SQL_INSTANCE"],
+            cloud_sql_admin_endpoint=environment["CLOUD_SQL_ADMIN_ENDPOINT"],
+            db_user=environment["DB_USER"],
+            db_name=environment["DB_NAME"],
+            db_iam_auth=True,
+        )
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("GOOGLE_APPLICATION_CREDENTIALS", environment["GOOGLE_APPLICATION_CREDENTIALS"])
+            engine = build_engine(settings)
+            with engine.connect() as conn:
+                user, database = conn.execute(sa.text("SELECT current_user, current_database()")).one()
+            engine.dispose()
+
+    assert (user, database) == (url.username, url.database)
+    assert sql.proxy.connections == 1
+    assert sql.apis.requests["connectSettings"] == 1 and sql.apis.requests["generateEphemeralCert"] == 1
+    # One token for the Admin API, one down-scoped for the IAM database login.
+    assert sql.apis.requests["token"] == 2
