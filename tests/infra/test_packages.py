@@ -7,6 +7,7 @@ virtual environment holding only the package's requirements.txt; the repository 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import socket
@@ -66,7 +67,9 @@ def test_every_function_folder_gets_a_package_with_its_main_the_shared_package_a
         names = zipfile.ZipFile(dist / entry["object"]).namelist()
         assert names == sorted(names)
         assert {"main.py", "requirements.txt", "shared/__init__.py", "shared/settings.py"} <= set(names)
-        assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or n.startswith("tests/")]
+        assert not [n for n in names if n.startswith("tests/") or n.endswith(".pyo")]
+        sources = {n for n in names if n.endswith(".py")}
+        assert {n for n in names if n.endswith(".pyc")} == {importlib.util.cache_from_source(n) for n in sources}
         folder = sorted(p.relative_to(dist / name).as_posix() for p in (dist / name).rglob("*") if p.is_file())
         assert folder == names
         assert (dist / name / "main.py").read_bytes() == (ROOT / "functions" / name / "main.py").read_bytes()
@@ -78,6 +81,47 @@ def test_building_twice_gives_the_same_bytes_so_only_changed_functions_redeploy(
     assert first == second
     for entry in first.values():
         assert (tmp_path / "one" / entry["object"]).read_bytes() == (tmp_path / "two" / entry["object"]).read_bytes()
+
+
+def test_the_bytecode_is_for_the_deployed_runtime_and_checked_against_the_source(dist):
+    package = _load_package_script()
+    assert package.runtime_version() == (3, 11)  # terraform/functions.tf: runtime = "python311"
+    folder = dist / "health"
+    for pyc in folder.rglob("*.pyc"):
+        header = pyc.read_bytes()[:16]
+        assert header[:4] == importlib.util.MAGIC_NUMBER, pyc  # this suite runs on the runtime's Python
+        flags = int.from_bytes(header[4:8], "little")
+        assert flags == 0b11, f"{pyc}: not hash-based and checked (PEP 552)"
+
+
+def test_a_source_edited_after_packaging_is_recompiled_not_served_stale(dist, tmp_path):
+    folder = tmp_path / "health"
+    zipfile.ZipFile(next(dist.glob("health-*.zip"))).extractall(folder)
+    names = folder / "shared" / "names.py"
+    names.write_text(names.read_text() + "\nEDITED_AFTER_PACKAGING = True\n")
+    probe = "import shared.names as n; print(getattr(n, 'EDITED_AFTER_PACKAGING', False))"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONDONTWRITEBYTECODE": "1"}
+    answer = subprocess.run(
+        [sys.executable, "-c", probe], cwd=folder, env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+    assert answer == "True"
+
+
+def test_packaging_with_another_python_than_the_runtime_is_refused(monkeypatch, tmp_path, capsys):
+    package = _load_package_script()
+    monkeypatch.setattr(package, "runtime_version", lambda root=package.ROOT: (3, 99))
+
+    assert package.main(["--dist", str(tmp_path)]) == 2
+    assert "Python 3.99" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def _load_package_script():
+    spec = importlib.util.spec_from_file_location("package_script", ROOT / ".ci" / "package.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _free_port() -> int:
