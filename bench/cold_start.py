@@ -1,55 +1,102 @@
-"""Cold start: spawn to first 200 of each function against hello, and what importing each main.py costs."""
+"""Cold start in the shape Cloud runs it: each function from its deploy package, against hello.
+
+`make package` builds the zips; each is unpacked into a fresh folder made read-only (as the
+platform's source is), and served by `functions-framework --source main.py` from that folder in a
+fresh interpreter, with only that folder on the path: no bytecode but what the package ships, and
+none can be written. Two paths:
+
+- local: PostgreSQL and Redis over TCP, as the tests run;
+- cloud: the real Cloud SQL connector (Admin API, ephemeral certificate, TLS to the server-side
+  proxy) against the local stand-ins of `tests/google_apis.py`, with IAM database login as
+  Terraform sets it; and a variant whose JWT key is an `sm://` reference, read at start by the real
+  Secret Manager client (Terraform hands secrets over as variables, so production has no such read).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
+import stat
 import subprocess
 import sys
+import tempfile
+import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from bench import stats
-from bench.fixtures import BASELINES, FUNCTIONS
+from bench.fixtures import BASELINES
 from bench.servers import ROOT, Server, terraform_threads
+
+Probes = dict[str, tuple[str, dict[str, str]]]
+
+
+def _read_only(folder: Path) -> None:
+    for path in [*folder.rglob("*"), folder]:
+        mode = path.stat().st_mode
+        path.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+
+
+def _writable(folder: Path) -> None:
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)
+
+
+@contextlib.contextmanager
+def unpacked_packages() -> Iterator[dict[str, Path]]:
+    """Each function's package (and hello) unpacked into its own read-only folder."""
+    work = Path(tempfile.mkdtemp(prefix="rm-packages-"))
+    try:
+        subprocess.run(
+            [sys.executable, str(ROOT / ".ci" / "package.py"), "--dist", str(work / "dist")],
+            check=True,
+            capture_output=True,
+            cwd=ROOT,
+        )
+        manifest = json.loads((work / "dist" / "manifest.json").read_text())["functions"]
+        folders = {}
+        for name, entry in manifest.items():
+            folders[name] = work / name
+            zipfile.ZipFile(work / "dist" / entry["object"]).extractall(folders[name])
+        folders["hello"] = work / "hello"
+        shutil.copytree(BASELINES / "hello", folders["hello"], ignore=shutil.ignore_patterns("__pycache__"))
+        for folder in folders.values():
+            _read_only(folder)
+        yield folders
+    finally:
+        _writable(work)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def cold_start(
-    env: dict[str, str], probes: dict[str, tuple[str, dict[str, str]]], spawns: int, logs: Path
+    env: dict[str, str], probes: Probes, spawns: int, logs: Path, folders: dict[str, Path], *, label: str = "local"
 ) -> dict[str, Any]:
     """Spawn to first 200, hello and ours alternating, `spawns` times each; medians and ratios."""
     threads = terraform_threads()
     out: dict[str, Any] = {}
     for name, (path, headers) in probes.items():
-        hello_times: list[float] = []
-        ours_times: list[float] = []
+        times: dict[str, list[float]] = {"hello": [], "ours": []}
         for _ in range(spawns):
             for which in ("hello", "ours"):
-                if which == "hello":
-                    server = Server(
-                        BASELINES / "hello" / "main.py",
-                        "hello",
-                        threads=threads[name],
-                        env=env,
-                        log=logs / "cold-hello.log",
-                    )
-                    probe, probe_headers = "/", {}
-                else:
-                    server = Server(
-                        FUNCTIONS / name / "main.py",
-                        name,
-                        threads=threads[name],
-                        env=env,
-                        log=logs / f"cold-{name}.log",
-                    )
-                    probe, probe_headers = path, headers
+                target, probe, probe_headers = ("hello", "/", {}) if which == "hello" else (name, path, headers)
+                folder = folders[target]
+                server = Server(
+                    folder / "main.py",
+                    target,
+                    threads=threads[name],
+                    env=env,
+                    log=logs / f"cold-{label}-{target}.log",
+                    path=folder,
+                )
                 with server:
-                    seconds = server.wait_for(probe, probe_headers)
-                (hello_times if which == "hello" else ours_times).append(seconds)
-        hello, ours = stats.median(hello_times), stats.median(ours_times)
+                    times[which].append(server.wait_for(probe, probe_headers))
+        hello, ours = stats.median(times["hello"]), stats.median(times["ours"])
         out[name] = {
-            "hello_s": hello_times,
-            "ours_s": ours_times,
+            "hello_s": times["hello"],
+            "ours_s": times["ours"],
             "hello_median_s": round(hello, 4),
             "ours_median_s": round(ours, 4),
             "ratio": round(stats.ratio(ours, hello), 3),
@@ -57,7 +104,6 @@ def cold_start(
     return out
 
 
-_IMPORT = "import time, sys; t = time.perf_counter(); {stmt}; print(time.perf_counter() - t)"
 _MAIN_MODULES = """
 import importlib.util, json, sys, time
 t = time.perf_counter()
@@ -65,19 +111,21 @@ spec = importlib.util.spec_from_file_location("main", sys.argv[1])
 module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
 seconds = time.perf_counter() - t
 cloud = [m for m in ("google.cloud.sql.connector", "google.cloud.secretmanager", "aiohttp", "grpc") if m in sys.modules]
-print(json.dumps({"seconds": seconds, "cloud_modules": cloud}))
+print(json.dumps({"seconds": seconds, "cloud_modules": cloud, "modules": len(sys.modules)}))
 """
+_IMPORT = "import time; t = time.perf_counter(); {stmt}; print(time.perf_counter() - t)"
 
 
-def imports(env: dict[str, str], repeats: int = 3) -> dict[str, Any]:
-    """Import time of the Cloud-only clients on their own, and of each main.py (with what it pulled in)."""
-    full_env = os.environ | env | {"PYTHONPATH": str(ROOT)}
+def imports(env: dict[str, str], folders: dict[str, Path], repeats: int = 3) -> dict[str, Any]:
+    """Import time of the Cloud-only clients on their own, and of each packaged main.py."""
 
-    def timed(code: str, *args: str) -> list[str]:
-        runs = [
+    def timed(code: str, folder: Path, *args: str) -> list[str]:
+        full_env = os.environ | env | {"PYTHONPATH": str(folder)}
+        return [
             subprocess.run(
                 [sys.executable, "-c", code, *args],
                 env=full_env,
+                cwd=folder,
                 capture_output=True,
                 text=True,
                 check=True,
@@ -85,7 +133,6 @@ def imports(env: dict[str, str], repeats: int = 3) -> dict[str, Any]:
             ).stdout.strip()
             for _ in range(repeats)
         ]
-        return runs
 
     cloud = {
         "cloud_sql_connector": "import google.cloud.sql.connector",
@@ -93,9 +140,29 @@ def imports(env: dict[str, str], repeats: int = 3) -> dict[str, Any]:
     }
     out: dict[str, Any] = {}
     for name, stmt in cloud.items():
-        out[name + "_s"] = round(stats.median([float(x) for x in timed(_IMPORT.format(stmt=stmt))]), 4)
+        runs = timed(_IMPORT.format(stmt=stmt), folders["hello"])
+        out[name + "_s"] = round(stats.median([float(x) for x in runs]), 4)
     for name in ("auth", "releases", "health"):
-        runs = [json.loads(x) for x in timed(_MAIN_MODULES, str(FUNCTIONS / name / "main.py"))]
+        runs = [json.loads(x) for x in timed(_MAIN_MODULES, folders[name], str(folders[name] / "main.py"))]
         out[f"main_{name}_s"] = round(stats.median([r["seconds"] for r in runs]), 4)
         out[f"main_{name}_cloud_modules"] = runs[0]["cloud_modules"]
+        out[f"main_{name}_modules"] = runs[0]["modules"]
     return out
+
+
+@contextlib.contextmanager
+def cloud_environment(env: dict[str, str], *, database: str, user: str) -> Iterator[tuple[dict[str, str], Any]]:
+    """`env` turned to the Cloud path: the connector through the stand-ins instead of DATABASE_URL."""
+    sys.path.insert(0, str(ROOT))
+    from tests.google_apis import CloudSql
+
+    with tempfile.TemporaryDirectory(prefix="rm-cloud-") as folder, CloudSql(Path(folder)) as sql:
+        cloud = {k: v for k, v in env.items() if k != "DATABASE_URL"} | sql.environment(db_user=user, db_name=database)
+        yield cloud, sql
+
+
+def with_secret_reference(env: dict[str, str], sql: Any, *, jwt_secret: str) -> dict[str, str]:
+    """`env` whose JWT key is an `sm://` reference served by the Secret Manager stand-in."""
+    name = "projects/demo/secrets/jwt-key/versions/latest"
+    sql.apis.secrets[name] = jwt_secret
+    return env | {"JWT_SECRET": f"sm://{name}", "SECRET_MANAGER_ENDPOINT": sql.apis.url}

@@ -75,6 +75,11 @@ class BenchDatabase:
         self.size = 0
         self.admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
 
+    @property
+    def user(self) -> str:
+        """The database role the servers sign in as (also over the Cloud SQL stand-in)."""
+        return str(sa.engine.make_url(self.url).username)
+
     def environment(self) -> dict[str, str]:
         """The settings every server of the run gets (test environment: placeholder JWT key allowed)."""
         return {

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.cold_start import cold_start, imports
+from bench.cold_start import cloud_environment, cold_start, imports, unpacked_packages, with_secret_reference
 from bench.data import BenchDatabase
 from bench.fixtures import prepare
 from bench.login_budget import login_budget
@@ -94,9 +94,20 @@ def main(argv: list[str] | None = None) -> int:
                 "auth": ("/auth/me", auth),
                 "releases": (f"/releases/{fixtures['hit_ids'][0]}", auth),
             }
-            results["cold_start"] = cold_start(env, probes, args.spawns, logs)
-            results["imports"] = imports(env)
-            print("  cold start: done", flush=True)
+            with unpacked_packages() as folders:
+                results["cold_start"] = cold_start(env, probes, args.spawns, logs, folders)
+                print("  cold start, local path: done", flush=True)
+                with cloud_environment(env, database=db.name, user=db.user) as (cloud, sql):
+                    results["cold_start_cloud"] = cold_start(cloud, probes, args.spawns, logs, folders, label="cloud")
+                    from shared.settings import DEV_JWT_SECRET
+
+                    secret = with_secret_reference(cloud, sql, jwt_secret=DEV_JWT_SECRET)
+                    results["cold_start_cloud_sm"] = cold_start(
+                        secret, {"auth": probes["auth"]}, args.spawns, logs, folders, label="cloud-sm"
+                    )
+                    results["cloud_requests"] = dict(sql.apis.requests)
+                print("  cold start, Cloud path: done", flush=True)
+                results["imports"] = imports(env, folders)
         if "warm" in parts:
             from shared.db import reset_engine
 

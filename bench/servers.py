@@ -59,10 +59,13 @@ def get(port: int, path: str, headers: dict[str, str] | None = None, timeout: fl
 class Server:
     """One `functions-framework --source S --target T` process on a free loopback port."""
 
-    def __init__(self, source: Path, target: str, *, threads: int, env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self, source: Path, target: str, *, threads: int, env: dict[str, str], log: Path, path: Path = ROOT
+    ) -> None:
+        """`path` is the one folder on PYTHONPATH: the repository, or an unpacked deploy package."""
         self.source, self.target, self.threads = source, target, threads
         self.port = free_port()
-        self.env = os.environ | env | {"WORKERS": "1", "THREADS": str(threads), "PYTHONPATH": str(ROOT)}
+        self.env = os.environ | env | {"WORKERS": "1", "THREADS": str(threads), "PYTHONPATH": str(path)}
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
         self.started = 0.0
@@ -82,7 +85,9 @@ class Server:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as out:
             self.started = time.perf_counter()
-            self.process = subprocess.Popen(command, env=self.env, stdout=out, stderr=out, start_new_session=True)
+            self.process = subprocess.Popen(
+                command, env=self.env, cwd=self.source.parent, stdout=out, stderr=out, start_new_session=True
+            )
 
     def wait_for(self, path: str, headers: dict[str, str] | None = None, *, timeout_s: float = 60.0) -> float:
         """Seconds from spawn to the first 200 on `path` (polling every 5 ms)."""
