@@ -1,1 +1,5 @@
 """The package the three functions share: settings, database, cache, security and services."""
+
+from shared.startup import import_redis
+
+import_redis()

@@ -1,9 +1,7 @@
 """The database: one lazily built engine per instance, and explicit transactions.
 
-Three ways to reach PostgreSQL, chosen by settings alone:
-- CLOUD_SQL_INSTANCE: the Cloud SQL Python Connector (pg8000, lazy refresh, private IP, IAM auth);
-- DATABASE_URL: a plain SQLAlchemy URL (tests, CI, a local server);
-- neither, in development: the embedded PostgreSQL of `shared.local`.
+The pool opens its connections through `shared.connections` (Cloud SQL connector, DATABASE_URL
+or the embedded server, chosen by settings alone).
 """
 
 from __future__ import annotations
@@ -18,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import MetaData
 
+from shared import connections
 from shared.settings import Settings, get_settings
 
 # Constraint names are stable so migrations and error mapping can rely on them.
@@ -30,20 +29,6 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
-
-
-def database_url(settings: Settings) -> str:
-    """The URL for a non-Cloud-SQL setup: DATABASE_URL, else the embedded server in development."""
-    if settings.database_url is not None:
-        url = settings.database_url.get_secret_value()
-        # Accept the plain form users paste; we always talk through pg8000.
-        for prefix in ("postgresql://", "postgres://"):
-            if url.startswith(prefix):
-                url = "postgresql+pg8000://" + url.removeprefix(prefix)
-        return url
-    from shared.local import embedded_database_url
-
-    return embedded_database_url()
 
 
 def _engine_options(settings: Settings) -> dict[str, Any]:
@@ -82,59 +67,17 @@ def _ping_idle_connections(engine: sa.Engine) -> None:
             raise sa.exc.DisconnectionError() from error
 
 
-def _on_connect(settings: Settings) -> Callable[..., None]:
-    def set_session_defaults(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        # A slow query ends as an error well inside the function timeout instead of hanging it.
-        cursor.execute(f"SET statement_timeout = {int(settings.db_statement_timeout_ms)}")
-        cursor.execute("SET TIME ZONE 'UTC'")
-        cursor.close()
-        dbapi_connection.commit()
-
-    return set_session_defaults
-
-
 def build_engine(settings: Settings, *, connector_factory: Callable[..., Any] | None = None) -> sa.Engine:
     """Create the engine for these settings (no connection is opened until first use)."""
-    if settings.cloud_sql_instance:
-        engine = _cloud_sql_engine(settings, connector_factory)
-    else:
-        url = database_url(settings)
-        connect_args = {"timeout": settings.db_connect_timeout_s, "application_name": settings.app_name}
-        engine = sa.create_engine(url, connect_args=connect_args, **_engine_options(settings))
-    sa.event.listen(engine, "connect", _on_connect(settings))
+    connect = connections.connector(settings, connector_factory=connector_factory)
+    engine = sa.create_engine("postgresql+pg8000://", creator=connect, **_engine_options(settings))
+
+    @sa.event.listens_for(engine, "connect")
+    def _session_defaults(dbapi_connection: Any, _record: Any) -> None:
+        connections.set_session_defaults(dbapi_connection, settings)
+
     _ping_idle_connections(engine)
     return engine
-
-
-def _cloud_sql_engine(settings: Settings, connector_factory: Callable[..., Any] | None) -> sa.Engine:
-    # Cloud-only import: keeps the connector (and aiohttp) off the local import path.
-    from google.cloud.sql.connector import Connector, IPTypes, RefreshStrategy
-
-    factory = connector_factory or Connector
-    options: dict[str, Any] = {
-        "ip_type": IPTypes.PRIVATE if settings.db_private_ip else IPTypes.PUBLIC,
-        "enable_iam_auth": settings.db_iam_auth,
-        "refresh_strategy": RefreshStrategy.LAZY,  # serverless CPU is throttled between requests
-    }
-    if settings.cloud_sql_admin_endpoint:
-        options["sqladmin_api_endpoint"] = settings.cloud_sql_admin_endpoint
-    connector = factory(**options)
-    password = None if settings.db_iam_auth or settings.db_password is None else settings.db_password.get_secret_value()
-
-    instance = str(settings.cloud_sql_instance)
-
-    def getconn() -> Any:
-        kwargs: dict[str, Any] = {
-            "user": settings.db_user,
-            "db": settings.db_name,
-            "application_name": settings.app_name,
-        }
-        if password is not None:
-            kwargs["password"] = password
-        return connector.connect(instance, "pg8000", **kwargs)
-
-    return sa.create_engine("postgresql+pg8000://", creator=getconn, **_engine_options(settings))
 
 
 @functools.cache
@@ -250,19 +193,6 @@ def unit_of_work(
 def one_of(column: str, values: Iterable[str]) -> str:
     """A CHECK or index condition from an enumeration: `status IN ('draft', 'ready')`."""
     return f"{column} IN ({', '.join(repr(str(value)) for value in values)})"
-
-
-UNIQUE_VIOLATION = "23505"
-
-
-def sqlstate(error: BaseException) -> str | None:
-    """The PostgreSQL SQLSTATE behind a SQLAlchemy/pg8000 error, if there is one."""
-    original = getattr(error, "orig", error)
-    args = getattr(original, "args", ())
-    if args and isinstance(args[0], dict):
-        code = args[0].get("C")
-        return str(code) if code else None
-    return None
 
 
 def reset_engine() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import time
@@ -10,10 +11,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Literal
 
-import sqlalchemy as sa
-
+from shared import connections
 from shared.cache import Cache, get_cache
-from shared.db import get_engine
 from shared.models import Out
 from shared.settings import get_settings
 
@@ -48,12 +47,42 @@ def _timed(check: Callable[[], Any]) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
 
 
-def _database_check(engine: Callable[[], sa.Engine]) -> Callable[[], Any]:
-    def check() -> None:
-        with engine().connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
+class DatabaseProbe:
+    """`SELECT 1` on one connection of the probe's own, never the request pool, and no SQLAlchemy
+    (it would cost health's cold start a third). The connection is opened on first use; if a kept
+    one has died (a restart, a failover), one new connection is tried at once. A probe stuck on a
+    hung database holds the lock, so the next one times out rather than piling up."""
 
-    return check
+    def __init__(self, connect: connections.Connect) -> None:
+        self._connect = connect
+        self._connection: Any = None
+        self._lock = threading.Lock()
+
+    def ping(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                try:
+                    return self._select_one()
+                except Exception:  # noqa: BLE001 - a kept connection may be dead; try a new one
+                    self._drop()
+            self._connection = self._connect()
+            self._connection.autocommit = True
+            try:
+                self._select_one()
+            except Exception:
+                self._drop()
+                raise
+
+    def _select_one(self) -> None:
+        cursor = self._connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.fetchall()
+        cursor.close()
+
+    def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        with contextlib.suppress(Exception):  # it is already broken
+            connection.close()
 
 
 def _outcome(future: Future[float], deadline: float, *, down: str) -> dict[str, Any]:
@@ -66,19 +95,17 @@ def _outcome(future: Future[float], deadline: float, *, down: str) -> dict[str, 
         return {"status": down, "latency_ms": None, "reason": "unreachable"}
 
 
-def check_dependencies(
-    engine: Callable[[], sa.Engine], cache: Cache, *, timeout_s: float = CHECK_TIMEOUT_S
-) -> dict[str, Any]:
+def check_dependencies(database: DatabaseProbe, cache: Cache, *, timeout_s: float = CHECK_TIMEOUT_S) -> dict[str, Any]:
     """Probe database and cache in parallel; the whole call takes at most `timeout_s`."""
     deadline = time.monotonic() + timeout_s
-    database = _pool.submit(_timed, _database_check(engine))
+    database_ping = _pool.submit(_timed, database.ping)
     checks = {}
     if cache.enabled:
         cached = _pool.submit(_timed, cache.ping)
         checks["cache"] = _outcome(cached, deadline, down="down")
     else:
         checks["cache"] = {"status": "disabled", "latency_ms": None}
-    checks["database"] = _outcome(database, deadline, down="down")
+    checks["database"] = _outcome(database_ping, deadline, down="down")
     if checks["database"]["status"] != "ok":
         status = "unavailable"
     elif checks["cache"]["status"] != "ok":
@@ -111,5 +138,7 @@ class HealthReporter:
 
 @functools.cache
 def get_reporter() -> HealthReporter:
-    """The instance's health reporter over its own engine and cache."""
-    return HealthReporter(lambda: check_dependencies(get_engine, get_cache()))
+    """The instance's health reporter over its own database connection and the cache."""
+    connect = functools.cache(lambda: connections.connector(get_settings()))  # one Cloud SQL connector
+    probe = DatabaseProbe(lambda: connect()())
+    return HealthReporter(lambda: check_dependencies(probe, get_cache()))

@@ -18,7 +18,8 @@ from shared.applications.tables import application_stages, applications
 from shared.audit import service as audit
 from shared.auth import roles
 from shared.auth.tables import teams
-from shared.db import UnitOfWork, sqlstate
+from shared.connections import sqlstate
+from shared.db import UnitOfWork
 from shared.errors import Conflict, FieldError, Invalid, NotFound
 from shared.pagination import decode_cursor, page
 

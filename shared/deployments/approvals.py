@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 from shared.audit import service as audit
 from shared.auth import roles
-from shared.db import UNIQUE_VIOLATION, UnitOfWork, sqlstate
+from shared.connections import UNIQUE_VIOLATION, sqlstate
+from shared.db import UnitOfWork
 from shared.deployments import rules
 from shared.deployments.gates import check_move, release_authors, stage_of
 from shared.deployments.records import get_deployment, with_decisions

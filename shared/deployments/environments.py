@@ -13,7 +13,8 @@ from shared.applications import rules as paths
 from shared.applications import service as applications
 from shared.audit import service as audit
 from shared.auth import roles
-from shared.db import UNIQUE_VIOLATION, UnitOfWork, sqlstate
+from shared.connections import UNIQUE_VIOLATION, sqlstate
+from shared.db import UnitOfWork
 from shared.deployments.schemas import EnvironmentOut
 from shared.deployments.tables import environments
 from shared.errors import Conflict, PreconditionFailed

@@ -8,7 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from shared.auth.people import describe_actor
-from shared.db import UNIQUE_VIOLATION, UnitOfWork, sqlstate
+from shared.connections import UNIQUE_VIOLATION, sqlstate
+from shared.db import UnitOfWork
 from shared.deployments import gates, rules
 from shared.deployments.schemas import ApprovalOut, DeploymentOut
 from shared.deployments.tables import approvals, deployments

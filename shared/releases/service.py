@@ -13,7 +13,8 @@ from pydantic import StringConstraints
 
 from shared.audit import service as audit
 from shared.auth.people import describe_actor
-from shared.db import UNIQUE_VIOLATION, UnitOfWork, sqlstate
+from shared.connections import UNIQUE_VIOLATION, sqlstate
+from shared.db import UnitOfWork
 from shared.errors import Conflict, NotFound
 from shared.events import outbox
 from shared.models import Shape

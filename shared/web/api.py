@@ -23,9 +23,8 @@ from flask import Request, Response
 from werkzeug import exceptions as http
 from werkzeug.wrappers import Response as BaseResponse
 
-from shared import errors, etags, idempotency
+from shared import errors, etags
 from shared.cache import Found, Prefetched, get_cache
-from shared.db import unit_of_work
 from shared.logs import configure_logging, request_id_var, trace_var
 from shared.settings import get_settings
 from shared.web import docs, headers, openapi, problems
@@ -177,6 +176,11 @@ class Api(RouteTable):
         prefetched: Mapping[CacheKey, Found],
     ) -> Response:
         """Run the view in one transaction; a creating POST with Idempotency-Key joins it."""
+        # Imported on the first request that needs them: a function whose routes never use the
+        # database (health) then never loads SQLAlchemy.
+        from shared import idempotency
+        from shared.db import unit_of_work
+
         key = call.request.headers.get("Idempotency-Key") if route.idempotent else None
         with unit_of_work(cache=Prefetched(get_cache(), dict(prefetched)) if prefetched else None) as work:
             call.unit_of_work = work

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
+import sys
 import traceback
+from typing import Any
 
 import pydantic
 import pydantic_core
-import sqlalchemy.exc
 from flask import Response
 from werkzeug import exceptions as http
 
 from shared import errors
-from shared.db import sqlstate
+from shared.connections import sqlstate
 from shared.settings import ConfigError
 
 log = logging.getLogger(__name__)
@@ -109,16 +110,23 @@ def from_http_exception(error: http.HTTPException) -> Response:
     )
 
 
+def _sqlalchemy_errors() -> Any:
+    """`sqlalchemy.exc` if SQLAlchemy is loaded; if it is not (the health function never loads it),
+    no error can be one of its kinds."""
+    return sys.modules.get("sqlalchemy.exc")
+
+
 def _is_database_outage(error: Exception) -> bool:
-    if isinstance(error, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError | sqlalchemy.exc.TimeoutError):
+    exc = _sqlalchemy_errors()
+    if exc is not None and isinstance(error, exc.OperationalError | exc.InterfaceError | exc.TimeoutError):
         return True
-    if isinstance(error, sqlalchemy.exc.DBAPIError):
+    if exc is not None and isinstance(error, exc.DBAPIError):
         return error.connection_invalidated or sqlstate(error) in _UNAVAILABLE_SQLSTATES
     # pg8000 reports a dropped socket as a plain network error before SQLAlchemy wraps it.
     return isinstance(error, ConnectionError | TimeoutError)
 
 
-def _log_database_error(error: sqlalchemy.exc.DBAPIError) -> None:
+def _log_database_error(error: Any) -> None:
     """A traceback naming the statement and its SQLSTATE, without the database's own message: that
     can quote a value sent with the statement (`invalid input syntax ...: "<value>"`)."""
     kind = f"{type(error).__module__}.{type(error).__name__}"
@@ -148,7 +156,8 @@ def from_unexpected(error: Exception) -> Response:
             "The database cannot be reached; retry shortly.",
             headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
         )
-    if isinstance(error, sqlalchemy.exc.DBAPIError):
+    exc = _sqlalchemy_errors()
+    if exc is not None and isinstance(error, exc.DBAPIError):
         _log_database_error(error)
     else:
         log.exception("unhandled error")

@@ -30,6 +30,22 @@ class SlugConverter(BaseConverter):
     regex = r"[a-z0-9][a-z0-9-]{0,62}"
 
 
+class LazyBuildRule(Rule):
+    """A Werkzeug rule that compiles its URL builders when a URL is first built from it, not when it
+    is added: Werkzeug generates and `compile()`s two builder functions per rule (about 2 ms each),
+    90 ms of the auth function's cold start, and a request only ever matches."""
+
+    def _compile_builder(self, append_unknown: bool = True) -> Callable[..., tuple[str, str]]:
+        compiled: list[Callable[..., tuple[str, str]]] = []
+
+        def build(rule: Rule, *args: Any, **kwargs: Any) -> tuple[str, str]:
+            if not compiled:
+                compiled.append(Rule._compile_builder(rule, append_unknown))
+            return compiled[0](rule, *args, **kwargs)
+
+        return build
+
+
 @dataclass(frozen=True)
 class Route:
     """One operation: what it accepts, who may call it, what it answers."""
@@ -123,7 +139,7 @@ class RouteTable:
             declared = RouteOptions(**options)
             declared["summary"] = options.get("summary") or (view.__doc__ or "").strip().split("\n")[0]
             endpoint = f"{method} {path}"
-            rule = Rule(path, endpoint=endpoint, methods=[method])
+            rule = LazyBuildRule(path, endpoint=endpoint, methods=[method])
             self._map.add(rule)
             body, query = view_inputs(view, set(rule.arguments))
             route = Route(method=method, path=path, view=view, body=body, query=query, **declared)

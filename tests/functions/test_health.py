@@ -6,11 +6,17 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-import sqlalchemy as sa
 
+from shared import connections
 from shared import health as health_module
 from shared.cache import Cache, get_cache
-from shared.db import get_engine
+from shared.settings import get_settings, load_settings
+
+
+def database(url: str | None = None, **settings) -> health_module.DatabaseProbe:
+    """The health probe on the test database, or on `url`."""
+    chosen = load_settings(database_url=url, **settings) if url else get_settings()
+    return health_module.DatabaseProbe(connections.connector(chosen))
 
 
 @pytest.fixture
@@ -55,7 +61,7 @@ def test_health_is_served_at_the_function_root_too(health):
 
 def test_cache_down_is_200_degraded(health, monkeypatch):
     dead = Cache(redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2), prefix="x")
-    use_reporter(monkeypatch, lambda: health_module.check_dependencies(get_engine, dead))
+    use_reporter(monkeypatch, lambda: health_module.check_dependencies(database(), dead))
 
     response = health.get("/health")
 
@@ -66,15 +72,15 @@ def test_cache_down_is_200_degraded(health, monkeypatch):
 
 
 def test_cache_not_configured_is_degraded():
-    result = health_module.check_dependencies(get_engine, Cache(None))
+    result = health_module.check_dependencies(database(), Cache(None))
 
     assert result["status"] == "degraded"
     assert result["checks"]["cache"]["status"] == "disabled"
 
 
 def test_database_down_gives_503_unavailable_with_retry_after(health, monkeypatch):
-    unreachable = sa.create_engine("postgresql+pg8000://postgres@127.0.0.1:1/none", connect_args={"timeout": 1})
-    use_reporter(monkeypatch, lambda: health_module.check_dependencies(lambda: unreachable, get_cache()))
+    unreachable = database("postgresql://postgres@127.0.0.1:1/none", db_connect_timeout_s=1)
+    use_reporter(monkeypatch, lambda: health_module.check_dependencies(unreachable, get_cache()))
 
     response = health.get("/health")
 
@@ -85,9 +91,9 @@ def test_database_down_gives_503_unavailable_with_retry_after(health, monkeypatc
 
 
 def test_health_answers_within_two_seconds_when_both_dependencies_hang(health, monkeypatch, silent_port):
-    hung_db = sa.create_engine(f"postgresql+pg8000://postgres@127.0.0.1:{silent_port}/x", connect_args={"timeout": 30})
+    hung_db = database(f"postgresql://postgres@127.0.0.1:{silent_port}/x", db_connect_timeout_s=30)
     hung_cache = Cache(redis.Redis(host="127.0.0.1", port=silent_port, socket_timeout=30, socket_connect_timeout=30))
-    use_reporter(monkeypatch, lambda: health_module.check_dependencies(lambda: hung_db, hung_cache))
+    use_reporter(monkeypatch, lambda: health_module.check_dependencies(hung_db, hung_cache))
 
     started = time.monotonic()
     response = health.get("/health")
@@ -96,3 +102,22 @@ def test_health_answers_within_two_seconds_when_both_dependencies_hang(health, m
     assert response.status_code == 503
     assert response.get_json()["checks"]["database"]["reason"] == "timeout"
     assert response.get_json()["checks"]["cache"]["reason"] == "timeout"
+
+
+def test_the_database_check_survives_its_connection_being_killed(health):
+    import sqlalchemy as sa
+
+    from shared.db import transaction
+
+    probe = database()
+    probe.ping()
+    with transaction() as conn:
+        killed = conn.execute(
+            sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid() AND query = 'SELECT 1'"
+            )
+        ).all()
+    assert killed  # the probe's idle connection was found and ended
+
+    probe.ping()  # a new connection, at once: no false "unavailable" after a database restart
