@@ -81,3 +81,30 @@ def test_the_audit_key_is_refused_as_a_placeholder_or_short_and_required_outside
         load_settings(**PROD).audit_signing_key()
     assert load_settings(environment="development").audit_signing_key() == DEV_AUDIT_KEY.encode()
     assert load_settings(**PROD, audit_key="k" * 40).audit_signing_key() == b"k" * 40
+
+
+@pytest.mark.parametrize(
+    ("url", "arguments"),
+    [
+        (
+            "postgresql://app:s%40cret@db.internal:6543/releases",
+            {"user": "app", "password": "s@cret", "host": "db.internal", "port": 6543, "database": "releases"},
+        ),
+        ("postgres://app@127.0.0.1/releases", {"user": "app", "host": "127.0.0.1", "database": "releases"}),
+        (
+            "postgresql+pg8000://postgres@/rm?unix_sock=/tmp/pg/.s.PGSQL.5432",
+            {"user": "postgres", "database": "rm", "unix_sock": "/tmp/pg/.s.PGSQL.5432"},
+        ),
+    ],
+)
+def test_a_database_url_becomes_the_drivers_connect_arguments(url, arguments):
+    from shared.connections import url_arguments
+
+    assert url_arguments(url) == arguments
+
+
+def test_a_database_url_of_another_kind_is_refused_naming_the_setting():
+    from shared.connections import url_arguments
+
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        url_arguments("mysql://app@db/releases")
