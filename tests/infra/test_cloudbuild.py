@@ -143,13 +143,66 @@ def test_the_build_runs_as_the_pipeline_account_whoever_submits_it():
 
 def test_terraform_runs_on_a_pinned_image_that_meets_the_required_version():
     image = PIPELINE["substitutions"]["_TERRAFORM_IMAGE"]
-    version = re.fullmatch(r"hashicorp/terraform:(\d+)\.(\d+)\.(\d+)", image)
+    # The version tag stays when an operator pins the digest too (NAME:TAG@sha256:DIGEST).
+    version = re.fullmatch(rf"{REGISTRY}hashicorp/terraform:(\d+)\.(\d+)\.(\d+){DIGEST}", image)
     required = re.match(r">= (\d+)\.(\d+)", stack().files["versions.tf"]["terraform"][0]["required_version"])
 
     assert version and required
     assert (int(version[1]), int(version[2])) >= (int(required[1]), int(required[2]))
     for step_id in ("terraform-init", "terraform-plan", "terraform-apply"):
         assert STEPS[step_id]["name"] == "${_TERRAFORM_IMAGE}"
+
+
+# An image reference: an optional registry host, a path, then a tag, a digest, or both. Google's own
+# registries (gcr.io, Artifact Registry) may be named directly in a build; Docker Hub images only
+# through a substitution, so that an operator can pin their digest (README, "The build images").
+REGISTRY = r"(?:[a-z0-9.-]+\.[a-z]+(?::\d+)?/)?"
+DIGEST = r"(?:@sha256:[0-9a-f]{64})?"
+IMAGE = re.compile(rf"{REGISTRY}[a-z0-9]+(?:[._/-]+[a-z0-9]+)*(?::[\w][\w.-]{{0,127}}{DIGEST}|@sha256:[0-9a-f]{{64}})")
+GOOGLE_REGISTRY = re.compile(r"(?:[a-z]+\.)?gcr\.io/|[a-z0-9-]+-docker\.pkg\.dev/")
+SUBSTITUTION = re.compile(r"\$\{(_[A-Z0-9_]+)\}")
+BUILDS = {"cloudbuild.yaml": PIPELINE, ".ci/test.cloudbuild.yaml": TEST_BUILD}
+
+
+def images(build: dict) -> list[tuple[str, str]]:
+    """(step id, image) for every image a build pulls: each step's own, and what its docker steps run."""
+    found = []
+    for step in build["steps"]:
+        found.append((step["id"], step["name"]))
+        args = [str(arg) for arg in step.get("args", [])]
+        if step["name"].startswith("gcr.io/cloud-builders/docker") and args[:1] in (["run"], ["pull"]):
+            found.append((step["id"], next(arg for arg in args[1:] if not arg.startswith("-"))))
+    return found
+
+
+def test_every_image_either_build_pulls_is_a_substitution_or_from_a_google_registry():
+    for file, build in BUILDS.items():
+        for step_id, image in images(build):
+            named = SUBSTITUTION.fullmatch(image)
+            if not named:
+                assert GOOGLE_REGISTRY.match(image), f"{file} {step_id}: {image} is pulled by a name no one can pin"
+                continue
+            default = build.get("substitutions", {}).get(named[1])
+            assert default, f"{file} {step_id}: {image} has no default"
+            assert IMAGE.fullmatch(default), f"{file}: {named[1]} = {default} is not NAME:TAG[@sha256:DIGEST]"
+    # A pinned value is accepted as well as a tag.
+    assert IMAGE.fullmatch("python:3.11-bookworm@sha256:" + "0" * 64)
+    assert IMAGE.fullmatch("europe-west1-docker.pkg.dev/acme/hub/library/python@sha256:" + "0" * 64)
+    assert not IMAGE.fullmatch("python") and not GOOGLE_REGISTRY.match("python:3.11-bookworm")
+
+
+def test_the_test_build_runs_on_the_images_the_pipeline_names():
+    passed = [a for a in words(STEPS["lint-and-test"]) if a.startswith("--substitutions=")]
+    assert len(passed) == 1
+    given = dict(item.split("=", 1) for item in passed[0].removeprefix("--substitutions=").split(","))
+    used = {named[1] for _, image in images(TEST_BUILD) if (named := SUBSTITUTION.fullmatch(image))}
+
+    assert used == {"_PYTHON_IMAGE", "_POSTGRES_IMAGE", "_REDIS_IMAGE"}
+    assert set(given) == used
+    for key in used:
+        assert given[key] == f"${{{key}}}", f"lint-and-test passes {key} = {given[key]}"
+        # Submitted by hand, the test build runs on the same images as the pipeline's.
+        assert TEST_BUILD["substitutions"][key] == PIPELINE["substitutions"][key], key
 
 
 def test_project_region_and_environment_are_substitutions_and_names_match_terraform():

@@ -325,11 +325,17 @@ def _budget(functions: dict, max_connections: int, reserved: int) -> tuple[int, 
     return demand, max_connections - reserved
 
 
-@pytest.mark.parametrize("environment", ["defaults", "staging", "production"])
-def test_the_functions_worst_case_connections_fit_under_max_connections(environment):
+def environment_values(environment: str) -> dict:
+    """Every variable's value in an environment: the defaults, then what its .tfvars sets."""
     values = {name: stack().default(name) for name in stack().variables}
     if environment != "defaults":
         values |= load(TERRAFORM / "environments" / f"{environment}.tfvars")
+    return values
+
+
+@pytest.mark.parametrize("environment", ["defaults", "staging", "production"])
+def test_the_functions_worst_case_connections_fit_under_max_connections(environment):
+    values = environment_values(environment)
 
     demand, budget = _budget(
         values["functions"], values["database_max_connections"], values["database_reserved_connections"]
@@ -518,17 +524,41 @@ def test_each_environment_file_sets_only_declared_variables_and_production_is_re
     assert production["database_high_availability"] is True and production["redis_tier"] == "STANDARD_HA"
 
 
+# The functions a person or a pipeline waits on: production keeps one instance of each warm, so the
+# first request after a quiet spell never pays a cold start. /health may start cold (probes retry).
+KEPT_WARM_IN_PRODUCTION = {"auth", "releases"}
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_production_keeps_auth_and_releases_warm_and_staging_scales_everything_to_zero(environment):
+    functions = environment_values(environment)["functions"]
+    service = stack().resource(*FUNCTION)["service_config"][0]
+
+    assert service["min_instance_count"] == "${each.value.min_instances}"
+    assert sorted(functions) == FOLDERS
+    for name, sizing in functions.items():
+        if environment == "production" and name in KEPT_WARM_IN_PRODUCTION:
+            assert sizing["min_instances"] >= 1, f"production {name} would start cold after a quiet spell"
+        else:
+            assert sizing["min_instances"] == 0, f"{environment} {name} pays for an idle instance"
+
+
 # Resources of other providers than hashicorp/google, whose schema the check below does not have.
 NOT_IN_GOOGLE_SCHEMA = {"google_project_service_identity": "google-beta", "time_sleep": "time"}
 
 
-def test_every_argument_and_block_is_one_the_google_provider_accepts():
+def google_schema() -> dict:
+    """The provider's schema; skipped where PyPI is out of reach, never in CI."""
     try:
-        schema = provider_schema.load()
+        return provider_schema.load()
     except provider_schema.SchemaUnavailable as error:
         if os.environ.get("CI"):
             raise  # CI has PyPI access: the check must run there
         pytest.skip(f"the provider schema could not be fetched ({error}); CI runs this check")
+
+
+def test_every_argument_and_block_is_one_the_google_provider_accepts():
+    schema = google_schema()
     constraint = stack().files["versions.tf"]["terraform"][0]["required_providers"][0]["google"]["version"]
     bounds = re.fullmatch(r">= (\d+)\.(\d+), < (\d+)\.0", constraint)
     assert bounds, constraint
@@ -555,6 +585,25 @@ def test_every_argument_and_block_is_one_the_google_provider_accepts():
 
     assert not problems, "not in the provider's schema: " + ", ".join(problems)
     assert checked >= 30
+
+
+def _argument_names(block: provider_schema.Block) -> set[str]:
+    names = set(block["arguments"]) | set(block["blocks"])
+    for nested in block["blocks"].values():
+        names |= _argument_names(nested)
+    return names
+
+
+def test_the_function_resource_offers_no_startup_cpu_boost_yet():
+    # Cloud Run's own service resource has the switch (the reduced schema does see it there) ...
+    schema = google_schema()
+    run = schema["google_cloud_run_v2_service"]["blocks"]["template"]["blocks"]["containers"]["blocks"]
+    assert "startup_cpu_boost" in run["resources"]["arguments"]
+    # ... the Cloud Functions resource has none. The day it does, this fails: turn it on for auth and
+    # releases in production (a variable per function, like min_instances, off in staging) and
+    # update the README's "Cold starts in production".
+    offered = sorted(n for n in _argument_names(schema[FUNCTION[0]]) if "boost" in n)
+    assert not offered, f"{FUNCTION[0]} now offers {offered}: turn startup CPU boost on in production"
 
 
 def test_checkov_finds_nothing_and_every_skip_is_inline_with_its_reason():
