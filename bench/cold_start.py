@@ -166,3 +166,60 @@ def with_secret_reference(env: dict[str, str], sql: Any, *, jwt_secret: str) -> 
     name = "projects/demo/secrets/jwt-key/versions/latest"
     sql.apis.secrets[name] = jwt_secret
     return env | {"JWT_SECRET": f"sm://{name}", "SECRET_MANAGER_ENDPOINT": sql.apis.url}
+
+
+_PROFILE = """
+import json, sys, time
+import functions_framework
+started = time.perf_counter()
+app = functions_framework.create_app(sys.argv[1], "main.py")
+loaded = time.perf_counter()
+status = app.test_client().get(sys.argv[2], headers=json.loads(sys.argv[3])).status_code
+print(json.dumps({"main_s": loaded - started, "first_request_s": time.perf_counter() - loaded, "status": status}))
+"""
+
+
+def _group(module: str) -> str:
+    parts = module.split(".")
+    return ".".join(parts[:3] if parts[0] == "google" else parts[:2] if parts[0] == "shared" else parts[:1])
+
+
+def where_the_time_goes(
+    env: dict[str, str], probes: Probes, folders: dict[str, Path], *, repeats: int = 3, top: int = 8
+) -> dict[str, Any]:
+    """For each function, in a fresh interpreter from its package: the time to load main.py and to
+    answer the first request, and `python -X importtime`'s self time of what those two imported
+    (beyond functions-framework, which hello loads too), summed by package: the profile of what
+    remains of a cold start."""
+    out: dict[str, Any] = {}
+    for name, (path, headers) in probes.items():
+        folder = folders[name]
+        runs: list[tuple[dict[str, Any], dict[str, int]]] = []
+        for _ in range(repeats):
+            done = subprocess.run(
+                [sys.executable, "-X", "importtime", "-c", _PROFILE, name, path, json.dumps(headers)],
+                env=os.environ | env | {"PYTHONPATH": str(folder), "LOG_LEVEL": "WARNING"},
+                cwd=folder,
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=120,
+            )
+            lines = [line for line in done.stderr.splitlines() if line.startswith("import time:")]
+            after = next(i for i, line in enumerate(lines) if line.rstrip().endswith("| functions_framework"))
+            grouped: dict[str, int] = {}
+            for line in lines[after + 1 :]:
+                self_us, _, module = line.removeprefix("import time:").split("|", 2)
+                key = _group(module.strip())
+                grouped[key] = grouped.get(key, 0) + int(self_us)
+            runs.append((json.loads(done.stdout.strip().splitlines()[-1]), grouped))
+        packages = {key for _, grouped in runs for key in grouped}
+        medians = {key: stats.median([grouped.get(key, 0) / 1000 for _, grouped in runs]) for key in packages}
+        out[name] = {
+            "main_ms": round(stats.median([r["main_s"] * 1000 for r, _ in runs]), 1),
+            "first_request_ms": round(stats.median([r["first_request_s"] * 1000 for r, _ in runs]), 1),
+            "status": runs[0][0]["status"],
+            "imports_ms": round(sum(medians.values()), 1),
+            "top_imports_ms": {k: round(v, 1) for k, v in sorted(medians.items(), key=lambda kv: -kv[1])[:top]},
+        }
+    return out

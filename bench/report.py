@@ -33,6 +33,8 @@ def report(results: dict[str, Any]) -> str:
         )
     if "imports" in results:
         parts.append(imports_line(results["imports"]))
+    if "cold_start_profile" in results:
+        parts.append(profile_section(results["cold_start_profile"]))
     if "warm" in results:
         parts += [warm_section(results["warm"]["targets"]), connections_section(results["warm"]["connections"])]
     if "scale" in results:
@@ -67,6 +69,19 @@ def imports_line(imp: dict[str, Any]) -> str:
             for n in ("auth", "releases", "health")
         )
     )
+
+
+def profile_section(profile: dict[str, Any]) -> str:
+    """What remains of each local-path cold start: main.py's load, the first request, and the
+    packages their imports spent the most time in (python -X importtime, self time)."""
+    lines = ["\nWhere a local-path cold start goes beyond hello (fresh interpreter, from the package; -X importtime):"]
+    for name, row in profile.items():
+        top = ", ".join(f"{package} {ms:.0f}" for package, ms in row["top_imports_ms"].items())
+        lines.append(
+            f"  {name}: main.py {row['main_ms']:.0f} ms, first request {row['first_request_ms']:.0f} ms "
+            f"({row['status']}); imports {row['imports_ms']:.0f} ms, most in: {top}"
+        )
+    return "\n".join(lines)
 
 
 def warm_section(targets: dict[str, Any]) -> str:

@@ -17,7 +17,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.cold_start import cloud_environment, cold_start, imports, unpacked_packages, with_secret_reference
+from bench.cold_start import (
+    cloud_environment,
+    cold_start,
+    imports,
+    unpacked_packages,
+    where_the_time_goes,
+    with_secret_reference,
+)
 from bench.data import BenchDatabase
 from bench.fixtures import prepare
 from bench.login_budget import login_budget
@@ -108,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                     results["cloud_requests"] = dict(sql.apis.requests)
                 print("  cold start, Cloud path: done", flush=True)
                 results["imports"] = imports(env, folders)
+                results["cold_start_profile"] = where_the_time_goes(env, probes, folders)
         if "warm" in parts:
             from shared.db import reset_engine
 
