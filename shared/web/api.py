@@ -222,8 +222,14 @@ class Api(RouteTable):
         response.headers.update(reply.headers)
         if reply.etag is not None:
             response.set_etag(reply.etag)
-            if request.method in ("GET", "HEAD"):
+            if request.method in ("GET", "HEAD") and _conditional(request):
                 response.make_conditional(request)
                 # make_conditional adds a Date; the server (gunicorn, Werkzeug's) always sends its own.
                 response.headers.remove("Date")
         return response
+
+
+def _conditional(request: Request) -> bool:
+    """Whether a GET may answer 304 (or 412): only If-None-Match and If-Match can change it, as we
+    send no Last-Modified and serve no ranges; most GETs send neither, and skip Werkzeug's work."""
+    return "HTTP_IF_NONE_MATCH" in request.environ or "HTTP_IF_MATCH" in request.environ

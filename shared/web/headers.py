@@ -57,7 +57,11 @@ def preflight(request: Request) -> Response:
 def add_cors(request: Request, response: Response) -> None:
     """Let an allowed origin's page read the answer and the headers it needs."""
     origin = request.headers.get("Origin")
-    response.vary.add("Origin")
+    vary = response.headers.get("Vary")
+    if not vary:
+        response.headers["Vary"] = "Origin"
+    elif "origin" not in (v.strip().lower() for v in vary.split(",")):
+        response.headers["Vary"] = f"{vary}, Origin"
     if origin and origin in _allowed_origins():
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Expose-Headers"] = _EXPOSED_HEADERS
