@@ -116,7 +116,10 @@ def list_page(
     """A page of releases after `after` (a `list_position`), newest first or by SemVer precedence;
     `among`: only the releases whose ids this query selects."""
     order = releases.c.version_key if sort == "-version" else releases.c.created_at
-    query = sa.select(*_columns, order.label("sort_key")).order_by(order.desc(), releases.c.id.desc()).limit(limit + 1)
+    # The cursor's key: `created_at` is among the columns already (decoding a timestamp twice per row
+    # was a tenth of a page's time); `version_key` is read only for its order.
+    also = [order] if order is releases.c.version_key else []
+    query = sa.select(*_columns, *also).order_by(order.desc(), releases.c.id.desc()).limit(limit + 1)
     if application:
         query = query.where(releases.c.application == application)
     if status:
@@ -128,7 +131,7 @@ def list_page(
     if after is not None:
         query = query.where(sa.tuple_(order, releases.c.id) < after)
     rows = work.read(query)
-    items, next_cursor = page(rows, limit, lambda r: [_cursor_value(r.sort_key), str(r.id)])
+    items, next_cursor = page(rows, limit, lambda r: [_cursor_value(getattr(r, order.name)), str(r.id)])
     return {"items": [public_release(r) for r in items], "next_cursor": next_cursor}
 
 

@@ -29,7 +29,7 @@ from shared.db import unit_of_work
 from shared.logs import configure_logging, request_id_var, trace_var
 from shared.settings import get_settings
 from shared.web import docs, headers, openapi, problems
-from shared.web.calls import Call, Reply, json_response
+from shared.web.calls import Call, Reply
 from shared.web.inputs import InvalidInput, validated_body, validated_query
 from shared.web.routes import BODY, QUERY, CacheKey, Route, RouteTable
 
@@ -216,9 +216,14 @@ class Api(RouteTable):
             return result  # type: ignore[return-value]
         reply = result if isinstance(result, Reply) else Reply(body=result)
         status = reply.status or route.status
-        if reply.etag is None and isinstance(reply.body, dict) and "id" in reply.body and status in (200, 201):
-            reply.etag = etags.etag(reply.body)  # every single resource carries its validator
-        response = Response(status=204) if status == 204 else json_response(reply.body, status=status)
+        if status == 204:
+            response = Response(status=204)
+        else:
+            # Once, for the body and its tag; timestamps come out as RFC 3339 UTC, UUIDs as strings.
+            payload = pydantic_core.to_json(reply.body)
+            if reply.etag is None and isinstance(reply.body, dict) and "id" in reply.body and status in (200, 201):
+                reply.etag = etags.tag(payload)  # every single resource carries its validator
+            response = Response(payload, status=status, mimetype="application/json")
         response.headers.update(reply.headers)
         if reply.etag is not None:
             response.set_etag(reply.etag)

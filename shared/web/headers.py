@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
-import uuid
 from urllib.parse import urlsplit
 
 from flask import Request, Response
@@ -23,7 +23,7 @@ _EXPOSED_HEADERS = "ETag, Location, Link, X-Request-ID, Retry-After"
 def request_id(request: Request) -> str:
     """The id the client sent in X-Request-ID when it is a sensible one, else a new one."""
     incoming = request.headers.get("X-Request-ID", "")
-    return incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    return incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(16)
 
 
 def trace(request: Request) -> str | None:
