@@ -18,6 +18,7 @@ _SUMMARY_FIELDS = tuple(DeploymentSummaryOut.model_fields)
 _SUMMARY_TIMESTAMPS = ("created_at", "finished_at")
 # Written into the SQL, not bound: a statement without parameters is one round trip (`release_select`).
 _SUCCEEDED: sa.ColumnClause[str] = sa.literal_column("'succeeded'")
+_ONE: sa.ColumnClause[int] = sa.literal_column("1")
 
 
 @functools.cache
@@ -41,14 +42,20 @@ def summary_column() -> sa.Label[Any]:
         .correlate(releases)
         .subquery("latest")
     )
+    # The release live in each of those environments: the application's latest success there (an
+    # index scan, newest first, one row: cheaper to plan and run than a DISTINCT ON joined in).
     succeeded = deployments.alias("succeeded")
     live = (
-        sa.select(succeeded.c.environment, succeeded.c.release_id)
-        .where(succeeded.c.application == releases.c.application, succeeded.c.status == _SUCCEEDED)
-        .ext(distinct_on(succeeded.c.environment))
-        .order_by(succeeded.c.environment, succeeded.c.finished_at.desc())
-        .correlate(releases)
-        .subquery("live")
+        sa.select(succeeded.c.release_id)
+        .where(
+            succeeded.c.application == releases.c.application,
+            succeeded.c.environment == latest.c.environment,
+            succeeded.c.status == _SUCCEEDED,
+        )
+        .order_by(succeeded.c.finished_at.desc())
+        .limit(_ONE)
+        .correlate(releases, latest)
+        .scalar_subquery()
     )
     values: dict[str, sa.ColumnElement[Any]] = {
         "deployment_id": latest.c.id,
@@ -56,19 +63,13 @@ def summary_column() -> sa.Label[Any]:
         "status": latest.c.status,
         "created_at": latest.c.created_at,
         "finished_at": latest.c.finished_at,
-        "live": sa.func.coalesce(live.c.release_id == releases.c.id, sa.false()),
+        "live": sa.func.coalesce(live == releases.c.id, sa.false()),
     }
     # Keys in the response model's order, as `Shape` gives them.
     pairs = [part for name in _SUMMARY_FIELDS for part in (sa.literal_column(f"'{name}'"), values[name])]
     entry = sa.func.json_build_object(*pairs)
     by_environment = sa.func.json_object_agg(latest.c.environment, entry).aggregate_order_by(latest.c.environment)
-    return (
-        sa.select(by_environment)
-        .select_from(latest.outerjoin(live, live.c.environment == latest.c.environment))
-        .correlate(releases)
-        .scalar_subquery()
-        .label("deployments")
-    )
+    return sa.select(by_environment).select_from(latest).correlate(releases).scalar_subquery().label("deployments")
 
 
 def summary_from_json(found: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
