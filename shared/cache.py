@@ -12,7 +12,6 @@ A Redis error is logged and the caller carries on from the database.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import ssl
 import threading
@@ -124,7 +123,7 @@ class Cache:
         result: dict[tuple[str, str], Found] = {}
         for pair, raw in zip(pairs, found[1 + len(namespaces) :], strict=True):
             current = generations[pair[0]]
-            entry = json.loads(raw) if raw is not None else {}
+            entry = pydantic_core.from_json(raw) if raw is not None else {}
             fresh = (entry.get("e"), entry.get("g")) == current
             result[pair] = (entry["v"] if fresh else None, current)
         return result
@@ -148,7 +147,7 @@ class Cache:
             return None
         payload = pydantic_core.to_json(loaded)
         self.set(namespace, key, RawJson(payload), generation=generation)
-        return json.loads(payload)
+        return pydantic_core.from_json(payload)
 
     def run(self, action: Callable[[redis.Redis], Any]) -> Any:
         """Any other Redis command, failing open: None when Redis is down or not configured."""

@@ -9,11 +9,13 @@ releases function's views call this module."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import pydantic_core
+import sqlalchemy as sa
 
 from shared import etags
 from shared.applications import service as applications
@@ -45,8 +47,14 @@ def cache_key(release_id: object) -> tuple[str, str]:
 
 
 def _representation(work: UnitOfWork, row: Any) -> dict[str, Any]:
-    summary = queries.release_summary(work.conn, release_id=row.id, application=row.application)
+    summary = queries.release_summary(work.conn, release_id=row.id)
     return releases.public_release(row) | {"deployments": summary}
+
+
+@functools.cache
+def _release_with_summary() -> sa.Select[Any]:
+    """One release and its deployment summary in one statement (built on first use, not at import)."""
+    return releases.release_select(queries.summary_column())
 
 
 def _check_precondition(work: UnitOfWork, row: Any, if_match: Callable[[str], bool] | None) -> None:
@@ -58,7 +66,8 @@ def get_release(work: UnitOfWork, *, release_id: uuid.UUID) -> dict[str, Any]:
     """The release and, per environment, its deployments; served from the cache when fresh."""
 
     def load() -> dict[str, Any]:
-        return _representation(work, releases.load_release(work.conn, release_id))
+        row = releases.read_release(work, release_id, _release_with_summary())
+        return releases.public_release(row) | {"deployments": queries.summary_from_json(row.deployments)}
 
     return dict(work.cache.fetch(*cache_key(release_id), load))
 

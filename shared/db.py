@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -115,6 +115,19 @@ def _take_on_commit(conn: sa.Connection) -> list[Callable[[], None]]:
     return list(actions.values()) if owner is not None and owner is conn.get_transaction() else []
 
 
+def _read_alone(conn: sa.Connection, statement: sa.Executable, parameters: Mapping[str, Any] | None) -> list[Any]:
+    """Run one statement in the driver's autocommit mode, then turn that off again before the
+    connection goes back to the pool. pg8000's own switch: SQLAlchemy's `isolation_level="AUTOCOMMIT"`
+    would cost three more round trips to reset the connection at check-in. Nothing is left to
+    commit, and the rollback at check-in is skipped by the driver (no transaction is open)."""
+    driver: Any = conn.connection.dbapi_connection
+    driver.autocommit = True
+    try:
+        return list(conn.execute(statement, parameters).all())
+    finally:
+        driver.autocommit = False
+
+
 class UnitOfWork:
     """A service's view of one request's work: a connection, the cache, the time, after-commit hooks.
 
@@ -137,6 +150,17 @@ class UnitOfWork:
         if self._conn is None:
             self._conn = self._connect()
         return self._conn
+
+    def read(self, statement: sa.Executable, parameters: Mapping[str, Any] | None = None) -> list[sa.Row[Any]]:
+        """The rows of one read-only statement. As the unit's first use of the database it runs on
+        its own, outside a transaction, on a connection that goes straight back to the pool: a
+        single statement sees one snapshot either way (as every statement of a READ COMMITTED
+        transaction does), and the BEGIN and COMMIT round trips are saved. Later, in the unit's
+        transaction."""
+        if self._conn is not None:
+            return list(self._conn.execute(statement, parameters).all())
+        with self._connect() as conn:
+            return _read_alone(conn, statement, parameters)
 
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run `action` once the work is committed (cache invalidation goes here, never before)."""

@@ -13,7 +13,12 @@ from shared.errors import PreconditionFailed
 
 def etag(representation: Any) -> str:
     """The tag of this representation (the same bytes the response body carries)."""
-    return hashlib.sha256(pydantic_core.to_json(representation)).hexdigest()[:32]
+    return tag(pydantic_core.to_json(representation))
+
+
+def tag(body: bytes) -> str:
+    """The tag of a representation already serialised (`pydantic_core.to_json`) as `body`."""
+    return hashlib.sha256(body).hexdigest()[:32]
 
 
 def check(current: Any, if_match: Callable[[str], bool] | None) -> None:

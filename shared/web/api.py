@@ -28,7 +28,7 @@ from shared.cache import Found, Prefetched, get_cache
 from shared.logs import configure_logging, request_id_var, trace_var
 from shared.settings import get_settings
 from shared.web import docs, headers, openapi, problems
-from shared.web.calls import Call, Reply, json_response
+from shared.web.calls import Call, Reply
 from shared.web.inputs import InvalidInput, validated_body, validated_query
 from shared.web.routes import BODY, QUERY, CacheKey, Route, RouteTable
 
@@ -220,14 +220,25 @@ class Api(RouteTable):
             return result  # type: ignore[return-value]
         reply = result if isinstance(result, Reply) else Reply(body=result)
         status = reply.status or route.status
-        if reply.etag is None and isinstance(reply.body, dict) and "id" in reply.body and status in (200, 201):
-            reply.etag = etags.etag(reply.body)  # every single resource carries its validator
-        response = Response(status=204) if status == 204 else json_response(reply.body, status=status)
+        if status == 204:
+            response = Response(status=204)
+        else:
+            # Once, for the body and its tag; timestamps come out as RFC 3339 UTC, UUIDs as strings.
+            payload = pydantic_core.to_json(reply.body)
+            if reply.etag is None and isinstance(reply.body, dict) and "id" in reply.body and status in (200, 201):
+                reply.etag = etags.tag(payload)  # every single resource carries its validator
+            response = Response(payload, status=status, mimetype="application/json")
         response.headers.update(reply.headers)
         if reply.etag is not None:
             response.set_etag(reply.etag)
-            if request.method in ("GET", "HEAD"):
+            if request.method in ("GET", "HEAD") and _conditional(request):
                 response.make_conditional(request)
                 # make_conditional adds a Date; the server (gunicorn, Werkzeug's) always sends its own.
                 response.headers.remove("Date")
         return response
+
+
+def _conditional(request: Request) -> bool:
+    """Whether a GET may answer 304 (or 412): only If-None-Match and If-Match can change it, as we
+    send no Last-Modified and serve no ranges; most GETs send neither, and skip Werkzeug's work."""
+    return "HTTP_IF_NONE_MATCH" in request.environ or "HTTP_IF_MATCH" in request.environ

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import pydantic_core
-from flask import Request, Response
+from flask import Request
 
 from shared.pagination import link_header
 
@@ -51,14 +50,6 @@ class Reply:
     status: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
     etag: str | None = None
-
-
-def json_response(body: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    """A JSON response; timestamps come out as RFC 3339 UTC, UUIDs as strings."""
-    response = Response(pydantic_core.to_json(body), status=status, mimetype="application/json")
-    if headers:
-        response.headers.update(headers)
-    return response
 
 
 def listing(call: Call, items: list[Any], next_cursor: str | None) -> Reply:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
-import uuid
 from urllib.parse import urlsplit
 
 from flask import Request, Response
@@ -23,7 +23,7 @@ _EXPOSED_HEADERS = "ETag, Location, Link, X-Request-ID, Retry-After"
 def request_id(request: Request) -> str:
     """The id the client sent in X-Request-ID when it is a sensible one, else a new one."""
     incoming = request.headers.get("X-Request-ID", "")
-    return incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    return incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(16)
 
 
 def trace(request: Request) -> str | None:
@@ -57,7 +57,11 @@ def preflight(request: Request) -> Response:
 def add_cors(request: Request, response: Response) -> None:
     """Let an allowed origin's page read the answer and the headers it needs."""
     origin = request.headers.get("Origin")
-    response.vary.add("Origin")
+    vary = response.headers.get("Vary")
+    if not vary:
+        response.headers["Vary"] = "Origin"
+    elif "origin" not in (v.strip().lower() for v in vary.split(",")):
+        response.headers["Vary"] = f"{vary}, Origin"
     if origin and origin in _allowed_origins():
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Expose-Headers"] = _EXPOSED_HEADERS

@@ -131,6 +131,8 @@ class RouteTable:
         self.routes: list[Route] = []
         self._map = Map(strict_slashes=True, merge_slashes=False, converters={"slug": SlugConverter})
         self._by_endpoint: dict[str, Route] = {}
+        # Bound once: matching re-reads the map (Werkzeug's `update`), so routes added later still count.
+        self._adapter = self._map.bind("localhost")
 
     def route(self, method: str, path: str, **options: Unpack[RouteOptions]) -> Callable[[ViewT], ViewT]:
         """Register `view` for `method path` (a Werkzeug rule below the function's mount point)."""
@@ -166,9 +168,9 @@ class RouteTable:
 
     def allowed_methods(self, path: str) -> list[str]:
         """The methods some route answers at `path` (empty: no route has it)."""
-        return list(self._map.bind("localhost").allowed_methods(path))
+        return list(self._adapter.allowed_methods(path))
 
     def match(self, path: str, method: str) -> tuple[Route, dict[str, Any]]:
         """The route for `method path` and its path parameters; Werkzeug's 404 or 405 otherwise."""
-        endpoint, arguments = self._map.bind("localhost").match(path, method=method)
+        endpoint, arguments = self._adapter.match(path, method=method)
         return self._by_endpoint[str(endpoint)], dict(arguments)

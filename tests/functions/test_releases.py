@@ -471,7 +471,45 @@ def test_a_single_read_costs_a_fixed_small_number_of_statements(releases, develo
     count_statements.count = 0
     releases.get(f"/releases/{release['id']}", headers=developer)
 
-    assert count_statements.count <= 2  # the release, and its deployment summary
+    assert count_statements.count == 1  # the release with its deployment summary
+
+
+def test_a_read_from_the_database_is_one_statement_on_its_own_without_begin_or_commit(releases, developer):
+    release = create(releases, developer)
+    from shared.cache import get_cache
+
+    get_cache().invalidate(f"release:{release['id']}")
+    seen: list[tuple[str, bool]] = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append((statement, conn.connection.dbapi_connection.autocommit))
+
+    sa.event.listen(get_engine(), "before_cursor_execute", record)
+    try:
+        response = releases.get(f"/releases/{release['id']}", headers=developer)
+    finally:
+        sa.event.remove(get_engine(), "before_cursor_execute", record)
+
+    assert response.status_code == 200
+    [(statement, on_its_own)] = seen
+    assert on_its_own  # the driver sends no BEGIN before it, and there is nothing to COMMIT
+    assert "%" not in statement  # no parameters: the simple query protocol, one round trip
+
+
+def test_the_deployment_summary_read_with_the_release_is_what_a_write_answers(releases, developer):
+    release = create(releases, developer, status="ready")
+    from shared.cache import get_cache
+
+    deployed = releases.post(f"/releases/{release['id']}/deployments", json={"environment": "dev"}, headers=developer)
+    assert deployed.status_code == 201, deployed.get_json()
+    edited = releases.post(f"/releases/{release['id']}/cancel", json={"reason": "bad build"}, headers=developer)
+    get_cache().invalidate(f"release:{release['id']}")
+
+    read = releases.get(f"/releases/{release['id']}", headers=developer)
+
+    assert read.get_data() == edited.get_data()
+    assert read.headers["ETag"] == edited.headers["ETag"]
+    assert read.get_json()["deployments"]["dev"]["status"] == "cancelled"
 
 
 def test_a_cached_read_costs_one_redis_round_trip_and_no_sql(releases, developer, count_statements, monkeypatch):

@@ -137,3 +137,32 @@ def test_an_expiry_within_the_lifetime_and_clock_skew_is_accepted():
     later = utcnow() + timedelta(minutes=15, seconds=30)
 
     assert tokens.decode_access_token(SETTINGS, sign(issued(exp=later)))["sub"] == "u-1"
+
+
+def _segment(document: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(document).encode()).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    ("token", "asymmetric"),
+    [
+        (f"{_segment({'alg': 'RS256', 'kid': 'k'})}.{_segment({'sub': 'x'})}.c2ln", True),
+        (f"{_segment({'alg': 'ES256'})}.{_segment({'sub': 'x'})}.c2ln", True),
+        # An OIDC header on a payload that is not one: told apart on the whole token, as before.
+        (f"{_segment({'alg': 'RS256'})}.!!!.c2ln", False),
+        (f"{_segment({'alg': 'HS256', 'typ': 'JWT'})}.!!!.c2ln", False),
+        (f"{_segment(['alg', 'RS256'])}.{_segment({})}.c2ln", False),
+        ("not-a-jwt", False),
+        ("é.é.é", False),
+        ("", False),
+    ],
+)
+def test_an_oidc_issuers_token_is_told_from_ours_by_its_header(token, asymmetric):
+    assert tokens.signed_asymmetrically(token) is asymmetric
+    assert tokens.signed_asymmetrically(token) is asymmetric  # and again, from the remembered header
+
+
+def test_our_own_tokens_are_not_taken_for_an_oidc_issuers():
+    token, _ = tokens.issue_access_token(SETTINGS, user_id="u", role="viewer", auth_version=0, now=utcnow())
+
+    assert tokens.signed_asymmetrically(token) is False
