@@ -4,8 +4,8 @@ pooled connection it used is transactional again for whoever takes it next."""
 import pytest
 import sqlalchemy as sa
 
-from shared.db import database_url, unit_of_work
-from shared.settings import get_settings
+from shared.db import build_engine, unit_of_work
+from shared.settings import load_settings
 
 # True when the statement started its own transaction (no BEGIN before it).
 ON_ITS_OWN = sa.text("SELECT transaction_timestamp() = statement_timestamp()")
@@ -14,7 +14,7 @@ ON_ITS_OWN = sa.text("SELECT transaction_timestamp() = statement_timestamp()")
 @pytest.fixture
 def one_connection(services):
     """An engine whose pool holds one connection, so every unit of work reuses the same one."""
-    engine = sa.create_engine(database_url(get_settings()), pool_size=1, max_overflow=0)
+    engine = build_engine(load_settings(db_pool_size=1, db_max_overflow=0))
     yield engine
     engine.dispose()
 
