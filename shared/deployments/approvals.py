@@ -59,7 +59,7 @@ def decide(
                     created_at=work.now,
                 )
             )
-    except sa.exc.IntegrityError as error:
+    except sa.exc.DBAPIError as error:  # by SQLSTATE: pg8000's DB-API raises DatabaseError for it
         if sqlstate(error) == UNIQUE_VIOLATION:
             raise Conflict("You have already decided on this deployment.", code="already_decided") from None
         raise

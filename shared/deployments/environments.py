@@ -78,7 +78,7 @@ def put_environment(
                 .on_conflict_do_update(index_elements=["name"], set_=values)
                 .returning(environments)
             ).one()
-    except sa.exc.IntegrityError as error:
+    except sa.exc.DBAPIError as error:  # by SQLSTATE: pg8000's DB-API raises DatabaseError for it
         if sqlstate(error) == UNIQUE_VIOLATION:
             raise Conflict(f"Another environment is at position {position}.", code="position_taken") from None
         raise

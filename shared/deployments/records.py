@@ -87,7 +87,7 @@ def insert_deployment(
         # The partial unique index decides races: of two concurrent requests, one inserts.
         with work.conn.begin_nested():
             return work.conn.execute(sa.insert(deployments).values(**values).returning(deployments)).one()
-    except sa.exc.IntegrityError as error:
+    except sa.exc.DBAPIError as error:  # by SQLSTATE: pg8000's DB-API raises DatabaseError for it
         if sqlstate(error) == UNIQUE_VIOLATION:
             blocker = rules.Blocker(
                 "deployment_in_progress", f"Another deployment of {release.application} to {environment} is under way."

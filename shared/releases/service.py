@@ -176,7 +176,7 @@ def create_release(work: UnitOfWork, *, actor: str, data: dict[str, Any], regist
     try:
         with work.conn.begin_nested():
             row = work.conn.execute(sa.insert(releases).values(**values).returning(*_columns)).one()
-    except sa.exc.IntegrityError as error:
+    except sa.exc.DBAPIError as error:  # by SQLSTATE: pg8000's DB-API raises DatabaseError for it
         if sqlstate(error) == UNIQUE_VIOLATION:
             raise Conflict(
                 f"{data['application']} {data['version']} exists already.", code="duplicate_version"
