@@ -37,6 +37,8 @@ def report(results: dict[str, Any]) -> str:
         parts.append(profile_section(results["cold_start_profile"]))
     if "warm" in results:
         parts += [warm_section(results["warm"]["targets"]), connections_section(results["warm"]["connections"])]
+    if "hot_profile" in results:
+        parts.append(hot_profile_section(results["hot_profile"]))
     if "scale" in results:
         parts.append(scale_section(results["scale"]))
     if "login" in results:
@@ -106,6 +108,15 @@ def warm_section(targets: dict[str, Any]) -> str:
         "\nWarm throughput (functions-framework, gunicorn WORKERS=1 x THREADS as Terraform sets them)\n"
         + stats.table(["target", "req/s", "p50 ms", "p99 ms", "x hello", "baseline", "ratio", "target", ""], rows)
     )
+
+
+def hot_profile_section(profile: dict[str, Any]) -> str:
+    """Where `GET /releases/{id}` spends its time in-process, by package."""
+    lines = ["\nWhere GET /releases/{id} spends its time (in-process, cProfile self time by package):"]
+    for name, row in profile.items():
+        shares = ", ".join(f"{package} {share:.0%}" for package, share in row["share"].items())
+        lines.append(f"  {name}: {row['per_request_ms']:.2f} ms a request: {shares}")
+    return "\n".join(lines)
 
 
 def connections_section(connections: dict[str, Any]) -> str:

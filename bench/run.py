@@ -27,6 +27,7 @@ from bench.cold_start import (
 )
 from bench.data import BenchDatabase
 from bench.fixtures import prepare
+from bench.hot_profile import hot_profile
 from bench.login_budget import login_budget
 from bench.report import report
 from bench.scale import scale_point
@@ -123,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
             results["warm"] = warm(
                 db, env, fixtures, seconds=args.seconds, warmup=args.warmup, connections=args.connections, logs=logs
             )
+        if "warm" in parts:
+            results["hot_profile"] = hot_profile(fixtures)
         results["login"] = login_budget()
     finally:
         db.drop()

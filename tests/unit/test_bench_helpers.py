@@ -34,3 +34,16 @@ def test_requests_carry_a_length_for_bodies():
     request = http_request("POST", "/releases", headers={"Content-Type": "application/json"}, body=b"{}")
     assert request.startswith(b"POST /releases HTTP/1.1\r\n")
     assert request.endswith(b"Content-Length: 2\r\n\r\n{}")
+
+
+def test_the_hot_path_profile_sums_time_by_package():
+    from bench.hot_profile import package_of
+
+    site = "/srv/.venv/lib/python3.11/site-packages"
+    assert package_of(f"{site}/redis/client.py", "execute_command") == "redis"
+    assert package_of(f"{site}/werkzeug/routing/map.py", "match") == "werkzeug"
+    assert package_of("/srv/app/shared/web/api.py", "_answer") == "shared.web"
+    assert package_of("/srv/app/shared/cache.py", "lookup") == "shared.cache"
+    assert package_of("/usr/lib/python3.11/logging/__init__.py", "emit") == "stdlib:logging"
+    assert package_of("~", "<method 'recv_into' of '_socket.socket' objects>") == "socket I/O"
+    assert package_of("~", "<built-in method builtins.isinstance>") == "built-ins"
