@@ -153,8 +153,7 @@ def imports(env: dict[str, str], folders: dict[str, Path], repeats: int = 3) -> 
 @contextlib.contextmanager
 def cloud_environment(env: dict[str, str], *, database: str, user: str) -> Iterator[tuple[dict[str, str], Any]]:
     """`env` turned to the Cloud path: the connector through the stand-ins instead of DATABASE_URL."""
-    sys.path.insert(0, str(ROOT))
-    from tests.google_apis import CloudSql
+    from tests.google_apis import CloudSql  # the stand-ins the tests use (the repository is on the path)
 
     with tempfile.TemporaryDirectory(prefix="rm-cloud-") as folder, CloudSql(Path(folder)) as sql:
         cloud = {k: v for k, v in env.items() if k != "DATABASE_URL"} | sql.environment(db_user=user, db_name=database)

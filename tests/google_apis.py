@@ -178,11 +178,21 @@ def _free_loopback_address() -> str:
 class GoogleApis:
     """OAuth tokens, the Cloud SQL Admin API for one instance, and Secret Manager's `:access`."""
 
-    def __init__(self, *, project: str, region: str, instance: str, proxy_host: str, ca: InstanceCa) -> None:
+    def __init__(
+        self,
+        *,
+        project: str = "demo",
+        region: str = "europe-west1",
+        instance: str = "release-manager",
+        proxy_host: str | None = None,
+        ca: InstanceCa | None = None,
+    ) -> None:
+        """Without a `ca` (and the proxy's address) it serves tokens and secrets only: no instance."""
         self.project, self.region, self.instance = project, region, instance
         self.proxy_host, self.ca = proxy_host, ca
         self.secrets: dict[str, str] = {}
         self.requests: Counter[str] = Counter()
+        self.secret_paths: list[str] = []  # every `:access` asked for, in order
         apis = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -248,6 +258,7 @@ class GoogleApis:
             return self._instance(handler, method, *match.groups(), body)
         if method == "GET" and (match := _SECRET.match(path)) is not None:
             self.requests["secret"] += 1
+            self.secret_paths.append(path)
             name = match.group(1)
             if name not in self.secrets:
                 error = {"code": 404, "message": f"Secret [{name}] not found", "status": "NOT_FOUND"}
@@ -259,7 +270,7 @@ class GoogleApis:
     def _instance(
         self, handler: BaseHTTPRequestHandler, method: str, project: str, instance: str, verb: str, body: bytes
     ) -> None:
-        if (project, instance) != (self.project, self.instance):
+        if self.ca is None or (project, instance) != (self.project, self.instance):
             return _send(handler, 404, {"error": {"code": 404, "message": "instance not found", "status": "NOT_FOUND"}})
         if verb == "/connectSettings" and method == "GET":
             self.requests["connectSettings"] += 1
