@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from shared import etags
 from shared.applications import service as applications
-from shared.applications.schemas import ApplicationOut
+from shared.applications.schemas import ApplicationIn, ApplicationOut, ApplicationPatch
 from shared.auth import roles
 from shared.db import UnitOfWork
 from shared.deployments import environments, queries
@@ -203,9 +203,15 @@ def get_application(work: UnitOfWork, *, name: str) -> dict[str, Any]:
     return _applications_shown(work, [applications.load(work.conn, name)])[0]
 
 
-def create_application(work: UnitOfWork, *, grants: Iterable[roles.Grant], actor: str, **data: Any) -> dict[str, Any]:
-    """Register an application, on its own path or the default one (organisation-wide admins)."""
-    return _applications_shown(work, [applications.create(work, grants=grants, actor=actor, **data)])[0]
+def create_application(
+    work: UnitOfWork, *, grants: Iterable[roles.Grant], actor: str, application: ApplicationIn
+) -> dict[str, Any]:
+    """Register an application, on its own path or the default one (organisation-wide admins); its
+    path may not go below an environment policy (422 `below_environment_policy`)."""
+    row = applications.create(
+        work, grants=grants, actor=actor, application=application, policies=environments.policies(work.conn)
+    )
+    return _applications_shown(work, [row])[0]
 
 
 def update_application(
@@ -214,12 +220,16 @@ def update_application(
     name: str,
     grants: Iterable[roles.Grant],
     actor: str,
-    changes: dict[str, Any],
+    patch: ApplicationPatch,
     if_match: Callable[[str], bool] | None = None,
 ) -> dict[str, Any]:
-    """Change an application's names or path (`path: null`: back to the default), by an admin of it."""
+    """Change an application's names or path (`path: null`: back to the default), by an admin of it;
+    never below an environment policy, which only an organisation-wide admin sets."""
     row = applications.load(work.conn, name, lock=True)
     roles.require(grants, "admin", application=name)
     if if_match is not None:
         etags.check(_applications_shown(work, [row])[0], if_match)
-    return _applications_shown(work, [applications.change(work, row=row, actor=actor, changes=changes)])[0]
+    policies = environments.policies(work.conn)
+    return _applications_shown(work, [applications.change(work, row=row, actor=actor, patch=patch, policies=policies)])[
+        0
+    ]

@@ -215,6 +215,8 @@ class Settings(BaseSettings):
         refusal = url_refusal(self.iap_jwks_url, allow_insecure=self.oidc_allow_insecure_issuers)
         if refusal is not None:
             raise ValueError(f"iap_jwks_url: {refusal}")
+        if self.iap_audience and self.registration_open:
+            raise ValueError("registration_open: self-registration is off behind Identity-Aware Proxy (IAP_AUDIENCE)")
         return self
 
     @model_validator(mode="after")
@@ -269,6 +271,8 @@ class Settings(BaseSettings):
 
     @property
     def registration_is_open(self) -> bool:
+        if self.iap_audience:
+            return False  # behind IAP, an account is IAP's or an admin's: nobody claims an email first
         if self.registration_open is None:
             return self.environment != "production"
         return self.registration_open

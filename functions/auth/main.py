@@ -103,7 +103,7 @@ def list_users(call: Call, query: PageQuery) -> Reply:
 
 @api.patch("/users/<uuid:user_id>", role="admin", also_answers=(409, 412), response=UserOut)
 def update_user(call: Call, body: schemas.UserPatch, user_id: UUID) -> dict[str, Any]:
-    """Change a user's role or active flag."""
+    """Change a user's role, active flag or Identity-Aware Proxy link."""
     return service.update_user(
         call.work,
         user_id=user_id,
@@ -112,6 +112,7 @@ def update_user(call: Call, body: schemas.UserPatch, user_id: UUID) -> dict[str,
         grants=call.principal.grants,
         role=body.role,
         is_active=body.is_active,
+        iap_link=body.iap_link,
     )
 
 

@@ -28,6 +28,7 @@ from shared.deployments.schemas import (
     FreezeOut,
     MetricsOut,
     OverviewOut,
+    PolicyOut,
     PreflightOut,
 )
 from shared.events import dispatch
@@ -189,6 +190,27 @@ def put_environment(call: Call, body: deployment_schemas.EnvironmentIn, name: st
     return Reply(body=found, status=201 if created else 200)
 
 
+@api.get("/environments/<slug:name>/policy", role="viewer", response=PolicyOut)
+def get_policy(call: Call, name: str) -> Reply:
+    """An environment's policy: the floor every application's stage there is held to (with an ETag)."""
+    found = environments.get_policy(call.work, name=name)
+    return Reply(body=found, etag=etags.etag(found))
+
+
+@api.put("/environments/<slug:name>/policy", role="admin", also_answers=(412,), response=PolicyOut)
+def put_policy(call: Call, body: deployment_schemas.PolicyIn, name: str) -> Reply:
+    """Replace an environment's policy (organisation-wide admins); honours If-Match."""
+    found = environments.put_policy(
+        call.work,
+        name=name,
+        policy=body,
+        actor=call.principal.actor,
+        grants=call.principal.grants,
+        if_match=if_match(call.request),
+    )
+    return Reply(body=found, etag=etags.etag(found))
+
+
 # -- applications -------------------------------------------------------------------------------
 
 
@@ -220,10 +242,7 @@ def create_application(call: Call, body: application_schemas.ApplicationIn) -> R
         call.work,
         grants=call.principal.grants,
         actor=call.principal.actor,
-        name=body.name,
-        display_name=body.display_name,
-        description=body.description,
-        path=body.model_dump(include={"path"})["path"],
+        application=body,
     )
     return Reply(body=found, headers={"Location": api.location(call.request, f"/applications/{found['name']}")})
 
@@ -241,7 +260,7 @@ def update_application(call: Call, body: application_schemas.ApplicationPatch, n
         name=name,
         grants=call.principal.grants,
         actor=call.principal.actor,
-        changes=body.model_dump(exclude_unset=True),
+        patch=body,
         if_match=if_match(call.request),
     )
     return Reply(body=found, etag=etags.etag(found))

@@ -1,8 +1,9 @@
-"""Promotion-path rules as plain functions over plain data."""
+"""Promotion-path rules as plain functions over plain data: stages, and the environment policies
+that no application's path may go below."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from shared.errors import FieldError, Invalid
@@ -10,12 +11,40 @@ from shared.errors import FieldError, Invalid
 
 @dataclass(frozen=True)
 class Stage:
-    """One stage of a promotion path."""
+    """One stage of a promotion path: a complete value, every field set (what is stored is this)."""
 
     environment: str
     required_approvals: int = 0
     soak_minutes: int = 0
     approver_team: str | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """An environment's policy, set by organisation-wide admins: the floor of every path's stage there.
+
+    `position` is the environment's place in the catalogue: it orders environments for `skippable`."""
+
+    environment: str
+    position: int
+    min_approvals: int = 0
+    approver_team: str | None = None
+    # False: a path that reaches any environment after this one (in the catalogue's order) goes
+    # through this one first.
+    skippable: bool = True
+
+    @property
+    def sets_anything(self) -> bool:
+        return self.min_approvals > 0 or self.approver_team is not None or not self.skippable
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """What an approval needs in one environment: the stage and the policy, whichever asks more."""
+
+    required_approvals: int
+    # An approver belongs to every one of these teams (the stage's and the policy's).
+    approver_teams: tuple[str, ...] = ()
 
 
 def locate(path: Sequence[Stage], environment: str, *, application: str) -> tuple[Stage, Stage | None]:
@@ -42,3 +71,79 @@ def check_path(environments: Sequence[str]) -> None:
                 errors=[FieldError(f"path.{index}.environment", "appears earlier on the path")],
             )
         seen.add(name)
+
+
+def requirement(stage: Stage, policy: Policy | None) -> Requirement:
+    """What approving a deployment at `stage` needs, with its environment's policy applied on top."""
+    teams = [stage.approver_team] if stage.approver_team else []
+    if policy is not None and policy.approver_team and policy.approver_team not in teams:
+        teams.insert(0, policy.approver_team)
+    floor = policy.min_approvals if policy is not None else 0
+    return Requirement(max(stage.required_approvals, floor), tuple(teams))
+
+
+def skipped(path: Sequence[Stage], target: str, policies: Mapping[str, Policy]) -> list[Policy]:
+    """The environments that may not be skipped and that `path` does not visit before `target`,
+    although `target` comes after them in the catalogue."""
+    index = next((i for i, s in enumerate(path) if s.environment == target), None)
+    at = policies.get(target)
+    if index is None or at is None:
+        return []
+    before = {s.environment for s in path[:index]}
+    return [
+        p
+        for p in sorted(policies.values(), key=lambda p: p.position)
+        if not p.skippable and p.position < at.position and p.environment not in before
+    ]
+
+
+def skipped_detail(target: str, missing: Sequence[Policy]) -> str:
+    names = ", ".join(p.environment for p in missing)
+    return f"The environment policy of {names} says no path reaches {target} without going through it first."
+
+
+def below_policy(path: Sequence[Stage], policies: Mapping[str, Policy]) -> list[FieldError]:
+    """Where `path` asks less than an environment's policy: one error per field, naming the policy."""
+    errors: list[FieldError] = []
+    code = "below_environment_policy"
+    for index, stage in enumerate(path):
+        policy = policies.get(stage.environment)
+        if policy is None:
+            continue
+        if stage.required_approvals < policy.min_approvals:
+            errors.append(
+                FieldError(
+                    f"path.{index}.required_approvals",
+                    f"{stage.environment}'s environment policy asks for at least {policy.min_approvals} approvals",
+                    code=code,
+                )
+            )
+        # Another team than the policy's is stricter, not below: approvers then need both.
+        if policy.approver_team and stage.approver_team is None:
+            errors.append(
+                FieldError(
+                    f"path.{index}.approver_team",
+                    f"{stage.environment}'s environment policy asks for approvals from team {policy.approver_team}",
+                    code=code,
+                )
+            )
+    for index, stage in enumerate(path):
+        missing = skipped(path, stage.environment, policies)
+        if missing:
+            errors.append(
+                FieldError(f"path.{index}.environment", skipped_detail(stage.environment, missing), code=code)
+            )
+    return errors
+
+
+def check_policies(path: Sequence[Stage], policies: Mapping[str, Policy]) -> None:
+    """422 `below_environment_policy` when `path` goes below an environment policy, naming each one."""
+    errors = below_policy(path, policies)
+    if errors:
+        raise Invalid(
+            "The path goes below an environment policy, which only an organisation-wide admin changes: "
+            + "; ".join(e.message for e in errors)
+            + ".",
+            code="below_environment_policy",
+            errors=errors,
+        )

@@ -8,6 +8,7 @@ from typing import Annotated, Self
 from pydantic import ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from shared.applications import rules
 from shared.models import Out, Strict
 from shared.names import SLUG_PATTERN
 
@@ -23,6 +24,14 @@ class StageIn(Strict):
         pattern=SLUG_PATTERN,
         description="Only members of this team (holding release_manager+ here) may approve; null: any release manager.",
     )
+
+    def stage(self) -> rules.Stage:
+        """The stage as stored: every field set, defaults included."""
+        return rules.Stage(self.environment, self.required_approvals, self.soak_minutes, self.approver_team)
+
+
+def _stages(path: list[StageIn] | None) -> list[rules.Stage] | None:
+    return [stage.stage() for stage in path] if path is not None else None
 
 
 Path = Annotated[list[StageIn], Field(min_length=1, max_length=20, description="Stages, first first.")]
@@ -52,6 +61,9 @@ class ApplicationIn(Strict):
     description: Description = ""
     path: Path | None = Field(default=None, description="Its own promotion path; null: the default path.")
 
+    def stages(self) -> list[rules.Stage] | None:
+        return _stages(self.path)
+
 
 class ApplicationPatch(Strict):
     """What may change; `path: null` returns the application to the default path."""
@@ -59,6 +71,9 @@ class ApplicationPatch(Strict):
     display_name: DisplayName | SkipJsonSchema[None] = None
     description: Description | SkipJsonSchema[None] = None
     path: Path | None = None
+
+    def stages(self) -> list[rules.Stage] | None:
+        return _stages(self.path)
 
     @model_validator(mode="after")
     def _no_nulls(self) -> Self:

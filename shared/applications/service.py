@@ -6,24 +6,24 @@ An application with no stages of its own follows the environments catalogue (the
 from __future__ import annotations
 
 import dataclasses
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from shared.applications import rules
+from shared.applications.schemas import ApplicationIn, ApplicationPatch
 from shared.applications.tables import application_stages, applications
 from shared.audit import service as audit
 from shared.auth import roles
-from shared.auth.tables import teams
-from shared.connections import sqlstate
+from shared.auth.people import describe_actor
+from shared.auth.teams import known_teams
 from shared.db import UnitOfWork
 from shared.errors import Conflict, FieldError, Invalid, NotFound
+from shared.events import outbox
 from shared.pagination import decode_cursor, page
 
-FOREIGN_KEY_VIOLATION = "23503"
 _columns = [applications.c.name, applications.c.display_name, applications.c.description]
 _columns += [applications.c.created_at, applications.c.updated_at]
 
@@ -87,41 +87,40 @@ def register(work: UnitOfWork, *, name: str) -> bool:
     return row is not None
 
 
-def _set_path(work: UnitOfWork, name: str, path: list[dict[str, Any]] | None) -> None:
-    """Replace the application's stages (None: none, the default path); 422 for an environment or team
-    that does not exist."""
+def _set_path(
+    work: UnitOfWork, name: str, path: Sequence[rules.Stage] | None, policies: Mapping[str, rules.Policy]
+) -> None:
+    """Replace the application's stages (None: none, the default path) with exactly `path`; 422 for a
+    path below an environment policy, or an environment or team that does not exist."""
     work.conn.execute(sa.delete(application_stages).where(application_stages.c.application == name))
     if not path:
         return
-    rules.check_path([stage["environment"] for stage in path])
-    named = {stage["approver_team"] for stage in path if stage.get("approver_team")}
-    if named:
-        known = set(work.conn.scalars(sa.select(teams.c.name).where(teams.c.name.in_(named))))
-        for index, stage in enumerate(path):
-            if stage.get("approver_team") and stage["approver_team"] not in known:
-                raise Invalid(
-                    f"There is no team {stage['approver_team']!r}.",
-                    code="unknown_team",
-                    errors=[FieldError(f"path.{index}.approver_team", "unknown team")],
-                )
-    rows = [{"application": name, "position": i, **stage} for i, stage in enumerate(path, start=1)]
-    try:
-        with work.conn.begin_nested():
-            work.conn.execute(sa.insert(application_stages), rows)
-    except sa.exc.DBAPIError as error:  # pg8000 reports some violations as ProgrammingError
-        if sqlstate(error) != FOREIGN_KEY_VIOLATION:
-            raise
-        # The environment is a foreign key into the catalogue (the only one left unchecked above).
-        args = getattr(error.orig, "args", ())
-        detail = str(args[0].get("D", "")) if args and isinstance(args[0], dict) else str(error.orig)
-        match = re.search(r"\(environment\)=\(([^)]*)\)", detail)
-        missing = match.group(1) if match else None
-        at = next((i for i, s in enumerate(path) if s["environment"] == missing), None)
-        raise Invalid(
-            f"There is no environment {missing!r}." if missing else "A stage names an unknown environment.",
-            code="unknown_environment",
-            errors=[FieldError(f"path.{at}.environment" if at is not None else "path", "unknown environment")],
-        ) from None
+    rules.check_path([stage.environment for stage in path])
+    known = known_teams(work.conn, {stage.approver_team for stage in path if stage.approver_team})
+    for index, stage in enumerate(path):
+        if stage.approver_team and stage.approver_team not in known:
+            raise Invalid(
+                f"There is no team {stage.approver_team!r}.",
+                code="unknown_team",
+                errors=[FieldError(f"path.{index}.approver_team", "unknown team")],
+            )
+    _check_environments(path, policies)
+    rules.check_policies(path, policies)
+    # Every row carries every column: a stage is a complete value, so one executemany stores each as given.
+    rows = [{"application": name, "position": i, **dataclasses.asdict(s)} for i, s in enumerate(path, start=1)]
+    work.conn.execute(sa.insert(application_stages), rows)
+
+
+def _check_environments(path: Sequence[rules.Stage], policies: Mapping[str, rules.Policy]) -> None:
+    """422 `unknown_environment` for a stage naming an environment the catalogue lacks (`policies`
+    holds one entry per environment)."""
+    for index, stage in enumerate(path):
+        if stage.environment not in policies:
+            raise Invalid(
+                f"There is no environment {stage.environment!r}.",
+                code="unknown_environment",
+                errors=[FieldError(f"path.{index}.environment", "unknown environment")],
+            )
 
 
 def create(
@@ -129,19 +128,17 @@ def create(
     *,
     grants: Iterable[roles.Grant],
     actor: str,
-    name: str,
-    display_name: str,
-    description: str = "",
-    path: list[dict[str, Any]] | None = None,
+    application: ApplicationIn,
+    policies: Mapping[str, rules.Policy],
 ) -> Any:
     """Register an application (organisation-wide admins); 409 `application_exists`."""
     roles.require(grants, "admin")
     row = work.conn.execute(
         pg_insert(applications)
         .values(
-            name=name,
-            display_name=display_name.strip(),
-            description=description,
+            name=application.name,
+            display_name=application.display_name.strip(),
+            description=application.description,
             created_at=work.now,
             updated_at=work.now,
         )
@@ -149,36 +146,56 @@ def create(
         .returning(*_columns)
     ).first()
     if row is None:
-        raise Conflict(f"An application named {name!r} exists already.", code="application_exists")
-    _set_path(work, name, path)
+        raise Conflict(f"An application named {application.name!r} exists already.", code="application_exists")
+    path = application.stages()
+    _set_path(work, row.name, path, policies)
     audit.record(
         work,
         actor=actor,
         action="application.created",
         entity_type="application",
-        entity_id=name,
-        data={"display_name": row.display_name, "path": path},
+        entity_id=row.name,
+        data={"display_name": row.display_name, "path": stage_dicts(path) if path else None},
     )
     return row
 
 
-def change(work: UnitOfWork, *, row: Any, actor: str, changes: dict[str, Any]) -> Any:
-    """Change an application (`row` held FOR UPDATE, the caller checked who may); the row as it is now."""
-    if not changes:
+def change(
+    work: UnitOfWork, *, row: Any, actor: str, patch: ApplicationPatch, policies: Mapping[str, rules.Policy]
+) -> Any:
+    """Change an application (`row` held FOR UPDATE, the caller checked who may); the row as it is now.
+    The audit record (and so the `application.updated` event) holds what was stored, not what was sent."""
+    fields = patch.model_fields_set
+    if not fields:
         return row
-    if "path" in changes:
-        _set_path(work, row.name, changes["path"])
-    values = {k: v for k, v in changes.items() if k in ("display_name", "description")}
+    recorded: dict[str, Any] = {}
+    if "path" in fields:
+        path = patch.stages()
+        _set_path(work, row.name, path, policies)
+        recorded["path"] = stage_dicts(path) if path else None
+    values = {name: getattr(patch, name) for name in ("display_name", "description") if name in fields}
     row = work.conn.execute(
         sa.update(applications)
         .where(applications.c.name == row.name)
         .values(**values, updated_at=work.now)
         .returning(*_columns)
     ).one()
+    recorded |= {name: getattr(row, name) for name in values}
     audit.record(
-        work, actor=actor, action="application.updated", entity_type="application", entity_id=row.name, data=changes
+        work,
+        actor=actor,
+        action="application.updated",
+        entity_type="application",
+        entity_id=row.name,
+        data={"application": row.name, **recorded},
     )
     return row
+
+
+@outbox.describes("application")
+def describe_application(conn: sa.Connection, name: str, data: Any, actor: str) -> dict[str, Any]:
+    """An application's events carry what its audit record holds: the names and path as stored."""
+    return {"application": name, "changes": dict(data), "actor": describe_actor(conn, actor)}
 
 
 def stage_dicts(path: Sequence[rules.Stage]) -> list[dict[str, Any]]:

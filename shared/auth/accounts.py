@@ -18,7 +18,7 @@ from shared.auth.schemas import UserOut
 from shared.auth.sessions import end_sessions
 from shared.auth.tables import api_tokens, users
 from shared.db import UnitOfWork
-from shared.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from shared.errors import Conflict, FieldError, Forbidden, Invalid, NotFound, Unauthorized
 from shared.models import Shape
 from shared.namespaces import API_TOKENS_NAMESPACE, USERS_NAMESPACE
 from shared.pagination import Id, Timestamp, decode_cursor, page
@@ -32,21 +32,23 @@ def register(
     work: UnitOfWork,
     *,
     email: str,
-    password: str,
+    password: str | None,
     display_name: str,
     role: str = "viewer",
     actor: str | None = None,
     limiter: AuthLimiter | None = None,
     client: str = "unknown",
+    iap_subject: str | None = None,
 ) -> dict[str, Any]:
-    """Create an account; 409 `email_taken` when the address (in any case) is in use.
+    """Create an account; 409 `email_taken` when the address (in any case) is in use. `password` None
+    (with `iap_subject`): an account Identity-Aware Proxy created, which signs in through IAP only.
 
     With a `limiter` (self-registration over HTTP) each attempt from `client` is counted first.
     """
     if limiter is not None:
         limiter.reserve_registration(client=client)
     email = email.strip().lower()
-    if password.strip().lower() == email:
+    if password is not None and password.strip().lower() == email:
         raise Invalid("The password may not be the email.", errors=[FieldError("password", "must not be the email")])
     user_id = uuid.uuid4()
     row = work.conn.execute(
@@ -55,7 +57,8 @@ def register(
             id=user_id,
             email=email,
             display_name=display_name.strip(),
-            password_hash=passwords.hash_password(password),
+            password_hash=passwords.hash_password(password) if password is not None else None,
+            iap_subject=iap_subject,
             role=role,
             created_at=work.now,
             updated_at=work.now,
@@ -114,11 +117,12 @@ def update_user(
     actor: str,
     role: str | None = None,
     is_active: bool | None = None,
+    iap_link: bool | None = None,
     if_match: Callable[[str], bool] | None = None,
     grants: Iterable[roles.Grant] | None = None,
 ) -> dict[str, Any]:
-    """Change role and/or active flag (for organisation-wide admins; `grants` None: a trusted caller such
-    as an operator command); the last active admin can be neither demoted nor deactivated."""
+    """Change role, active flag and/or IAP link (for organisation-wide admins; `grants` None: a trusted
+    caller such as an operator command); the last active admin can be neither demoted nor deactivated."""
     if grants is not None:
         roles.require(grants, "admin")
     # Lock every active admin: two admins demoting each other at once can't both pass the check.
@@ -145,18 +149,28 @@ def update_user(
         changes["role"] = new_role
     if new_active != current.is_active:
         changes["is_active"] = new_active
+    if iap_link is not None and (iap_link != current.iap_link_pending or current.iap_subject is not None):
+        changes["iap_link"] = iap_link
     if not changes:
         return public_user(current)
-    values: dict[str, Any] = {**changes, "updated_at": work.now}
+    values: dict[str, Any] = {k: v for k, v in changes.items() if k != "iap_link"} | {"updated_at": work.now}
+    if "iap_link" in changes:
+        # Linking again drops the identity attached before: the next assertion for this email is the one.
+        values |= {"iap_link_pending": iap_link, "iap_subject": None}
     if not new_active:
         values["auth_version"] = users.c.auth_version + 1
         end_sessions(work, user_id=current.id)
     row = work.conn.execute(
         sa.update(users).where(users.c.id == current.id).values(**values).returning(*_user_columns)
     ).one()
-    before = {k: getattr(current, k) for k in changes}
+    before = {k: getattr(current, k) for k in changes if k != "iap_link"} | {"iap_link": current.iap_subject}
     for field, value in changes.items():
-        action = "user.role_changed" if field == "role" else ("user.activated" if value else "user.deactivated")
+        if field == "iap_link":
+            action = "user.iap_link_set" if value else "user.iap_link_removed"
+        elif field == "role":
+            action = "user.role_changed"
+        else:
+            action = "user.activated" if value else "user.deactivated"
         audit.record(
             work,
             actor=actor,
@@ -219,3 +233,61 @@ def change_password(
         data={"api_tokens_revoked": len(revoked)},
     )
     work.invalidate(USERS_NAMESPACE, API_TOKENS_NAMESPACE)
+
+
+# -- people behind Identity-Aware Proxy -------------------------------------------------------------
+
+
+def attach_iap_identity(work: UnitOfWork, *, email: str, subject: str, provision: bool) -> bool:
+    """Attach an IAP identity seen for the first time to its account; whether there is one now.
+
+    An email is proven before an identity attaches: IAP provisions an account of its own (no password)
+    when `provision` is on, and attaches to an existing account only when an admin linked it
+    (`iap_link_pending`). Anyone can register a colleague's email with a password before her first
+    IAP request; that account stays theirs, never hers (401 `iap_identity_not_linked`)."""
+    email = email.strip().lower()
+    row = work.conn.execute(
+        sa.select(users.c.id, users.c.iap_subject, users.c.iap_link_pending)
+        .where(users.c.email == email)
+        .with_for_update()
+    ).first()
+    if row is None:
+        if not provision:
+            return False
+        try:
+            with work.conn.begin_nested():
+                register(
+                    work,
+                    email=email,
+                    password=None,
+                    display_name=email.split("@", 1)[0][:100] or email[:100],
+                    actor="system:iap",
+                    iap_subject=subject,
+                )
+        except Conflict:  # another request provisioned them first
+            pass
+        work.invalidate(USERS_NAMESPACE)
+        return True
+    if row.iap_subject == subject:
+        return True
+    if not row.iap_link_pending:
+        raise Unauthorized(
+            "An account with this email exists, but it is not linked to this Identity-Aware Proxy identity; "
+            "an admin links it (PATCH /auth/users/{id} with iap_link: true).",
+            code="iap_identity_not_linked",
+        )
+    work.conn.execute(
+        sa.update(users)
+        .where(users.c.id == row.id)
+        .values(iap_subject=subject, iap_link_pending=False, updated_at=work.now)
+    )
+    audit.record(
+        work,
+        actor="system:iap",
+        action="user.iap_linked",
+        entity_type="user",
+        entity_id=row.id,
+        data={"email": email, "iap_subject": subject},
+    )
+    work.invalidate(USERS_NAMESPACE)
+    return True

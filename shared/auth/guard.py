@@ -308,11 +308,12 @@ def _from_oidc_token(token: str, prefetch: Sequence[tuple[str, str]], request: R
 IAP_HEADER = "x-goog-iap-jwt-assertion"
 
 
-def _load_iap_user(email: str) -> dict[str, Any] | None:
+def _load_iap_user(subject: str) -> dict[str, Any] | None:
+    """The state of the account this IAP identity (`sub`) is attached to; None: none is yet."""
     with get_engine().connect() as conn:
         row = conn.execute(
             sa.select(users.c.id, users.c.email, users.c.role, users.c.is_active, users.c.auth_version).where(
-                users.c.email == email
+                users.c.iap_subject == subject
             )
         ).first()
         if row is None:
@@ -320,27 +321,14 @@ def _load_iap_user(email: str) -> dict[str, Any] | None:
         return row._asdict() | {"id": str(row.id)} | caller_scope(conn, row.id)
 
 
-def _provision(email: str) -> None:
-    """Create the account of a person IAP let through, as `viewer` (IAP_AUTO_PROVISION=true)."""
-    import secrets
-
-    from shared.auth.accounts import register
+def _attach(email: str, subject: str, *, provision: bool) -> bool:
+    """First sight of an IAP identity: attach it to its account where that is proven (see
+    `accounts.attach_iap_identity`), in a unit of work of its own."""
+    from shared.auth.accounts import attach_iap_identity
     from shared.db import unit_of_work
-    from shared.errors import Conflict
 
-    try:
-        with unit_of_work() as work:
-            # No password anyone knows: this person signs in through IAP (an admin can reset it).
-            register(
-                work,
-                email=email,
-                password=secrets.token_urlsafe(32),
-                display_name=email.split("@", 1)[0][:100] or email[:100],
-                actor="system:iap",
-            )
-            work.invalidate(USERS_NAMESPACE)
-    except Conflict:  # another request provisioned them first
-        pass
+    with unit_of_work() as work:
+        return attach_iap_identity(work, email=email, subject=subject, provision=provision)
 
 
 def _from_iap(assertion: str, prefetch: Sequence[tuple[str, str]]) -> tuple[Principal, Prefetched]:
@@ -348,14 +336,12 @@ def _from_iap(assertion: str, prefetch: Sequence[tuple[str, str]]) -> tuple[Prin
 
     settings = get_settings()
     identity = verify_iap_assertion(assertion, settings=settings)  # 401 invalid_token, or 503
-    email = identity.email.strip().lower()
     cache = get_cache()
-    own = (USERS_NAMESPACE, f"iap:{email}")
+    own = (USERS_NAMESPACE, f"iap:{identity.subject}")
     found = cache.lookup([own, *prefetch])
-    state = cache.fetch(own[0], own[1], lambda: _load_iap_user(email), found=found.pop(own))
-    if state is None and settings.iap_auto_provision:
-        _provision(email)
-        state = _load_iap_user(email)
+    state = cache.fetch(own[0], own[1], lambda: _load_iap_user(identity.subject), found=found.pop(own))
+    if state is None and _attach(identity.email, identity.subject, provision=settings.iap_auto_provision):
+        state = _load_iap_user(identity.subject)
     if state is None:
         raise Unauthorized("No account has this Identity-Aware Proxy user's email.", code="unknown_iap_user")
     if not state["is_active"]:

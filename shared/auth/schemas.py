@@ -53,6 +53,11 @@ class ChangePasswordIn(Strict):
 class UserPatch(Strict):
     role: Role | None = None
     is_active: bool | None = None
+    iap_link: bool | None = Field(
+        default=None,
+        description="true: the next Identity-Aware Proxy assertion for the account's email attaches to it "
+        "(replacing any identity attached before); false: no IAP identity may use it.",
+    )
 
 
 class TokenIn(Strict):
@@ -127,6 +132,12 @@ class UserOut(Out):
     display_name: str
     role: Role
     is_active: bool
+    iap_subject: str | None = Field(
+        description="The Identity-Aware Proxy identity (`sub`) this account is, once attached; null: none."
+    )
+    iap_link_pending: bool = Field(
+        description="An admin linked the account to IAP: the next IAP assertion for its email attaches to it."
+    )
     created_at: datetime
 
 

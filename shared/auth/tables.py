@@ -16,7 +16,13 @@ users = sa.Table(
     # Stored lower-cased: emails are unique without regard to case.
     sa.Column("email", sa.Text, nullable=False, unique=True),
     sa.Column("display_name", sa.Text, nullable=False),
-    sa.Column("password_hash", sa.Text, nullable=False),
+    # NULL: the account signs in through Identity-Aware Proxy only (it was created by IAP).
+    sa.Column("password_hash", sa.Text),
+    # The IAP identity (`sub`) attached to the account: an assertion names the account by this, never
+    # by email alone, so nobody can claim a colleague's account by registering her email first.
+    sa.Column("iap_subject", sa.Text, unique=True),
+    # Set by an admin on a password account: the next IAP assertion for its email attaches to it.
+    sa.Column("iap_link_pending", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("role", sa.Text, nullable=False),
     sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
     # Bumped when a password changes or the user is deactivated: older access tokens stop working.

@@ -23,6 +23,14 @@ public_team = Shape(TeamOut)
 public_member = Shape(MemberOut)
 
 
+def known_teams(conn: sa.Connection, names: Iterable[str]) -> set[str]:
+    """Which of `names` are teams."""
+    wanted = set(names)
+    if not wanted:
+        return set()
+    return set(conn.scalars(sa.select(teams.c.name).where(teams.c.name.in_(wanted))))
+
+
 def _team(conn: sa.Connection, name: str) -> Any:
     row = conn.execute(sa.select(teams).where(teams.c.name == name)).first()
     if row is None:

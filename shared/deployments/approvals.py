@@ -13,7 +13,7 @@ from shared.auth import roles
 from shared.connections import UNIQUE_VIOLATION, sqlstate
 from shared.db import UnitOfWork
 from shared.deployments import rules
-from shared.deployments.gates import check_move, release_authors, stage_of
+from shared.deployments.gates import check_move, environment_row, release_authors, requirement_at
 from shared.deployments.records import get_deployment, with_decisions
 from shared.deployments.tables import approvals, deployments
 from shared.errors import Conflict, Forbidden
@@ -32,16 +32,19 @@ def decide(
     comment: str,
 ) -> dict[str, Any]:
     """An approval or rejection by a release manager of the application there (a member of the stage's
-    approver team, where it names one) who neither created, edited nor finalized the release, nor
-    requested the deployment: so every recorded approval counts. The approval that queues it re-checks
-    the gates (409 changes nothing)."""
+        approver team, where it names one) who neither created, edited nor finalized the release, nor
+        requested the deployment: so every recorded approval counts. The environment's policy applies on
+    top of the stage (its minimum of approvals, its approver team). The approval that queues it re-checks
+        the gates (409 changes nothing)."""
     release = load_release(work.conn, release_id, lock="share")  # a release can't be cancelled under us
     row = get_deployment(work, release_id=release_id, deployment_id=deployment_id, lock=True)
     roles.require(grants, "release_manager", application=release.application, environment=row.environment)
-    stage, _ = stage_of(work.conn, release.application, row.environment)
-    if stage.approver_team is not None and stage.approver_team not in set(teams):
+    needed = requirement_at(work.conn, release.application, environment_row(work.conn, row.environment))
+    missing = [team for team in needed.approver_teams if team not in set(teams)]
+    if missing:
         raise Forbidden(
-            f"Approvals of {release.application} in {row.environment} are for the team {stage.approver_team}.",
+            f"Approvals of {release.application} in {row.environment} are for members of the team "
+            f"{' and of the team '.join(needed.approver_teams)}; you are not in {', '.join(missing)}.",
             code="not_an_approver",
         )
     rules.require_four_eyes(actor, authors=release_authors(work.conn, release), requested_by=str(row.requested_by))
@@ -69,7 +72,7 @@ def decide(
         .where(approvals.c.deployment_id == row.id, approvals.c.decision == "approve")
     )
     new_status = rules.status_after_decision(
-        current=row.status, decision=decision, approvals=int(approved or 0), required=stage.required_approvals
+        current=row.status, decision=decision, approvals=int(approved or 0), required=needed.required_approvals
     )
     if new_status != row.status:
         check_move(work, deployment=row, release=release, to_status=new_status)

@@ -13,15 +13,44 @@ from shared.applications import rules as paths
 from shared.applications import service as applications
 from shared.audit import service as audit
 from shared.auth import roles
+from shared.auth.people import describe_actor
+from shared.auth.teams import known_teams
 from shared.connections import UNIQUE_VIOLATION, sqlstate
 from shared.db import UnitOfWork
-from shared.deployments.schemas import EnvironmentOut
+from shared.deployments.schemas import EnvironmentOut, PolicyIn
 from shared.deployments.tables import environments
-from shared.errors import Conflict, PreconditionFailed
+from shared.errors import Conflict, FieldError, Invalid, NotFound, PreconditionFailed
+from shared.events import outbox
 from shared.models import Shape
 from shared.pagination import Position, decode_cursor, page
 
-public_environment = Shape(EnvironmentOut)
+_environment = Shape(EnvironmentOut, given=("policy",))
+
+
+def public_policy(row: Any) -> dict[str, Any]:
+    """An environment's policy as the API shows it."""
+    return {
+        "environment": row.name,
+        "min_approvals": row.min_approvals,
+        "approver_team": row.approver_team,
+        "skippable": row.skippable,
+        "updated_at": row.policy_updated_at,
+    }
+
+
+def public_environment(row: Any) -> dict[str, Any]:
+    """An environment as the API shows it, with its policy."""
+    return _environment(row, policy=public_policy(row))
+
+
+def policy_of(row: Any) -> paths.Policy:
+    """An environment row's policy as the rules see it."""
+    return paths.Policy(row.name, row.position, row.min_approvals, row.approver_team, row.skippable)
+
+
+def policies(conn: sa.Connection) -> dict[str, paths.Policy]:
+    """Every environment's policy, by environment (what a path is checked against; environments are few)."""
+    return {row.name: policy_of(row) for row in conn.execute(sa.select(environments))}
 
 
 def list_environments(work: UnitOfWork, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
@@ -94,3 +123,59 @@ def put_environment(
         },
     )
     return public_environment(row), before is None
+
+
+def get_policy(work: UnitOfWork, *, name: str) -> dict[str, Any]:
+    """One environment's policy (404 `environment_not_found`)."""
+    return public_policy(_load(work.conn, name))
+
+
+def _load(conn: sa.Connection, name: str, *, lock: bool = False) -> Any:
+    query = sa.select(environments).where(environments.c.name == name)
+    row = conn.execute(query.with_for_update() if lock else query).first()
+    if row is None:
+        raise NotFound(f"There is no environment {name!r}.", code="environment_not_found")
+    return row
+
+
+def put_policy(
+    work: UnitOfWork,
+    *,
+    name: str,
+    policy: PolicyIn,
+    actor: str,
+    grants: Iterable[roles.Grant],
+    if_match: Callable[[str], bool] | None = None,
+) -> dict[str, Any]:
+    """Replace an environment's policy: organisation-wide admins only, since it binds every application's
+    admins; 422 `unknown_team` for a team that does not exist. Audited and evented as `environment.updated`."""
+    roles.require(grants, "admin")
+    before = _load(work.conn, name, lock=True)
+    if if_match is not None:
+        etags.check(public_policy(before), if_match)
+    if policy.approver_team is not None and not known_teams(work.conn, [policy.approver_team]):
+        raise Invalid(
+            f"There is no team {policy.approver_team!r}.",
+            code="unknown_team",
+            errors=[FieldError("approver_team", "unknown team")],
+        )
+    values = policy.model_dump() | {"policy_updated_at": work.now}
+    row = work.conn.execute(
+        sa.update(environments).where(environments.c.name == name).values(**values).returning(environments)
+    ).one()
+    shown = public_policy(row)
+    audit.record(
+        work,
+        actor=actor,
+        action="environment.updated",
+        entity_type="environment",
+        entity_id=name,
+        data={"environment": name, "policy": {"before": public_policy(before), "after": shown}},
+    )
+    return shown
+
+
+@outbox.describes("environment")
+def describe_environment(conn: sa.Connection, name: str, data: Any, actor: str) -> dict[str, Any]:
+    """An environment's events carry the change as its audit record holds it (before and after)."""
+    return {"environment": name, "changes": dict(data), "actor": describe_actor(conn, actor)}

@@ -11,7 +11,7 @@ from shared.applications import rules as paths
 from shared.audit.tables import audit_events
 from shared.db import UnitOfWork
 from shared.deployments import rules
-from shared.deployments.environments import promotion_path
+from shared.deployments.environments import policies, policy_of, promotion_path, public_policy
 from shared.deployments.freezes import load_freezes
 from shared.deployments.schemas import BlockerOut
 from shared.deployments.tables import deployments, environments
@@ -39,10 +39,20 @@ def stage_of(conn: sa.Connection, application: str, environment: str) -> tuple[p
     return paths.locate(promotion_path(conn, application), environment, application=application)
 
 
+def requirement_at(conn: sa.Connection, application: str, environment: Any) -> paths.Requirement:
+    """What an approval of `application` in `environment` (its row) needs: the stage and the policy."""
+    stage, _ = stage_of(conn, application, environment.name)
+    return paths.requirement(stage, policy_of(environment))
+
+
 def gate_facts(work: UnitOfWork, *, release: Any, environment: Any, override_freeze: bool = False) -> rules.GateFacts:
-    """Read what the gates need about deploying `release` to `environment`, along its application's path."""
+    """Read what the gates need about deploying `release` to `environment`, along its application's path,
+    with the environment policies over it."""
     conn = work.conn
-    stage, previous = stage_of(conn, release.application, environment.name)
+    path = promotion_path(conn, release.application)
+    stage, previous = paths.locate(path, environment.name, application=release.application)
+    skipped = paths.skipped(path, environment.name, policies(conn))
+    needed = paths.requirement(stage, policy_of(environment))
     live_since = None
     if previous is not None:
         live_since = conn.scalar(
@@ -65,7 +75,9 @@ def gate_facts(work: UnitOfWork, *, release: Any, environment: Any, override_fre
         release_status=release.status,
         environment=environment.name,
         application=release.application,
-        required_approvals=stage.required_approvals,
+        required_approvals=needed.required_approvals,
+        approver_teams=needed.approver_teams,
+        skipped_by_policy=tuple(p.environment for p in skipped),
         previous_environment=previous.environment if previous is not None else None,
         previous_soak_minutes=previous.soak_minutes if previous is not None else 0,
         live_in_previous_since=live_since,
@@ -81,9 +93,13 @@ def preflight(work: UnitOfWork, *, release_id: uuid.UUID, environment: str) -> d
         work, release=load_release(work.conn, release_id), environment=environment_row(work.conn, environment)
     )
     blocking = rules.blockers(facts, work.now)
+    target = environment_row(work.conn, environment)
     return {
         "allowed": not blocking,
         "needs_approval": facts.required_approvals > 0,
+        "required_approvals": facts.required_approvals,
+        "approver_teams": list(facts.approver_teams),
+        "policy": public_policy(target) if policy_of(target).sets_anything else None,
         "blocking": [public_blocker(b) for b in blocking],
     }
 
@@ -107,7 +123,7 @@ def check_move(work: UnitOfWork, *, deployment: Any, release: Any, to_status: st
         environment=deployment.environment,
         application=deployment.application,
         freezes=tuple(load_freezes(work.conn, now=work.now)),
-        override_freeze=deployment.override_freeze,
+        overridden=frozenset(deployment.overridden_freezes or ()),
     )
     blocking = rules.move_blockers(facts, work.now)
     if blocking:

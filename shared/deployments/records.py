@@ -53,10 +53,12 @@ def who_may_approve(conn: sa.Connection, *, application: str, environment: str) 
     """Who may approve a deployment of `application` to `environment`, in words."""
     managers = f"release managers of {application} in {environment}"
     try:
-        stage, _ = gates.stage_of(conn, application, environment)
+        needed = gates.requirement_at(conn, application, gates.environment_row(conn, environment))
     except DomainError:
         return managers
-    return f"members of the team {stage.approver_team} who are {managers}" if stage.approver_team else managers
+    if not needed.approver_teams:
+        return managers
+    return f"members of the team {' and of the team '.join(needed.approver_teams)} who are {managers}"
 
 
 def get_deployment(work: UnitOfWork, *, release_id: uuid.UUID, deployment_id: uuid.UUID, lock: bool = False) -> Any:

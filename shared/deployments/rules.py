@@ -129,6 +129,10 @@ class GateFacts:
     freezes: list[Freeze] = field(default_factory=list)
     active_deployment: bool = False
     override_freeze: bool = False
+    # Every approver belongs to each of these teams (the stage's and the environment policy's).
+    approver_teams: tuple[str, ...] = ()
+    # Environments the application's path skips before this one although their policy says none may.
+    skipped_by_policy: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,15 @@ def blockers(facts: GateFacts, now: datetime) -> list[Blocker]:
                     f"it may be promoted from {ready_at.isoformat()}.",
                 )
             )
+    if facts.skipped_by_policy:
+        names = ", ".join(facts.skipped_by_policy)
+        found.append(
+            Blocker(
+                "below_environment_policy",
+                f"The application's path skips {names}, which its environment policy says no path reaching "
+                f"{facts.environment} may skip; an admin of the application adds it to the path.",
+            )
+        )
     covering = active_freezes(facts.freezes, facts.environment, now, facts.application)
     if covering and not facts.override_freeze:
         found.append(_frozen(facts.environment, covering))
@@ -206,21 +219,33 @@ class MoveFacts:
     environment: str
     freezes: tuple[Freeze, ...] = ()
     application: str | None = None
-    # An admin's override given at request time holds for the whole deployment.
-    override_freeze: bool = False
+    # The windows an admin overrode at request time: the override holds for those, for the whole
+    # deployment, and for no window that began to cover it later.
+    overridden: frozenset[Any] = frozenset()
 
 
 def move_blockers(facts: MoveFacts, now: datetime) -> list[Blocker]:
     """The gates that hold at every move towards running: the release is still `ready`, and no freeze
-    covers the environment (unless an admin overrode it at request time, or it is a rollback, which
-    may run in a freeze). Promotion and soak time were met at the request and cannot be undone."""
+    covers the environment (but those an admin overrode at request time; a rollback may run in a
+    freeze). Promotion and soak time were met at the request and cannot be undone."""
     found: list[Blocker] = []
     if facts.release_status != "ready":
         found.append(_not_ready(facts.release_status))
-    covering = active_freezes(list(facts.freezes), facts.environment, now, facts.application)
-    if covering and not facts.override_freeze and facts.kind != "rollback":
+    covering = [
+        f
+        for f in active_freezes(list(facts.freezes), facts.environment, now, facts.application)
+        if f.id not in facts.overridden
+    ]
+    if covering and facts.kind != "rollback":
         found.append(_frozen(facts.environment, covering))
     return found
+
+
+def override_scopes(covering: Iterable[Freeze], application: str) -> set[str | None]:
+    """Where an admin must be one to override the windows `covering` a deployment of `application`
+    (None: organisation-wide): a window for every application is the organisation's, and only an
+    organisation-wide admin lifts it; a window of this application alone, its admin."""
+    return {f.application for f in covering} or {application}
 
 
 # -- four eyes --------------------------------------------------------------------------------------

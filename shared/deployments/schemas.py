@@ -155,6 +155,29 @@ class EnvironmentIn(Strict):
     soak_minutes: int = Field(default=0, ge=0, le=7 * 24 * 60)
 
 
+class PolicyIn(Strict):
+    """An environment's policy, replaced whole (a field left out takes its default: no floor)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"min_approvals": 1, "approver_team": "sre", "skippable": False}]},
+    )
+
+    min_approvals: int = Field(
+        default=0, ge=0, le=10, description="No application's stage here may ask for fewer approvals."
+    )
+    approver_team: str | None = Field(
+        default=None,
+        pattern=SLUG_PATTERN,
+        description="Every approval here is by a member of this team (as well as any team the stage names).",
+    )
+    skippable: bool = Field(
+        default=True,
+        description="false: no path reaches an environment after this one (in the catalogue's order) "
+        "without going through this one first.",
+    )
+
+
 class DeploymentQuery(PageQuery):
     application: str | None = Field(default=None, pattern=SLUG_PATTERN)
     environment: str | None = Field(default=None, max_length=63)
@@ -183,12 +206,21 @@ class DeploymentSummaryOut(Out):
     live: bool
 
 
+class PolicyOut(Out):
+    environment: str
+    min_approvals: int
+    approver_team: str | None
+    skippable: bool
+    updated_at: datetime | None = Field(description="When an admin last set it (null: never).")
+
+
 class EnvironmentOut(Out):
     name: str
     position: int
     required_approvals: int
     soak_minutes: int
     updated_at: datetime
+    policy: PolicyOut = Field(description="The floor every application's stage here is held to.")
 
 
 class ApprovalOut(Out):
@@ -231,6 +263,9 @@ class BlockerOut(Out):
 class PreflightOut(Out):
     allowed: bool
     needs_approval: bool
+    required_approvals: int = Field(description="Approvals needed here: the stage's or its policy's, the higher.")
+    approver_teams: list[str] = Field(description="Every approver belongs to each of these teams (empty: any).")
+    policy: PolicyOut | None = Field(description="The environment's policy, where it sets anything.")
     blocking: list[BlockerOut]
 
 

@@ -21,6 +21,7 @@ from shared.deployments.gates import preflight as preflight
 from shared.deployments.records import get_deployment, insert_deployment, public_deployment, with_decisions
 from shared.deployments.records import list_deployments as list_deployments
 from shared.deployments.tables import deployments
+from shared.errors import Forbidden
 from shared.releases.service import changed, load_release
 from shared.releases.service import ensure_release as ensure_release
 
@@ -40,11 +41,10 @@ def request_deployment(
     release = load_release(work.conn, release_id, lock="share")  # a release can't be cancelled under us
     target = environment_row(work.conn, environment)
     roles.require(grants, "developer", application=release.application, environment=target.name)
-    if override_freeze:
-        roles.require(
-            grants, "admin", application=release.application, environment=target.name, code="freeze_override_forbidden"
-        )
     facts = gate_facts(work, release=release, environment=target, override_freeze=override_freeze)
+    covering = rules.active_freezes(facts.freezes, target.name, work.now, release.application)
+    if override_freeze:
+        _require_override(grants, covering, application=release.application, environment=target.name)
     blocking = rules.blockers(facts, work.now)
     if blocking:
         raise gates_failed(blocking)
@@ -58,8 +58,9 @@ def request_deployment(
         actor=actor,
         reason=reason,
         override_freeze=override_freeze,
+        overridden_freezes=[f.id for f in covering] if override_freeze else [],
     )
-    overridden = [f.reason for f in rules.active_freezes(facts.freezes, target.name, work.now, release.application)]
+    overridden = [f.reason for f in covering] if override_freeze else []
     audit.record(
         work,
         actor=actor,
@@ -76,6 +77,24 @@ def request_deployment(
     )
     changed(work, release.id)
     return public_deployment(row, approvals=[])
+
+
+def _require_override(
+    grants: Iterable[roles.Grant], covering: Iterable[rules.Freeze], *, application: str, environment: str
+) -> None:
+    """403 `freeze_override_forbidden` unless the caller is an admin over every window it would override."""
+    for scope in rules.override_scopes(covering, application):
+        held = roles.role_on(grants, application=scope, environment=environment)
+        if held is None or not roles.at_least(held, "admin"):
+            whose = (
+                "the organisation's (it covers every application): only an organisation-wide admin"
+                if scope is None
+                else f"{application}'s: only an admin of {application}"
+            )
+            raise Forbidden(
+                f"The freeze on {environment} is {whose} there may override it; you have {held or 'no role'}.",
+                code="freeze_override_forbidden",
+            )
 
 
 def read_deployment(work: UnitOfWork, *, release_id: uuid.UUID, deployment_id: uuid.UUID) -> dict[str, Any]:

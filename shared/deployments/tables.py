@@ -1,7 +1,7 @@
 """Environments, deployments, approvals and freeze windows."""
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from shared.db import metadata, one_of
 from shared.deployments.rules import ACTIVE, DECISIONS, KINDS, STATUSES
@@ -15,7 +15,13 @@ environments = sa.Table(
     sa.Column("required_approvals", sa.Integer, nullable=False, server_default="0"),
     sa.Column("soak_minutes", sa.Integer, nullable=False, server_default="0"),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    # The environment's policy (organisation-wide admins): the floor of every application's stage here.
+    sa.Column("min_approvals", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("approver_team", sa.Text, sa.ForeignKey("teams.name", onupdate="CASCADE")),
+    sa.Column("skippable", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("policy_updated_at", sa.DateTime(timezone=True)),
     sa.CheckConstraint("required_approvals >= 0 AND soak_minutes >= 0", name="non_negative"),
+    sa.CheckConstraint("min_approvals >= 0", name="min_approvals_non_negative"),
     sa.CheckConstraint(f"name ~ '{SLUG_PATTERN}'", name="name_slug"),
 )
 
@@ -32,6 +38,8 @@ deployments = sa.Table(
     sa.Column("requested_by", UUID(as_uuid=True), nullable=False),
     sa.Column("reason", sa.Text),
     sa.Column("override_freeze", sa.Boolean, nullable=False, server_default=sa.false()),
+    # The freeze windows the request overrode: an override holds for those, never for a later one.
+    sa.Column("overridden_freezes", ARRAY(UUID(as_uuid=True)), nullable=False, server_default="{}"),
     # For a rollback: the live deployment it replaces (marked rolled_back when the rollback succeeds).
     sa.Column("replaces_id", UUID(as_uuid=True), sa.ForeignKey("deployments.id")),
     sa.Column("log_url", sa.Text),

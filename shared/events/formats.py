@@ -101,6 +101,8 @@ _SUMMARIES = {
     "deployment.rolled_back": "{what} was rolled back in {environment}",
     "freeze.created": "{actor} froze deployments to {environment}",
     "freeze.deleted": "{actor} lifted a deployment freeze on {environment}",
+    "application.updated": "{actor} changed the application {what} (its names or promotion path)",
+    "environment.updated": "{actor} changed the environment {environment} or its policy",
 }
 
 

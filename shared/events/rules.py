@@ -26,6 +26,8 @@ EVENT_TYPES = (
     "deployment.rolled_back",
     "freeze.created",
     "freeze.deleted",
+    "application.updated",
+    "environment.updated",
 )
 ALL = "*"
 FORMATS = ("standard", "slack", "google_chat")
@@ -43,6 +45,9 @@ _SAME = {
     "deployment.rolled_back": "deployment.rolled_back",
     "freeze.created": "freeze.created",
     "freeze.deleted": "freeze.deleted",
+    # A change of a path or a policy: what the gates ask from now on.
+    "application.updated": "application.updated",
+    "environment.updated": "environment.updated",
 }
 # `deployment.status_changed`: the status reached → the event.
 _STATUS_EVENTS = {

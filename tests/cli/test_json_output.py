@@ -50,7 +50,14 @@ def test_every_command_prints_one_json_document(relman: Relman, dev_server: DevS
 
     assert documents["release show"]["version"] == "2.0.0"
     assert documents["release list"]["items"][0]["version"] == "2.0.0"
-    assert documents["preflight"] == {"allowed": True, "needs_approval": False, "blocking": []}
+    assert documents["preflight"] == {
+        "allowed": True,
+        "needs_approval": False,
+        "required_approvals": 0,
+        "approver_teams": [],
+        "policy": None,
+        "blocking": [],
+    }
     assert documents["run"]["status"] == "succeeded"
     assert documents["reject"]["deployment"]["status"] == "rejected"
     assert documents["approve"]["deployment"]["status"] == "queued"

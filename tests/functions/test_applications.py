@@ -29,7 +29,14 @@ def test_an_application_whose_path_skips_staging_promotes_dev_to_production(rele
     staging = deploy(releases, developer, release["id"], "staging")
     production = ship(releases, developer, release["id"], "production", approver=manager)
 
-    assert preflight == {"allowed": True, "needs_approval": True, "blocking": []}
+    assert preflight == {
+        "allowed": True,
+        "needs_approval": True,
+        "required_approvals": 1,
+        "approver_teams": [],
+        "policy": None,
+        "blocking": [],
+    }
     assert staging.status_code == 422 and staging.get_json()["code"] == "environment_not_on_path"
     assert production["status"] == "succeeded"
 

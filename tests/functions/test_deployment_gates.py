@@ -109,9 +109,19 @@ def test_preflight_lists_every_blocker_and_writes_nothing(releases, developer):
     assert response.get_json() == {
         "allowed": False,
         "needs_approval": True,
+        "required_approvals": 1,
+        "approver_teams": [],
+        "policy": None,
         "blocking": [{"code": "promotion_required", "detail": response.get_json()["blocking"][0]["detail"]}],
     }
-    assert ok.get_json() == {"allowed": True, "needs_approval": False, "blocking": []}
+    assert ok.get_json() == {
+        "allowed": True,
+        "needs_approval": False,
+        "required_approvals": 0,
+        "approver_teams": [],
+        "policy": None,
+        "blocking": [],
+    }
     assert releases.get(f"/releases/{release['id']}/deployments", headers=developer).get_json()["items"] == []
 
 

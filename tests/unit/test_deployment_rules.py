@@ -289,13 +289,32 @@ def test_a_freeze_of_another_environment_does_not_block_the_move():
 
 
 def test_an_override_given_at_request_and_a_rollback_pass_a_freeze_but_not_a_cancelled_release():
-    freeze = (one_off(NOW, NOW + timedelta(hours=1)),)
+    freeze = (rules.Freeze(environment=None, starts_at=NOW, ends_at=NOW + timedelta(hours=1), reason="x", id="f1"),)
 
-    assert rules.move_blockers(move(freezes=freeze, override_freeze=True), NOW) == []
+    assert rules.move_blockers(move(freezes=freeze, overridden=frozenset({"f1"})), NOW) == []
     assert rules.move_blockers(move(freezes=freeze, kind="rollback"), NOW) == []
-    assert codes(rules.move_blockers(move(freezes=freeze, override_freeze=True, release_status="cancelled"), NOW)) == [
-        "release_not_ready"
-    ]
+    assert codes(
+        rules.move_blockers(move(freezes=freeze, overridden=frozenset({"f1"}), release_status="cancelled"), NOW)
+    ) == ["release_not_ready"]
+
+
+def test_an_override_holds_for_the_windows_it_overrode_not_for_one_that_began_later():
+    overridden = rules.Freeze(environment=None, starts_at=NOW, ends_at=NOW + timedelta(hours=1), reason="a", id="f1")
+    later = rules.Freeze(environment="production", starts_at=NOW, ends_at=NOW + timedelta(hours=1), reason="b", id="f2")
+
+    blocking = rules.move_blockers(move(freezes=(overridden, later), overridden=frozenset({"f1"})), NOW)
+
+    assert codes(blocking) == ["environment_frozen"] and "b" in blocking[0].detail and "a." not in blocking[0].detail
+
+
+def test_the_organisations_freeze_needs_an_organisation_wide_admin_to_override_and_a_teams_its_admin():
+    org = rules.Freeze(environment="production", application=None, reason="org")
+    team = rules.Freeze(environment="production", application="checkout", reason="team")
+
+    assert rules.override_scopes([org], "checkout") == {None}
+    assert rules.override_scopes([team], "checkout") == {"checkout"}
+    assert rules.override_scopes([org, team], "checkout") == {None, "checkout"}
+    assert rules.override_scopes([], "checkout") == {"checkout"}
 
 
 # -- four eyes ------------------------------------------------------------------------------------

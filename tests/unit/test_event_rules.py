@@ -68,6 +68,8 @@ def test_every_event_type_the_audit_log_can_yield_is_in_the_catalogue():
             ("deployment.rolled_back", {}),
             ("freeze.created", {}),
             ("freeze.deleted", {}),
+            ("application.updated", {}),
+            ("environment.updated", {}),
             *[("deployment.status_changed", {"to": s}) for s in ("in_progress", "succeeded", "failed", "cancelled")],
         ]
         for event in rules.events_for(action, data)

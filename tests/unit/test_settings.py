@@ -50,6 +50,13 @@ def test_registration_is_closed_by_default_in_production():
     assert load_settings(**PROD, jwt_secret="x" * 40, registration_open=True).registration_is_open
 
 
+def test_behind_iap_self_registration_is_off_and_cannot_be_turned_on():
+    iap = {"iap_audience": "/projects/1/global/backendServices/2"}
+    assert not load_settings(**iap).registration_is_open
+    with pytest.raises(ConfigError, match="REGISTRATION_OPEN"):
+        load_settings(**iap, registration_open=True)
+
+
 def test_cors_origins_accept_a_comma_separated_list(monkeypatch):
     monkeypatch.setenv("CORS_ORIGINS", "https://a.example.com, https://b.example.com/")
 
