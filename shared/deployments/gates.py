@@ -89,11 +89,10 @@ def gate_facts(work: UnitOfWork, *, release: Any, environment: Any, override_fre
 
 def preflight(work: UnitOfWork, *, release_id: uuid.UUID, environment: str) -> dict[str, Any]:
     """Every gate that would block a deployment now; nothing is written."""
-    facts = gate_facts(
-        work, release=load_release(work.conn, release_id), environment=environment_row(work.conn, environment)
-    )
-    blocking = rules.blockers(facts, work.now)
+    release = load_release(work.conn, release_id)
     target = environment_row(work.conn, environment)
+    facts = gate_facts(work, release=release, environment=target)
+    blocking = rules.blockers(facts, work.now)
     return {
         "allowed": not blocking,
         "needs_approval": facts.required_approvals > 0,
