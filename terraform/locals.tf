@@ -34,8 +34,8 @@ locals {
   connection_demand        = sum([for name, f in var.functions : local.connections_per_instance[name] * f.max_instances])
   connection_budget        = var.database_max_connections - var.database_reserved_connections
 
-  # Every role this configuration grants on the project, per kind of account. The pipeline's
-  # projectIamAdmin is conditioned to exactly these roles (.ci/bootstrap, a test keeps them equal).
+  # Every role this configuration grants on the project, per kind of account. The pipeline cannot
+  # change project bindings (.ci/bootstrap): a change here needs an Owner apply.
   function_project_roles = ["roles/cloudsql.client", "roles/cloudsql.instanceUser", "roles/run.invoker"]
   build_project_roles    = ["roles/logging.logWriter", "roles/artifactregistry.writer"]
   ci_project_roles       = ["roles/logging.logWriter"]
