@@ -211,9 +211,9 @@ def test_no_service_account_holds_a_project_wide_owner_or_editor_role():
         for m in stack().of_type("google_project_iam_member").values()
         if "condition" not in m
     }
+    # No run.invoker or artifactregistry.writer on the project: each is granted on its one resource.
     assert project_roles() <= {
-        "roles/cloudsql.client", "roles/cloudsql.instanceUser", "roles/logging.logWriter",
-        "roles/artifactregistry.writer", "roles/run.invoker", "roles/storage.objectAdmin",
+        "roles/cloudsql.client", "roles/cloudsql.instanceUser", "roles/logging.logWriter", "roles/storage.objectAdmin",
     }  # fmt: skip
     # A storage role on the project only with a condition naming one bucket.
     assert not {r for r in unconditioned if r.startswith("roles/storage.")}
@@ -240,7 +240,11 @@ def test_the_function_builder_may_read_the_bucket_cloud_functions_copies_the_sou
     # bucket: the grant is on the project because that bucket does not exist before the first deploy.
     assert grant["role"].startswith("roles/storage.object")
     assert bucket == "gcf-v2-sources-${data.google_project.main.number}-${var.region}"
-    assert condition["expression"] == 'resource.name.startsWith("projects/_/buckets/${local.gcf_sources_bucket}")'
+    # The bucket by its exact name, its objects after a `/`: a bare prefix would also match
+    # gcf-v2-sources-<number>-<region>-anything.
+    bucket_name = '"projects/_/buckets/${local.gcf_sources_bucket}"'
+    objects = '"projects/_/buckets/${local.gcf_sources_bucket}/"'
+    assert condition["expression"] == f"resource.name == {bucket_name} || resource.name.startsWith({objects})"
     # Our own sources bucket, where the object is uploaded, stays readable too.
     own = stack().resource("google_storage_bucket_iam_member", "build")
     assert own["member"] == "${google_service_account.build.member}" and own["role"] == "roles/storage.objectViewer"
@@ -257,6 +261,7 @@ def test_the_functions_wait_for_their_grants_and_the_service_agents_to_settle():
     for grants in (
         "google_project_iam_member.functions", "google_project_iam_member.build",
         "google_project_iam_member.build_gcf_sources", "google_storage_bucket_iam_member.build",
+        "google_artifact_registry_repository_iam_member.build",
         "google_secret_manager_secret_iam_member.functions", "google_service_account_iam_member.deployer_acts_as",
         "google_project_service_identity.main",
     ):  # fmt: skip
@@ -265,8 +270,59 @@ def test_the_functions_wait_for_their_grants_and_the_service_agents_to_settle():
         re.findall(r'"([a-z]+\.googleapis\.com)"', agents["for_each"])
     )
     assert agents["provider"] == "google-beta"
-    # Direct VPC egress needs run.invoker on each function's own account.
-    assert "roles/run.invoker" in stack().locals["function_project_roles"]
+    # Direct VPC egress needs run.invoker for each function's own account: on its own service only.
+    assert "roles/run.invoker" not in stack().locals["function_project_roles"]
+    itself = stack().resource("google_cloud_run_service_iam_member", "functions_invoke_themselves")
+    assert itself["for_each"] == "${var.functions}" and itself["role"] == "roles/run.invoker"
+    assert itself["service"] == "${google_cloudfunctions2_function.main[each.key].name}"
+    assert itself["member"] == "${google_service_account.functions[each.key].member}"
+
+
+def test_the_functions_cloud_sql_roles_reach_only_this_configurations_instance():
+    grant = stack().resource("google_project_iam_member", "functions")
+    (condition,) = grant["condition"]
+
+    assert set(stack().locals["function_project_roles"]) == {"roles/cloudsql.client", "roles/cloudsql.instanceUser"}
+    assert condition["expression"] == "${local.sql_instance_condition}"
+    # Google's documented form for a Cloud SQL role on one instance.
+    assert stack().locals["sql_instance_condition"] == (
+        "resource.name == 'projects/${var.project_id}/instances/${google_sql_database_instance.main.name}'"
+        " && resource.type == 'sqladmin.googleapis.com/Instance'"
+    )
+
+
+def test_the_build_pushes_images_to_the_functions_own_repository_and_may_write_to_no_other():
+    build = stack().resource(*FUNCTION)["build_config"][0]
+    repository = stack().resource("google_artifact_registry_repository", "functions")
+    grant = stack().resource("google_artifact_registry_repository_iam_member", "build")
+
+    assert build["docker_repository"] == "${google_artifact_registry_repository.functions.id}"
+    assert repository["format"] == "DOCKER" and "mode" not in repository  # a standard repository
+    assert grant["repository"] == "${google_artifact_registry_repository.functions.name}"
+    assert grant["role"] == "roles/artifactregistry.writer"
+    assert grant["member"] == "${google_service_account.build.member}"
+    assert "roles/artifactregistry.writer" not in project_roles()
+    writers = [
+        name
+        for kind in ("google_artifact_registry_repository_iam_member", "google_project_iam_member")
+        for name, member in stack().of_type(kind).items()
+        if "artifactregistry.writer" in json.dumps(member) or "artifactregistry.admin" in json.dumps(member)
+    ]
+    assert writers == ["build"]
+
+
+def test_the_pipeline_administers_cloud_run_and_pub_sub_on_this_configurations_resources_only():
+    run = stack().resource("google_cloud_run_service_iam_member", "deployer")
+    topic = stack().resource("google_pubsub_topic_iam_member", "deployer")
+    deployer = "serviceAccount:${var.deployer_service_account}"
+
+    assert run["for_each"] == "${var.functions}" and run["role"] == "roles/run.admin" and run["member"] == deployer
+    assert run["service"] == "${google_cloudfunctions2_function.main[each.key].name}"
+    assert (topic["topic"], topic["role"], topic["member"]) == (
+        "${google_pubsub_topic.events.id}", "roles/pubsub.admin", deployer,
+    )  # fmt: skip
+    # Terraform grants the deployer nothing on the project.
+    assert not [n for n, m in stack().of_type("google_project_iam_member").items() if "deployer" in m["member"]]
 
 
 def bootstrap(tmp_path: Path, *, held: str = "", exists: bool = False) -> list[str]:
@@ -761,6 +817,9 @@ def test_identity_aware_proxy_is_opt_in_and_wired_to_the_backends_the_agent_and_
     assert invoker["role"] == "roles/run.invoker" and "google_project_service_identity.iap" in invoker["member"]
     assert "var.iap_enabled" in invoker["for_each"] and "var.iap_enabled" in access["for_each"]
     assert access["role"] == "roles/iap.httpsResourceAccessor"
+    # On the apply that turns IAP on, the bindings wait for the API they need.
+    for binding in (invoker, access):
+        assert "${google_project_service.iap}" in binding.get("depends_on", [])
 
 
 def test_only_releases_publishes_events_and_the_scheduler_calls_dispatch_every_minute_with_its_oidc_token():
@@ -768,9 +827,11 @@ def test_only_releases_publishes_events_and_the_scheduler_calls_dispatch_every_m
     job = stack().resource("google_cloud_scheduler_job", "dispatch_events")
     target = job["http_target"][0]
 
-    assert [(g["role"], g["member"]) for g in grants.values()] == [
+    # Of the functions, only releases may publish; the pipeline manages the topic (its own test).
+    assert [(g["role"], g["member"]) for g in grants.values() if "functions" in g["member"]] == [
         ("roles/pubsub.publisher", '${google_service_account.functions["releases"].member}')
     ]
+    assert [g["role"] for g in grants.values() if "functions" not in g["member"]] == ["roles/pubsub.admin"]
     assert "PUBSUB_TOPIC" in plain_env("releases")
     # The scheduler's token speaks for the API service account the releases function lets dispatch.
     environment = stack().resource(*FUNCTION)["service_config"][0]["environment_variables"]
@@ -782,3 +843,25 @@ def test_only_releases_publishes_events_and_the_scheduler_calls_dispatch_every_m
         "google_service_account.scheduler"
         in stack().resource("google_service_account_iam_member", "deployer_acts_as")["for_each"]
     )
+
+
+def test_every_change_to_log_routing_raises_an_alert_declared_in_terraform():
+    policy = stack().resource("google_monitoring_alert_policy", "logging_config_changed")
+    (condition,) = policy["conditions"]
+    log_filter = condition["condition_matched_log"][0]["filter"]
+    methods = re.search(r"methodName=~\\\"(.+?)\\\"", log_filter)
+
+    # From the Admin Activity audit log (always written, cannot be excluded) of Cloud Logging.
+    assert "cloudaudit.googleapis.com%2Factivity" in log_filter
+    assert f"protoPayload.serviceName={hcl_quoted('logging.googleapis.com')}" in log_filter
+    assert methods, log_filter
+    pattern = re.compile(methods[1])
+    for kind in ("Sink", "Bucket", "Exclusion", "View"):
+        for verb in ("Create", "Update", "Delete"):
+            assert pattern.search(f"google.logging.v2.ConfigServiceV2.{verb}{kind}"), f"{verb}{kind}"
+    assert pattern.search("google.logging.v2.ConfigServiceV2.UndeleteBucket")
+    assert not pattern.search("google.logging.v2.ConfigServiceV2.GetSink")
+    assert not pattern.search("google.logging.v2.LoggingServiceV2.WriteLogEntries")
+    assert policy["notification_channels"] == "${var.alert_notification_channels}"
+    assert policy["alert_strategy"][0]["notification_rate_limit"][0]["period"]  # required for log-match alerts
+    assert "monitoring.googleapis.com" in stack().resource("google_project_service", "main")["for_each"]
