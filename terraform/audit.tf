@@ -67,6 +67,50 @@ resource "google_logging_log_view_iam_member" "audit_checkpoints" {
   member   = google_service_account.functions["releases"].member
 }
 
+# The deployer reads logging configuration only (.ci/bootstrap): whoever changes a sink, a log bucket
+# or an exclusion (the Owner included, or anyone who gains logging.configWriter) raises this alert,
+# from the Admin Activity audit log, which is always on and cannot be excluded.
+resource "google_monitoring_alert_policy" "logging_config_changed" {
+  display_name = "${local.name}: log routing changed (sinks, buckets, exclusions)"
+  combiner     = "OR"
+  severity     = "CRITICAL"
+  enabled      = true
+
+  conditions {
+    display_name = "A sink, log bucket, view or exclusion was created, changed or deleted"
+    condition_matched_log {
+      filter = join(" AND ", [
+        "logName=\"projects/${var.project_id}/logs/cloudaudit.googleapis.com%2Factivity\"",
+        "protoPayload.serviceName=\"logging.googleapis.com\"",
+        "protoPayload.methodName=~\"ConfigServiceV2.(Create|Update|Delete|Undelete)(Sink|Bucket|BucketAsync|Exclusion|View|Settings|CmekSettings)$\"",
+      ])
+      label_extractors = {
+        method    = "EXTRACT(protoPayload.methodName)"
+        principal = "EXTRACT(protoPayload.authenticationInfo.principalEmail)"
+        resource  = "EXTRACT(protoPayload.resourceName)"
+      }
+    }
+  }
+
+  notification_channels = var.alert_notification_channels
+
+  # Log-match alerts require a rate limit; one notification per five minutes keeps a burst of
+  # changes (an apply) to one message, and every change stays in the audit log.
+  alert_strategy {
+    notification_rate_limit {
+      period = "300s"
+    }
+    auto_close = "1800s"
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "Log routing changed in ${var.project_id}: the audit checkpoints' sink (${local.name}-audit-checkpoints) and its locked bucket are in terraform/audit.tf. Check the principal and method in the incident; an apply by the Owner raises it too."
+  }
+
+  depends_on = [google_project_service.main]
+}
+
 # The chain's HMAC key: made during the apply, write-only, so it is in no plan and no state.
 ephemeral "random_password" "audit_key" {
   length  = 64
@@ -94,6 +138,12 @@ variable "audit_checkpoint_retention_days" {
     condition     = var.audit_checkpoint_retention_days >= 30 && var.audit_checkpoint_retention_days <= 3650
     error_message = "audit_checkpoint_retention_days must be between 30 and 3650."
   }
+}
+
+variable "alert_notification_channels" {
+  type        = list(string)
+  description = "Monitoring notification channels (projects/P/notificationChannels/ID) told when log routing changes; none: the incident shows in the console only."
+  default     = []
 }
 
 output "audit_checkpoint_view" {

@@ -18,6 +18,13 @@ resource "google_pubsub_topic_iam_member" "releases_publishes" {
   member = google_service_account.functions["releases"].member
 }
 
+# The pipeline manages this topic, and no other: pubsub.admin here, none on the project (.ci/bootstrap).
+resource "google_pubsub_topic_iam_member" "deployer" {
+  topic  = google_pubsub_topic.events.id
+  role   = "roles/pubsub.admin"
+  member = "serviceAccount:${var.deployer_service_account}"
+}
+
 # The identity Cloud Scheduler calls the API as: it holds no Google Cloud role at all. It signs in
 # with its OIDC token (audience: the API's URL); what it may do in the API is its binding there.
 resource "google_service_account" "scheduler" {

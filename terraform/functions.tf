@@ -11,6 +11,9 @@ resource "google_cloudfunctions2_function" "main" {
     runtime         = "python311"
     entry_point     = each.key
     service_account = google_service_account.build.id
+    # Our own repository, where the build account may push (iam.tf), rather than gcf-artifacts,
+    # which would need artifactregistry.writer on the project.
+    docker_repository = google_artifact_registry_repository.functions.id
 
     source {
       storage_source {

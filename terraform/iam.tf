@@ -1,6 +1,6 @@
 # One identity per function, holding only what that function uses: the Cloud SQL connector (client
-# and IAM login) and run.invoker on itself (Direct VPC egress) here, and its secrets in secrets.tf.
-# No basic roles anywhere.
+# and IAM login, on this configuration's instance alone) and run.invoker on its own service (Direct
+# VPC egress) here, and its secrets in secrets.tf. No basic roles anywhere.
 data "google_project" "main" {
   project_id = var.project_id
 }
@@ -23,6 +23,24 @@ resource "google_project_iam_member" "functions" {
   project = var.project_id
   role    = each.value.role
   member  = google_service_account.functions[each.value.function].member
+
+  # Cloud SQL's documented instance condition: the connector's calls (connect, IAM login) name the
+  # instance, so the grant reaches this one and no other instance of the project.
+  condition {
+    title       = "${local.name}-instance-only"
+    description = "Only the Cloud SQL instance of this environment."
+    expression  = local.sql_instance_condition
+  }
+}
+
+# Invoking its own Cloud Run service, and no other, as the comment above says.
+resource "google_cloud_run_service_iam_member" "functions_invoke_themselves" {
+  for_each = var.functions
+
+  location = var.region
+  service  = google_cloudfunctions2_function.main[each.key].name
+  role     = "roles/run.invoker"
+  member   = google_service_account.functions[each.key].member
 }
 
 # Cloud Build turns each source zip into a container image as this account (not the default
@@ -48,11 +66,21 @@ resource "google_storage_bucket_iam_member" "build" {
   member = google_service_account.build.member
 }
 
+# The build pushes each function's image to this configuration's repository (the functions'
+# docker_repository, registry.tf), and to no other repository of the project.
+resource "google_artifact_registry_repository_iam_member" "build" {
+  location   = google_artifact_registry_repository.functions.location
+  repository = google_artifact_registry_repository.functions.name
+  role       = "roles/artifactregistry.writer"
+  member     = google_service_account.build.member
+}
+
 # Cloud Functions copies each zip into its own bucket, gcf-v2-sources-<project number>-<region>,
 # and the build reads it from there (hashicorp/terraform-provider-google#20571). That bucket is
 # made by Cloud Functions on the first deploy, so the grant is on the project, limited by a
 # condition to that one bucket and its objects. objectAdmin as in the provider's own builder
-# example: the build may write back beside the copy.
+# example: the build may write back beside the copy. The bucket itself by its exact name, its
+# objects below its name and a `/`: a bare prefix would match every bucket whose name starts so.
 resource "google_project_iam_member" "build_gcf_sources" {
   project = var.project_id
   role    = "roles/storage.objectAdmin"
@@ -61,7 +89,7 @@ resource "google_project_iam_member" "build_gcf_sources" {
   condition {
     title       = "gcf-v2-sources-only"
     description = "Only the bucket Cloud Functions copies this region's sources into."
-    expression  = "resource.name.startsWith(\"projects/_/buckets/${local.gcf_sources_bucket}\")"
+    expression  = "resource.name == \"projects/_/buckets/${local.gcf_sources_bucket}\" || resource.name.startsWith(\"projects/_/buckets/${local.gcf_sources_bucket}/\")"
   }
 }
 
@@ -118,6 +146,17 @@ resource "google_service_account_iam_member" "deployer_mints_id_tokens" {
   member             = "serviceAccount:${var.deployer_service_account}"
 }
 
+# The pipeline updates the functions' Cloud Run services (and reads their IAM policies on refresh)
+# on each of them, not on the project: it holds no run.admin there (.ci/bootstrap).
+resource "google_cloud_run_service_iam_member" "deployer" {
+  for_each = var.functions
+
+  location = var.region
+  service  = google_cloudfunctions2_function.main[each.key].name
+  role     = "roles/run.admin"
+  member   = "serviceAccount:${var.deployer_service_account}"
+}
+
 # The service agents Cloud Functions, Cloud Run and Cloud Build act through exist only once
 # something asks for them; on a fresh project the first function deploy can race their creation.
 resource "google_project_service_identity" "main" {
@@ -140,6 +179,7 @@ resource "time_sleep" "iam_propagation" {
       [for grant in google_project_iam_member.functions : grant.id],
       [for grant in google_project_iam_member.build : grant.id],
       [google_project_iam_member.build_gcf_sources.id, google_storage_bucket_iam_member.build.id],
+      [google_artifact_registry_repository_iam_member.build.id],
       [for grant in google_secret_manager_secret_iam_member.functions : grant.id],
       [for grant in google_service_account_iam_member.deployer_acts_as : grant.id],
       [for agent in google_project_service_identity.main : agent.email],

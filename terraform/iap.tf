@@ -28,6 +28,9 @@ resource "google_cloud_run_service_iam_member" "iap" {
   service  = google_cloudfunctions2_function.main[each.key].name
   role     = "roles/run.invoker"
   member   = "serviceAccount:${google_project_service_identity.iap[0].email}"
+
+  # On the first apply with IAP on, the API is being enabled in the same run.
+  depends_on = [google_project_service.iap]
 }
 
 resource "google_iap_web_backend_service_iam_member" "access" {
@@ -42,4 +45,7 @@ resource "google_iap_web_backend_service_iam_member" "access" {
   web_backend_service = google_compute_backend_service.main[each.value.function].name
   role                = "roles/iap.httpsResourceAccessor"
   member              = each.value.member
+
+  # On the first apply with IAP on, the API is being enabled in the same run.
+  depends_on = [google_project_service.iap]
 }

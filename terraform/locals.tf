@@ -34,11 +34,14 @@ locals {
   connection_demand        = sum([for name, f in var.functions : local.connections_per_instance[name] * f.max_instances])
   connection_budget        = var.database_max_connections - var.database_reserved_connections
 
-  # Every role this configuration grants on the project, per kind of account. The pipeline's
-  # projectIamAdmin is conditioned to exactly these roles (.ci/bootstrap, a test keeps them equal).
-  function_project_roles = ["roles/cloudsql.client", "roles/cloudsql.instanceUser", "roles/run.invoker"]
-  build_project_roles    = ["roles/logging.logWriter", "roles/artifactregistry.writer"]
+  # Every role this configuration grants on the project, per kind of account. The pipeline cannot
+  # change project bindings (.ci/bootstrap): a change here needs an Owner apply.
+  function_project_roles = ["roles/cloudsql.client", "roles/cloudsql.instanceUser"]
+  build_project_roles    = ["roles/logging.logWriter"]
   ci_project_roles       = ["roles/logging.logWriter"]
+
+  # Google's condition for a Cloud SQL role on one instance (the function grants above).
+  sql_instance_condition = "resource.name == 'projects/${var.project_id}/instances/${google_sql_database_instance.main.name}' && resource.type == 'sqladmin.googleapis.com/Instance'"
 
   # The bucket Cloud Functions copies each source zip into before building it.
   gcf_sources_bucket = "gcf-v2-sources-${data.google_project.main.number}-${var.region}"

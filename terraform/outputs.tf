@@ -68,3 +68,8 @@ output "connection_budget" {
     reserved_for_ops = var.database_reserved_connections
   }
 }
+
+output "docker_hub_mirror" {
+  description = "Docker Hub through the remote repository: prefix the CI images with it (hashicorp/terraform:TAG becomes <this>/hashicorp/terraform:TAG)."
+  value       = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.docker_hub.repository_id}"
+}

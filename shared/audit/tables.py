@@ -29,6 +29,24 @@ audit_events = sa.Table(
     sa.Index("ix_audit_events_occurred_at", "occurred_at"),
 )
 
+# Where `verify` got to: the newest checkpoint it matched against the chain, and where in the sink
+# the next read starts (`cursor`), so a call reads only checkpoints written since, not the bucket's
+# whole retention. One row. `mac` is HMAC-SHA256 with AUDIT_KEY over the other fields: a database
+# owner can delete the row or put an older one back (verify then reads further back, nothing
+# worse) but cannot move it forward past checkpoints it wants unread.
+audit_anchor = sa.Table(
+    "audit_anchor",
+    metadata,
+    sa.Column("id", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("sink", sa.Text, nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("hash", sa.Text, nullable=False),
+    sa.Column("cursor", sa.Text),
+    sa.Column("verified_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("mac", sa.Text, nullable=False),
+    sa.CheckConstraint("id = 1", name="single_row"),
+)
+
 # Installed by the migration: no role the application uses may rewrite history.
 IMMUTABLE_FUNCTION = """
 CREATE OR REPLACE FUNCTION audit_events_immutable() RETURNS trigger LANGUAGE plpgsql AS $$

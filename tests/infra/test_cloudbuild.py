@@ -141,16 +141,51 @@ def test_the_build_runs_as_the_pipeline_account_whoever_submits_it():
     assert PIPELINE["options"]["logging"] == "CLOUD_LOGGING_ONLY"
 
 
+def terraform_version(image: str) -> tuple[int, int] | None:
+    """The Terraform version an image name gives: Docker Hub's hashicorp/terraform, directly or
+    through the Artifact Registry remote repository terraform/registry.tf declares. The version tag
+    stays when an operator pins the digest too (NAME:TAG@sha256:DIGEST)."""
+    version = re.fullmatch(rf"(?:{REGISTRY}|{DOCKER_HUB_REMOTE})hashicorp/terraform:(\d+)\.(\d+)\.(\d+){DIGEST}", image)
+    return (int(version[1]), int(version[2])) if version else None
+
+
 def test_terraform_runs_on_a_pinned_image_that_meets_the_required_version():
-    image = PIPELINE["substitutions"]["_TERRAFORM_IMAGE"]
-    # The version tag stays when an operator pins the digest too (NAME:TAG@sha256:DIGEST).
-    version = re.fullmatch(rf"{REGISTRY}hashicorp/terraform:(\d+)\.(\d+)\.(\d+){DIGEST}", image)
+    version = terraform_version(PIPELINE["substitutions"]["_TERRAFORM_IMAGE"])
     required = re.match(r">= (\d+)\.(\d+)", stack().files["versions.tf"]["terraform"][0]["required_version"])
 
     assert version and required
-    assert (int(version[1]), int(version[2])) >= (int(required[1]), int(required[2]))
+    assert version >= (int(required[1]), int(required[2]))
     for step_id in ("terraform-init", "terraform-plan", "terraform-apply"):
         assert STEPS[step_id]["name"] == "${_TERRAFORM_IMAGE}"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_ci_images_may_come_through_the_docker_hub_remote_repository_terraform_declares(environment):
+    remote = stack().resource("google_artifact_registry_repository", "docker_hub")
+    (config,) = remote["remote_repository_config"]
+    grants = stack().resource("google_artifact_registry_repository_iam_member", "readers")
+    readers = grants["for_each"]
+    name = remote["repository_id"].replace("${local.name}", f"rm-{environment}")
+    digest = "@sha256:" + "0" * 64
+
+    # Docker Hub upstream, created by the Owner's first apply, readable by the pipeline and the tests.
+    assert remote["mode"] == "REMOTE_REPOSITORY" and remote["format"] == "DOCKER"
+    assert config["docker_repository"][0]["public_repository"] == "DOCKER_HUB"
+    assert readers["docker-hub/deployer"]["member"] == "serviceAccount:${var.deployer_service_account}"
+    assert readers["docker-hub/ci"]["member"] == "${google_service_account.ci.member}"
+    assert grants["role"] == "roles/artifactregistry.reader"
+    assert readers["docker-hub/ci"]["repository"] == "${google_artifact_registry_repository.docker_hub.name}"
+    # What `terraform output docker_hub_mirror` gives, in front of the Docker Hub names, pinned or not.
+    mirror = f"europe-west1-docker.pkg.dev/acme-releases-{environment}/{name}"
+    output = stack().outputs["docker_hub_mirror"]["value"]
+    assert output.endswith("/${google_artifact_registry_repository.docker_hub.repository_id}")
+    assert terraform_version(f"{mirror}/hashicorp/terraform:1.12.2") == (1, 12)
+    assert terraform_version(f"{mirror}/hashicorp/terraform:1.12.2{digest}") == (1, 12)
+    for image in ("library/python:3.11-bookworm", "library/postgres:18", "library/redis:7.2"):
+        assert IMAGE.fullmatch(f"{mirror}/{image}{digest}"), image
+    # Only that repository: any other path on Artifact Registry is not the Docker Hub image.
+    assert terraform_version(f"europe-west1-docker.pkg.dev/acme/other/hashicorp/terraform:1.12.2{digest}") is None
+    assert terraform_version(f"europe-west1-docker.pkg.dev/acme/{name}/someone/terraform:1.12.2") is None
 
 
 # An image reference: an optional registry host, a path, then a tag, a digest, or both. Google's own
@@ -158,6 +193,8 @@ def test_terraform_runs_on_a_pinned_image_that_meets_the_required_version():
 # through a substitution, so that an operator can pin their digest (README, "The build images").
 REGISTRY = r"(?:[a-z0-9.-]+\.[a-z]+(?::\d+)?/)?"
 DIGEST = r"(?:@sha256:[0-9a-f]{64})?"
+# Docker Hub through the remote repository of terraform/registry.tf: REGION-docker.pkg.dev/PROJECT/rm-ENV-docker-hub/.
+DOCKER_HUB_REMOTE = r"[a-z0-9-]+-docker\.pkg\.dev/[a-z][a-z0-9-]{4,28}[a-z0-9]/rm-[a-z]+-docker-hub/"
 IMAGE = re.compile(rf"{REGISTRY}[a-z0-9]+(?:[._/-]+[a-z0-9]+)*(?::[\w][\w.-]{{0,127}}{DIGEST}|@sha256:[0-9a-f]{{64}})")
 GOOGLE_REGISTRY = re.compile(r"(?:[a-z]+\.)?gcr\.io/|[a-z0-9-]+-docker\.pkg\.dev/")
 SUBSTITUTION = re.compile(r"\$\{(_[A-Z0-9_]+)\}")

@@ -211,9 +211,9 @@ def test_no_service_account_holds_a_project_wide_owner_or_editor_role():
         for m in stack().of_type("google_project_iam_member").values()
         if "condition" not in m
     }
+    # No run.invoker or artifactregistry.writer on the project: each is granted on its one resource.
     assert project_roles() <= {
-        "roles/cloudsql.client", "roles/cloudsql.instanceUser", "roles/logging.logWriter",
-        "roles/artifactregistry.writer", "roles/run.invoker", "roles/storage.objectAdmin",
+        "roles/cloudsql.client", "roles/cloudsql.instanceUser", "roles/logging.logWriter", "roles/storage.objectAdmin",
     }  # fmt: skip
     # A storage role on the project only with a condition naming one bucket.
     assert not {r for r in unconditioned if r.startswith("roles/storage.")}
@@ -240,7 +240,11 @@ def test_the_function_builder_may_read_the_bucket_cloud_functions_copies_the_sou
     # bucket: the grant is on the project because that bucket does not exist before the first deploy.
     assert grant["role"].startswith("roles/storage.object")
     assert bucket == "gcf-v2-sources-${data.google_project.main.number}-${var.region}"
-    assert condition["expression"] == 'resource.name.startsWith("projects/_/buckets/${local.gcf_sources_bucket}")'
+    # The bucket by its exact name, its objects after a `/`: a bare prefix would also match
+    # gcf-v2-sources-<number>-<region>-anything.
+    bucket_name = '"projects/_/buckets/${local.gcf_sources_bucket}"'
+    objects = '"projects/_/buckets/${local.gcf_sources_bucket}/"'
+    assert condition["expression"] == f"resource.name == {bucket_name} || resource.name.startsWith({objects})"
     # Our own sources bucket, where the object is uploaded, stays readable too.
     own = stack().resource("google_storage_bucket_iam_member", "build")
     assert own["member"] == "${google_service_account.build.member}" and own["role"] == "roles/storage.objectViewer"
@@ -257,6 +261,7 @@ def test_the_functions_wait_for_their_grants_and_the_service_agents_to_settle():
     for grants in (
         "google_project_iam_member.functions", "google_project_iam_member.build",
         "google_project_iam_member.build_gcf_sources", "google_storage_bucket_iam_member.build",
+        "google_artifact_registry_repository_iam_member.build",
         "google_secret_manager_secret_iam_member.functions", "google_service_account_iam_member.deployer_acts_as",
         "google_project_service_identity.main",
     ):  # fmt: skip
@@ -265,50 +270,119 @@ def test_the_functions_wait_for_their_grants_and_the_service_agents_to_settle():
         re.findall(r'"([a-z]+\.googleapis\.com)"', agents["for_each"])
     )
     assert agents["provider"] == "google-beta"
-    # Direct VPC egress needs run.invoker on each function's own account.
-    assert "roles/run.invoker" in stack().locals["function_project_roles"]
+    # Direct VPC egress needs run.invoker for each function's own account: on its own service only.
+    assert "roles/run.invoker" not in stack().locals["function_project_roles"]
+    itself = stack().resource("google_cloud_run_service_iam_member", "functions_invoke_themselves")
+    assert itself["for_each"] == "${var.functions}" and itself["role"] == "roles/run.invoker"
+    assert itself["service"] == "${google_cloudfunctions2_function.main[each.key].name}"
+    assert itself["member"] == "${google_service_account.functions[each.key].member}"
 
 
-def test_the_pipeline_may_grant_only_the_roles_terraform_grants_and_holds_no_broad_role(tmp_path):
-    """.ci/bootstrap run against a stand-in gcloud that records every call."""
+def test_the_functions_cloud_sql_roles_reach_only_this_configurations_instance():
+    grant = stack().resource("google_project_iam_member", "functions")
+    (condition,) = grant["condition"]
+
+    assert set(stack().locals["function_project_roles"]) == {"roles/cloudsql.client", "roles/cloudsql.instanceUser"}
+    assert condition["expression"] == "${local.sql_instance_condition}"
+    # Google's documented form for a Cloud SQL role on one instance.
+    assert stack().locals["sql_instance_condition"] == (
+        "resource.name == 'projects/${var.project_id}/instances/${google_sql_database_instance.main.name}'"
+        " && resource.type == 'sqladmin.googleapis.com/Instance'"
+    )
+
+
+def test_the_build_pushes_images_to_the_functions_own_repository_and_may_write_to_no_other():
+    build = stack().resource(*FUNCTION)["build_config"][0]
+    repository = stack().resource("google_artifact_registry_repository", "functions")
+    grant = stack().resource("google_artifact_registry_repository_iam_member", "build")
+
+    assert build["docker_repository"] == "${google_artifact_registry_repository.functions.id}"
+    assert repository["format"] == "DOCKER" and "mode" not in repository  # a standard repository
+    assert grant["repository"] == "${google_artifact_registry_repository.functions.name}"
+    assert grant["role"] == "roles/artifactregistry.writer"
+    assert grant["member"] == "${google_service_account.build.member}"
+    assert "roles/artifactregistry.writer" not in project_roles()
+    writers = [
+        name
+        for kind in ("google_artifact_registry_repository_iam_member", "google_project_iam_member")
+        for name, member in stack().of_type(kind).items()
+        if "artifactregistry.writer" in json.dumps(member) or "artifactregistry.admin" in json.dumps(member)
+    ]
+    assert writers == ["build"]
+
+
+def test_the_pipeline_administers_cloud_run_and_pub_sub_on_this_configurations_resources_only():
+    run = stack().resource("google_cloud_run_service_iam_member", "deployer")
+    topic = stack().resource("google_pubsub_topic_iam_member", "deployer")
+    deployer = "serviceAccount:${var.deployer_service_account}"
+
+    assert run["for_each"] == "${var.functions}" and run["role"] == "roles/run.admin" and run["member"] == deployer
+    assert run["service"] == "${google_cloudfunctions2_function.main[each.key].name}"
+    assert (topic["topic"], topic["role"], topic["member"]) == (
+        "${google_pubsub_topic.events.id}", "roles/pubsub.admin", deployer,
+    )  # fmt: skip
+    # Terraform grants the deployer nothing on the project.
+    assert not [n for n, m in stack().of_type("google_project_iam_member").items() if "deployer" in m["member"]]
+
+
+def bootstrap(tmp_path: Path, *, held: str = "", exists: bool = False) -> list[str]:
+    """.ci/bootstrap run against a stand-in gcloud that records every call; `held` is what it answers
+    for the deployer's project bindings (role TAB condition title, one a line), `exists` whether the
+    state bucket, the account and the custom role are there already (a re-run)."""
     calls = tmp_path / "calls"
+    calls.write_text("")
     fake = tmp_path / "gcloud"
+    (tmp_path / "held").write_text(held)
     fake.write_text(
         "#!/usr/bin/env bash\n"
         'printf "%s\\n" "$*" >> "$CALLS"\n'
         'for a in "$@"; do case $a in\n'
         '  --condition-from-file=*) cat "${a#*=}" >> "$CALLS"; echo >> "$CALLS";;\n'
         "esac; done\n"
-        'case "$*" in *describe*) exit 1;; esac\n'
+        'case "$*" in *describe*) [ -n "$EXISTS" ] || exit 1;; esac\n'
+        'case "$*" in "projects get-iam-policy "*) cat "$HELD";; esac\n'
     )
     fake.chmod(0o755)
-    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "CALLS": str(calls)}
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "CALLS": str(calls), "HELD": str(tmp_path / "held"),
+           "EXISTS": "1" if exists else ""}  # fmt: skip
     subprocess.run([str(ROOT / ".ci" / "bootstrap"), "acme-rm-staging", "europe-west1", "staging"], env=env, check=True,
                    capture_output=True, timeout=60)  # fmt: skip
-    log = calls.read_text().splitlines()
-    project_grants = [line for line in log if line.startswith("projects add-iam-policy-binding")]
-    granted = {re.search(r"--role=(\S+)", line)[1] for line in project_grants}  # type: ignore[index]
-    (admin,) = [line for line in project_grants if "--role=roles/resourcemanager.projectIamAdmin" in line]
-    condition = json.loads(log[log.index(admin) + 1])
+    return calls.read_text().splitlines()
 
-    # projectIamAdmin only with the condition, and the condition names exactly what terraform/ grants.
-    assert "--condition-from-file=" in admin
-    expression = condition["expression"]
-    assert expression.startswith("api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly([")
-    assert set(re.findall(r"'(roles/[\w.]+)'", expression)) == project_roles()
-    # Nothing that reads every secret, writes every bucket, administers compute or acts as anyone.
+
+def granted_roles(log: list[str]) -> set[str]:
+    return {re.search(r"--role=(\S+)", line)[1] for line in log if line.startswith("projects add-iam-policy-binding")}  # type: ignore[index]
+
+
+# Roles that may change the project's IAM policy: with any of them the pipeline could grant itself more.
+PROJECT_IAM_ROLES = {
+    "roles/owner", "roles/resourcemanager.projectIamAdmin", "roles/iam.securityAdmin",
+    "roles/resourcemanager.organizationAdmin", "roles/iam.organizationRoleAdmin",
+}  # fmt: skip
+
+
+def test_the_pipeline_holds_no_role_that_changes_the_projects_iam_policy_and_no_broad_role(tmp_path):
+    log = bootstrap(tmp_path)
+    project_grants = [line for line in log if line.startswith("projects add-iam-policy-binding")]
+    granted = granted_roles(log)
+
+    # Every project grant comes with an Owner apply: the pipeline may change no project binding, so
+    # it can neither widen its own roles nor give itself one Terraform never grants.
+    assert not granted & PROJECT_IAM_ROLES, granted & PROJECT_IAM_ROLES
+    assert not any("condition-from-file" in line for line in log)
+    assert all("--condition=None" in line for line in project_grants)
+    # Nothing that reads every secret, writes every bucket, administers compute, Cloud Run or Pub/Sub
+    # project-wide, changes log routing, or acts as anyone.
     broad = {
-        "roles/owner", "roles/editor", "roles/storage.admin", "roles/storage.objectAdmin", "roles/secretmanager.admin",
+        "roles/editor", "roles/storage.admin", "roles/storage.objectAdmin", "roles/secretmanager.admin",
         "roles/secretmanager.secretAccessor", "roles/compute.admin", "roles/iam.serviceAccountAdmin",
         "roles/iam.serviceAccountUser", "roles/cloudfunctions.admin", "roles/cloudbuild.builds.builder",
+        "roles/run.admin", "roles/pubsub.admin", "roles/logging.configWriter", "roles/logging.admin",
+        "roles/artifactregistry.writer", "roles/artifactregistry.admin",
     }  # fmt: skip
     assert not granted & broad, granted & broad
-    assert all("--condition=None" in line for line in project_grants if line is not admin)
-    # The custom Secret Manager role manages secrets but cannot read them.
-    (role,) = [line for line in log if line.startswith("iam roles create")]
-    permissions = set(re.search(r"--permissions=(\S+)", role)[1].split(","))  # type: ignore[index]
-    assert "secretmanager.versions.add" in permissions and "secretmanager.secrets.setIamPolicy" in permissions
-    assert not any(p.endswith(".access") for p in permissions)
+    # Logging is read-only for it: the sink, its bucket and the alert on them are the Owner's apply.
+    assert {"roles/logging.viewer", "roles/monitoring.viewer"} <= granted
     # The state bucket: made private and versioned, and the only storage grant is on it.
     (create,) = [line for line in log if line.startswith("storage buckets create gs://acme-rm-staging-tfstate ")]
     assert "--public-access-prevention" in create and "--uniform-bucket-level-access" in create
@@ -318,6 +392,49 @@ def test_the_pipeline_may_grant_only_the_roles_terraform_grants_and_holds_no_bro
     sources = stack().resource("google_storage_bucket_iam_member", "deployer")
     assert sources["bucket"] == "${google_storage_bucket.main.name}"
     assert sources["member"] == "serviceAccount:${var.deployer_service_account}"
+
+
+@pytest.mark.parametrize("exists", [False, True], ids=["created", "updated"])
+def test_the_custom_secret_manager_role_manages_secrets_but_can_neither_read_them_nor_grant_itself_access(
+    tmp_path, exists
+):
+    log = bootstrap(tmp_path, exists=exists)
+
+    (role,) = [line for line in log if line.startswith("iam roles create" if not exists else "iam roles update")]
+    permissions = set(re.search(r"--permissions=(\S+)", role)[1].split(","))  # type: ignore[index]
+    assert "secretmanager.versions.add" in permissions and "secretmanager.secrets.getIamPolicy" in permissions
+    assert not any(p.endswith(".access") for p in permissions)
+    assert not any(p.endswith(".setIamPolicy") for p in permissions)
+    assert "projects/acme-rm-staging/roles/releaseManagerSecretsDeployer" in granted_roles(log)
+
+
+def test_a_re_run_removes_every_project_binding_of_the_deployer_not_on_its_list_before_granting(tmp_path):
+    held = "\n".join([
+        "roles/owner\t",
+        "roles/resourcemanager.projectIamAdmin\tterraform-grants-only",  # the old conditional binding
+        "roles/resourcemanager.projectIamAdmin\t",
+        "roles/logging.configWriter\t",
+        "roles/cloudsql.admin\t",  # on the list, as it is granted: kept
+        "roles/cloudsql.instanceUser\tsome-condition",  # on the list, but conditioned: replaced
+    ]) + "\n"  # fmt: skip
+
+    log = bootstrap(tmp_path, held=held, exists=True)
+
+    lookups = [line for line in log if line.startswith("projects get-iam-policy acme-rm-staging")]
+    removals = [line for line in log if line.startswith("projects remove-iam-policy-binding")]
+    removed = [re.search(r"--role=(\S+)", line)[1] for line in removals]  # type: ignore[index]
+    assert len(lookups) == 1 and "serviceAccount:release-manager-deployer@acme-rm-staging" in lookups[0]
+    assert sorted(removed) == [
+        "roles/cloudsql.instanceUser", "roles/logging.configWriter", "roles/owner",
+        "roles/resourcemanager.projectIamAdmin",
+    ]  # fmt: skip
+    assert all("--all" in line and "--member=serviceAccount:release-manager-deployer@" in line for line in removals)
+    first_grant = next(i for i, line in enumerate(log) if line.startswith("projects add-iam-policy-binding"))
+    assert max(log.index(line) for line in removals) < first_grant
+    assert "roles/cloudsql.instanceUser" in granted_roles(log)  # granted again, unconditioned
+    # Nothing to remove on a fresh project, and a deployer holding exactly its list keeps it all.
+    exact = "".join(f"{role}\t\n" for role in granted_roles(log))
+    assert not [line for line in bootstrap(tmp_path, held=exact) if "remove-iam-policy-binding" in line]
 
 
 def _budget(functions: dict, max_connections: int, reserved: int) -> tuple[int, int]:
@@ -700,6 +817,9 @@ def test_identity_aware_proxy_is_opt_in_and_wired_to_the_backends_the_agent_and_
     assert invoker["role"] == "roles/run.invoker" and "google_project_service_identity.iap" in invoker["member"]
     assert "var.iap_enabled" in invoker["for_each"] and "var.iap_enabled" in access["for_each"]
     assert access["role"] == "roles/iap.httpsResourceAccessor"
+    # On the apply that turns IAP on, the bindings wait for the API they need.
+    for binding in (invoker, access):
+        assert "${google_project_service.iap}" in binding.get("depends_on", [])
 
 
 def test_only_releases_publishes_events_and_the_scheduler_calls_dispatch_every_minute_with_its_oidc_token():
@@ -707,9 +827,11 @@ def test_only_releases_publishes_events_and_the_scheduler_calls_dispatch_every_m
     job = stack().resource("google_cloud_scheduler_job", "dispatch_events")
     target = job["http_target"][0]
 
-    assert [(g["role"], g["member"]) for g in grants.values()] == [
+    # Of the functions, only releases may publish; the pipeline manages the topic (its own test).
+    assert [(g["role"], g["member"]) for g in grants.values() if "functions" in g["member"]] == [
         ("roles/pubsub.publisher", '${google_service_account.functions["releases"].member}')
     ]
+    assert [g["role"] for g in grants.values() if "functions" not in g["member"]] == ["roles/pubsub.admin"]
     assert "PUBSUB_TOPIC" in plain_env("releases")
     # The scheduler's token speaks for the API service account the releases function lets dispatch.
     environment = stack().resource(*FUNCTION)["service_config"][0]["environment_variables"]
@@ -721,3 +843,25 @@ def test_only_releases_publishes_events_and_the_scheduler_calls_dispatch_every_m
         "google_service_account.scheduler"
         in stack().resource("google_service_account_iam_member", "deployer_acts_as")["for_each"]
     )
+
+
+def test_every_change_to_log_routing_raises_an_alert_declared_in_terraform():
+    policy = stack().resource("google_monitoring_alert_policy", "logging_config_changed")
+    (condition,) = policy["conditions"]
+    log_filter = condition["condition_matched_log"][0]["filter"]
+    methods = re.search(r"methodName=~\\\"(.+?)\\\"", log_filter)
+
+    # From the Admin Activity audit log (always written, cannot be excluded) of Cloud Logging.
+    assert "cloudaudit.googleapis.com%2Factivity" in log_filter
+    assert f"protoPayload.serviceName={hcl_quoted('logging.googleapis.com')}" in log_filter
+    assert methods, log_filter
+    pattern = re.compile(methods[1])
+    for kind in ("Sink", "Bucket", "Exclusion", "View"):
+        for verb in ("Create", "Update", "Delete"):
+            assert pattern.search(f"google.logging.v2.ConfigServiceV2.{verb}{kind}"), f"{verb}{kind}"
+    assert pattern.search("google.logging.v2.ConfigServiceV2.UndeleteBucket")
+    assert not pattern.search("google.logging.v2.ConfigServiceV2.GetSink")
+    assert not pattern.search("google.logging.v2.LoggingServiceV2.WriteLogEntries")
+    assert policy["notification_channels"] == "${var.alert_notification_channels}"
+    assert policy["alert_strategy"][0]["notification_rate_limit"][0]["period"]  # required for log-match alerts
+    assert "monitoring.googleapis.com" in stack().resource("google_project_service", "main")["for_each"]

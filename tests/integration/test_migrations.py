@@ -10,7 +10,7 @@ from alembic.migration import MigrationContext
 
 from shared.manage import alembic_config
 from shared.schema import metadata
-from tests.services import create_database, drop_database
+from tests.services import ROOT, create_database, drop_database
 
 
 @pytest.fixture
@@ -80,3 +80,21 @@ def test_the_upgrade_registers_the_applications_todays_data_knows(empty_database
     assert registered == ["checkout", "search"]
     assert stages == 0  # on the default path: the environments catalogue, today's global path
     assert freeze_scope is None  # every application, as before
+
+
+def test_pgaudit_is_created_where_the_server_can_load_it_and_the_migration_passes_where_it_cannot(empty_database):
+    # terraform/sql.tf sets pgaudit.log, which does nothing until the extension exists; this
+    # machine's PostgreSQL may not have the package at all, and the migration must pass there too.
+    run(empty_database, "upgrade", "0006")
+    with empty_database.connect() as conn:
+        available = conn.scalar(sa.text("SELECT count(*) FROM pg_available_extensions WHERE name = 'pgaudit'")) == 1
+        preloaded = "pgaudit" in conn.scalar(sa.text("SELECT current_setting('shared_preload_libraries')"))
+        cloud_sql = conn.scalar(sa.text("SELECT count(*) FROM pg_roles WHERE rolname = 'cloudsqlsuperuser'")) == 1
+
+    run(empty_database, "upgrade", "0008")
+
+    with empty_database.connect() as conn:
+        installed = conn.scalar(sa.text("SELECT count(*) FROM pg_extension WHERE extname = 'pgaudit'")) == 1
+    assert installed == (available and (preloaded or cloud_sql))
+    migration = (ROOT / "migrations" / "versions" / "0008_audit_anchor_and_pgaudit.py").read_text()
+    assert "CREATE EXTENSION IF NOT EXISTS pgaudit" in migration and "pg_available_extensions" in migration
