@@ -111,6 +111,12 @@ class Settings(BaseSettings):
     logging_endpoint: str | None = Field(
         default=None, description="Override of the Cloud Logging API host (tests, emulators)."
     )
+    audit_checkpoint_interval: float = Field(
+        default=10.0,
+        ge=0,
+        le=3600,
+        description="Seconds: at most one audit checkpoint is written per interval (0 = after every commit).",
+    )
 
     # Keyless sign-in of pipelines (OIDC tokens) and of people behind Identity-Aware Proxy: shared/identity.
     oidc_allow_insecure_issuers: bool = Field(

@@ -24,6 +24,8 @@ os.environ["CACHE_PREFIX"] = f"rmtest-{RUN_ID}"
 os.environ.pop("CLOUD_SQL_INSTANCE", None)
 # The audit log's checkpoints: a file of this run's own (servers the tests start inherit it).
 os.environ["AUDIT_CHECKPOINTS"] = f"file:{CHECKPOINTS}"
+# A checkpoint after every commit, so a test sees each head anchored (the throttle has tests of its own).
+os.environ["AUDIT_CHECKPOINT_INTERVAL"] = "0"
 
 
 pytest_plugins = ("tests.services", "tests.factories")

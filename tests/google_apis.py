@@ -1,12 +1,16 @@
-"""Local stand-ins for the Google services on the Cloud path: Cloud SQL and Secret Manager.
+"""Local stand-ins for the Google services on the Cloud path: Cloud SQL, Secret Manager and Logging.
 
-Nothing on our side of the wire is faked. The real `cloud-sql-python-connector` and
-`google-cloud-secret-manager` clients, with real `google-auth` service-account credentials, talk to:
+Nothing on our side of the wire is faked. The real `cloud-sql-python-connector`,
+`google-cloud-secret-manager` and `google-cloud-logging` clients, with real `google-auth`
+credentials, talk to:
 
 - `GoogleApis`: one threaded HTTP server answering the OAuth token endpoint (the key file's
   `token_uri` points here), the Cloud SQL Admin API's `connectSettings` and `generateEphemeralCert`
-  (the connector's `sqladmin_api_endpoint`, our CLOUD_SQL_ADMIN_ENDPOINT) and Secret Manager's
-  `:access` (our SECRET_MANAGER_ENDPOINT).
+  (the connector's `sqladmin_api_endpoint`, our CLOUD_SQL_ADMIN_ENDPOINT), Secret Manager's
+  `:access` (our SECRET_MANAGER_ENDPOINT) and Cloud Logging's `entries:list` (our LOGGING_ENDPOINT)
+  over the entries of log views: the filter our code sends (a message and a lower timestamp bound)
+  applied as Logging applies it, oldest first, in pages. `route_stdout` plays Cloud Run and the log
+  sink of terraform/audit.tf: the checkpoint lines a function printed become entries of the view.
 - `ServerSideProxy`: the instance's server-side proxy on port 3307, which checks the client's
   ephemeral certificate against the instance CA over TLS 1.3, as Cloud SQL's does, and forwards the
   PostgreSQL protocol to the local server.
@@ -41,6 +45,8 @@ from cryptography.x509.oid import NameOID
 SERVER_PROXY_PORT = 3307  # fixed by Cloud SQL; the connector dials it on the instance's address
 _INSTANCE = re.compile(r"^/sql/v1beta4/projects/([^/]+)/instances/([^/:]+)(/connectSettings|:generateEphemeralCert)$")
 _SECRET = re.compile(r"^/v1/(projects/[^/]+/secrets/[^/]+/versions/[^/:]+):access$")
+# The one filter shape the checkpoint reader sends (shared/audit/checkpoints.py): anything else is a 400.
+_LOG_FILTER = re.compile(r'^jsonPayload\.message="([^"]*)" AND timestamp>="([^"]+)"$')
 
 
 def _name(common_name: str) -> x509.Name:
@@ -193,6 +199,10 @@ class GoogleApis:
         self.secrets: dict[str, str] = {}
         self.requests: Counter[str] = Counter()
         self.secret_paths: list[str] = []  # every `:access` asked for, in order
+        self.log_entries: dict[str, list[dict[str, Any]]] = {}  # each log view's entries
+        self.entries_lists: list[dict[str, Any]] = []  # every `entries:list` body, in order
+        self.entries_served = 0  # entries `entries:list` answered with, all pages counted
+        self.logging_status = 200  # anything else: every `entries:list` fails with it
         apis = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -247,6 +257,60 @@ class GoogleApis:
         path.write_text(json.dumps(document))
         return path
 
+    def log_entry(self, view: str, payload: dict[str, Any], *, at: datetime.datetime | None = None) -> None:
+        """An entry in `view` with `payload` as its jsonPayload, timestamped `at` (now by default)."""
+        moment = (at or datetime.datetime.now(datetime.UTC)).astimezone(datetime.UTC)
+        self.log_entries.setdefault(view, []).append(
+            {
+                "logName": f"projects/{self.project}/logs/run.googleapis.com%2Fstdout",
+                "resource": {"type": "cloud_run_revision", "labels": {"service_name": "rm-staging-releases"}},
+                "insertId": f"{len(self.log_entries.get(view, []))}",
+                "timestamp": moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "jsonPayload": payload,
+            }
+        )
+
+    def route_stdout(self, view: str, printed: str, *, at: datetime.datetime | None = None) -> int:
+        """The structured lines a function printed that the audit sink's filter matches, into `view`."""
+        routed = 0
+        for line in printed.splitlines():
+            try:
+                payload = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(payload, dict) and payload.get("message") == "audit checkpoint":
+                self.log_entry(view, payload, at=at)
+                routed += 1
+        return routed
+
+    def _entries_list(self, handler: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
+        self.entries_lists.append(body)
+        if self.logging_status != 200:
+            error = {"code": self.logging_status, "message": "unavailable", "status": "UNAVAILABLE"}
+            return _send(handler, self.logging_status, {"error": error})
+        match = _LOG_FILTER.match(body.get("filter", ""))
+        if match is None:
+            error = {"code": 400, "message": f"unsupported filter {body.get('filter')!r}", "status": "INVALID_ARGUMENT"}
+            return _send(handler, 400, {"error": error})
+        message, since = match[1], datetime.datetime.fromisoformat(match[2].replace("Z", "+00:00"))
+        found = sorted(
+            (
+                entry
+                for view in body.get("resourceNames", [])
+                for entry in self.log_entries.get(view, [])
+                if entry["jsonPayload"].get("message") == message
+                and datetime.datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00")) >= since
+            ),
+            key=lambda entry: entry["timestamp"],
+        )
+        start, size = int(body.get("pageToken") or 0), int(body.get("pageSize") or 50)
+        page = found[start : start + size]
+        self.entries_served += len(page)
+        answer: dict[str, Any] = {"entries": page}
+        if start + size < len(found):
+            answer["nextPageToken"] = str(start + size)
+        _send(handler, 200, answer)
+
     def _answer(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         path = handler.path.split("?", 1)[0]
         length = int(handler.headers.get("Content-Length") or 0)
@@ -254,6 +318,8 @@ class GoogleApis:
         if method == "POST" and path == "/token":
             self.requests["token"] += 1
             return _send(handler, 200, {"access_token": "local-token", "expires_in": 3600, "token_type": "Bearer"})
+        if method == "POST" and path == "/v2/entries:list":
+            return self._entries_list(handler, json.loads(body))
         if (match := _INSTANCE.match(path)) is not None:
             return self._instance(handler, method, *match.groups(), body)
         if method == "GET" and (match := _SECRET.match(path)) is not None:

@@ -94,11 +94,13 @@ def drop_database(admin_url: str, name: str) -> None:
 def reset_instance_state() -> None:
     """Forget every lazily built global, as a new function instance would."""
     from shared import cache, db, health, settings
+    from shared.audit import checkpoints
 
     db.reset_engine()
     settings.get_settings.cache_clear()
     cache.get_cache.cache_clear()
     health.get_reporter.cache_clear()
+    checkpoints.get_throttle.cache_clear()
 
 
 @pytest.fixture(scope="session")

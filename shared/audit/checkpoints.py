@@ -1,9 +1,9 @@
 """Checkpoints: the audit log's head, (seq, hash), written outside the database to an append-only sink.
 
 A database superuser can delete the newest events, or rewrite events and re-hash the chain after
-them; neither shows inside the table. A checkpoint written after every commit that appended events
+them; neither shows inside the table. A checkpoint written after a commit that appended events
 records how far the chain reached and what its hash was there, somewhere the database's owner
-cannot edit, and `verify` compares the table against every checkpoint it can read.
+cannot edit, and `verify` compares the table against the checkpoints it reads.
 
 Two sinks, chosen by AUDIT_CHECKPOINTS:
 - `file:PATH`: one JSON line per checkpoint, appended (development, tests, a single host);
@@ -11,29 +11,47 @@ Two sinks, chosen by AUDIT_CHECKPOINTS:
   stdout, which Cloud Run hands to Cloud Logging; a log sink routes these lines into a log bucket
   whose retention is locked, so no one can delete or edit them before it expires (terraform/audit.tf).
   Writing costs no network call and no permission; `verify` reads them back through the view.
+
+Each line carries a MAC (HMAC-SHA256 with AUDIT_KEY over its seq and hash): anyone who may write
+logs in the project can put a line in the locked bucket, but not one that verifies, so a forged line
+is ignored (and counted) rather than taken for the head. A read can start where an earlier one
+ended (`Reading.cursor`), and at most one checkpoint is written per AUDIT_CHECKPOINT_INTERVAL.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import hmac
 import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from shared.cache import Cache, get_cache
 from shared.errors import Unavailable
-from shared.settings import Settings
+from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
 # The line's `message`: the log sink's filter and the reader's filter both match on it.
 CHECKPOINT_MESSAGE = "audit checkpoint"
-# The timestamp bound is explicit: without one the client reads only the last 24 hours.
-CHECKPOINT_FILTER = f'jsonPayload.message="{CHECKPOINT_MESSAGE}" AND timestamp>="1970-01-01T00:00:00Z"'
+# A full read's lower bound is explicit: without one the client reads only the last 24 hours.
+EPOCH = "1970-01-01T00:00:00Z"
 LOGGING_PAGE_SIZE = 1000
+# Logging makes an entry readable seconds after it is written, not always in timestamp order: a read
+# that follows an earlier one starts this long before the newest entry that one saw (the overlap is
+# read twice, which changes nothing).
+LOGGING_READ_OVERLAP = timedelta(minutes=5)
+# Keys the MAC apart from the chain's own HMACs, made with the same key.
+_MAC_CONTEXT = b"audit-checkpoint\n"
 
 
 @dataclass(frozen=True)
@@ -42,10 +60,41 @@ class Checkpoint:
     hash: str
 
 
+def checkpoint_mac(key: bytes, checkpoint: Checkpoint) -> str:
+    """HMAC-SHA256 with AUDIT_KEY over the checkpoint's seq and hash: what a line carries as `mac`."""
+    message = _MAC_CONTEXT + f"{checkpoint.seq}\n{checkpoint.hash}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def _fields(checkpoint: Checkpoint, key: bytes, *, seq: int | str) -> dict[str, Any]:
+    return {"seq": seq, "hash": checkpoint.hash, "mac": checkpoint_mac(key, checkpoint)}
+
+
+@dataclass
+class Reading:
+    """What one read of a sink found: the checkpoints whose MAC verifies, how many lines claimed to
+    be checkpoints and did not verify (forged, torn or from before lines carried a MAC: ignored), and
+    `cursor`, where a later read starts to see only what was written after these."""
+
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    ignored: int = 0
+    cursor: str | None = None
+
+    def add(self, fields: Any, key: bytes) -> None:
+        found = _parse(fields)
+        mac = fields.get("mac") if isinstance(fields, dict) else None
+        if found is None or not isinstance(mac, str) or not hmac.compare_digest(mac, checkpoint_mac(key, found)):
+            self.ignored += 1
+            return
+        self.checkpoints.append(found)
+
+
 class CheckpointSink(Protocol):
+    name: str  # AUDIT_CHECKPOINTS: a cursor belongs to the sink it was read from
+
     def write(self, checkpoint: Checkpoint) -> None: ...
 
-    def read(self) -> Iterator[Checkpoint]: ...
+    def read(self, after: str | None = None) -> Reading: ...
 
 
 def _parse(fields: Any) -> Checkpoint | None:
@@ -58,13 +107,16 @@ def _parse(fields: Any) -> Checkpoint | None:
 
 
 class FileSink:
-    """JSON lines appended to a file (O_APPEND, one write per line, so processes don't interleave)."""
+    """JSON lines appended to a file (O_APPEND, one write per line, so processes don't interleave).
+    A cursor is the byte offset after the last whole line read."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, key: bytes) -> None:
         self.path = path
+        self.name = f"file:{path}"
+        self._key = key
 
     def write(self, checkpoint: Checkpoint) -> None:
-        line = json.dumps({"seq": checkpoint.seq, "hash": checkpoint.hash}, separators=(",", ":")) + "\n"
+        line = json.dumps(_fields(checkpoint, self._key, seq=checkpoint.seq), separators=(",", ":")) + "\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
@@ -75,26 +127,46 @@ class FileSink:
         finally:
             os.close(fd)
 
-    def read(self) -> Iterator[Checkpoint]:
+    def read(self, after: str | None = None) -> Reading:
         try:
-            lines = self.path.read_text().splitlines()
+            data = self.path.read_bytes()
         except FileNotFoundError:
-            return
-        for line in lines:
+            return Reading()
+        start = int(after) if after is not None and after.isdigit() else 0
+        if start > len(data):
+            start = 0  # not the file the cursor was taken from: read it all
+        end = data.rfind(b"\n") + 1  # a line still being written is read next time
+        reading = Reading(cursor=str(max(start, end)))
+        for line in data[start:end].splitlines():
+            if not line.strip():
+                continue
             try:
-                found = _parse(json.loads(line))
+                fields = json.loads(line)
             except json.JSONDecodeError:
-                found = None  # a line torn by a crash mid-write anchors nothing
-            if found is not None:
-                yield found
+                fields = None  # a line torn by a crash mid-write anchors nothing
+            reading.add(fields, self._key)
+        return reading
+
+
+def checkpoint_filter(after: str | None) -> str:
+    """The Logging filter for checkpoints: every one the bucket keeps, or those from a little before
+    `after` (the newest entry's timestamp an earlier read saw) on."""
+    since = EPOCH
+    if after is not None:
+        bound = datetime.fromisoformat(after.replace("Z", "+00:00")) - LOGGING_READ_OVERLAP
+        since = bound.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f'jsonPayload.message="{CHECKPOINT_MESSAGE}" AND timestamp>="{since}"'
 
 
 class CloudLoggingSink:
-    """Writes a structured line to stdout; reads the lines back from a locked log bucket's view."""
+    """Writes a structured line to stdout; reads the lines back from a locked log bucket's view.
+    A cursor is the timestamp of the newest entry read."""
 
-    def __init__(self, view: str, *, endpoint: str | None = None, client: Any = None) -> None:
+    def __init__(self, view: str, *, key: bytes, endpoint: str | None = None, client: Any = None) -> None:
         self.view = view
+        self.name = f"logging:{view}"
         self.endpoint = endpoint
+        self._key = key
         self._client = client
 
     def write(self, checkpoint: Checkpoint) -> None:
@@ -102,7 +174,7 @@ class CloudLoggingSink:
         entry = {
             "severity": "NOTICE",
             "message": CHECKPOINT_MESSAGE,
-            "audit_checkpoint": {"seq": str(checkpoint.seq), "hash": checkpoint.hash},
+            "audit_checkpoint": _fields(checkpoint, self._key, seq=str(checkpoint.seq)),
         }
         sys.stdout.write(json.dumps(entry, separators=(",", ":")) + "\n")
         sys.stdout.flush()
@@ -126,21 +198,22 @@ class CloudLoggingSink:
             client_options={"api_endpoint": self.endpoint},
         )
 
-    def read(self) -> Iterator[Checkpoint]:
+    def read(self, after: str | None = None) -> Reading:
         from google.api_core.exceptions import GoogleAPICallError
         from google.auth.exceptions import GoogleAuthError
 
+        reading = Reading(cursor=after)
         try:
             entries = self._logging_client().list_entries(
                 resource_names=[self.view],
-                filter_=CHECKPOINT_FILTER,
+                filter_=checkpoint_filter(after),
                 page_size=LOGGING_PAGE_SIZE,
             )
             for entry in entries:
                 payload = entry.payload if isinstance(entry.payload, dict) else {}
-                found = _parse(payload.get("audit_checkpoint"))
-                if found is not None:
-                    yield found
+                reading.add(payload.get("audit_checkpoint"), self._key)
+                if entry.timestamp is not None:
+                    reading.cursor = entry.timestamp.astimezone(UTC).isoformat()  # entries come oldest first
         except (GoogleAPICallError, GoogleAuthError, OSError) as error:  # OSError: requests' network errors
             log.warning("audit checkpoints unreadable", extra={"error": type(error).__name__})
             raise Unavailable(
@@ -148,20 +221,63 @@ class CloudLoggingSink:
                 code="checkpoints_unavailable",
                 retry_after=5,
             ) from None
+        return reading
 
 
 def sink_for(settings: Settings) -> CheckpointSink:
-    """The sink AUDIT_CHECKPOINTS names (ConfigError, so 503 `misconfigured`, when it is missing)."""
+    """The sink AUDIT_CHECKPOINTS names, MACing with AUDIT_KEY (ConfigError, so 503 `misconfigured`,
+    when either is missing)."""
     target = settings.audit_checkpoint_target()
+    key = settings.audit_signing_key()
     if target.startswith("file:"):
-        return FileSink(Path(target.removeprefix("file:")))
-    return CloudLoggingSink(target.removeprefix("logging:"), endpoint=settings.logging_endpoint)
+        return FileSink(Path(target.removeprefix("file:")), key=key)
+    return CloudLoggingSink(target.removeprefix("logging:"), key=key, endpoint=settings.logging_endpoint)
 
 
-def write_best_effort(sink: CheckpointSink, checkpoint: Checkpoint) -> None:
-    """Write a checkpoint after a commit: the events are committed, so a failure here must not fail
-    the request; it is logged, and the next commit's checkpoint covers these events too."""
+class Throttle:
+    """At most one checkpoint per `interval_s`, whichever instance of whichever function writes it:
+    the first commit of an interval claims it in Redis (SET NX with the interval as its lifetime) and
+    writes; the others in that interval write nothing, and the next checkpoint written covers their
+    events too (a checkpoint anchors the whole chain up to its seq). With Redis down or not
+    configured, each instance keeps the interval on its own."""
+
+    def __init__(self, interval_s: float, cache: Cache, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval_s = interval_s
+        self.cache = cache
+        self._clock = clock
+        self._key = f"{cache.prefix}:audit:checkpoint"
+        self._local_until = 0.0
+        self._lock = threading.Lock()
+
+    def claim(self) -> bool:
+        """Whether this commit writes a checkpoint."""
+        if self.interval_s <= 0:
+            return True
+        lifetime_ms = max(1, int(self.interval_s * 1000))
+        claimed = self.cache.run(lambda c: bool(c.set(self._key, "1", nx=True, px=lifetime_ms)))
+        if claimed is not None:
+            return bool(claimed)
+        with self._lock:  # Redis unusable: this instance's own interval
+            now = self._clock()
+            if now < self._local_until:
+                return False
+            self._local_until = now + self.interval_s
+            return True
+
+
+@functools.cache
+def get_throttle() -> Throttle:
+    """The instance's checkpoint throttle (AUDIT_CHECKPOINT_INTERVAL), built on first use."""
+    return Throttle(get_settings().audit_checkpoint_interval, get_cache())
+
+
+def write_best_effort(sink: CheckpointSink, checkpoint: Checkpoint, throttle: Throttle | None = None) -> None:
+    """Write a checkpoint after a commit, unless the throttle says one was written this interval.
+    The events are committed, so a failure here must not fail the request; it is logged, and the
+    next commit's checkpoint covers these events too."""
     try:
+        if throttle is not None and not throttle.claim():
+            return
         sink.write(checkpoint)
     except Exception:
         log.exception("audit checkpoint not written", extra={"seq": checkpoint.seq})

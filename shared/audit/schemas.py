@@ -37,5 +37,16 @@ class VerifyOut(Out):
     ) = Field(description="What is wrong; null when `ok`.")
     detail: str | None = Field(description="The problem in a sentence.")
     unkeyed: int = Field(description="Events hashed with plain SHA-256 before the chain was keyed (they lead it).")
-    checkpoints: int = Field(description="Checkpoints (seq, hash kept outside the database) compared.")
-    last_checkpoint: CheckpointOut | None = Field(description="The newest checkpoint.")
+    checkpoints: int = Field(
+        description="Checkpoints (seq, hash kept outside the database) read by this call and compared: those "
+        "written since `anchor`, or every one when there is no anchor."
+    )
+    ignored_checkpoints: int = Field(
+        description="Lines in the checkpoint sink whose MAC (HMAC with the audit key) does not verify: forged, "
+        "torn or written before checkpoints carried a MAC. Ignored, so they cannot make verify fail."
+    )
+    anchor: CheckpointOut | None = Field(
+        description="The newest checkpoint an earlier successful verify matched; checkpoints older than it were "
+        "not read again (null: this call read every checkpoint)."
+    )
+    last_checkpoint: CheckpointOut | None = Field(description="The newest checkpoint (read now, or the anchor).")

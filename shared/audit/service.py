@@ -1,10 +1,10 @@
 """Appending to and verifying the keyed, hash-chained audit log.
 
 Each event's hash is HMAC-SHA256, with AUDIT_KEY (which the database never holds), over the
-previous event's hash and the event itself; after every commit that appended events, the new head
-(seq, hash) is written to the checkpoint sink outside the database (`shared.audit.checkpoints`).
-So an edit re-hashed without the key breaks the chain, and removing the newest events leaves the
-table's head short of a checkpoint.
+previous event's hash and the event itself; after a commit that appended events, the new head
+(seq, hash) is written to the checkpoint sink outside the database (`shared.audit.checkpoints`, at
+most one per AUDIT_CHECKPOINT_INTERVAL). So an edit re-hashed without the key breaks the chain, and
+removing the newest events leaves the table's head short of a checkpoint.
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ from typing import Any
 import pydantic_core
 import sqlalchemy as sa
 
-from shared.audit.checkpoints import Checkpoint, sink_for, write_best_effort
+from shared.audit import anchor as anchors
+from shared.audit.checkpoints import Checkpoint, get_throttle, sink_for, write_best_effort
 from shared.audit.schemas import AuditEventOut
 from shared.audit.tables import audit_events
+from shared.clock import utcnow
 from shared.db import UnitOfWork, on_commit
 from shared.events import outbox
 from shared.logs import request_id_var
@@ -72,7 +74,8 @@ def record(
     data: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Append one event, at the unit of work's time, in its transaction: it commits or rolls back
-    with the change. Once the unit of work commits it, the new head is written to the checkpoint sink."""
+    with the change. Once the unit of work commits it, the new head is written to the checkpoint sink
+    (unless one was written in the last AUDIT_CHECKPOINT_INTERVAL: a later one covers this event)."""
     conn, now = work.conn, work.now
     settings = get_settings()
     key = settings.audit_signing_key()
@@ -94,7 +97,8 @@ def record(
     event["hash"] = chain_hash(event["prev_hash"], event, key=key)
     seq = conn.scalar(audit_events.insert().values(**event).returning(audit_events.c.seq))
     head = Checkpoint(int(seq), event["hash"])
-    on_commit(conn, "audit-checkpoint", lambda: write_best_effort(sink, head))
+    throttle = get_throttle()
+    on_commit(conn, "audit-checkpoint", lambda: write_best_effort(sink, head, throttle))
     # The audit log is the record; `events` is the outbox it feeds, in the same transaction.
     outbox.emit(work, action=action, actor=actor, entity_type=entity_type, entity_id=entity_id, data=event["data"])
     return event
@@ -156,29 +160,49 @@ def export_lines(engine: sa.Engine, *, batch: int | None = None, **filters: Any)
 
 
 def iterate(conn: sa.Connection, query: sa.Select[Any], *, batch: int = 500) -> Iterator[Any]:
-    """Stream rows with a server-side cursor so the whole log is never held in memory."""
-    result = conn.execution_options(stream_results=True, yield_per=batch).execute(query)
+    """Stream rows with a server-side cursor so the whole log is never held in memory. The options
+    are the statement's: set on the connection they would stay, and turn its later statements
+    (verify's anchor upsert) into cursors too."""
+    result = conn.execute(query.execution_options(stream_results=True, yield_per=batch))
     yield from result
 
 
-def verify(conn: sa.Connection, *, key: bytes, checkpoints: Iterable[Checkpoint]) -> dict[str, Any]:
-    """Recompute the chain with the key and hold it against every checkpoint.
+def verify(
+    conn: sa.Connection,
+    *,
+    key: bytes,
+    checkpoints: Iterable[Checkpoint],
+    anchor: Checkpoint | None = None,
+    ignored_checkpoints: int = 0,
+) -> dict[str, Any]:
+    """Recompute the chain with the key and hold it against the checkpoints read, and `anchor`.
+
+    `anchor` is the newest checkpoint an earlier verify matched (`shared.audit.anchor`): checkpoints
+    older than it were read then and are not read again. It stands for them soundly because each
+    event's hash covers the one before it: the event at the anchor's seq still has the anchor's hash
+    only if no event up to it was removed or rewritten, except by someone holding the key. The chain
+    itself is recomputed from the first event every time: an event's own fields edited and its hash
+    left as it was (no key needed) shows only when that event is hashed again, however old it is.
 
     The answer: `ok`; `checked` (events read); `first_bad` (the first event found wrong, if one
     is); `problem`, one of `link_broken` (an event's `prev_hash` is not its predecessor's hash: an
     event before it was removed or edited), `hash_mismatch` (an event's fields or hash were changed
     and not re-hashed with the key), `unkeyed_after_keyed` (a plain SHA-256 event after keyed ones:
     only events older than the keyed chain may be unkeyed), `checkpoint_mismatch` (the event at a
-    checkpoint's seq has another hash, or is gone), `events_removed` (the newest events are gone:
-    the table ends before the newest checkpoint); `detail`, a sentence; `unkeyed`, how many old
-    plain SHA-256 events lead the chain; `checkpoints`, how many were compared; `last_checkpoint`.
+    checkpoint's seq, or the anchor's, has another hash, or is gone), `events_removed` (the newest
+    events are gone: the table ends before the newest checkpoint); `detail`, a sentence; `unkeyed`,
+    how many old plain SHA-256 events lead the chain; `checkpoints`, how many were read and compared;
+    `ignored_checkpoints`, lines read whose MAC did not verify; `anchor`; `last_checkpoint`.
     """
-    anchors: dict[int, str] = {}
+    recorded: dict[int, str] = {}
     conflicting: set[int] = set()
-    for checkpoint in checkpoints:
-        if anchors.setdefault(checkpoint.seq, checkpoint.hash) != checkpoint.hash:
+    read: set[Checkpoint] = set()
+    for checkpoint in [*([anchor] if anchor is not None else []), *checkpoints]:
+        if recorded.setdefault(checkpoint.seq, checkpoint.hash) != checkpoint.hash:
             conflicting.add(checkpoint.seq)
-    newest = max(anchors, default=None)
+        if checkpoint is not anchor:
+            read.add(checkpoint)
+    newest = max(recorded, default=None)
     answer: dict[str, Any] = {
         "ok": True,
         "checked": 0,
@@ -186,8 +210,10 @@ def verify(conn: sa.Connection, *, key: bytes, checkpoints: Iterable[Checkpoint]
         "problem": None,
         "detail": None,
         "unkeyed": 0,
-        "checkpoints": len(anchors),
-        "last_checkpoint": {"seq": newest, "hash": anchors[newest]} if newest is not None else None,
+        "checkpoints": len(read),
+        "ignored_checkpoints": ignored_checkpoints,
+        "anchor": {"seq": anchor.seq, "hash": anchor.hash} if anchor is not None else None,
+        "last_checkpoint": {"seq": newest, "hash": recorded[newest]} if newest is not None else None,
     }
 
     def bad(problem: str, detail: str, row: Any = None) -> dict[str, Any]:
@@ -196,7 +222,7 @@ def verify(conn: sa.Connection, *, key: bytes, checkpoints: Iterable[Checkpoint]
     expected_prev = GENESIS_HASH
     keyed_seen = False
     head_seq = 0
-    pending = deque(sorted(anchors))  # checkpoints not yet matched to an event, lowest first
+    pending = deque(sorted(recorded))  # checkpoints not yet matched to an event, lowest first
     for row in iterate(conn, sa.select(audit_events).order_by(audit_events.c.seq)):
         answer["checked"] += 1
         if row.prev_hash != expected_prev:
@@ -214,7 +240,7 @@ def verify(conn: sa.Connection, *, key: bytes, checkpoints: Iterable[Checkpoint]
         if pending and pending[0] < row.seq:
             return bad("checkpoint_mismatch", f"event {pending[0]}, recorded by a checkpoint, is gone", row)
         if pending and pending[0] == row.seq:
-            if row.seq in conflicting or anchors[row.seq] != row.hash:
+            if row.seq in conflicting or recorded[row.seq] != row.hash:
                 return bad("checkpoint_mismatch", f"event {row.seq} differs from its checkpoint", row)
             pending.popleft()
         expected_prev = row.hash
@@ -225,6 +251,23 @@ def verify(conn: sa.Connection, *, key: bytes, checkpoints: Iterable[Checkpoint]
 
 
 def verify_now(conn: sa.Connection) -> dict[str, Any]:
-    """`verify` with this instance's key and checkpoint sink."""
+    """`verify` with this instance's key and checkpoint sink, reading only the checkpoints written
+    since the stored anchor (all of them without a valid one), and moving the anchor to the newest
+    checkpoint when the chain verifies. A failed verify leaves it, so the next call fails the same."""
     settings = get_settings()
-    return verify(conn, key=settings.audit_signing_key(), checkpoints=list(sink_for(settings).read()))
+    key = settings.audit_signing_key()
+    sink = sink_for(settings)
+    start = anchors.load(conn, key=key, sink=sink.name)
+    reading = sink.read(after=start.cursor if start is not None else None)
+    answer = verify(
+        conn,
+        key=key,
+        checkpoints=reading.checkpoints,
+        anchor=start.checkpoint if start is not None else None,
+        ignored_checkpoints=reading.ignored,
+    )
+    newest = answer["last_checkpoint"]
+    if answer["ok"] and newest is not None:
+        reached = anchors.Anchor(sink.name, Checkpoint(newest["seq"], newest["hash"]), reading.cursor, utcnow())
+        anchors.save(conn, reached, key=key)
+    return answer

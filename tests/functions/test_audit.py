@@ -6,18 +6,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from shared.audit import service as audit
-from shared.audit.checkpoints import Checkpoint, sink_for
+from shared.audit.checkpoints import Checkpoint, Throttle, sink_for
 from shared.audit.tables import audit_events
+from shared.cache import get_cache
 from shared.db import get_engine
 from shared.settings import get_settings, load_settings
 from tests.factories import as_role
 from tests.functions.test_releases import create
+from tests.services import CHECKPOINTS
 
 
 @pytest.fixture
@@ -31,7 +34,7 @@ def admin() -> dict[str, str]:
 
 
 def checkpoints() -> list[Checkpoint]:
-    return list(sink_for(get_settings()).read())
+    return sink_for(get_settings()).read().checkpoints
 
 
 def events() -> list[Any]:
@@ -92,6 +95,52 @@ def test_each_commit_that_appends_events_checkpoints_the_new_head_and_a_failed_o
     assert answer["ok"] is True and answer["problem"] is None
     assert answer["last_checkpoint"] == {"seq": head.seq, "hash": head.hash}
     assert answer["checkpoints"] == written and answer["unkeyed"] == 0
+
+
+def test_a_burst_of_commits_writes_one_checkpoint_and_verify_still_catches_removed_events(
+    releases, developer, admin, monkeypatch
+):
+    throttle = Throttle(1.0, get_cache())
+    monkeypatch.setattr("shared.audit.service.get_throttle", lambda: throttle)
+
+    before = len(checkpoints())  # the fixtures' accounts, written before the throttle was set
+    three_releases(releases, developer)  # a burst, well within the interval
+    burst = checkpoints()[before:]
+    assert len(burst) == 1 and burst[0].seq < events()[-1].seq  # the first commit's head only
+    time.sleep(1.1)
+    create(releases, developer, version="2.0.0")  # the next interval's first commit anchors them all
+    head = events()[-1]
+    assert checkpoints()[before:] == [burst[0], Checkpoint(head.seq, head.hash)]
+
+    as_superuser(sa.delete(audit_events).where(audit_events.c.seq == head.seq))
+
+    answer = releases.get("/releases/audit/verify", headers=admin).get_json()
+    assert answer["ok"] is False and answer["problem"] == "events_removed"
+
+
+def test_a_second_verify_reads_only_the_checkpoints_written_since_the_first(releases, developer, admin):
+    three_releases(releases, developer)
+    first = releases.get("/releases/audit/verify", headers=admin).get_json()
+    create(releases, developer, version="2.0.0")
+
+    second = releases.get("/releases/audit/verify", headers=admin).get_json()
+
+    assert first["ok"] is True and first["anchor"] is None and first["checkpoints"] == len(checkpoints()) - 1
+    assert second["ok"] is True and second["anchor"] == first["last_checkpoint"]
+    assert second["checkpoints"] == 1 and second["checked"] == len(events())
+    assert second["last_checkpoint"] == {"seq": events()[-1].seq, "hash": events()[-1].hash}
+
+
+def test_a_checkpoint_line_without_a_true_mac_is_ignored_and_counted(releases, developer, admin):
+    three_releases(releases, developer)
+    forged = {"seq": events()[-1].seq + 10, "hash": "f" * 64, "mac": "0" * 64}
+    with CHECKPOINTS.open("a") as handle:
+        handle.write(json.dumps(forged) + "\n")
+
+    answer = releases.get("/releases/audit/verify", headers=admin).get_json()
+
+    assert answer["ok"] is True and answer["ignored_checkpoints"] == 1
+    assert answer["last_checkpoint"]["seq"] == events()[-1].seq
 
 
 def test_events_are_hashed_with_the_key_not_plain_sha256(releases, developer):
