@@ -711,16 +711,32 @@ def _argument_names(block: provider_schema.Block) -> set[str]:
     return names
 
 
-def test_the_function_resource_offers_no_startup_cpu_boost_yet():
-    # Cloud Run's own service resource has the switch (the reduced schema does see it there) ...
+def test_the_evidence_behind_staying_on_cloud_functions_still_holds():
+    # README, "Cloud Functions, not Cloud Run services": the decision rests on these facts of
+    # hashicorp/google 7.46.1. The day one stops holding, this fails: read the decision again.
     schema = google_schema()
-    run = schema["google_cloud_run_v2_service"]["blocks"]["template"]["blocks"]["containers"]["blocks"]
-    assert "startup_cpu_boost" in run["resources"]["arguments"]
-    # ... the Cloud Functions resource has none. The day it does, this fails: turn it on for auth and
-    # releases in production (a variable per function, like min_instances, off in staging) and
-    # update the README's "Cold starts in production".
-    offered = sorted(n for n in _argument_names(schema[FUNCTION[0]]) if "boost" in n)
-    assert not offered, f"{FUNCTION[0]} now offers {offered}: turn startup CPU boost on in production"
+    function = schema[FUNCTION[0]]
+    run = schema["google_cloud_run_v2_service"]
+    container = run["blocks"]["template"]["blocks"]["containers"]
+
+    # Cloud Run's own service resource has both switches the functions lack ...
+    assert "invoker_iam_disabled" in run["arguments"]
+    assert "startup_cpu_boost" in container["blocks"]["resources"]["arguments"]
+    # ... and a build_config that records how the source is built (the function's settings), while
+    # the service still runs an image: Terraform starts no build from it (provider issues 22263 and
+    # 23057), so a Cloud Run service from our sources needs an image built before the apply.
+    assert {"source_location", "function_target", "base_image", "image_uri"} <= set(
+        run["blocks"]["build_config"]["arguments"]
+    )
+    assert "image" in container["arguments"]
+    # The Cloud Functions resource has neither switch: no way to drop the allUsers invoker binding
+    # (terraform/iam.tf) and no startup CPU boost. The day it offers one, turn it on: for the boost,
+    # for auth and releases in production (a variable per function, like min_instances, off in
+    # staging), and update the README's "Cold starts in production".
+    offered = sorted(n for n in _argument_names(function) if "boost" in n or "invoker_iam" in n)
+    assert not offered, f"{FUNCTION[0]} now offers {offered}: turn it on, and revisit the README's decision"
+    assert "invoker_iam_disabled" not in function["blocks"]["service_config"]["arguments"]
+    assert "build_config" in function["blocks"]  # it builds the source itself, which is why we use it
 
 
 def test_checkov_finds_nothing_and_every_skip_is_inline_with_its_reason():
