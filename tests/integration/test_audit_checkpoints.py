@@ -35,6 +35,7 @@ from shared.cache import Cache, get_cache
 from shared.db import get_engine, unit_of_work
 from shared.errors import Unavailable
 from shared.settings import DEV_AUDIT_KEY, ConfigError, load_settings
+from tests.functions.test_audit import as_superuser, events
 from tests.google_apis import GoogleApis
 
 VIEW = "projects/demo/locations/europe-west1/buckets/rm-staging-audit/views/checkpoints"
@@ -74,18 +75,6 @@ def append(apis: GoogleApis, capsys: pytest.CaptureFixture[str], count: int, *, 
 def verify() -> dict[str, Any]:
     with unit_of_work() as work:
         return audit.verify_now(work.conn)
-
-
-def events() -> list[Any]:
-    with get_engine().connect() as conn:
-        return conn.execute(sa.select(audit_events).order_by(audit_events.c.seq)).all()
-
-
-def as_superuser(*statements: Any) -> None:
-    with get_engine().begin() as conn:
-        conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
-        for statement in statements:
-            conn.execute(statement)
 
 
 # -- reading and writing --------------------------------------------------------------------------
