@@ -4,7 +4,7 @@ The key row is inserted in the same transaction as the change it guards, so the 
 audit event and its idempotency record are all committed or none is. A second request with the
 same key waits on the first one's row (the unique index), then replays what it committed.
 
-A secret shown once (an API token) is never stored here: the replay has the same status and body
+A secret shown once (an API token, a subscription's signing secret) is never stored here: the replay has the same status and body
 with that field `null` and a `note` saying why, as GitHub and Stripe never show a secret twice.
 """
 
@@ -118,7 +118,7 @@ def withheld(body: bytes, fields: Sequence[str]) -> tuple[bytes, str]:
     names = ", ".join(f"`{name}`" for name in fields)
     document["note"] = (
         f"This replays an earlier request with the same Idempotency-Key. {names} was shown only in "
-        "the first response and is not kept; if it was lost, revoke this credential and create another."
+        "the first response and is not kept here; if it was lost, delete what this request created and create another."
     )
     return pydantic_core.to_json(document), f'"{etags.etag(document)}"'
 

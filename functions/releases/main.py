@@ -482,6 +482,7 @@ def verify_audit(call: Call) -> dict[str, Any]:
     status=201,
     response=SubscriptionCreatedOut,
     location=True,
+    secret_fields=("secret",),
 )
 def create_subscription(call: Call, body: event_schemas.SubscriptionIn) -> Reply:
     """Subscribe a URL to events (signed webhooks, or Slack / Google Chat messages); the secret is shown once."""

@@ -66,7 +66,13 @@ class SubscriptionOut(Out):
 
 
 class SubscriptionCreatedOut(SubscriptionOut):
-    secret: str = Field(description="`whsec_` + base64: verifies every delivery's signature. Shown only now.")
+    secret: str | None = Field(
+        description="`whsec_` + base64: verifies every delivery's signature. Shown only in the first response; "
+        "null when this answer replays an earlier request with the same Idempotency-Key."
+    )
+    note: str | None = Field(
+        default=None, description="On an Idempotency-Key replay: why `secret` is null and what to do."
+    )
 
 
 class DeliveryOut(Out):

@@ -11,6 +11,7 @@ import time
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from standardwebhooks import Webhook
 
 from shared import catalog
@@ -19,6 +20,7 @@ from shared.clock import utcnow
 from shared.db import get_engine, unit_of_work
 from shared.events import dispatch
 from shared.events.tables import deliveries, events
+from shared.idempotency import idempotency_keys
 from shared.settings import get_settings
 from tests.factories import as_role, deploy, ready_release, register_application, ship
 from tests.integration.events.receivers import receiver
@@ -81,6 +83,27 @@ def test_a_subscriber_gets_each_event_signed_and_sees_its_secret_only_once(relea
         assert received[0]["data"]["application"] == "shop"
         assert [h["webhook-id"] for h in (r.headers for r in box.requests)] == [e["id"] for e in received]
         assert {d["status"] for d in log_of(releases, admin, subscription)} == {"succeeded"}
+
+
+def test_replaying_a_subscription_never_shows_its_secret_again_nor_keeps_it(releases, admin, private_targets):
+    headers = {**admin, "Idempotency-Key": "subscribe-chat"}
+    body = {"url": "http://127.0.0.1:9/hook", "events": ["*"]}
+    first = releases.post("/releases/subscriptions", json=body, headers=headers)
+
+    replay = releases.post("/releases/subscriptions", json=body, headers=headers)
+
+    secret = first.get_json()["secret"]
+    assert first.status_code == replay.status_code == 201 and secret.startswith("whsec_")
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    replayed = replay.get_json()
+    assert replayed["secret"] is None and "Idempotency-Key" in replayed["note"]
+    assert {k: v for k, v in replayed.items() if k not in ("secret", "note")} == {
+        k: v for k, v in first.get_json().items() if k != "secret"
+    }
+    with get_engine().connect() as conn:
+        stored = [str(row._asdict()) for row in conn.execute(sa.select(idempotency_keys))]
+    assert len(stored) == 1 and secret not in stored[0] and secret.removeprefix("whsec_") not in stored[0]
+    assert len(releases.get("/releases/subscriptions", headers=admin).get_json()["items"]) == 1
 
 
 def test_a_failed_delivery_is_retried_later_with_the_same_webhook_id(releases, admin, developer, private_targets):
