@@ -4,8 +4,9 @@ The key row is inserted in the same transaction as the change it guards, so the 
 audit event and its idempotency record are all committed or none is. A second request with the
 same key waits on the first one's row (the unique index), then replays what it committed.
 
-A secret shown once (an API token, a subscription's signing secret) is never stored here: the replay has the same status and body
-with that field `null` and a `note` saying why, as GitHub and Stripe never show a secret twice.
+A secret shown once (an API token, a subscription's signing secret) is never stored here: the
+replay has the same status and body with that field `null` and a `note` saying why, as GitHub and
+Stripe never show a secret twice.
 """
 
 from __future__ import annotations

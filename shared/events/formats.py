@@ -19,6 +19,8 @@ from shared.clock import utcnow
 from shared.events.rules import FORMATS
 
 NOTES_LIMIT = 300
+REASON_LABEL = "Reason, as given"
+_LINE_BREAKS = re.compile(r"[\t\n\v\f\r\x1c-\x1e\x85\u2028\u2029]+")
 CLI = "relman"
 _SLACK_HEADER_LIMIT = 150  # Block Kit: a header's plain_text
 _SLACK_TEXT_LIMIT = 3000  # Block Kit: a section's text
@@ -130,6 +132,11 @@ def shorten(text: str, limit: int = NOTES_LIMIT) -> str:
     return cut.rstrip() + "…"
 
 
+def one_line(text: str) -> str:
+    """A value shown on one line: each run of line breaks (CR, LF, U+2028 and the others) and tabs is one space."""
+    return _LINE_BREAKS.sub(" ", text)
+
+
 def _is_approval_request(event: Mapping[str, Any]) -> bool:
     return event.get("type") == "deployment.pending_approval"
 
@@ -140,6 +147,27 @@ def _is_approval_request(event: Mapping[str, Any]) -> bool:
 def slack_escape(text: str) -> str:
     """Slack reads `&`, `<` and `>` as markup (`<!channel>` pings everyone): escape them."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_url(url: str) -> str:
+    """A URL for `<url|label>`: `|` would end the URL and start the label, `<` and `>` end the link,
+    so they are percent-encoded (the same address to the browser); `&` is escaped as Slack asks."""
+    for character, encoded in (("|", "%7C"), ("<", "%3C"), (">", "%3E"), (" ", "%20")):
+        url = url.replace(character, encoded)
+    return url.replace("&", "&amp;")
+
+
+def _slack_quote(label: str, text: str) -> dict[str, Any]:
+    """Text someone typed, in a quote block of its own under a bold label: a rich-text `text`
+    element is literal (no mrkdwn, no mentions, no links), and its new lines stay in the quote, so
+    it cannot add lines that look like the message's own."""
+    return {
+        "type": "rich_text",
+        "elements": [
+            {"type": "rich_text_section", "elements": [{"type": "text", "text": label, "style": {"bold": True}}]},
+            {"type": "rich_text_quote", "elements": [{"type": "text", "text": shorten(text)}]},
+        ],
+    }
 
 
 def _slack_notes(notes: str) -> str:
@@ -166,18 +194,22 @@ def slack_message(event: Mapping[str, Any], *, approvers: str | None = None) -> 
     ]
     if _is_approval_request(event) and approvers:
         fields.append(("Who may approve", approvers))
-    if facts["reason"]:
-        fields.append(("Reason", facts["reason"]))
     if fields:
         blocks.append(
             {
                 "type": "section",
                 "fields": [
-                    {"type": "mrkdwn", "text": f"*{label}*\n{slack_escape(value)}"[:_SLACK_FIELD_LIMIT]}
+                    {
+                        "type": "mrkdwn",
+                        "text": f"*{label}*\n{slack_escape(one_line(value))}"[:_SLACK_FIELD_LIMIT],
+                        "verbatim": True,
+                    }
                     for label, value in fields[:10]
                 ],
             }
         )
+    if facts["reason"]:
+        blocks.append(_slack_quote(REASON_LABEL, facts["reason"]))
     if facts["notes"] and event.get("type", "").startswith(("release.", "deployment.pending_approval")):
         notes = f"*Release notes*\n{_slack_notes(facts['notes'])}"
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": notes[:_SLACK_TEXT_LIMIT]}})
@@ -186,7 +218,7 @@ def slack_message(event: Mapping[str, Any], *, approvers: str | None = None) -> 
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"To approve, run:\n`{command}`"}})
     if facts["log_url"]:
         blocks.append(
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{slack_escape(facts['log_url'])}|Log>"}]}
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{slack_url(facts['log_url'])}|Log>"}]}
         )
     return {"text": slack_escape(text), "blocks": blocks}
 
@@ -194,6 +226,13 @@ def slack_message(event: Mapping[str, Any], *, approvers: str | None = None) -> 
 # -- Google Chat: `text` plus a `cardsV2` card ------------------------------------------------------
 
 _CHAT_MARKUP = re.compile(r"[<>]")
+
+
+def _chat_quote(label: str, text: str) -> str:
+    """Text someone typed, under a bold label, every line HTML-escaped and marked `> `, so none of
+    it can pass for a line of the card's own."""
+    lines = shorten(text).splitlines() or [""]
+    return f"<b>{html.escape(label)}</b><br>" + "<br>".join("&gt; " + html.escape(line) for line in lines)
 
 
 def google_chat_message(event: Mapping[str, Any], *, approvers: str | None = None) -> dict[str, Any]:
@@ -206,18 +245,19 @@ def google_chat_message(event: Mapping[str, Any], *, approvers: str | None = Non
     if _is_approval_request(event) and facts["deployment_id"]:
         text += f": run `{approve_command(facts['deployment_id'])}`"
     widgets: list[dict[str, Any]] = [
-        {"decoratedText": {"topLabel": label, "text": html.escape(facts[key])}}
+        {"decoratedText": {"topLabel": label, "text": html.escape(one_line(facts[key]))}}
         for label, key in (
             ("Application", "application"),
             ("Version", "version"),
             ("Environment", "environment"),
             ("Requested by" if _is_approval_request(event) else "By", "actor"),
-            ("Reason", "reason"),
         )
         if facts[key]
     ]
     if _is_approval_request(event) and approvers:
-        widgets.append({"decoratedText": {"topLabel": "Who may approve", "text": html.escape(approvers)}})
+        widgets.append({"decoratedText": {"topLabel": "Who may approve", "text": html.escape(one_line(approvers))}})
+    if facts["reason"]:
+        widgets.append({"textParagraph": {"text": _chat_quote(REASON_LABEL, facts["reason"])}})
     if facts["notes"] and event.get("type", "").startswith(("release.", "deployment.pending_approval")):
         notes = html.escape(shorten(facts["notes"])).replace("\n", "<br>")
         widgets.append({"textParagraph": {"text": f"<b>Release notes</b><br>{notes}"}})

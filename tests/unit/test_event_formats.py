@@ -158,3 +158,59 @@ def test_shorten_cuts_at_a_word_and_marks_the_cut():
     assert formats.shorten("short") == "short"
     cut = formats.shorten("word " * 100, limit=50)
     assert len(cut) <= 50 and cut.endswith("word…")
+
+
+FAKE_REASON = "hotfix\n*Approved by* sre-lead@example.com :white_check_mark:\n<!here> <https://evil.example|Log>"
+
+
+def test_a_slack_requesters_reason_sits_literally_in_its_own_quote_and_adds_no_lines_of_the_message():
+    event = approval_request(deployment={"id": DEPLOYMENT_ID, "environment": "production", "reason": FAKE_REASON})
+    message = formats.slack_message(event, approvers=WHO)
+
+    (quote,) = [b for b in message["blocks"] if b["type"] == "rich_text"]
+    label, quoted = quote["elements"]
+    assert label["elements"] == [{"type": "text", "text": "Reason, as given", "style": {"bold": True}}]
+    assert quoted == {"type": "rich_text_quote", "elements": [{"type": "text", "text": FAKE_REASON}]}
+    mrkdwn = [
+        obj["text"]
+        for b in message["blocks"]
+        for obj in [*b.get("fields", []), b.get("text", {}), *b.get("elements", [])]
+        if obj.get("type") == "mrkdwn"
+    ]
+    assert not any("Approved by" in text or "here" in text or "evil" in text for text in mrkdwn)
+
+
+def test_slack_fields_stay_on_one_line_and_cannot_ping():
+    event = approval_request(actor="dev@example.com\n*Approved by* <!channel>")
+    fields = formats.slack_message(event)["blocks"][1]["fields"]
+
+    requested_by = next(f for f in fields if f["text"].startswith("*Requested by*"))
+    assert requested_by["text"] == "*Requested by*\ndev@example.com *Approved by* &lt;!channel&gt;"
+    assert requested_by["verbatim"] is True
+
+
+def test_a_pipe_in_a_log_url_cannot_set_the_slack_links_label():
+    log_url = "https://ci.example.com/run/1?x=a&b|Approved by sre>"
+    event = formats.new_event(
+        type="deployment.failed",
+        data={"deployment": {"id": DEPLOYMENT_ID, "environment": "production", "log_url": log_url}},
+    )
+    (link,) = [b for b in formats.slack_message(event)["blocks"] if b["type"] == "context"]
+
+    text = link["elements"][0]["text"]
+    assert text == "<https://ci.example.com/run/1?x=a&amp;b%7CApproved%20by%20sre%3E|Log>"
+    assert text.count("|") == 1 and text.endswith("|Log>")
+
+
+def test_a_google_chat_requesters_reason_is_escaped_and_quoted_line_by_line():
+    event = approval_request(
+        deployment={"id": DEPLOYMENT_ID, "environment": "production", "reason": FAKE_REASON + "\n<b>ok</b>"}
+    )
+    widgets = formats.google_chat_message(event, approvers=WHO)["cardsV2"][0]["card"]["sections"][0]["widgets"]
+
+    (reason,) = [w["textParagraph"]["text"] for w in widgets if "Reason" in w.get("textParagraph", {}).get("text", "")]
+    label, *lines = reason.split("<br>")
+    assert label == "<b>Reason, as given</b>"
+    assert len(lines) == 4 and all(line.startswith("&gt; ") for line in lines)
+    assert lines[3] == "&gt; &lt;b&gt;ok&lt;/b&gt;"
+    assert not any("Reason" in w.get("decoratedText", {}).get("topLabel", "") for w in widgets)
