@@ -13,9 +13,9 @@ from shared.applications import service as applications
 from shared.audit import service as audit
 from shared.auth import roles
 from shared.db import UnitOfWork
-from shared.errors import FieldError, Invalid, NotFound
+from shared.errors import Conflict, FieldError, Invalid, NotFound
 from shared.events import outbox, rules, signing
-from shared.events.tables import deliveries, subscriptions
+from shared.events.tables import deliveries, events, subscriptions
 from shared.events.targets import check_target
 from shared.models import Shape
 from shared.pagination import Id, Timestamp, decode_cursor, page
@@ -193,13 +193,32 @@ def redeliver(
     actor: str,
     grants: Iterable[roles.Grant],
 ) -> dict[str, Any]:
-    """Send a delivery's event again, as a new delivery (the same `webhook-id`), as soon as possible."""
-    subscription = _load(work, subscription_id, list(grants))
+    """Send a delivery's event again, as a new delivery (the same `webhook-id`), as soon as possible:
+    only an event of an application the caller may see, and one the subscription still covers (its
+    filters may have narrowed since, and its manager may not be who managed it then)."""
+    grants = list(grants)
+    subscription = _load(work, subscription_id, grants)
     old = work.conn.execute(
-        sa.select(deliveries).where(deliveries.c.id == delivery_id, deliveries.c.subscription_id == subscription.id)
+        sa.select(deliveries.c.event_id, deliveries.c.event_type, events.c.application)
+        .join(events, events.c.id == deliveries.c.event_id)
+        .where(deliveries.c.id == delivery_id, deliveries.c.subscription_id == subscription.id)
     ).first()
     if old is None:
         raise NotFound("No such delivery.", code="delivery_not_found")
+    if old.application is not None:
+        roles.require(grants, "viewer", application=old.application)
+    if old.event_type != PING and not rules.matches(
+        events=subscription.events,
+        applications=subscription.applications,
+        event_type=old.event_type,
+        application=old.application,
+    ):
+        raise Conflict(
+            f"This subscription no longer covers {old.event_type} events"
+            + (f" of {old.application}" if old.application else "")
+            + "; only an event it would send now can be sent again.",
+            code="event_not_covered",
+        )
     values = outbox.new_delivery(
         subscription_id=subscription.id, event_id=old.event_id, event_type=old.event_type, now=work.now
     )

@@ -22,7 +22,17 @@ from shared.events import dispatch
 from shared.events.tables import deliveries, events
 from shared.idempotency import idempotency_keys
 from shared.settings import get_settings
-from tests.factories import as_role, deploy, ready_release, register_application, ship
+from tests.factories import (
+    access_token,
+    as_role,
+    bearer,
+    bind,
+    deploy,
+    make_user,
+    ready_release,
+    register_application,
+    ship,
+)
 from tests.integration.events.receivers import receiver
 from tests.integration.events.test_pubsub import stand_in  # noqa: F401 - the Publisher stand-in fixture
 
@@ -143,6 +153,41 @@ def test_ping_and_redeliver_send_signed_deliveries_redelivery_keeping_the_webhoo
         assert types == ["ping", "release.created", "release.created"]
         assert box.requests[1].headers["webhook-id"] == box.requests[2].headers["webhook-id"]
         assert releases.post(f"{base}/ping", headers=developer).status_code == 403
+
+
+def test_redeliver_sends_only_what_the_subscription_covers_now_and_the_caller_may_see(
+    auth, releases, admin, developer, private_targets
+):
+    register_application(releases, admin, "edge")
+    with receiver() as box:
+        subscription = subscribe(releases, admin, box.url("/ok"), events=["release.created"])
+        base = f"/releases/subscriptions/{subscription['id']}"
+        ready_release(releases, developer, application="shop")
+        ready_release(releases, developer, application="edge")
+        dispatch.run()
+        by_application = {
+            d["event_type"] + ":" + verified(subscription["secret"], r)["data"]["application"]: d
+            for d, r in zip(reversed(log_of(releases, admin, subscription)), box.requests, strict=True)
+        }
+        narrowed = releases.patch(base, json={"applications": ["edge"]}, headers=admin)
+        edge_lead = make_user()
+        bind(auth, admin, edge_lead, "admin", "edge")
+        lead = bearer(access_token(edge_lead))
+
+        shop_again = releases.post(
+            f"{base}/deliveries/{by_application['release.created:shop']['id']}/redeliver", headers=admin
+        )
+        releases.patch(base, json={"events": ["release.ready"]}, headers=admin)
+        edge_again = releases.post(
+            f"{base}/deliveries/{by_application['release.created:edge']['id']}/redeliver", headers=lead
+        )
+        dispatch.run()
+
+        assert narrowed.status_code == 200
+        assert (shop_again.status_code, shop_again.get_json()["code"]) == (409, "event_not_covered")
+        assert (edge_again.status_code, edge_again.get_json()["code"]) == (409, "event_not_covered")
+        assert len(box.requests) == 2  # nothing was sent again
+        assert len(log_of(releases, admin, subscription)) == 2
 
 
 def test_a_410_disables_the_subscription_and_nothing_more_is_sent(releases, admin, developer, private_targets):
