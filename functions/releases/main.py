@@ -561,7 +561,7 @@ def ping_subscription(call: Call, subscription_id: UUID) -> dict[str, Any]:
     )
 
 
-@api.post("/events/dispatch", role="viewer", response=DispatchOut)
+@api.post("/events/dispatch", role="viewer", response=DispatchOut, oidc_bearer=True)
 def dispatch_events(call: Call) -> dict[str, Any]:
     """Send every delivery that is due: organisation-wide admins, or the service account named by
     EVENTS_DISPATCHER (Cloud Scheduler calls this every minute with that account's OIDC token)."""

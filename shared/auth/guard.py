@@ -254,12 +254,13 @@ def _from_access_token(token: str, prefetch: Sequence[tuple[str, str]]) -> tuple
 
 
 def authenticate(
-    request: Request, required_role: str, prefetch: Sequence[tuple[str, str]] = ()
+    request: Request, required_role: str, prefetch: Sequence[tuple[str, str]] = (), *, oidc_bearer: bool = False
 ) -> tuple[Principal, Prefetched]:
     """The caller, if their credential is valid and some grant of theirs (of any scope) includes
     `required_role` (the service checks the scope), and the cache's answers for `prefetch` (entries
     the request will read), read in the same round trip as the caller's state: they go to the
-    request's unit of work, beside the identity, not in it.
+    request's unit of work, beside the identity, not in it. `oidc_bearer`: the route also takes the
+    dispatcher's own OIDC token (see `_from_oidc_token`).
     """
     settings = get_settings()
     assertion = request.headers.get(IAP_HEADER) if settings.iap_audience else None
@@ -267,7 +268,7 @@ def authenticate(
         # Behind Identity-Aware Proxy the assertion alone decides: never a fallback to a bearer token.
         principal, prefetched = _from_iap(assertion, prefetch)
     else:
-        principal, prefetched = _from_bearer(_bearer(request), prefetch, request)
+        principal, prefetched = _from_bearer(_bearer(request), prefetch, request, oidc_bearer=oidc_bearer)
     if not roles.at_least(principal.top_role, required_role):
         raise Forbidden(
             f"This needs the {required_role} role; you have {principal.top_role}.", code="insufficient_role"
@@ -275,18 +276,31 @@ def authenticate(
     return principal, prefetched
 
 
-def _from_bearer(token: str, prefetch: Sequence[tuple[str, str]], request: Request) -> tuple[Principal, Prefetched]:
+def _from_bearer(
+    token: str, prefetch: Sequence[tuple[str, str]], request: Request, *, oidc_bearer: bool
+) -> tuple[Principal, Prefetched]:
     if token.startswith(tokens.API_TOKEN_PREFIX):
         return _from_api_token(token, prefetch)
     if tokens.signed_asymmetrically(token):
+        if not oidc_bearer:
+            raise _oidc_bearer_refused()
         return _from_oidc_token(token, prefetch, request)
     return _from_access_token(token, prefetch)
 
 
+def _oidc_bearer_refused() -> Unauthorized:
+    return Unauthorized(
+        "An OIDC token is taken as the bearer only by the events dispatch, from the service account "
+        "EVENTS_DISPATCHER names; exchange it at /auth/exchange for an access token.",
+        code="oidc_bearer_not_accepted",
+    )
+
+
 def _from_oidc_token(token: str, prefetch: Sequence[tuple[str, str]], request: Request) -> tuple[Principal, Prefetched]:
-    """A service account's own OIDC token presented as the bearer (what Cloud Scheduler sends): checked
-    exactly as `/auth/exchange` checks one, with its limit per address and its audited refusals, and
-    good for this request only. Our own access tokens are HS256, so the algorithm tells them apart."""
+    """A service account's own OIDC token presented as the bearer (what Cloud Scheduler sends), on a
+    route that takes one, from the account EVENTS_DISPATCHER names only: checked exactly as
+    `/auth/exchange` checks one, with its limit per address and its audited refusals, and good for
+    this request only. Our own access tokens are HS256, so the algorithm tells them apart."""
     from shared.auth import service_accounts
     from shared.auth.ratelimit import get_limiter
     from shared.db import unit_of_work
@@ -298,6 +312,8 @@ def _from_oidc_token(token: str, prefetch: Sequence[tuple[str, str]], request: R
         chosen, verified, _ = service_accounts.match_oidc_token(
             work, settings=get_settings(), token=token, client=client
         )
+    if chosen.name != get_settings().events_dispatcher:
+        raise _oidc_bearer_refused()
     claims = {"sub": f"{tokens.SERVICE_ACCOUNT_SUB}{chosen.id}", "ver": chosen.auth_version}
     principal, prefetched = _from_service_account(claims | {"exp": verified.expires_at}, prefetch)
     return principal, prefetched

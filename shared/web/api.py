@@ -14,7 +14,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import flask
 import pydantic
@@ -35,8 +35,16 @@ from shared.web.routes import BODY, QUERY, CacheKey, Route, RouteTable
 if TYPE_CHECKING:
     from shared.auth.guard import Principal
 
-# The caller with the cache entries read together with their state (for the unit of work).
-Authenticator = Callable[[Request, str, Sequence[CacheKey]], "tuple[Principal, Mapping[CacheKey, Found]]"]
+
+class Authenticator(Protocol):
+    """The caller with the cache entries read together with their state (for the unit of work);
+    `oidc_bearer`: the route takes the dispatcher's own OIDC token as the bearer (`Route.oidc_bearer`)."""
+
+    def __call__(
+        self, request: Request, required_role: str, prefetch: Sequence[CacheKey], *, oidc_bearer: bool = False
+    ) -> tuple[Principal, Mapping[CacheKey, Found]]: ...
+
+
 # A percent-escape, an empty segment, or a `.` or `..` segment.
 _NON_CANONICAL = re.compile(r"%|//|/\.\.?(?:/|$)")
 
@@ -157,7 +165,7 @@ class Api(RouteTable):
             if self.authenticator is None:
                 raise RuntimeError(f"route {route.path} needs a role but {self.name} has no authenticator")
             prefetch = route.prefetch(arguments) if route.prefetch is not None else []
-            call.caller, prefetched = self.authenticator(request, route.role, prefetch)
+            call.caller, prefetched = self.authenticator(request, route.role, prefetch, oidc_bearer=route.oidc_bearer)
         if route.query is not None:
             arguments[QUERY] = validated_query(route.query, request)
         body: pydantic.BaseModel | None = None

@@ -75,6 +75,9 @@ class Route:
     prefetch: Callable[[Mapping[str, Any]], list[CacheKey]] | None = None
     # Fields of a created resource shown once (secrets): never stored for an Idempotency-Key replay.
     secret_fields: tuple[str, ...] = ()
+    # A service account's own OIDC token (not exchanged) is taken as the bearer here, from the
+    # account EVENTS_DISPATCHER names only: Cloud Scheduler's call, which cannot exchange first.
+    oidc_bearer: bool = False
 
     @property
     def idempotent(self) -> bool:
@@ -98,6 +101,7 @@ class RouteOptions(TypedDict, total=False):
     json_errors: Mapping[int, type[pydantic.BaseModel]]
     prefetch: Callable[[Mapping[str, Any]], list[CacheKey]] | None
     secret_fields: tuple[str, ...]
+    oidc_bearer: bool
 
 
 def _model(hints: Mapping[str, Any], name: str, view: View) -> type[pydantic.BaseModel] | None:

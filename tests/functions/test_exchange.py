@@ -359,14 +359,15 @@ def test_the_scheduler_dispatches_events_with_its_own_oidc_token_and_may_do_noth
     dispatched = releases.post("/releases/events/dispatch", headers=scheduler)
     assert dispatched.status_code == 200, dispatched.get_json()
     assert set(dispatched.get_json()) >= {"delivered", "failed", "pending"}
-    # Nothing but dispatching: it holds no role beyond what every principal reads with.
-    assert releases.put("/releases/environments/qa", json={"position": 9}, headers=scheduler).status_code == 403
-    assert (
-        releases.post(
-            "/releases", json={"application": "shop", "version": "1.0.0", "title": "t"}, headers=scheduler
-        ).status_code
-        == 403
-    )
+    # Nothing but dispatching: the raw OIDC token is no credential on any other route, reads included.
+    refused = [
+        releases.put("/releases/environments/qa", json={"position": 9}, headers=scheduler),
+        releases.post("/releases", json={"application": "shop", "version": "1.0.0", "title": "t"}, headers=scheduler),
+        releases.get("/releases", headers=scheduler),
+        releases.get("/releases/audit", headers=scheduler),
+        auth.get("/auth/me", headers=scheduler),
+    ]
+    assert [(r.status_code, r.get_json()["code"]) for r in refused] == [(401, "oidc_bearer_not_accepted")] * 5
 
 
 def test_another_service_accounts_oidc_token_may_not_dispatch_and_an_untrusted_one_is_401(
@@ -379,6 +380,7 @@ def test_another_service_accounts_oidc_token_may_not_dispatch_and_an_untrusted_o
     other = releases.post("/releases/events/dispatch", headers=bearer(google_token(google)))
     untrusted = releases.post("/releases/events/dispatch", headers=bearer(google_token(google, sub="someone-else")))
 
-    assert other.status_code == 403 and other.get_json()["code"] == "insufficient_role"
+    assert other.status_code == 401 and other.get_json()["code"] == "oidc_bearer_not_accepted"
+    assert releases.get("/releases", headers=bearer(google_token(google))).status_code == 401
     assert untrusted.status_code == 401 and untrusted.get_json()["code"] == "invalid_grant"
     assert audited("service_account.exchange_refused")  # the refusal is on the record, as an exchange's is
