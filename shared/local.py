@@ -121,14 +121,25 @@ def embedded_database_url(database: str = DATABASE_NAME) -> str:
 
 
 def start_fake_redis(host: str = "127.0.0.1", port: int = 0) -> str:
-    """Serve an in-memory Redis stand-in (fakeredis, real RESP over TCP) in a thread; return its URL."""
+    """Serve the process's in-memory Redis stand-in (once) and return its URL."""
     global _redis_url
     with _lock:
         if _redis_url is None:
-            from fakeredis import TcpFakeServer  # dev-only dependency
-
-            server = TcpFakeServer((host, port))
-            server.daemon_threads = True
-            threading.Thread(target=server.serve_forever, name="fake-redis", daemon=True).start()
+            server = serve_fake_redis(host, port)
             _redis_url = f"redis://{host}:{server.server_address[1]}/0"
         return _redis_url
+
+
+def serve_fake_redis(host: str = "127.0.0.1", port: int = 0) -> Any:
+    """A new Redis stand-in (fakeredis, real RESP over TCP) served in a thread; `shutdown()` stops it.
+
+    It runs Lua (EVAL) as Memorystore does, through lupa (`fakeredis[lua]`): the attempt limits give
+    attempts back with a script, so without Lua every give-back would fail and the limits would
+    count in memory instead of in Redis."""
+    import lupa  # noqa: F401  (fakeredis[lua]; missing, the stand-in would refuse every script)
+    from fakeredis import TcpFakeServer  # dev-only dependency
+
+    server = TcpFakeServer((host, port))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="fake-redis", daemon=True).start()
+    return server

@@ -3,11 +3,13 @@
 An attempt is reserved *before* the password is checked or hashed: one Redis transaction
 increments every counter the attempt touches (and starts its window), so of many requests racing,
 only those whose counts stay within every limit go on; the rest get 429 before any Argon2 work.
-Counts live in Redis, so every instance sees them, and Redis alone decides while it answers. Each
-instance also keeps the last counts it saw in memory; when Redis is down it goes on counting there,
-under a lock (so racing attempts still get distinct counts), and the limits hold per instance,
-starting from the counts seen before the outage. The policy is written down in the README
-("Security").
+Counts live in Redis, so every instance sees them, and Redis decides while it answers. Each
+instance also keeps in memory the highest count Redis gave it in the window (answers of racing
+attempts come back in any order: a late one never lowers it); when Redis is down it goes on counting
+there, under a lock (so racing attempts still get distinct counts), and once Redis is back it adds
+the attempts Redis never saw to Redis's count until the window ends. So an instance never admits
+more than a limit in a window, across any number of outages. The policy is written down in the
+README ("Security").
 """
 
 from __future__ import annotations
@@ -39,13 +41,23 @@ class Limit:
     most: int
 
 
+@dataclass
+class _Window:
+    """What one instance knows of one counter in one window, to go on counting from when Redis is down."""
+
+    started: float
+    length: int
+    seen: int = 0  # the highest count Redis answered (answers may arrive out of order)
+    unseen: int = 0  # attempts counted here while Redis was down: Redis never saw them
+
+
 class Attempts:
     """Fixed-window attempt counters: reserved atomically, shared through Redis, kept in memory too."""
 
     def __init__(self, cache: Cache, *, clock: Callable[[], float] = time.time) -> None:
         self.cache = cache
         self._clock = clock
-        self._memory: dict[str, tuple[int, float, int]] = {}  # key -> (count, window start, window)
+        self._memory: dict[str, _Window] = {}
         self._lock = threading.Lock()
 
     def _full_key(self, key: str) -> str:
@@ -63,31 +75,31 @@ class Attempts:
                 pipe.ttl(key)
             return pipe.execute()
 
+        windows = self._windows([limit.key for limit in limits], window_s)
         remote = self.cache.run(count)
         waits = []
-        for i, limit in enumerate(limits):
+        for i, (limit, window) in enumerate(zip(limits, windows, strict=True)):
             if remote is not None:
-                counted, left = int(remote[3 * i]), int(remote[3 * i + 2])
-                self._note_in_memory(limit.key, counted, left, window_s)
+                counted, left = self._answered(window, int(remote[3 * i])), int(remote[3 * i + 2])
             else:
-                counted, left = self._count_in_memory(limit.key, window_s)
+                counted, left = self._count_in_memory(window)
             if counted > limit.most:
                 waits.append(left)
         if waits:
             # A refused attempt is given back everywhere: hammering one limit must not fill another
             # (an address past its per-account limit would otherwise lock the account out for all).
-            self.release([limit.key for limit in limits])
+            # Given back where it was counted: an attempt Redis never saw is not taken from Redis.
+            if remote is not None:
+                self.release([limit.key for limit in limits])
+            else:
+                self._forget([limit.key for limit in limits], counted_here=True)
             raise TooManyRequests(detail, code=code, retry_after=max(1, min(max(waits), window_s)))
 
     def release(self, keys: Sequence[str]) -> None:
         """Give back one attempt under each key (a success that should not count)."""
         full = [self._full_key(key) for key in keys]
         self.cache.run(lambda c: c.eval(_RELEASE, len(full), *full))
-        with self._lock:
-            for key in keys:
-                if key in self._memory:
-                    count, started, window_s = self._memory[key]
-                    self._memory[key] = (max(0, count - 1), started, window_s)
+        self._forget(keys, counted_here=False)
 
     def clear(self, keys: Sequence[str]) -> None:
         """Start these counts again from zero."""
@@ -97,20 +109,44 @@ class Attempts:
             for key in keys:
                 self._memory.pop(key, None)
 
-    def _note_in_memory(self, key: str, counted: int, left: int, window_s: int) -> None:
-        """Keep Redis's count, to go on from should Redis go down."""
+    def _forget(self, keys: Sequence[str], *, counted_here: bool) -> None:
+        """One attempt less in memory: one of those counted here, or one of Redis's count. A success
+        takes it from Redis's count (where it was counted is not known by then), so the memory may
+        count one attempt too many, never one too few."""
         with self._lock:
-            self._memory[key] = (counted, self._clock() + max(left, 0) - window_s, window_s)
+            for key in keys:
+                window = self._memory.get(key)
+                if window is not None and counted_here:
+                    window.unseen = max(0, window.unseen - 1)
+                elif window is not None:
+                    window.seen = max(0, window.seen - 1)
 
-    def _count_in_memory(self, key: str, window_s: int) -> tuple[int, int]:
-        """Increment and read in one step (under the lock): racing attempts get distinct counts."""
+    def _windows(self, keys: Sequence[str], window_s: int) -> list[_Window]:
+        """Each key's window, taken before Redis is asked (a new one once the last is over)."""
         now = self._clock()
         with self._lock:
-            count, started, _ = self._memory.get(key, (0, now, window_s))
-            if now - started >= window_s:
-                count, started = 0, now
-            self._memory[key] = (count + 1, started, window_s)
-            return count + 1, int(started + window_s - now)
+            windows = []
+            for key in keys:
+                window = self._memory.get(key)
+                if window is None or now - window.started >= window.length:
+                    window = self._memory[key] = _Window(started=now, length=window_s)
+                windows.append(window)
+            return windows
+
+    def _answered(self, window: _Window, counted: int) -> int:
+        """The attempt's count: Redis's, plus the attempts counted here that Redis never saw. The
+        highest answer is kept, never lowered by one arriving late (answers of racing attempts, or
+        of attempts asked just before Redis went down, come back in any order); a late answer is
+        judged against the attempts counted here meanwhile, so none is admitted twice over."""
+        with self._lock:
+            window.seen = max(window.seen, counted)
+            return counted + window.unseen
+
+    def _count_in_memory(self, window: _Window) -> tuple[int, int]:
+        """Redis is down: count here, under the lock, so racing attempts get distinct counts."""
+        with self._lock:
+            window.unseen += 1
+            return window.seen + window.unseen, int(window.started + window.length - self._clock())
 
 
 class AuthLimiter:

@@ -22,8 +22,10 @@ Resolver = Callable[..., Sequence[tuple[Any, ...]]]  # socket.getaddrinfo's shap
 MAX_URL_LENGTH = 2048
 # Names refused whatever they resolve to (the metadata server answers on several names).
 _REFUSED_NAMES = {"localhost", "metadata", "metadata.google.internal", "metadata.goog"}
-_CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")  # reaches the IPv4 address in its last 32 bits
+# Not globally routed, though Python 3.11's ipaddress counts them global: carrier-grade NAT, IPv6
+# site-local (deprecated by RFC 3879, still routed inside some sites) and IPv6 documentation (RFC 9637).
+_NOT_GLOBAL = tuple(ipaddress.ip_network(n) for n in ("100.64.0.0/10", "fec0::/10", "3fff::/20"))
 
 
 class TargetNotAllowed(Invalid):
@@ -69,7 +71,7 @@ def is_public(address: Address) -> bool:
         or address.is_multicast
         or address.is_reserved
         or address.is_unspecified
-        or (isinstance(address, ipaddress.IPv4Address) and address in _CGNAT)
+        or any(address in network for network in _NOT_GLOBAL)
         or not address.is_global
     )
 

@@ -124,6 +124,25 @@ def test_the_github_action_says_what_is_missing_without_id_token_permission(tmp_
     assert ran.returncode == 1 and "permissions: id-token: write" in ran.stdout
 
 
+def test_the_github_action_refuses_an_input_that_would_set_other_variables(tmp_path: Path):
+    action = yaml.safe_load((ROOT / ".github" / "actions" / "relman" / "action.yml").read_text())
+    settings = action["runs"]["steps"][1]
+    github_env = tmp_path / "env"
+    github_env.touch()
+    inputs = {"INPUT_URL": "https://x", "INPUT_SERVICE_ACCOUNT": "a", "INPUT_AUDIENCE": ""}
+
+    for name, injected in [("INPUT_URL", "https://x\nBASH_ENV=/tmp/evil.sh"),
+                           ("INPUT_SERVICE_ACCOUNT", "a\nNODE_OPTIONS=--require=/tmp/evil.js"),
+                           ("INPUT_AUDIENCE", "aud\r\nBASH_ENV=/tmp/evil.sh")]:  # fmt: skip
+        env = clean_env(GITHUB_ENV=str(github_env), ACTIONS_ID_TOKEN_REQUEST_URL="https://token", **inputs)
+        ran = subprocess.run(["bash", "-c", settings["run"]], env=env | {name: injected}, capture_output=True,
+                             text=True, check=False)  # fmt: skip
+
+        input_name = name.removeprefix("INPUT_").lower().replace("_", "-")
+        assert ran.returncode == 1 and f"::error::the input '{input_name}' holds a line break" in ran.stdout
+        assert github_env.read_text() == ""  # nothing for the runner to read: no BASH_ENV, no NODE_OPTIONS
+
+
 def expression(value: str, inputs: dict[str, str], action_dir: Path) -> str:
     """GitHub's `${{ inputs.NAME }}` and `${{ github.action_path }}`, the only expressions the action uses."""
 

@@ -63,12 +63,18 @@ def test_a_port_other_than_the_default_is_kept_in_the_host_header():
         "[fc00::1]",
         "[fd12:3456::1]",
         "[fe80::1]",
+        "[fec0::1]",  # site-local, deprecated (Python counts it global)
+        "[feff:ffff::1]",
+        "[3fff::1]",  # documentation, RFC 9637 (Python 3.11 counts it global)
         "[ff02::1]",
         "[::ffff:127.0.0.1]",  # IPv4-mapped forms
         "[::ffff:169.254.169.254]",
         "[::ffff:7f00:1]",
         "[64:ff9b::a00:1]",  # NAT64 to 10.0.0.1
         "[2002:a00:1::]",  # 6to4 of 10.0.0.1
+        "[::a00:1]",  # IPv4-compatible, deprecated
+        "[::ffff:0:a00:1]",  # IPv4-translated (RFC 2765)
+        "[2001:0:4136:e378:8000:63bf:f5ff:fffe]",  # Teredo, client 10.0.0.1
     ],
 )
 def test_an_ip_literal_that_is_not_public_is_refused_without_resolving(host):
@@ -81,7 +87,9 @@ def test_an_ip_literal_that_is_not_public_is_refused_without_resolving(host):
     assert resolve.calls == []
 
 
-@pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "169.254.169.254", "::1", "fe80::1%eth0", "100.100.1.1"])
+@pytest.mark.parametrize(
+    "address", ["127.0.0.1", "10.1.2.3", "169.254.169.254", "::1", "fe80::1%eth0", "100.100.1.1", "fec0::1"]
+)
 def test_a_name_resolving_to_a_private_address_is_refused(address):
     with pytest.raises(TargetNotAllowed, match="resolves to"):
         check_target("https://innocent.example.com/", allow_private=False, resolve=resolver(address))

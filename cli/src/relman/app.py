@@ -195,6 +195,8 @@ def render_release(r: dict[str, Any]) -> str:
     if deployments:
         rows = [{"environment": name, **summary} for name, summary in deployments.items()]
         lines += "\n\n" + output.table(rows, ["environment", "status", "kind", "live", "finished_at", "deployment_id"])
+    if r.get("notes"):
+        lines += "\n\n" + output.block("notes", r["notes"])
     return lines
 
 

@@ -1,8 +1,13 @@
-"""Where things go: results on stdout (a table or summary, or exactly one JSON document), messages on stderr."""
+"""Where things go: results on stdout (a table or summary, or exactly one JSON document), messages on stderr.
+
+What is printed for people holds no control characters but newline and tab: a release's title or notes,
+or any other text from the server, can't clear the screen, move the cursor or retitle the terminal.
+JSON is printed exact (its escaping already keeps control characters out of the terminal)."""
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -11,13 +16,16 @@ MODE = {"output": "text"}
 """`text` or `json`, set by `--output` (or RELMAN_OUTPUT)."""
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
+
+
 def is_json() -> bool:
     return MODE["output"] == "json"
 
 
 def say(message: str) -> None:
     """A message for the person or the log: always stderr, so stdout stays the result."""
-    print(message, file=sys.stderr, flush=True)
+    print(printable(message, keep="\n\t"), file=sys.stderr, flush=True)
 
 
 def result(document: Any, render: Callable[[Any], str] | None = None) -> None:
@@ -27,7 +35,7 @@ def result(document: Any, render: Callable[[Any], str] | None = None) -> None:
     else:
         text = render(document) if render is not None else json.dumps(document, indent=2, default=str)
         if text:
-            sys.stdout.write(text.rstrip("\n") + "\n")
+            sys.stdout.write(printable(text, keep="\n\t").rstrip("\n") + "\n")
     sys.stdout.flush()
 
 
@@ -49,9 +57,20 @@ def summary(pairs: Sequence[tuple[str, Any]]) -> str:
     return "\n".join(f"{label + ':':<{width + 1}} {value}" for label, value in shown)
 
 
+def block(label: str, text: str) -> str:
+    """Multi-line text (release notes) under its label, each line indented; newlines and tabs kept."""
+    lines = printable(text, keep="\n\t").splitlines() or [""]
+    return f"{label}:\n" + "\n".join(f"  {line}".rstrip() for line in lines)
+
+
+def printable(text: str, keep: str = "") -> str:
+    """`text` without its control characters (C0, DEL, C1) but those in `keep`."""
+    return _CONTROL.sub(lambda found: found[0] if found[0] in keep else "", text)
+
+
 def _cell(value: Any) -> str:
     if value is None or value == "":
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return str(value)
+    return printable(str(value))  # one line: a newline would make a row of its own

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from relman.errors import ENDED_BADLY, TIMED_OUT, RelmanError
+from relman.output import printable
 
 RUNNABLE = frozenset({"queued", "in_progress", "succeeded"})  # approved: the pipeline may run it
 LANDED = frozenset({"succeeded"})
@@ -97,7 +98,7 @@ class Progress:
         self.drawn = False
 
     def show(self, status: str, elapsed: float, why: str) -> None:
-        line = f"{self.subject}: {status}" + (f", {why}" if why else "") + f" [{_clock(elapsed)}]"
+        line = printable(f"{self.subject}: {status}" + (f", {why}" if why else "") + f" [{_clock(elapsed)}]")
         if self.live:
             sys.stderr.write("\r\x1b[K" + line)
             sys.stderr.flush()
