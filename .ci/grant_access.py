@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python .ci/grant_access.py", description=__doc__.split("\n")[0])
     parser.add_argument("users", nargs="+", help="IAM database users (SA email minus .gserviceaccount.com)")
     args = parser.parse_args(argv)
-    from shared.db import get_engine
+    from shared.platform.db import get_engine
 
     with get_engine().begin() as conn:
         tables = grant(conn, args.users)

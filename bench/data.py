@@ -99,7 +99,7 @@ class BenchDatabase:
         migrate()
 
     def drop(self) -> None:
-        from shared.db import reset_engine
+        from shared.platform.db import reset_engine
 
         reset_engine()
         with self.admin.connect() as conn:
@@ -113,7 +113,7 @@ class BenchDatabase:
 
     def make_user(self, role: str) -> dict[str, Any]:
         from shared.auth import service
-        from shared.db import unit_of_work
+        from shared.platform.db import unit_of_work
 
         with unit_of_work() as work:
             return service.register(
@@ -122,7 +122,7 @@ class BenchDatabase:
 
     def fill(self, size: int, *, user_id: str, chunk: int = 25_000) -> None:
         """Grow the releases (and their deployments) to `size`, then ANALYZE."""
-        from shared.db import transaction
+        from shared.platform.db import transaction
 
         for start in range(self.size, size, chunk):
             stop = min(size, start + chunk)
@@ -142,7 +142,7 @@ class BenchDatabase:
 
     def check_version_keys(self) -> None:
         """Every generated key is exactly what the application computes."""
-        from shared.db import transaction
+        from shared.platform.db import transaction
         from shared.releases.rules import version_sort_key
 
         with transaction() as conn:

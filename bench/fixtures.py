@@ -17,7 +17,7 @@ def prepare(db: BenchDatabase, *, token: str, email: str) -> dict[str, Any]:
     import sqlalchemy as sa
 
     from shared import catalog as service
-    from shared.db import transaction, unit_of_work
+    from shared.platform.db import transaction, unit_of_work
 
     with transaction() as conn:
         ids = [str(r[0]) for r in conn.execute(sa.text("SELECT id FROM releases ORDER BY md5(id::text) LIMIT 40016"))]

@@ -27,9 +27,9 @@ def main(argv: list[str] | None = None) -> int:
         from pyinstrument import Profiler
 
         from shared.auth import tokens
-        from shared.clock import utcnow
-        from shared.db import transaction
-        from shared.settings import get_settings
+        from shared.platform.clock import utcnow
+        from shared.platform.db import transaction
+        from shared.platform.settings import get_settings
 
         user = db.make_user("developer")
         db.fill(1000, user_id=str(user["id"]))

@@ -77,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         db.create()
         from shared.auth import tokens
-        from shared.clock import utcnow
-        from shared.settings import get_settings
+        from shared.platform.clock import utcnow
+        from shared.platform.settings import get_settings
 
         user = db.make_user("developer")
         token, _ = tokens.issue_access_token(
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                 print("  cold start, local path: done", flush=True)
                 with cloud_environment(env, database=db.name, user=db.user) as (cloud, sql):
                     results["cold_start_cloud"] = cold_start(cloud, probes, args.spawns, logs, folders, label="cloud")
-                    from shared.settings import DEV_JWT_SECRET
+                    from shared.platform.settings import DEV_JWT_SECRET
 
                     secret = with_secret_reference(cloud, sql, jwt_secret=DEV_JWT_SECRET)
                     results["cold_start_cloud_sm"] = cold_start(
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                 results["imports"] = imports(env, folders)
                 results["cold_start_profile"] = where_the_time_goes(env, probes, folders)
         if "warm" in parts:
-            from shared.db import reset_engine
+            from shared.platform.db import reset_engine
 
             reset_engine()  # the bench's own connections are gone before sessions are counted
             results["warm"] = warm(

@@ -25,8 +25,8 @@ def scale_point(repeats: int) -> dict[str, Any]:
     import sqlalchemy as sa
 
     from shared import catalog as service
-    from shared.cache import Cache
-    from shared.db import get_engine, unit_of_work
+    from shared.platform.cache import Cache
+    from shared.platform.db import get_engine, unit_of_work
 
     no_cache = Cache(None)
     out: dict[str, Any] = {}

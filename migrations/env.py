@@ -4,7 +4,7 @@ from logging.config import fileConfig
 
 from alembic import context
 
-from shared.db import get_engine
+from shared.platform.db import get_engine
 from shared.schema import metadata
 
 config = context.config

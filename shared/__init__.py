@@ -1,5 +1,5 @@
 """The package the three functions share: settings, database, cache, security and services."""
 
-from shared.startup import import_redis
+from shared.platform.startup import import_redis
 
 import_redis()

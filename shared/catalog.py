@@ -21,13 +21,13 @@ from shared import etags
 from shared.applications import service as applications
 from shared.applications.schemas import ApplicationIn, ApplicationOut, ApplicationPatch
 from shared.auth import roles
-from shared.db import UnitOfWork
 from shared.deployments import environments, queries
 from shared.deployments.schemas import DeploymentSummaryOut
 from shared.deployments.service import end_with_release
 from shared.errors import Forbidden
 from shared.models import Shape
-from shared.namespaces import RELEASE_LISTS_NAMESPACE, release_namespace
+from shared.platform.db import UnitOfWork
+from shared.platform.namespaces import RELEASE_LISTS_NAMESPACE, release_namespace
 from shared.releases import rules
 from shared.releases import service as releases
 from shared.releases.schemas import ReleaseOut

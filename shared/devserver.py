@@ -19,8 +19,8 @@ from flask import Request
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import run_simple
 
-from shared.logs import configure_logging
-from shared.settings import ConfigError, get_settings
+from shared.platform.logs import configure_logging
+from shared.platform.settings import ConfigError, get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ("auth", "releases", "health")

@@ -11,10 +11,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Literal
 
-from shared import connections
-from shared.cache import Cache, get_cache
 from shared.models import Out
-from shared.settings import get_settings
+from shared.platform import connections
+from shared.platform.cache import Cache, get_cache
+from shared.platform.settings import get_settings
 
 
 class CheckOut(Out):

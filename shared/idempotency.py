@@ -25,8 +25,8 @@ from flask import Response
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from shared import etags
-from shared.db import UnitOfWork, metadata
 from shared.errors import BadRequest, Invalid
+from shared.platform.db import UnitOfWork, metadata
 
 KEEP_FOR = timedelta(hours=24)
 PURGE_EVERY = 100

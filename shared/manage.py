@@ -35,7 +35,7 @@ def migrate(revision: str = "head") -> None:
 def create_user(email: str, role: str, password: str, display_name: str | None = None) -> str:
     """Create a user (any role) directly in the database; returns the new id."""
     from shared.auth import service
-    from shared.db import unit_of_work
+    from shared.platform.db import unit_of_work
 
     with unit_of_work() as work:
         user = service.register(
@@ -63,8 +63,8 @@ def _read_password() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from shared.errors import DomainError
-    from shared.logs import configure_logging
-    from shared.settings import ConfigError
+    from shared.platform.logs import configure_logging
+    from shared.platform.settings import ConfigError
 
     configure_logging("WARNING")
     parser = argparse.ArgumentParser(prog="python -m shared.manage")

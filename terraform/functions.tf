@@ -42,7 +42,7 @@ resource "google_cloudfunctions2_function" "main" {
       subnetwork = google_compute_subnetwork.main.name
     }
 
-    # Every setting shared/settings.py needs in production. Secrets are secret variables and files
+    # Every setting shared/platform/settings.py needs in production. Secrets are secret variables and files
     # (below), never values.
     environment_variables = {
       ENVIRONMENT         = var.environment

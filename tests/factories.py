@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from shared.auth import service, tokens
-from shared.clock import utcnow
-from shared.db import unit_of_work
-from shared.settings import get_settings
+from shared.platform.clock import utcnow
+from shared.platform.db import unit_of_work
+from shared.platform.settings import get_settings
 
 PASSWORD = "correct horse battery staple"
 

@@ -93,8 +93,9 @@ def drop_database(admin_url: str, name: str) -> None:
 
 def reset_instance_state() -> None:
     """Forget every lazily built global, as a new function instance would."""
-    from shared import cache, db, health, settings
+    from shared import health
     from shared.audit import checkpoints
+    from shared.platform import cache, db, settings
 
     db.reset_engine()
     settings.get_settings.cache_clear()
@@ -119,7 +120,7 @@ def services(admin_url: str) -> Iterator[dict[str, str]]:
 
     migrate()
     yield {"database_url": os.environ["DATABASE_URL"], "redis_url": os.environ["REDIS_URL"]}
-    from shared import db
+    from shared.platform import db
 
     db.reset_engine()
     drop_database(admin_url, name)
@@ -130,8 +131,8 @@ def services(admin_url: str) -> Iterator[dict[str, str]]:
 def clean_state(services: dict[str, str]) -> Iterator[None]:
     """Empty tables (but the default environments) and an empty cache namespace."""
     from shared.auth.ratelimit import get_limiter
-    from shared.cache import get_cache
-    from shared.db import get_engine
+    from shared.platform.cache import get_cache
+    from shared.platform.db import get_engine
     from shared.schema import deployment_tables, metadata
 
     tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)

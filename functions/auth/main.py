@@ -24,7 +24,7 @@ from shared.auth.schemas import (
 )
 from shared.errors import Forbidden
 from shared.pagination import PageQuery
-from shared.settings import get_settings
+from shared.platform.settings import get_settings
 from shared.web import Api, Call, Reply, client_address, if_match, listing
 
 api = Api("auth", title="Release Manager: auth", authenticator=authenticate, no_store=True)

@@ -16,7 +16,6 @@ from shared.audit.schemas import AuditEventOut, VerifyOut
 from shared.auth import roles
 from shared.auth.guard import authenticate
 from shared.catalog import ReleaseDetailOut
-from shared.db import get_engine
 from shared.deployments import approvals, environments, freezes, insights
 from shared.deployments import rollback as rollbacks
 from shared.deployments import schemas as deployment_schemas
@@ -33,9 +32,10 @@ from shared.deployments.schemas import (
 )
 from shared.events import dispatch
 from shared.pagination import PageQuery
+from shared.platform.db import get_engine
+from shared.platform.settings import get_settings
 from shared.releases import schemas
 from shared.releases.schemas import ReleaseOut
-from shared.settings import get_settings
 from shared.subscriptions import schemas as event_schemas
 from shared.subscriptions import service as subscriptions
 from shared.subscriptions.schemas import DeliveryOut, DispatchOut, SubscriptionCreatedOut, SubscriptionOut

@@ -19,10 +19,10 @@ from shared.audit import service as audit
 from shared.auth import roles
 from shared.auth.people import describe_actor
 from shared.auth.teams import known_teams
-from shared.db import UnitOfWork
 from shared.errors import Conflict, FieldError, Invalid, NotFound
 from shared.events import outbox
 from shared.pagination import decode_cursor, page
+from shared.platform.db import UnitOfWork
 
 _columns = [applications.c.name, applications.c.display_name, applications.c.description]
 _columns += [applications.c.created_at, applications.c.updated_at]

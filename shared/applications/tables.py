@@ -7,8 +7,8 @@ An application without stages follows the environments catalogue (the default pa
 
 import sqlalchemy as sa
 
-from shared.db import metadata
 from shared.names import SLUG_PATTERN
+from shared.platform.db import metadata
 
 applications = sa.Table(
     "applications",

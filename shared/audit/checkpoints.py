@@ -35,9 +35,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from shared.cache import Cache, get_cache
 from shared.errors import Unavailable
-from shared.settings import Settings, get_settings
+from shared.platform.cache import Cache, get_cache
+from shared.platform.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 

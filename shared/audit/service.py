@@ -25,13 +25,13 @@ from shared.audit import anchor as anchors
 from shared.audit.checkpoints import Checkpoint, get_throttle, sink_for, write_best_effort
 from shared.audit.schemas import AuditEventOut
 from shared.audit.tables import audit_events
-from shared.clock import utcnow
-from shared.db import UnitOfWork, on_commit
 from shared.events import outbox
-from shared.logs import request_id_var
 from shared.models import Shape
 from shared.pagination import Position, decode_cursor, page
-from shared.settings import get_settings
+from shared.platform.clock import utcnow
+from shared.platform.db import UnitOfWork, on_commit
+from shared.platform.logs import request_id_var
+from shared.platform.settings import get_settings
 
 GENESIS_HASH = "0" * 64
 UNKEYED, KEYED = 1, 2  # audit_events.hash_version

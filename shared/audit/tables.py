@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from shared.db import metadata
+from shared.platform.db import metadata
 
 audit_events = sa.Table(
     "audit_events",

@@ -17,11 +17,11 @@ from shared.auth.ratelimit import AuthLimiter
 from shared.auth.schemas import UserOut
 from shared.auth.sessions import end_sessions
 from shared.auth.tables import api_tokens, users
-from shared.db import UnitOfWork
 from shared.errors import Conflict, FieldError, Forbidden, Invalid, NotFound, Unauthorized
 from shared.models import Shape
-from shared.namespaces import API_TOKENS_NAMESPACE, USERS_NAMESPACE
 from shared.pagination import Id, Timestamp, decode_cursor, page
+from shared.platform.db import UnitOfWork
+from shared.platform.namespaces import API_TOKENS_NAMESPACE, USERS_NAMESPACE
 
 # A user as the API shows it (never the hash).
 public_user = Shape(UserOut)

@@ -12,11 +12,11 @@ from shared.audit import service as audit
 from shared.auth import roles, tokens
 from shared.auth.schemas import ApiTokenOut
 from shared.auth.tables import api_tokens
-from shared.db import UnitOfWork
 from shared.errors import Forbidden, NotFound
 from shared.models import Shape
-from shared.namespaces import API_TOKENS_NAMESPACE
 from shared.pagination import Id, Timestamp, decode_cursor, page
+from shared.platform.db import UnitOfWork
+from shared.platform.namespaces import API_TOKENS_NAMESPACE
 
 _token_fields = Shape(ApiTokenOut, given=("prefix",))
 

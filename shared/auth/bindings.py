@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from shared.audit import service as audit
 from shared.auth import roles
 from shared.auth.tables import bindings, service_accounts, team_members, teams, users
-from shared.db import UnitOfWork
 from shared.errors import FieldError, Invalid, NotFound
-from shared.namespaces import USERS_NAMESPACE
 from shared.pagination import Id, Timestamp, decode_cursor, page
+from shared.platform.db import UnitOfWork
+from shared.platform.namespaces import USERS_NAMESPACE
 
 # Auth sits below applications and deployments (they ask it who may do what), so it names their
 # catalogues' tables here without importing those concepts: only to check that a binding's scope exists.

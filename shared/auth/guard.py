@@ -27,12 +27,12 @@ from shared.auth import roles, tokens
 from shared.auth.bindings import caller_scope
 from shared.auth.tables import api_tokens, users
 from shared.auth.tokens import SESSION
-from shared.cache import Found, get_cache
-from shared.clock import utcnow
-from shared.db import get_engine
 from shared.errors import Forbidden, Unauthorized
-from shared.namespaces import API_TOKENS_NAMESPACE, USERS_NAMESPACE
-from shared.settings import get_settings
+from shared.platform.cache import Found, get_cache
+from shared.platform.clock import utcnow
+from shared.platform.db import get_engine
+from shared.platform.namespaces import API_TOKENS_NAMESPACE, USERS_NAMESPACE
+from shared.platform.settings import get_settings
 
 LAST_USED_EVERY_S = 300.0
 
@@ -303,7 +303,7 @@ def _from_oidc_token(token: str, prefetch: Sequence[tuple[str, str]], request: R
     this request only. Our own access tokens are HS256, so the algorithm tells them apart."""
     from shared.auth import service_accounts
     from shared.auth.ratelimit import get_limiter
-    from shared.db import unit_of_work
+    from shared.platform.db import unit_of_work
     from shared.web.headers import client_address
 
     client = client_address(request)
@@ -341,7 +341,7 @@ def _attach(email: str, subject: str, *, provision: bool) -> bool:
     """First sight of an IAP identity: attach it to its account where that is proven (see
     `accounts.attach_iap_identity`), in a unit of work of its own."""
     from shared.auth.accounts import attach_iap_identity
-    from shared.db import unit_of_work
+    from shared.platform.db import unit_of_work
 
     with unit_of_work() as work:
         return attach_iap_identity(work, email=email, subject=subject, provision=provision)

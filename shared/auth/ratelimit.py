@@ -20,9 +20,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from shared.cache import Cache, get_cache
 from shared.errors import TooManyRequests
-from shared.settings import Settings, get_settings
+from shared.platform.cache import Cache, get_cache
+from shared.platform.settings import Settings, get_settings
 
 # Gives back one attempt, never below zero and never creating a key (so no counter lives forever).
 _RELEASE = """

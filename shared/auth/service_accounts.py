@@ -35,13 +35,13 @@ from shared.auth.bindings import public_binding
 from shared.auth.ratelimit import AuthLimiter
 from shared.auth.schemas import ACCESS_TOKEN_TYPE, ID_TOKEN_TYPE, JWT_TOKEN_TYPE, TOKEN_EXCHANGE
 from shared.auth.tables import bindings, service_accounts
-from shared.db import UnitOfWork
 from shared.errors import BadRequest, Conflict, FieldError, Invalid, NotFound
 from shared.identity.errors import IssuerUnavailable, TokenRefused
 from shared.identity.trust import TrustEntry, exchanged_lifetime, trust_entry_refusal
-from shared.namespaces import USERS_NAMESPACE
 from shared.pagination import decode_cursor, page
-from shared.settings import Settings
+from shared.platform.db import UnitOfWork
+from shared.platform.namespaces import USERS_NAMESPACE
+from shared.platform.settings import Settings
 
 if TYPE_CHECKING:
     from shared.identity.oidc import VerifiedToken

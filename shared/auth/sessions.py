@@ -12,9 +12,9 @@ from shared.audit import service as audit
 from shared.auth import passwords, tokens
 from shared.auth.ratelimit import AuthLimiter
 from shared.auth.tables import refresh_tokens, users
-from shared.db import UnitOfWork
 from shared.errors import Unauthorized
-from shared.settings import Settings
+from shared.platform.db import UnitOfWork
+from shared.platform.settings import Settings
 
 _BAD_LOGIN = "The email or password is wrong."
 

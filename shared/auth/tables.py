@@ -4,8 +4,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from shared.auth.roles import ORDER
-from shared.db import metadata, one_of
 from shared.names import SLUG_PATTERN
+from shared.platform.db import metadata, one_of
 
 _role_check = one_of("role", ORDER)
 

@@ -13,11 +13,11 @@ from shared.audit import service as audit
 from shared.auth import roles
 from shared.auth.schemas import MemberOut, TeamOut
 from shared.auth.tables import team_members, teams, users
-from shared.db import UnitOfWork
 from shared.errors import Conflict, NotFound
 from shared.models import Shape
-from shared.namespaces import USERS_NAMESPACE
 from shared.pagination import decode_cursor, page
+from shared.platform.db import UnitOfWork
+from shared.platform.namespaces import USERS_NAMESPACE
 
 public_team = Shape(TeamOut)
 public_member = Shape(MemberOut)

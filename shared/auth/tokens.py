@@ -17,7 +17,7 @@ import jwt
 from jwt.utils import base64url_decode
 
 from shared.errors import Unauthorized
-from shared.settings import Settings
+from shared.platform.settings import Settings
 
 ALGORITHM = "HS256"
 ACCESS_TYPE = "access"

@@ -10,13 +10,13 @@ import sqlalchemy as sa
 
 from shared.audit import service as audit
 from shared.auth import roles
-from shared.connections import UNIQUE_VIOLATION, sqlstate
-from shared.db import UnitOfWork
 from shared.deployments import rules
 from shared.deployments.gates import check_move, environment_row, release_authors, requirement_at
 from shared.deployments.records import get_deployment, with_decisions
 from shared.deployments.tables import approvals, deployments
 from shared.errors import Conflict, Forbidden
+from shared.platform.connections import UNIQUE_VIOLATION, sqlstate
+from shared.platform.db import UnitOfWork
 from shared.releases.service import changed, load_release
 
 

@@ -15,14 +15,14 @@ from shared.audit import service as audit
 from shared.auth import roles
 from shared.auth.people import describe_actor
 from shared.auth.teams import known_teams
-from shared.connections import UNIQUE_VIOLATION, sqlstate
-from shared.db import UnitOfWork
 from shared.deployments.schemas import EnvironmentOut, PolicyIn
 from shared.deployments.tables import environments
 from shared.errors import Conflict, FieldError, Invalid, NotFound, PreconditionFailed
 from shared.events import outbox
 from shared.models import Shape
 from shared.pagination import Position, decode_cursor, page
+from shared.platform.connections import UNIQUE_VIOLATION, sqlstate
+from shared.platform.db import UnitOfWork
 
 _environment = Shape(EnvironmentOut, given=("policy",))
 

@@ -13,7 +13,6 @@ from shared.applications import service as applications
 from shared.audit import service as audit
 from shared.auth import roles
 from shared.auth.people import describe_actor
-from shared.db import UnitOfWork
 from shared.deployments import rules
 from shared.deployments.schemas import FreezeOut
 from shared.deployments.tables import environments, freezes
@@ -21,6 +20,7 @@ from shared.errors import FieldError, Invalid, NotFound
 from shared.events import outbox
 from shared.models import Shape
 from shared.pagination import Id, Timestamp, decode_cursor, page
+from shared.platform.db import UnitOfWork
 
 # A freeze as the API shows it, given whether it is `active` now.
 public_freeze = Shape(FreezeOut, given=("active",))

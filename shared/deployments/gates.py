@@ -9,7 +9,6 @@ import sqlalchemy as sa
 
 from shared.applications import rules as paths
 from shared.audit.tables import audit_events
-from shared.db import UnitOfWork
 from shared.deployments import rules
 from shared.deployments.environments import policies, policy_of, promotion_path, public_policy
 from shared.deployments.freezes import load_freezes
@@ -17,6 +16,7 @@ from shared.deployments.schemas import BlockerOut
 from shared.deployments.tables import deployments, environments
 from shared.errors import Conflict, FieldError, Invalid
 from shared.models import Shape
+from shared.platform.db import UnitOfWork
 from shared.releases.service import load_release
 
 public_blocker = Shape(BlockerOut)

@@ -21,11 +21,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from shared.db import UnitOfWork
 from shared.deployments import rules
 from shared.deployments.schemas import OverviewEntryOut
 from shared.deployments.tables import deployments, environments
 from shared.models import Shape
+from shared.platform.db import UnitOfWork
 from shared.releases.tables import releases
 
 _METRICS = sa.text(

@@ -8,8 +8,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from shared.auth.people import describe_actor
-from shared.connections import UNIQUE_VIOLATION, sqlstate
-from shared.db import UnitOfWork
 from shared.deployments import gates, rules
 from shared.deployments.schemas import ApprovalOut, DeploymentOut
 from shared.deployments.tables import approvals, deployments
@@ -17,6 +15,8 @@ from shared.errors import DomainError, NotFound
 from shared.events import outbox
 from shared.models import Shape
 from shared.pagination import Id, Timestamp, decode_cursor, page
+from shared.platform.connections import UNIQUE_VIOLATION, sqlstate
+from shared.platform.db import UnitOfWork
 from shared.releases.service import describe_release
 
 # A deployment as the API shows it, given its approvals (`public_approval` each).

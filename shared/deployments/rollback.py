@@ -9,12 +9,12 @@ import sqlalchemy as sa
 
 from shared.audit import service as audit
 from shared.auth import roles
-from shared.db import UnitOfWork
 from shared.deployments import rules
 from shared.deployments.gates import environment_row
 from shared.deployments.records import insert_deployment, public_deployment
 from shared.deployments.tables import deployments
 from shared.errors import Conflict
+from shared.platform.db import UnitOfWork
 from shared.releases.service import changed, load_release
 from shared.releases.tables import releases
 

@@ -14,7 +14,6 @@ import sqlalchemy as sa
 from shared import etags
 from shared.audit import service as audit
 from shared.auth import roles
-from shared.db import UnitOfWork
 from shared.deployments import rules
 from shared.deployments.gates import check_move, environment_row, gate_facts, gates_failed
 from shared.deployments.gates import preflight as preflight
@@ -22,6 +21,7 @@ from shared.deployments.records import get_deployment, insert_deployment, public
 from shared.deployments.records import list_deployments as list_deployments
 from shared.deployments.tables import deployments
 from shared.errors import Forbidden
+from shared.platform.db import UnitOfWork
 from shared.releases.service import changed, load_release
 from shared.releases.service import ensure_release as ensure_release
 

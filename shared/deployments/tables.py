@@ -3,9 +3,9 @@
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
-from shared.db import metadata, one_of
 from shared.deployments.rules import ACTIVE, DECISIONS, KINDS, STATUSES
 from shared.names import SLUG_PATTERN
+from shared.platform.db import metadata, one_of
 
 environments = sa.Table(
     "environments",

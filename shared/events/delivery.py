@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.clock import utcnow
 from shared.events import rules, signing
 from shared.events.targets import Resolver, Target, TargetNotAllowed, check_target
+from shared.platform.clock import utcnow
 
 if TYPE_CHECKING:
     from urllib3.connection import HTTPConnection

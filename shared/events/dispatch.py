@@ -26,12 +26,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from shared.clock import utcnow
-from shared.db import get_engine
 from shared.errors import Unavailable
 from shared.events import delivery, formats, pubsub, rules
 from shared.events.tables import DUE_STATUSES, deliveries, events, subscriptions
-from shared.settings import get_settings
+from shared.platform.clock import utcnow
+from shared.platform.db import get_engine
+from shared.platform.settings import get_settings
 
 log = logging.getLogger(__name__)
 

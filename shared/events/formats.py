@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from shared.clock import utcnow
 from shared.events.rules import FORMATS
+from shared.platform.clock import utcnow
 
 NOTES_LIMIT = 300
 REASON_LABEL = "Reason, as given"

@@ -18,10 +18,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from shared.db import UnitOfWork, on_commit
 from shared.events import formats, rules
 from shared.events.tables import deliveries, events, subscriptions
-from shared.settings import get_settings
+from shared.platform.db import UnitOfWork, on_commit
+from shared.platform.settings import get_settings
 
 # What an entity looks like in an event's `data`, by audit entity type. Each concept registers its
 # own (`describes`) in the module that records its changes, so whoever records a change has

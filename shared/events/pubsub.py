@@ -14,7 +14,7 @@ from typing import Any
 
 from shared.errors import Unavailable
 from shared.events.formats import to_json
-from shared.settings import get_settings
+from shared.platform.settings import get_settings
 
 PUBLISH_TIMEOUT_S = 10.0
 _ATTRIBUTES = ("type", "application", "environment", "release_id", "deployment_id")

@@ -7,8 +7,8 @@ back leaves neither and a crash after the commit loses nothing (dispatch finds w
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
-from shared.db import metadata, one_of
 from shared.events.rules import FORMATS
+from shared.platform.db import metadata, one_of
 
 DELIVERY_STATUSES = ("pending", "succeeded", "failed", "retrying")
 DUE_STATUSES = ("pending", "retrying")

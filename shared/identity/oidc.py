@@ -35,7 +35,7 @@ from shared.identity.trust import TrustEntry, match_trust, no_match_reason, url_
 if TYPE_CHECKING:
     from jwt import PyJWK
 
-    from shared.settings import Settings
+    from shared.platform.settings import Settings
 
 __all__ = [
     "IapIdentity",

@@ -13,13 +13,13 @@ from pydantic import StringConstraints
 
 from shared.audit import service as audit
 from shared.auth.people import describe_actor
-from shared.connections import UNIQUE_VIOLATION, sqlstate
-from shared.db import UnitOfWork
 from shared.errors import Conflict, NotFound
 from shared.events import outbox
 from shared.models import Shape
-from shared.namespaces import RELEASE_LISTS_NAMESPACE, release_namespace
 from shared.pagination import Id, Timestamp, decode_cursor, page
+from shared.platform.connections import UNIQUE_VIOLATION, sqlstate
+from shared.platform.db import UnitOfWork
+from shared.platform.namespaces import RELEASE_LISTS_NAMESPACE, release_namespace
 from shared.releases import rules
 from shared.releases.schemas import ReleaseOut
 from shared.releases.tables import releases

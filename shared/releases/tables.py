@@ -3,8 +3,8 @@
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 
-from shared.db import metadata, one_of
 from shared.names import SLUG_PATTERN
+from shared.platform.db import metadata, one_of
 from shared.releases.rules import STATUSES
 
 releases = sa.Table(

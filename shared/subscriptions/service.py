@@ -12,14 +12,14 @@ import sqlalchemy as sa
 from shared.applications import service as applications
 from shared.audit import service as audit
 from shared.auth import roles
-from shared.db import UnitOfWork
 from shared.errors import Conflict, FieldError, Invalid, NotFound
 from shared.events import outbox, rules, signing
 from shared.events.tables import deliveries, events, subscriptions
 from shared.events.targets import check_target
 from shared.models import Shape
 from shared.pagination import Id, Timestamp, decode_cursor, page
-from shared.settings import get_settings
+from shared.platform.db import UnitOfWork
+from shared.platform.settings import get_settings
 from shared.subscriptions.schemas import DeliveryOut, SubscriptionOut
 
 public_subscription = Shape(SubscriptionOut)

@@ -24,9 +24,9 @@ from werkzeug import exceptions as http
 from werkzeug.wrappers import Response as BaseResponse
 
 from shared import errors, etags
-from shared.cache import Found, Prefetched, get_cache
-from shared.logs import configure_logging, request_id_var, trace_var
-from shared.settings import get_settings
+from shared.platform.cache import Found, Prefetched, get_cache
+from shared.platform.logs import configure_logging, request_id_var, trace_var
+from shared.platform.settings import get_settings
 from shared.web import docs, headers, openapi, problems
 from shared.web.calls import Call, Reply
 from shared.web.inputs import InvalidInput, validated_body, validated_query
@@ -187,7 +187,7 @@ class Api(RouteTable):
         # Imported on the first request that needs them: a function whose routes never use the
         # database (health) then never loads SQLAlchemy.
         from shared import idempotency
-        from shared.db import unit_of_work
+        from shared.platform.db import unit_of_work
 
         key = call.request.headers.get("Idempotency-Key") if route.idempotent else None
         with unit_of_work(cache=Prefetched(get_cache(), dict(prefetched)) if prefetched else None) as work:

@@ -12,7 +12,7 @@ from shared.pagination import link_header
 
 if TYPE_CHECKING:
     from shared.auth.guard import Principal
-    from shared.db import UnitOfWork
+    from shared.platform.db import UnitOfWork
 
 
 @dataclass

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from flask import Request, Response
 
-from shared.settings import ConfigError, Settings, get_settings
+from shared.platform.settings import ConfigError, Settings, get_settings
 from shared.web import problems
 
 log = logging.getLogger("shared.web")

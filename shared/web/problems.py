@@ -13,8 +13,8 @@ from flask import Response
 from werkzeug import exceptions as http
 
 from shared import errors
-from shared.connections import sqlstate
-from shared.settings import ConfigError
+from shared.platform.connections import sqlstate
+from shared.platform.settings import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from shared.db import get_engine
+from shared.platform.db import get_engine
 from tests.servers import DevServer, call, throwaway_redis
 
 
@@ -206,7 +206,7 @@ def test_a_slow_database_ends_in_a_clean_503_well_inside_the_function_timeout(
     blocker = sa.create_engine(os.environ["DATABASE_URL"], poolclass=sa.NullPool)
     with blocker.connect() as conn, conn.begin():
         conn.execute(sa.text("LOCK TABLE releases IN ACCESS EXCLUSIVE MODE"))  # every read of releases waits
-        from shared.cache import get_cache
+        from shared.platform.cache import get_cache
 
         get_cache().invalidate(f"release:{release['id']}")
         started = time.monotonic()
@@ -221,7 +221,7 @@ def test_a_slow_database_ends_in_a_clean_503_well_inside_the_function_timeout(
 
 
 def test_a_pooled_connection_that_died_while_idle_is_replaced_without_an_error(releases, developer, monkeypatch):
-    from shared import db
+    from shared.platform import db
 
     monkeypatch.setattr(db, "PING_WHEN_IDLE_S", 0.0)  # every idle connection counts as idle long enough
     assert releases.get("/releases?status=draft", headers=developer).status_code == 200  # one is pooled now

@@ -178,7 +178,7 @@ def test_a_freeze_of_one_application_holds_only_that_application(releases, admin
 def test_a_page_of_applications_costs_the_same_few_statements_whatever_its_size(releases, admin, developer):
     import sqlalchemy as sa
 
-    from shared.db import get_engine
+    from shared.platform.db import get_engine
 
     for index in range(12):
         path = SKIPS_STAGING if index % 2 else None

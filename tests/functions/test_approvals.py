@@ -13,7 +13,7 @@ def test_developers_cannot_approve(releases, awaiting_approval):
 
 def test_the_author_and_the_requester_cannot_approve(releases, awaiting_approval):
     from shared.auth import service as auth_service
-    from shared.db import unit_of_work
+    from shared.platform.db import unit_of_work
     from tests.factories import access_token, bearer
 
     by_requester = approve(releases, awaiting_approval, awaiting_approval["requester"])

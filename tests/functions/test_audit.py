@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from shared.audit import service as audit
 from shared.audit.checkpoints import Checkpoint, Throttle, sink_for
 from shared.audit.tables import audit_events
-from shared.cache import get_cache
-from shared.db import get_engine
-from shared.settings import get_settings, load_settings
+from shared.platform.cache import get_cache
+from shared.platform.db import get_engine
+from shared.platform.settings import get_settings, load_settings
 from tests.factories import as_role
 from tests.functions.test_releases import create
 from tests.services import CHECKPOINTS

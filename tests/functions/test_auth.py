@@ -10,9 +10,9 @@ import sqlalchemy as sa
 
 from shared.audit.tables import audit_events
 from shared.auth import passwords
-from shared.db import get_engine
 from shared.idempotency import idempotency_keys
-from shared.settings import get_settings
+from shared.platform.db import get_engine
+from shared.platform.settings import get_settings
 from tests.factories import PASSWORD, access_token, as_role, bearer, make_user
 
 
@@ -705,7 +705,7 @@ def test_token_creation_and_revocation_are_audited(auth):
 
 
 def test_no_password_hash_or_token_secret_is_ever_logged(auth, caplog):
-    from shared.logs import CloudJsonFormatter
+    from shared.platform.logs import CloudJsonFormatter
 
     with caplog.at_level(logging.DEBUG):
         registered = register(auth, email="secretive@example.com")

@@ -4,7 +4,7 @@
 import threading
 from datetime import UTC, datetime, timedelta
 
-from shared import clock
+from shared.platform import clock
 from tests.factories import approve, audit_of, cancel, deploy, deployment_of, freeze_now, ready_release, report, ship
 
 # -- gates ----------------------------------------------------------------------------------------

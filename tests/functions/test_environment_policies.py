@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 
 from shared.applications.tables import application_stages
-from shared.db import get_engine
 from shared.events import dispatch
+from shared.platform.db import get_engine
 from tests.factories import (
     access_token,
     as_role,

@@ -16,12 +16,12 @@ from standardwebhooks import Webhook
 
 from shared import catalog
 from shared.auth.roles import Grant
-from shared.clock import utcnow
-from shared.db import get_engine, unit_of_work
 from shared.events import dispatch
 from shared.events.tables import deliveries, events
 from shared.idempotency import idempotency_keys
-from shared.settings import get_settings
+from shared.platform.clock import utcnow
+from shared.platform.db import get_engine, unit_of_work
+from shared.platform.settings import get_settings
 from tests.factories import (
     access_token,
     as_role,

@@ -19,9 +19,9 @@ import pytest
 import sqlalchemy as sa
 
 from shared.audit.tables import audit_events
-from shared.db import get_engine
 from shared.identity.keys import clear_caches
-from shared.settings import get_settings
+from shared.platform.db import get_engine
+from shared.platform.settings import get_settings
 from tests.factories import bearer, bind, ready_release, register_application
 from tests.oidc_issuer import LocalIssuer
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared import clock
+from shared.platform import clock
 from tests.factories import deploy, ready_release
 
 # -- freezes --------------------------------------------------------------------------------------

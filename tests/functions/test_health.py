@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from shared import connections
 from shared import health as health_module
-from shared.cache import Cache, get_cache
-from shared.settings import get_settings, load_settings
+from shared.platform import connections
+from shared.platform.cache import Cache, get_cache
+from shared.platform.settings import get_settings, load_settings
 
 
 def database(url: str | None = None, **settings) -> health_module.DatabaseProbe:
@@ -107,7 +107,7 @@ def test_health_answers_within_two_seconds_when_both_dependencies_hang(health, m
 def test_the_database_check_survives_its_connection_being_killed(health):
     import sqlalchemy as sa
 
-    from shared.db import transaction
+    from shared.platform.db import transaction
 
     probe = database()
     probe.ping()

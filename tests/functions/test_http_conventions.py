@@ -80,14 +80,14 @@ def test_every_log_line_of_a_request_carries_its_request_id(auth, caplog):
     with caplog.at_level("INFO"):
         auth.get("/auth/nothing", headers={"X-Request-ID": "trace-me-1"})
 
-    from shared.logs import CloudJsonFormatter
+    from shared.platform.logs import CloudJsonFormatter
 
     lines = [CloudJsonFormatter().format(r) for r in caplog.records if r.name == "shared.web"]
     assert lines and all('"request_id": "trace-me-1"' in line for line in lines)
 
 
 def test_cors_allows_only_configured_origins(auth, monkeypatch):
-    from shared.settings import get_settings
+    from shared.platform.settings import get_settings
 
     monkeypatch.setattr(get_settings(), "cors_origins", ["https://console.example.com"])
 
@@ -111,7 +111,7 @@ def test_cors_allows_only_configured_origins(auth, monkeypatch):
 def test_database_outage_is_503_with_retry_after_and_no_internals(auth, monkeypatch):
     import sqlalchemy as sa
 
-    from shared import db
+    from shared.platform import db
 
     dead = sa.create_engine("postgresql+pg8000://postgres@127.0.0.1:1/none", connect_args={"timeout": 1})
     monkeypatch.setattr(db, "get_engine", lambda: dead)
@@ -141,7 +141,7 @@ def test_text_with_nul_characters_is_422_not_a_database_error(auth):
 
 
 def test_a_misconfigured_instance_answers_503_and_logs_one_line_naming_the_setting(auth, monkeypatch, caplog):
-    from shared.settings import ConfigError
+    from shared.platform.settings import ConfigError
     from tests.factories import as_role
 
     def broken():
@@ -160,7 +160,7 @@ def test_a_misconfigured_instance_answers_503_and_logs_one_line_naming_the_setti
 
 
 def test_a_misconfigured_instance_still_answers_a_browser_with_a_problem(auth, monkeypatch):
-    from shared.settings import ConfigError
+    from shared.platform.settings import ConfigError
 
     def broken():
         raise ConfigError("invalid setting CORS_ORIGINS: unreadable")
@@ -235,7 +235,7 @@ def test_a_failing_statement_is_logged_without_its_parameters(auth, monkeypatch,
     import sqlalchemy as sa
 
     from shared.auth import service
-    from shared.logs import CloudJsonFormatter
+    from shared.platform.logs import CloudJsonFormatter
     from tests.factories import as_role
 
     _, admin = as_role("admin")

@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 
 from shared.auth.tables import users
-from shared.db import get_engine
 from shared.identity.keys import clear_caches
-from shared.settings import get_settings
+from shared.platform.db import get_engine
+from shared.platform.settings import get_settings
 from tests.factories import access_token, bearer, make_user
 from tests.oidc_issuer import LocalIssuer
 

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from shared.audit.tables import audit_events
-from shared.db import get_engine
+from shared.platform.db import get_engine
 from tests.factories import as_role
 
 SHA = "a" * 40
@@ -448,7 +448,7 @@ def count_statements():
 def test_a_list_page_costs_the_same_few_statements_whatever_its_size(releases, developer, count_statements):
     for minor in range(30):
         create(releases, developer, version=f"1.{minor}.0")
-    from shared.cache import get_cache
+    from shared.platform.cache import get_cache
 
     get_cache().invalidate("releases")
 
@@ -464,7 +464,7 @@ def test_a_list_page_costs_the_same_few_statements_whatever_its_size(releases, d
 
 def test_a_single_read_costs_a_fixed_small_number_of_statements(releases, developer, count_statements):
     release = create(releases, developer)
-    from shared.cache import get_cache
+    from shared.platform.cache import get_cache
 
     get_cache().invalidate(f"release:{release['id']}")
 
@@ -476,7 +476,7 @@ def test_a_single_read_costs_a_fixed_small_number_of_statements(releases, develo
 
 def test_a_read_from_the_database_is_one_statement_on_its_own_without_begin_or_commit(releases, developer):
     release = create(releases, developer)
-    from shared.cache import get_cache
+    from shared.platform.cache import get_cache
 
     get_cache().invalidate(f"release:{release['id']}")
     seen: list[tuple[str, bool]] = []
@@ -498,7 +498,7 @@ def test_a_read_from_the_database_is_one_statement_on_its_own_without_begin_or_c
 
 def test_the_deployment_summary_read_with_the_release_is_what_a_write_answers(releases, developer):
     release = create(releases, developer, status="ready")
-    from shared.cache import get_cache
+    from shared.platform.cache import get_cache
 
     deployed = releases.post(f"/releases/{release['id']}/deployments", json={"environment": "dev"}, headers=developer)
     assert deployed.status_code == 201, deployed.get_json()
@@ -513,7 +513,7 @@ def test_the_deployment_summary_read_with_the_release_is_what_a_write_answers(re
 
 
 def test_a_cached_read_costs_one_redis_round_trip_and_no_sql(releases, developer, count_statements, monkeypatch):
-    from shared.cache import get_cache
+    from shared.platform.cache import get_cache
 
     release = create(releases, developer)
     releases.get(f"/releases/{release['id']}", headers=developer)  # fills the cache
@@ -624,7 +624,7 @@ def test_patch_refuses_null_for_required_content_but_may_clear_the_source(releas
 
 
 def test_a_list_page_of_long_notes_is_served_but_not_stored_whole_in_redis(releases, developer):
-    from shared.cache import get_cache
+    from shared.platform.cache import get_cache
 
     for minor in range(50):
         create(releases, developer, version=f"1.{minor}.0", notes="n" * (64 * 1024))

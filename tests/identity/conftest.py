@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from shared.identity.keys import clear_caches
-from shared.settings import Settings, load_settings
+from shared.platform.settings import Settings, load_settings
 from tests.oidc_issuer import LocalIssuer
 
 

@@ -539,7 +539,7 @@ def database_user(admin_url: str, services: dict[str, str]) -> Iterator[str]:
     with engine.connect() as conn:
         conn.execute(sa.text(f'CREATE ROLE "{name}" NOLOGIN'))
     yield name
-    from shared.db import get_engine
+    from shared.platform.db import get_engine
 
     with get_engine().begin() as conn:
         conn.execute(sa.text(f'DROP OWNED BY "{name}"'))
@@ -554,7 +554,7 @@ def test_after_migrating_each_function_user_may_use_the_tables_but_only_append_t
         from grant_access import grant
     finally:
         sys.path.remove(str(ROOT / ".ci"))
-    from shared.db import get_engine
+    from shared.platform.db import get_engine
 
     with get_engine().begin() as conn:
         tables = grant(conn, [database_user])

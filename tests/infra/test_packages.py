@@ -66,7 +66,7 @@ def test_every_function_folder_gets_a_package_with_its_main_the_shared_package_a
         assert entry["object"] == f"{name}-{entry['sha256'][:12]}.zip"
         names = zipfile.ZipFile(dist / entry["object"]).namelist()
         assert names == sorted(names)
-        assert {"main.py", "requirements.txt", "shared/__init__.py", "shared/settings.py"} <= set(names)
+        assert {"main.py", "requirements.txt", "shared/__init__.py", "shared/platform/settings.py"} <= set(names)
         assert not [n for n in names if n.startswith("tests/") or n.endswith(".pyo")]
         sources = {n for n in names if n.endswith(".py")}
         assert {n for n in names if n.endswith(".pyc")} == {importlib.util.cache_from_source(n) for n in sources}

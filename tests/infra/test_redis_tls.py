@@ -22,9 +22,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from shared import redis_tls
-from shared.cache import redis_client
-from shared.settings import load_settings
+from shared.platform import redis_tls
+from shared.platform.cache import redis_client
+from shared.platform.settings import load_settings
 from tests.infra.stack import stack
 
 NOW = datetime.datetime.now(datetime.UTC)

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from shared.settings import Settings, load_settings
+from shared.platform.settings import Settings, load_settings
 from tests.infra import provider_schema
 from tests.infra.stack import ROOT, TERRAFORM, load, object_keys, stack
 
 FOLDERS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/main.py"))
 FUNCTION = ("google_cloudfunctions2_function", "main")
-# What every function must be given in production for shared/settings.py and the Cloud SQL /
+# What every function must be given in production for shared/platform/settings.py and the Cloud SQL /
 # Memorystore paths to work; JWT_SECRET only the functions that handle tokens get.
 REQUIRED_EVERYWHERE = {
     "ENVIRONMENT", "CLOUD_SQL_INSTANCE", "DB_USER", "DB_IAM_AUTH", "DB_PRIVATE_IP", "DB_NAME", "REDIS_URL",
@@ -25,7 +25,7 @@ REQUIRED_EVERYWHERE = {
     "DB_POOL_SIZE", "DB_MAX_OVERFLOW", "THREADS",
 }  # fmt: skip
 TOKEN_FUNCTIONS = {"auth", "releases"}
-NOT_SETTINGS = {"THREADS", "WORKERS"}  # read by functions-framework's gunicorn, not by shared/settings.py
+NOT_SETTINGS = {"THREADS", "WORKERS"}  # read by functions-framework's gunicorn, not by shared/platform/settings.py
 # A plausible production value for each variable, to run the real settings validation over them.
 SAMPLES = {
     "IAP_AUDIENCE": "/projects/123456789/global/backendServices/987654321",

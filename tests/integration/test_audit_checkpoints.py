@@ -31,10 +31,10 @@ from shared.audit.checkpoints import (
     sink_for,
 )
 from shared.audit.tables import audit_anchor, audit_events
-from shared.cache import Cache, get_cache
-from shared.db import get_engine, unit_of_work
 from shared.errors import Unavailable
-from shared.settings import DEV_AUDIT_KEY, ConfigError, load_settings
+from shared.platform.cache import Cache, get_cache
+from shared.platform.db import get_engine, unit_of_work
+from shared.platform.settings import DEV_AUDIT_KEY, ConfigError, load_settings
 from tests.functions.test_audit import as_superuser, events
 from tests.google_apis import GoogleApis
 

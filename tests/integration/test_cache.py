@@ -5,7 +5,7 @@ import uuid
 import pytest
 import redis
 
-from shared.cache import Cache
+from shared.platform.cache import Cache
 
 
 def generation(cache: Cache, namespace: str) -> tuple[int, int] | None:
@@ -86,8 +86,8 @@ def test_after_an_outage_nothing_cached_before_it_is_served(cache):
 def test_our_sessions_are_named_in_postgres_and_redis(services):
     import sqlalchemy as sa
 
-    from shared.cache import get_cache
-    from shared.db import get_engine
+    from shared.platform.cache import get_cache
+    from shared.platform.db import get_engine
 
     with get_engine().connect() as conn:
         assert conn.scalar(sa.text("SELECT current_setting('application_name')")) == "release-manager"

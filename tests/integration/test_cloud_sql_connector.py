@@ -8,8 +8,8 @@ Connector object, which would otherwise call the Admin API for certificates.
 import pytest
 from google.cloud.sql.connector import IPTypes, RefreshStrategy
 
-from shared.db import build_engine
-from shared.settings import load_settings
+from shared.platform.db import build_engine
+from shared.platform.settings import load_settings
 
 
 class RecordingConnector:

@@ -4,9 +4,9 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from shared.clock import utcnow
-from shared.db import get_engine
 from shared.idempotency import idempotency_keys, purge_expired
+from shared.platform.clock import utcnow
+from shared.platform.db import get_engine
 
 
 def test_expired_records_are_purged_in_bounded_batches_and_fresh_ones_kept():

@@ -12,8 +12,8 @@ import redis
 
 from shared import local
 from shared.auth.ratelimit import AuthLimiter
-from shared.cache import Cache
 from shared.errors import TooManyRequests
+from shared.platform.cache import Cache
 from tests.servers import throwaway_redis
 
 

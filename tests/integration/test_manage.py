@@ -8,7 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from shared.auth.tables import users
-from shared.db import get_engine
+from shared.platform.db import get_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from shared.db import get_engine, unit_of_work
 from shared.deployments import insights
 from shared.deployments.tables import deployments
+from shared.platform.db import get_engine, unit_of_work
 from shared.releases.rules import version_sort_key
 from shared.releases.tables import releases
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.settings import ConfigError, load_settings
+from shared.platform.settings import ConfigError, load_settings
 from tests.google_apis import GoogleApis
 
 SECRETS = {

@@ -22,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 
 from shared.audit.service import verify_now
-from shared.db import get_engine
+from shared.platform.db import get_engine
 from tests.factories import as_role
 from tests.servers import DevServer, call
 

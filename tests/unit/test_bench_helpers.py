@@ -43,7 +43,7 @@ def test_the_hot_path_profile_sums_time_by_package():
     assert package_of(f"{site}/redis/client.py", "execute_command") == "redis"
     assert package_of(f"{site}/werkzeug/routing/map.py", "match") == "werkzeug"
     assert package_of("/srv/app/shared/web/api.py", "_answer") == "shared.web"
-    assert package_of("/srv/app/shared/cache.py", "lookup") == "shared.cache"
+    assert package_of("/srv/app/shared/platform/cache.py", "lookup") == "shared.platform.cache"
     assert package_of("/usr/lib/python3.11/logging/__init__.py", "emit") == "stdlib:logging"
     assert package_of("~", "<method 'recv_into' of '_socket.socket' objects>") == "socket I/O"
     assert package_of("~", "<built-in method builtins.isinstance>") == "built-ins"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from shared.settings import ConfigError, load_settings
+from shared.platform.settings import ConfigError, load_settings
 
 PROD = {"environment": "production", "database_url": "postgresql://u@db/x"}
 

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from shared.clock import utcnow
 from shared.events import signing
+from shared.platform.clock import utcnow
 
 BODY = '{"id":"e1","type":"release.ready","data":{"notes":"Grüße & <b>"}}'.encode()
 

@@ -14,7 +14,7 @@ from shared.identity.trust import (
     trust_entry_refusal,
     url_refusal,
 )
-from shared.settings import ConfigError, load_settings
+from shared.platform.settings import ConfigError, load_settings
 
 GOOGLE = "https://accounts.google.com"
 GITHUB = "https://token.actions.githubusercontent.com"

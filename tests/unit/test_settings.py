@@ -2,7 +2,7 @@
 
 import pytest
 
-from shared.settings import DEV_JWT_SECRET, ConfigError, load_settings
+from shared.platform.settings import DEV_JWT_SECRET, ConfigError, load_settings
 
 PROD = {"environment": "production", "database_url": "postgresql://u@db/x"}
 
@@ -76,7 +76,7 @@ def test_a_short_jwt_secret_is_refused_even_in_development():
 
 
 def test_the_audit_key_is_refused_as_a_placeholder_or_short_and_required_outside_development():
-    from shared.settings import DEV_AUDIT_KEY
+    from shared.platform.settings import DEV_AUDIT_KEY
 
     with pytest.raises(ConfigError, match=r"^invalid setting AUDIT_KEY: a placeholder value is refused"):
         load_settings(**PROD, audit_key=DEV_AUDIT_KEY)
@@ -105,13 +105,13 @@ def test_the_audit_key_is_refused_as_a_placeholder_or_short_and_required_outside
     ],
 )
 def test_a_database_url_becomes_the_drivers_connect_arguments(url, arguments):
-    from shared.connections import url_arguments
+    from shared.platform.connections import url_arguments
 
     assert url_arguments(url) == arguments
 
 
 def test_a_database_url_of_another_kind_is_refused_naming_the_setting():
-    from shared.connections import url_arguments
+    from shared.platform.connections import url_arguments
 
     with pytest.raises(ConfigError, match="DATABASE_URL"):
         url_arguments("mysql://app@db/releases")

@@ -8,9 +8,9 @@ import jwt
 import pytest
 
 from shared.auth import tokens
-from shared.clock import utcnow
 from shared.errors import Unauthorized
-from shared.settings import load_settings
+from shared.platform.clock import utcnow
+from shared.platform.settings import load_settings
 
 SETTINGS = load_settings(environment="test", jwt_secret="k" * 40)
 

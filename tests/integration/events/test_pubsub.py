@@ -114,7 +114,7 @@ def test_events_of_one_application_and_environment_arrive_in_order(stand_in):
 
 
 def test_the_topic_comes_from_the_settings_and_without_one_nothing_is_published(stand_in, monkeypatch):
-    from shared.settings import get_settings
+    from shared.platform.settings import get_settings
 
     get_settings.cache_clear()
     monkeypatch.setenv("PUBSUB_TOPIC", "release-events")

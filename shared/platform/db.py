@@ -1,6 +1,6 @@
 """The database: one lazily built engine per instance, and explicit transactions.
 
-The pool opens its connections through `shared.connections` (Cloud SQL connector, DATABASE_URL
+The pool opens its connections through `shared.platform.connections` (Cloud SQL connector, DATABASE_URL
 or the embedded server, chosen by settings alone).
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import MetaData
 
-from shared import connections
-from shared.settings import Settings, get_settings
+from shared.platform import connections
+from shared.platform.settings import Settings, get_settings
 
 # Constraint names are stable so migrations and error mapping can rely on them.
 metadata = MetaData(
@@ -196,8 +196,8 @@ def unit_of_work(
     *, engine: sa.Engine | None = None, cache: Any = None, now: datetime | None = None
 ) -> Iterator[UnitOfWork]:
     """Open a unit of work; it commits when the block ends normally and rolls back otherwise."""
-    from shared.cache import get_cache
-    from shared.clock import utcnow
+    from shared.platform.cache import get_cache
+    from shared.platform.clock import utcnow
 
     def connect() -> sa.Connection:
         return (engine or get_engine()).connect()

@@ -25,8 +25,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from shared import redis_tls
-from shared.settings import Settings, get_settings
+from shared.platform import redis_tls
+from shared.platform.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ def redis_client(settings: Settings) -> redis.Redis | None:
             options["ssl_ca_certs"] = settings.redis_ca_cert  # Memorystore: the instance's own CA
         if redis_tls.is_ip_address(urllib.parse.urlsplit(url).hostname or ""):
             # Memorystore is reached by IP and its certificate names it only in the common name,
-            # which Python's hostname check ignores: check the address ourselves (shared/redis_tls.py).
+            # which Python's hostname check ignores: check the address ourselves (shared/platform/redis_tls.py).
             options |= {"ssl_check_hostname": False, "connection_class": redis_tls.AddressCheckedSSLConnection}
     return redis.Redis.from_url(url, **options)
 

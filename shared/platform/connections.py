@@ -5,7 +5,7 @@ Three ways to reach PostgreSQL, chosen by settings alone:
 - DATABASE_URL: a PostgreSQL URL (tests, CI, a local server);
 - neither, in development: the embedded PostgreSQL of `shared.local`.
 
-`shared.db`'s pool opens its connections here, and so does the health check, which holds one
+`shared.platform.db`'s pool opens its connections here, and so does the health check, which holds one
 connection of its own and never imports SQLAlchemy (a third of the health function's cold start).
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from shared.settings import ConfigError, Settings
+from shared.platform.settings import ConfigError, Settings
 
 Connect = Callable[[], Any]
 _SCHEMES = ("postgresql", "postgres", "postgresql+pg8000")

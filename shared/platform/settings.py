@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
-from shared.secrets import SecretManagerReferences
+from shared.platform.secrets import SecretManagerReferences
 
 Environment = Literal["development", "test", "staging", "production"]
 
@@ -173,7 +173,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """The usual sources, with `sm://` references resolved before validation (`shared.secrets`)."""
+        """The usual sources, with `sm://` references resolved before validation (`shared.platform.secrets`)."""
         return (
             SecretManagerReferences(settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings),
         )
