@@ -41,6 +41,7 @@ dev: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 $(SPECTRAL_STAMP):
 	npm install --prefix $(TOOLS) --no-audit --no-fund --silent --no-save @stoplight/spectral-cli@$(SPECTRAL_VERSION)

@@ -16,7 +16,7 @@ from typing import Any
 from bench.fixtures import FUNCTIONS
 
 _SITE = re.compile(r"site-packages/([^/]+)")
-_OURS = re.compile(r"/(shared/[^/]+|functions/[^/]+)")
+_OURS = re.compile(r"/(shared/platform/[^/]+|shared/[^/]+|functions/[^/]+)")  # the platform by part: db, cache, ...
 _STDLIB = re.compile(r"/python3\.\d+/([^/]+?)(?:\.py|/)")
 
 

@@ -29,7 +29,7 @@ from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 from shared.identity.errors import IssuerUnavailable, TokenRefused
-from shared.identity.trust import url_refusal
+from shared.platform.urls import url_refusal
 
 if TYPE_CHECKING:
     from jwt import PyJWK

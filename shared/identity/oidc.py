@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 from shared.identity.errors import IssuerUnavailable, TokenRefused
 from shared.identity.keys import keys_at, keys_for_issuer
-from shared.identity.trust import TrustEntry, match_trust, no_match_reason, url_refusal
+from shared.identity.trust import TrustEntry, match_trust, no_match_reason
+from shared.platform.urls import url_refusal
 
 if TYPE_CHECKING:
     from jwt import PyJWK

@@ -15,11 +15,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+
+from shared.platform.urls import url_refusal
 
 MAX_EXCHANGED_S = 3600  # an exchanged access token lives at most 1 h ...
 BEYOND_OIDC_EXP_S = 3600  # ... and never beyond the OIDC token's own `exp` + 1 h
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
 # Claims an entry may not pin in `claims`: checked by their own rules (or meaningless to pin).
 RESERVED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "azp"})
 
@@ -69,30 +69,6 @@ def no_match_reason(claims: Mapping[str, Any], entries: Sequence[TrustEntry], *,
     ]
     shown = "; ".join(reasons[:limit]) + (f"; and {len(reasons) - limit} more" if len(reasons) > limit else "")
     return f"no active trust entry matches sub {claims.get('sub')!r} ({shown or 'none for this issuer'})"
-
-
-def url_refusal(url: str, *, allow_insecure: bool) -> str | None:
-    """Why an issuer (or JWK Set) URL is not admitted, or None. `https://` only; with
-    `allow_insecure` (OIDC_ALLOW_INSECURE_ISSUERS, development and test) also `http://` to
-    127.0.0.1 or localhost."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        has_credentials = parts.username is not None or parts.password is not None
-    except ValueError:
-        return "is not a URL"
-    if not host:
-        return "is not an absolute URL"
-    if parts.scheme == "http" and allow_insecure:
-        if host not in LOOPBACK_HOSTS:
-            return "http:// is admitted only for 127.0.0.1 or localhost"
-    elif parts.scheme != "https":
-        return "must be an https:// URL"
-    if has_credentials:
-        return "must not carry credentials"
-    if parts.query or parts.fragment:
-        return "must not carry a query or fragment"
-    return None
 
 
 def trust_entry_refusal(

@@ -212,7 +212,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _keyless_sign_in(self) -> Settings:
-        from shared.identity.trust import url_refusal
+        from shared.platform.urls import url_refusal
 
         if self.oidc_allow_insecure_issuers and not self.is_local:
             raise ValueError("oidc_allow_insecure_issuers: refused outside development and test")
