@@ -10,7 +10,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 # relman (cli/), installed into .venv as users install it (not editable), for tests/cli to run as a command.
 CLI_STAMP := $(VENV)/.relman-installed
-CLI_SOURCES := cli/pyproject.toml $(wildcard cli/src/relman/*.py)
+CLI_SOURCES := cli/pyproject.toml $(wildcard cli/src/relman/*.py cli/src/relman/commands/*.py)
 # Spectral (npm), for `make lint-api`; installed under .tools/ (ignored by git) when Node is present.
 SPECTRAL_VERSION := 6.16.3
 TOOLS := .tools

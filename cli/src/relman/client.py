@@ -1,11 +1,10 @@
-"""HTTP to the service: sign-in (a token, or keyless), bounded retries, problems raised as ApiError."""
+"""HTTP to the service: sign-in (a token, or keyless), bounded retries (tenacity), problems raised as ApiError."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import random
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import tenacity
 
 from relman import __version__, oidc
 from relman.errors import ApiError, NotSignedIn, RelmanError, Unreachable
@@ -158,51 +158,80 @@ class Client:
         replayable: bool = False,
         authenticate: bool = True,
     ) -> httpx.Response:
-        """Send, retrying within RELMAN_RETRY_SECONDS what is safe to send again; raise the problem of a 4xx/5xx."""
-        deadline = time.monotonic() + self.settings.retry_seconds
-        attempt, signed_in_again = 0, False
-        while True:
-            attempt += 1
-            extra = dict(headers or {})
-            if idempotency_key:
-                extra["Idempotency-Key"] = idempotency_key
-            if authenticate:
-                extra |= self.credentials.header(self)
-            retry_after: float | None = None
-            answered: httpx.Response | None = None
-            try:
-                response = self.http.request(
-                    method, self.base + path, params=params, json=json_body, headers=extra or None
-                )
-            except (httpx.ConnectError, httpx.ConnectTimeout) as error:  # never reached the service
-                failure, again = f"cannot connect to {self.base}: {error}", True
-            except httpx.TransportError as error:  # sent, maybe done, no answer
-                failure, again = f"no answer from {self.base}: {error or type(error).__name__}", replayable
-            else:
-                status = response.status_code
-                if status == 401 and authenticate and not signed_in_again and self.credentials.forget():
-                    signed_in_again = True
-                    continue
-                if status in NOT_DONE or (status in MAYBE_DONE and replayable):
-                    failure, again, answered = f"{method} {path} answered {status}", True, response
-                    retry_after = _retry_after(response)
-                elif status >= 400:
-                    raise ApiError(status, _problem(response))
-                else:
-                    return response
-            pause = _backoff(attempt) if retry_after is None else retry_after
-            if not again or time.monotonic() + pause > deadline:
-                if answered is not None:
-                    raise ApiError(answered.status_code, _problem(answered))
-                raise Unreachable(failure + (" (gave up retrying)" if again else ""))
-            say(f"{failure}; retrying in {pause:.1f} s")
-            time.sleep(pause)
+        """Send, retrying within RELMAN_RETRY_SECONDS what `retryable` allows; raise the problem of a 4xx/5xx."""
+        fixed = dict(headers or {}) | ({"Idempotency-Key": idempotency_key} if idempotency_key else {})
+        signed_in_again = False
+
+        def attempt() -> httpx.Response:
+            nonlocal signed_in_again
+            response = self._request(method, path, params, json_body, fixed, authenticate)
+            if response.status_code == 401 and authenticate and not signed_in_again and self.credentials.forget():
+                signed_in_again = True  # once: the exchanged token was refused, sign in anew
+                response = self._request(method, path, params, json_body, fixed, authenticate)
+            return response
+
+        def say_retrying(state: tenacity.RetryCallState) -> None:
+            say(f"{self._failure(method, path, _outcome(state))}; retrying in {state.upcoming_sleep:.1f} s")
+
+        retrying = tenacity.Retrying(
+            retry=lambda state: retryable(_outcome(state), replayable=replayable),
+            wait=_pause,
+            stop=tenacity.stop_before_delay(self.settings.retry_seconds),
+            before_sleep=say_retrying,
+            retry_error_callback=lambda state: _outcome(state, reraise=True),  # budget spent: the last outcome
+        )
+        try:
+            response: httpx.Response = retrying(attempt)
+        except httpx.TransportError as error:
+            gave_up = " (gave up retrying)" if retryable(error, replayable=replayable) else ""
+            raise Unreachable(self._failure(method, path, error) + gave_up) from error
+        if response.status_code >= 400:
+            raise ApiError(response.status_code, _problem(response))
+        return response
+
+    def _request(
+        self, method: str, path: str, params: Any, json_body: Any, headers: dict[str, str], authenticate: bool
+    ) -> httpx.Response:
+        extra = headers | (self.credentials.header(self) if authenticate else {})
+        return self.http.request(method, self.base + path, params=params, json=json_body, headers=extra or None)
+
+    def _failure(self, method: str, path: str, outcome: httpx.Response | BaseException) -> str:
+        if isinstance(outcome, httpx.Response):
+            return f"{method} {path} answered {outcome.status_code}"
+        if isinstance(outcome, httpx.ConnectError | httpx.ConnectTimeout):
+            return f"cannot connect to {self.base}: {outcome}"
+        return f"no answer from {self.base}: {outcome or type(outcome).__name__}"
 
 
-def _backoff(attempt: int) -> float:
-    """Exponential, capped at 10 s, with full jitter over its upper half."""
-    ceiling = min(10.0, 0.5 * 2 ** (attempt - 1))
-    return random.uniform(ceiling / 2, ceiling)
+def retryable(outcome: httpx.Response | BaseException, *, replayable: bool) -> bool:
+    """Whether to send a request again: it never reached the service, or the service says it did nothing
+    (429, 503); or it is replayable and may have been done (sent but unanswered, a gateway's 502/504)."""
+    if isinstance(outcome, httpx.Response):
+        return outcome.status_code in NOT_DONE or (outcome.status_code in MAYBE_DONE and replayable)
+    if isinstance(outcome, httpx.ConnectError | httpx.ConnectTimeout):
+        return True
+    return isinstance(outcome, httpx.TransportError) and replayable
+
+
+def _outcome(state: tenacity.RetryCallState, *, reraise: bool = False) -> Any:
+    """The attempt's answer, or the exception it raised (raised again with `reraise`)."""
+    done = state.outcome
+    if done is None:  # tenacity sets it before it asks retry, wait, stop or before_sleep
+        raise RuntimeError("no attempt made yet")
+    if done.failed and not reraise:
+        return done.exception()
+    return done.result()
+
+
+# Half the exponential step plus up to as much again at random (full jitter over its upper half), capped at 10 s.
+_BACKOFF = tenacity.wait_exponential(multiplier=0.25, max=5) + tenacity.wait_random_exponential(multiplier=0.25, max=5)
+
+
+def _pause(state: tenacity.RetryCallState) -> float:
+    """The answer's Retry-After, else the backoff."""
+    outcome = _outcome(state)
+    after = _retry_after(outcome) if isinstance(outcome, httpx.Response) else None
+    return _BACKOFF(state) if after is None else after
 
 
 def _retry_after(response: httpx.Response) -> float | None:

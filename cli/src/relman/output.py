@@ -1,4 +1,5 @@
-"""Where things go: results on stdout (a table or summary, or exactly one JSON document), messages on stderr.
+"""The one renderer: results on stdout (a table or summary, or exactly one JSON document), messages on stderr;
+`--output`, declared here once; and how each kind of result reads for people.
 
 What is printed for people holds no control characters but newline and tab: a release's title or notes,
 or any other text from the server, can't clear the screen, move the cursor or retitle the terminal.
@@ -12,6 +13,8 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import click
+
 MODE = {"output": "text"}
 """`text` or `json`, set by `--output` (or RELMAN_OUTPUT)."""
 
@@ -21,6 +24,25 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
 
 def is_json() -> bool:
     return MODE["output"] == "json"
+
+
+def _set_output(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value:
+        MODE["output"] = value
+    return value
+
+
+def option(envvar: str | None = None) -> click.Option:
+    """`--output/-o text|json`, for `relman` itself (which reads RELMAN_OUTPUT) and every command."""
+    return click.Option(
+        ["--output", "-o"],
+        envvar=envvar,
+        type=click.Choice(["text", "json"]),
+        callback=_set_output,
+        expose_value=False,
+        is_eager=True,
+        help="text (for people) or json (exactly one JSON document on stdout). [env: RELMAN_OUTPUT]",
+    )
 
 
 def say(message: str) -> None:
@@ -74,3 +96,129 @@ def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return printable(str(value))  # one line: a newline would make a row of its own
+
+
+# -- how each result reads for people ---------------------------------------------------------------
+
+
+def render_me(m: dict[str, Any]) -> str:
+    token = m.get("token") or {}
+    return summary(
+        [
+            ("email", m.get("email")),
+            ("name", m.get("display_name")),
+            ("role", token.get("role") or m.get("role")),
+            ("signed in with", token.get("kind") or "a login session"),
+            ("expires", token.get("expires_at")),
+        ]
+    )
+
+
+def render_release(r: dict[str, Any]) -> str:
+    source = r.get("source") or {}
+    lines = summary(
+        [
+            ("release", f"{r.get('application')}@{r.get('version')}"),
+            ("id", r.get("id")),
+            ("title", r.get("title")),
+            ("status", f"{r.get('status')}" + (f" ({r['cancel_reason']})" if r.get("cancel_reason") else "")),
+            ("commit", " ".join(x for x in (source.get("repository"), source.get("commit_sha")) if x)),
+            ("branch", source.get("branch")),
+            ("committed", source.get("committed_at")),
+            ("artifacts", ", ".join(f"{a['name']}={a['uri']}" for a in r.get("artifacts") or [])),
+            ("created", f"{r.get('created_at')} by {r.get('created_by')}"),
+        ]
+    )
+    deployments = r.get("deployments") or {}
+    if deployments:
+        rows = [{"environment": name, **latest} for name, latest in deployments.items()]
+        lines += "\n\n" + table(rows, ["environment", "status", "kind", "live", "finished_at", "deployment_id"])
+    if r.get("notes"):
+        lines += "\n\n" + block("notes", r["notes"])
+    return lines
+
+
+def render_releases(d: dict[str, Any]) -> str:
+    return table(d["items"], ["application", "version", "status", "title", "id"])
+
+
+def render_deployment(d: dict[str, Any]) -> str:
+    return summary(
+        [
+            ("deployment", f"{d.get('release_id')}/{d.get('id')}"),
+            ("release", f"{d.get('application')}@{d.get('version')}"),
+            ("environment", d.get("environment")),
+            ("kind", d.get("kind")),
+            ("status", d.get("status")),
+            ("approvals", ", ".join(f"{a['decision']} by {a['user_id']}" for a in d.get("approvals") or [])),
+            ("log", d.get("log_url")),
+            ("message", d.get("message")),
+        ]
+    )
+
+
+def render_verdict(a: dict[str, Any]) -> str:
+    verdict = "allowed" if a["allowed"] else "blocked"
+    return f"{verdict}" + (" (needs approval)" if a.get("needs_approval") else "")
+
+
+def print_gates(gates: list[dict[str, Any]]) -> None:
+    say(f"relman: blocked by {len(gates)} gate{'s' if len(gates) != 1 else ''}:")
+    for gate in gates:
+        say(f"  {gate.get('code')}: {gate.get('detail') or gate.get('message') or ''}")
+
+
+def render_overview(o: dict[str, Any]) -> str:
+    def cell(entry: dict[str, Any] | None) -> str | None:
+        if not entry:
+            return None
+        return str(entry["version"]) + (" (rollback)" if entry.get("kind") == "rollback" else "")
+
+    rows = []
+    for name, stage in o["environments"].items():
+        moving = stage.get("in_progress")
+        under_way = f"{moving['version']} {moving['status']}" if moving else None
+        rows.append(
+            {
+                "environment": name,
+                "live": cell(stage.get("live")),
+                "previous": cell(stage.get("previous")),
+                "under way": under_way,
+            }
+        )
+    return table(rows, ["environment", "live", "previous", "under way"])
+
+
+def render_metrics(m: dict[str, Any]) -> str:
+    f, lead = m["deployment_frequency"], m["lead_time_for_changes"]
+    cfr, ttr, rw = m["change_failure_rate"], m["time_to_restore"], m["rework_rate"]
+    return summary(
+        [
+            (
+                "window",
+                f"{m['days']} days in {m['environment']}" + (f" for {m['application']}" if m["application"] else ""),
+            ),
+            ("deployment frequency", f"{f['per_day']:.2f}/day ({f['deployments']} deployments)"),
+            ("lead time (p50/p90)", f"{lead['p50_hours']} h / {lead['p90_hours']} h"),
+            ("change failure rate", f"{cfr['rate']} ({cfr['failures']} of {cfr['deployments']})"),
+            ("time to restore (p50)", f"{ttr['p50_hours']} h ({ttr['restores']} of {ttr['failures']} restored)"),
+            ("rework rate", f"{rw['rate']} ({rw['rework']} of {rw['deployments']})"),
+        ]
+    )
+
+
+def render_freezes(d: dict[str, Any]) -> str:
+    rows = []
+    for f in d["items"]:
+        when = (
+            "; ".join(f"{w['day']} {w['start']}-{w['end']}" for w in f["weekly"]) + f" {f.get('timezone')}"
+            if f.get("weekly")
+            else f"{f.get('starts_at')} → {f.get('ends_at')}"
+        )
+        rows.append(f | {"environment": f.get("environment") or "(all)", "when": when})
+    return table(rows, ["id", "environment", "when", "active", "reason"])
+
+
+def render_nothing(_: Any) -> str:
+    """For a result that has nothing to show people (a deletion: its message said it)."""
+    return ""

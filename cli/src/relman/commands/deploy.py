@@ -1,0 +1,180 @@
+"""Deployments: `relman preflight`, `deploy`, `report` and `rollback`, and what `relman run` shares with them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from relman import output
+from relman.commands import client
+from relman.errors import BLOCKED, OK, ApiError
+from relman.output import say
+
+if TYPE_CHECKING:
+    from relman.client import Client
+
+STATUSES = ("in_progress", "succeeded", "failed")
+
+TIMEOUT = click.option(
+    "--timeout",
+    type=float,
+    envvar="RELMAN_TIMEOUT",
+    show_envvar=True,
+    default=3600.0,
+    show_default=True,
+    help="Seconds to wait before giving up (exit 5); 0 waits for ever.",
+)
+
+
+def wait_limit(value: float | None) -> float | None:
+    """--timeout as waiting.wait takes it (None: for ever)."""
+    return None if value is None or value <= 0 else value
+
+
+def fetcher(api: Client, deployment: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+    path = f"/releases/{deployment['release_id']}/deployments/{deployment['id']}"
+    return lambda: dict(api.get(path))
+
+
+def request(api: Client, rel: str, environment: str, *, override_freeze: bool, reason: str | None) -> dict[str, Any]:
+    """Request a deployment of `rel` to `environment`, and say how it stands."""
+    from relman import resolve
+    from relman.client import fresh_key
+
+    body: dict[str, Any] = {"environment": environment}
+    if override_freeze:
+        body |= {"override_freeze": True, "reason": reason}
+    elif reason:
+        body["reason"] = reason
+    made, _ = api.post(f"/releases/{resolve.release_id(api, rel)}/deployments", body, key=fresh_key())
+    what = f"{made['application']}@{made['version']} → {environment}"
+    say(f"Requested {what}: {made['status']} (deployment {made['id']}).")
+    return dict(made)
+
+
+def report_status(api: Client, deployment: dict[str, Any], status: str, **extra: str | None) -> dict[str, Any]:
+    """Report a status; sent again after a lost answer, a move already made counts as made."""
+    path = f"/releases/{deployment['release_id']}/deployments/{deployment['id']}"
+    body = {"status": status} | {k: v for k, v in extra.items() if v}
+    try:
+        return dict(api.patch(path, body))
+    except ApiError as error:
+        if error.code == "invalid_transition":
+            now = api.get(path)
+            if now.get("status") == status:
+                return dict(now)
+        raise
+
+
+@click.command()
+@click.argument("rel", metavar="RELEASE")
+@click.option("--to", "environment", required=True, metavar="ENV", help="The environment to check.")
+@click.pass_context
+def preflight(ctx: click.Context, rel: str, environment: str) -> int:
+    """Every gate that would block a deployment now (exit 3 when one does); nothing is written.
+
+    \b
+    Example:
+      relman preflight checkout@1.4.0 --to production
+    """
+    from relman import resolve
+
+    api = client(ctx)
+    answer, _ = api.post(
+        f"/releases/{resolve.release_id(api, rel)}/deployments/preflight", {"environment": environment}
+    )
+    output.result(answer, output.render_verdict)
+    if not answer["allowed"]:
+        output.print_gates(answer["blocking"])
+        return BLOCKED
+    return OK
+
+
+@click.command()
+@click.argument("rel", metavar="RELEASE")
+@click.option("--to", "environment", required=True, metavar="ENV")
+@click.option("--wait", is_flag=True, help="Wait until the deployment may run (approved: queued).")
+@TIMEOUT
+@click.option("--override-freeze", is_flag=True, help="Deploy through a freeze (admins; needs --reason).")
+@click.option("--reason", help="Why (required with --override-freeze).")
+@click.pass_context
+def deploy(
+    ctx: click.Context,
+    rel: str,
+    environment: str,
+    wait: bool,
+    timeout: float | None,
+    override_freeze: bool,
+    reason: str | None,
+) -> int:
+    """Request a deployment; with --wait, until it is approved and may run.
+
+    \b
+    Example:
+      relman deploy checkout@1.4.0 --to production --wait --timeout 7200
+    """
+    if override_freeze and not reason:
+        raise click.UsageError("--override-freeze needs --reason")
+    api = client(ctx)
+    made = request(api, rel, environment, override_freeze=override_freeze, reason=reason)
+    if wait:
+        from relman import waiting
+
+        made = waiting.wait(fetcher(api, made), made, until=waiting.RUNNABLE, timeout=wait_limit(timeout))
+    output.result(made, output.render_deployment)
+    return OK
+
+
+@click.command()
+@click.argument("ref", metavar="DEPLOYMENT")
+@click.option("--status", required=True, type=click.Choice(STATUSES))
+@click.option("--log-url", help="Where the pipeline's log is (http/https).")
+@click.option("--message")
+@click.pass_context
+def report(ctx: click.Context, ref: str, status: str, log_url: str | None, message: str | None) -> int:
+    """Report a deployment's progress (DEPLOYMENT: its id, or RELEASE/DEPLOYMENT).
+
+    \b
+    Example:
+      relman report 6f1c...e2 --status succeeded --log-url https://ci.example.com/runs/77
+    """
+    from relman import resolve
+
+    api = client(ctx)
+    likely = {"in_progress": "queued", "succeeded": "in_progress", "failed": "in_progress"}[status]
+    target = resolve.deployment(api, ref, likely_status=likely)
+    done = report_status(api, target, status, log_url=log_url, message=message)
+    say(f"{done['application']}@{done['version']} → {done['environment']}: {done['status']}.")
+    output.result(done, output.render_deployment)
+    return OK
+
+
+@click.command()
+@click.argument("application")
+@click.option("--env", "environment", required=True, metavar="ENV")
+@click.option("--reason", required=True)
+@click.option("--wait", is_flag=True, help="Wait until the rollback is reported succeeded (exit 4 if it fails).")
+@TIMEOUT
+@click.pass_context
+def rollback(ctx: click.Context, application: str, environment: str, reason: str, wait: bool, timeout: float) -> int:
+    """Redeploy the last good release before the live one (no approval; allowed in a freeze).
+
+    \b
+    Example:
+      relman rollback checkout --env production --reason "Checkout errors up 5x"
+    """
+    from relman.client import fresh_key
+
+    api = client(ctx)
+    body = {"application": application, "environment": environment, "reason": reason}
+    made, _ = api.post("/releases/rollback", body, key=fresh_key())
+    target = f"{made['version']} (deployment {made['release_id']}/{made['id']})"
+    say(f"Rolling {application} in {environment} back to {target}.")
+    if wait:
+        from relman import waiting
+
+        made = waiting.wait(fetcher(api, made), made, until=waiting.LANDED, timeout=wait_limit(timeout))
+    output.result(made, output.render_deployment)
+    return OK

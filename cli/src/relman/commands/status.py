@@ -1,0 +1,40 @@
+"""Reading: `relman status` (what is live where) and `relman metrics` (DORA)."""
+
+from __future__ import annotations
+
+import click
+
+from relman import output
+from relman.commands import client
+from relman.errors import OK
+
+
+@click.command()
+@click.argument("application")
+@click.pass_context
+def status(ctx: click.Context, application: str) -> int:
+    """What is live where: per environment, the live release, the one before it, and any deployment under way.
+
+    \b
+    Example:
+      relman status checkout
+    """
+    output.result(client(ctx).get("/releases/overview", application=application), output.render_overview)
+    return OK
+
+
+@click.command()
+@click.option("--application", "-a")
+@click.option("--environment", "-e", default="production", show_default=True)
+@click.option("--days", type=click.IntRange(1, 365), default=30, show_default=True)
+@click.pass_context
+def metrics(ctx: click.Context, application: str | None, environment: str, days: int) -> int:
+    """DORA metrics over the last DAYS days, with the counts behind each figure.
+
+    \b
+    Example:
+      relman metrics --application checkout --days 90
+    """
+    found = client(ctx).get("/releases/metrics", application=application, environment=environment, days=days)
+    output.result(found, output.render_metrics)
+    return OK
