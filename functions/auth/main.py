@@ -164,7 +164,7 @@ def create_team(call: Call, body: schemas.TeamIn) -> Reply:
     team = teams.create_team(
         call.work, grants=caller.grants, actor=caller.actor, name=body.name, display_name=body.display_name
     )
-    return Reply(body=team, headers={"Location": api.location(call.request, f"/teams/{team['name']}")})
+    return Reply(body=team, headers={"Location": call.location(f"/teams/{team['name']}")})
 
 
 @api.get("/teams", role="viewer", lists=True, response=TeamOut)
@@ -247,7 +247,7 @@ def create_service_account(call: Call, body: schemas.ServiceAccountIn) -> Reply:
         display_name=body.display_name,
         trust=[entry.model_dump() for entry in body.trust],
     )
-    return Reply(body=account, headers={"Location": api.location(call.request, f"/service-accounts/{account['id']}")})
+    return Reply(body=account, headers={"Location": call.location(f"/service-accounts/{account['id']}")})
 
 
 @api.get("/service-accounts", role="admin", lists=True, response=ServiceAccountOut)

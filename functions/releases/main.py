@@ -60,7 +60,7 @@ def create_release(call: Call, body: schemas.ReleaseIn) -> Reply:
     release = service.create_release(
         call.work, actor=call.principal.actor, grants=call.principal.grants, data=body.model_dump(mode="json")
     )
-    return Reply(body=release, headers={"Location": api.location(call.request, f"/{release['id']}")})
+    return Reply(body=release, headers={"Location": call.location(f"/{release['id']}")})
 
 
 @api.get("/", role="viewer", lists=True, response=ReleaseOut)
@@ -244,7 +244,7 @@ def create_application(call: Call, body: application_schemas.ApplicationIn) -> R
         actor=call.principal.actor,
         application=body,
     )
-    return Reply(body=found, headers={"Location": api.location(call.request, f"/applications/{found['name']}")})
+    return Reply(body=found, headers={"Location": call.location(f"/applications/{found['name']}")})
 
 
 @api.patch(
@@ -288,7 +288,7 @@ def request_deployment(call: Call, body: deployment_schemas.DeploymentIn, releas
         override_freeze=body.override_freeze,
         reason=body.reason,
     )
-    location = api.location(call.request, f"/{release_id}/deployments/{deployment['id']}")
+    location = call.location(f"/{release_id}/deployments/{deployment['id']}")
     return Reply(body=deployment, headers={"Location": location})
 
 
@@ -399,7 +399,7 @@ def rollback(call: Call, body: deployment_schemas.RollbackIn) -> Reply:
         environment=body.environment,
         reason=body.reason,
     )
-    location = api.location(call.request, f"/{deployment['release_id']}/deployments/{deployment['id']}")
+    location = call.location(f"/{deployment['release_id']}/deployments/{deployment['id']}")
     return Reply(body=deployment, headers={"Location": location})
 
 
@@ -489,7 +489,7 @@ def create_subscription(call: Call, body: event_schemas.SubscriptionIn) -> Reply
     found = subscriptions.create_subscription(
         call.work, actor=call.principal.actor, grants=call.principal.grants, data=body.model_dump()
     )
-    return Reply(body=found, headers={"Location": api.location(call.request, f"/subscriptions/{found['id']}")})
+    return Reply(body=found, headers={"Location": call.location(f"/subscriptions/{found['id']}")})
 
 
 @api.get("/subscriptions", role="admin", lists=True, response=SubscriptionOut)

@@ -159,7 +159,7 @@ class Api(RouteTable):
 
     def _run(self, request: Request, request_id: str, route: Route, arguments: dict[str, Any]) -> Response:
         """Authenticate, validate the inputs, then run the view (in a unit of work when it uses the database)."""
-        call = Call(request=request, request_id=request_id)
+        call = Call(request=request, request_id=request_id, mount="/" + self.name)
         prefetched: Mapping[CacheKey, Found] = {}
         if route.role is not None:
             if self.authenticator is None:
@@ -207,14 +207,6 @@ class Api(RouteTable):
             if key is not None and response.status_code < 300:
                 idempotency.remember(work, caller=caller, key=key, response=response, withhold=route.secret_fields)
             return response
-
-    def location(self, request: Request, local_path: str) -> str:
-        """The path a client GETs for `local_path` of this function, however the request reached it:
-        mounted by `make dev` (`/releases` is the script root), behind the load balancer (the path
-        keeps `/releases`), or at a URL that is the function's own root."""
-        mount = "/" + self.name
-        kept = request.path == mount or request.path.startswith(mount + "/")
-        return request.script_root + (mount if kept else "") + local_path
 
     def local_path(self, path: str) -> str:
         """The path below this function's mount point (`/releases/x` and `/x` both give `/x`)."""

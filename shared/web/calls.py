@@ -26,6 +26,8 @@ class Call:
     request_id: str
     caller: Principal | None = None
     unit_of_work: UnitOfWork | None = None
+    # The function's mount point (`/releases`), for `location`.
+    mount: str = ""
 
     @property
     def principal(self) -> Principal:
@@ -33,6 +35,14 @@ class Call:
         if self.caller is None:
             raise RuntimeError("this route has no role, so no caller is authenticated")
         return self.caller
+
+    def location(self, local_path: str) -> str:
+        """The path a client GETs for `local_path` of this function, however the request reached it:
+        mounted by `make dev` (`/releases` is the script root), behind the load balancer (the path
+        keeps `/releases`), or at a URL that is the function's own root."""
+        path = self.request.path
+        kept = bool(self.mount) and (path == self.mount or path.startswith(self.mount + "/"))
+        return self.request.script_root + (self.mount if kept else "") + local_path
 
     @property
     def work(self) -> UnitOfWork:

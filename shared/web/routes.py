@@ -155,6 +155,16 @@ class RouteTable:
 
         return register
 
+    def include(self, other: RouteTable) -> None:
+        """Serve every route of `other` (a concept's `views.routes`), in the order it declared them."""
+        for route in other.routes:
+            endpoint = f"{route.method} {route.path}"
+            if endpoint in self._by_endpoint:
+                raise ValueError(f"{endpoint} is declared twice")
+            self._map.add(LazyBuildRule(route.path, endpoint=endpoint, methods=[route.method]))
+            self._by_endpoint[endpoint] = route
+            self.routes.append(route)
+
     def get(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[ViewT], ViewT]:
         return self.route("GET", path, **options)
 
