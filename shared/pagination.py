@@ -8,7 +8,9 @@ import functools
 import json
 import uuid
 from collections.abc import Sequence
-from typing import Annotated, Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
 import pydantic
@@ -16,6 +18,11 @@ from pydantic import AwareDatetime, Field, Strict
 
 from shared.errors import BadRequest, FieldError
 from shared.models import Strict as StrictModel
+
+if TYPE_CHECKING:  # SQLAlchemy is imported by the first list read, not by every start (web imports this)
+    import sqlalchemy as sa
+
+    from shared.platform.db import UnitOfWork
 
 # The shapes a cursor's sort-key values may take; a list names its own, e.g. `(Timestamp, Id)`.
 Timestamp = AwareDatetime
@@ -61,6 +68,47 @@ def page(items: Sequence[Any], limit: int, key: Any) -> tuple[list[Any], str | N
         return list(items), None
     kept = list(items[:limit])
     return kept, encode_cursor(key(kept[-1]))
+
+
+@dataclass(frozen=True)
+class Keyset:
+    """A list's order: its sort-key columns (the last one unique, so the order is total), the types
+    its cursor holds (`shape`, one per column) and whether it runs newest (highest) first."""
+
+    columns: tuple[sa.ColumnElement[Any], ...]
+    shape: tuple[Any, ...]
+    descending: bool = False
+
+    def position(self, row: Any) -> list[Any]:
+        """The cursor values of `row` (timestamps in ISO 8601)."""
+        values = [row._mapping[column] for column in self.columns]
+        return [v.isoformat() if isinstance(v, datetime) else v for v in values]
+
+
+def keyset_page(
+    source: sa.Connection | UnitOfWork,
+    query: sa.Select[Any],
+    keyset: Keyset,
+    *,
+    limit: int,
+    cursor: str | None = None,
+    after: Sequence[Any] | None = None,
+) -> tuple[list[Any], str | None]:
+    """One page of `query`'s rows in the keyset's order, after `cursor` (or a position already
+    decoded, `after`): it reads `limit + 1` rows, keeps `limit`, and makes the next cursor from the
+    last row kept (None on the last page). Given a unit of work, the read is `work.read`'s."""
+    import sqlalchemy as sa
+
+    descending = keyset.descending
+    query = query.order_by(*(c.desc() if descending else c for c in keyset.columns)).limit(limit + 1)
+    if cursor:
+        after = decode_cursor(cursor, keyset.shape)
+    if after is not None:
+        key = keyset.columns[0] if len(keyset.columns) == 1 else sa.tuple_(*keyset.columns)
+        value = after[0] if len(keyset.columns) == 1 else sa.tuple_(*after)
+        query = query.where(key < value if descending else key > value)
+    rows = source.execute(query).all() if isinstance(source, sa.Connection) else source.read(query)
+    return page(rows, limit, keyset.position)
 
 
 def link_header(base_url: str, args: dict[str, str], next_cursor: str | None) -> dict[str, str]:

@@ -21,11 +21,12 @@ from shared.auth.people import describe_actor
 from shared.auth.teams import known_teams
 from shared.errors import Conflict, FieldError, Invalid, NotFound
 from shared.events import outbox
-from shared.pagination import decode_cursor, page
+from shared.pagination import Keyset, keyset_page
 from shared.platform.db import UnitOfWork
 
 _columns = [applications.c.name, applications.c.display_name, applications.c.description]
 _columns += [applications.c.created_at, applications.c.updated_at]
+_BY_NAME = Keyset((applications.c.name,), (str,))
 
 
 def exists(conn: sa.Connection, name: str) -> bool:
@@ -66,10 +67,7 @@ def load(conn: sa.Connection, name: str, *, lock: bool = False) -> Any:
 
 def list_page(conn: sa.Connection, *, limit: int, cursor: str | None) -> tuple[list[Any], str | None]:
     """Applications by name, a page at a time."""
-    query = sa.select(*_columns).order_by(applications.c.name).limit(limit + 1)
-    if cursor:
-        query = query.where(applications.c.name > decode_cursor(cursor, (str,))[0])
-    return page(conn.execute(query).all(), limit, lambda r: [r.name])
+    return keyset_page(conn, sa.select(*_columns), _BY_NAME, limit=limit, cursor=cursor)
 
 
 # -- writing ----------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from shared.events import outbox
 from shared.models import Shape
 from shared.pagination import Position, decode_cursor, page
 from shared.platform.clock import utcnow
-from shared.platform.db import UnitOfWork, on_commit
+from shared.platform.db import UnitOfWork
 from shared.platform.logs import request_id_var
 from shared.platform.settings import get_settings
 
@@ -98,7 +98,7 @@ def record(
     seq = conn.scalar(audit_events.insert().values(**event).returning(audit_events.c.seq))
     head = Checkpoint(int(seq), event["hash"])
     throttle = get_throttle()
-    on_commit(conn, "audit-checkpoint", lambda: write_best_effort(sink, head, throttle))
+    work.after_commit(lambda: write_best_effort(sink, head, throttle), key="audit-checkpoint")
     # The audit log is the record; `events` is the outbox it feeds, in the same transaction.
     outbox.emit(work, action=action, actor=actor, entity_type=entity_type, entity_id=entity_id, data=event["data"])
     return event

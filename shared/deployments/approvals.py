@@ -15,8 +15,7 @@ from shared.deployments.gates import check_move, environment_row, release_author
 from shared.deployments.records import get_deployment, with_decisions
 from shared.deployments.tables import approvals, deployments
 from shared.errors import Conflict, Forbidden
-from shared.platform.connections import UNIQUE_VIOLATION, sqlstate
-from shared.platform.db import UnitOfWork
+from shared.platform.db import UnitOfWork, savepoint
 from shared.releases.service import changed, load_release
 
 
@@ -50,22 +49,19 @@ def decide(
     rules.require_four_eyes(actor, authors=release_authors(work.conn, release), requested_by=str(row.requested_by))
     rules.require_pending_approval(row.status)
     approval_id = uuid.uuid4()
-    try:
-        with work.conn.begin_nested():
-            work.conn.execute(
-                sa.insert(approvals).values(
-                    id=approval_id,
-                    deployment_id=row.id,
-                    user_id=uuid.UUID(actor),
-                    decision=decision,
-                    comment=comment,
-                    created_at=work.now,
-                )
+    with savepoint(
+        work.conn, taken=lambda: Conflict("You have already decided on this deployment.", code="already_decided")
+    ):
+        work.conn.execute(
+            sa.insert(approvals).values(
+                id=approval_id,
+                deployment_id=row.id,
+                user_id=uuid.UUID(actor),
+                decision=decision,
+                comment=comment,
+                created_at=work.now,
             )
-    except sa.exc.DBAPIError as error:  # by SQLSTATE: pg8000's DB-API raises DatabaseError for it
-        if sqlstate(error) == UNIQUE_VIOLATION:
-            raise Conflict("You have already decided on this deployment.", code="already_decided") from None
-        raise
+        )
     approved = work.conn.scalar(
         sa.select(sa.func.count())
         .select_from(approvals)

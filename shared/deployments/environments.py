@@ -20,10 +20,10 @@ from shared.deployments.tables import environments
 from shared.errors import Conflict, FieldError, Invalid, NotFound, PreconditionFailed
 from shared.events import outbox
 from shared.models import Shape
-from shared.pagination import Position, decode_cursor, page
-from shared.platform.connections import UNIQUE_VIOLATION, sqlstate
-from shared.platform.db import UnitOfWork
+from shared.pagination import Keyset, Position, keyset_page
+from shared.platform.db import UnitOfWork, savepoint
 
+_BY_POSITION = Keyset((environments.c.position,), (Position,))
 _environment = Shape(EnvironmentOut, given=("policy",))
 
 
@@ -55,10 +55,7 @@ def policies(conn: sa.Connection) -> dict[str, paths.Policy]:
 
 def list_environments(work: UnitOfWork, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
     """The promotion path, first stage first."""
-    query = sa.select(environments).order_by(environments.c.position).limit(limit + 1)
-    if cursor:
-        query = query.where(environments.c.position > decode_cursor(cursor, (Position,))[0])
-    rows, next_cursor = page(work.conn.execute(query).all(), limit, lambda r: [r.position])
+    rows, next_cursor = keyset_page(work.conn, sa.select(environments), _BY_POSITION, limit=limit, cursor=cursor)
     return [public_environment(r) for r in rows], next_cursor
 
 
@@ -99,18 +96,15 @@ def put_environment(
         "soak_minutes": soak_minutes,
         "updated_at": work.now,
     }
-    try:
-        with work.conn.begin_nested():
-            row = work.conn.execute(
-                pg_insert(environments)
-                .values(name=name, **values)
-                .on_conflict_do_update(index_elements=["name"], set_=values)
-                .returning(environments)
-            ).one()
-    except sa.exc.DBAPIError as error:  # by SQLSTATE: pg8000's DB-API raises DatabaseError for it
-        if sqlstate(error) == UNIQUE_VIOLATION:
-            raise Conflict(f"Another environment is at position {position}.", code="position_taken") from None
-        raise
+    with savepoint(
+        work.conn, taken=lambda: Conflict(f"Another environment is at position {position}.", code="position_taken")
+    ):
+        row = work.conn.execute(
+            pg_insert(environments)
+            .values(name=name, **values)
+            .on_conflict_do_update(index_elements=["name"], set_=values)
+            .returning(environments)
+        ).one()
     audit.record(
         work,
         actor=actor,

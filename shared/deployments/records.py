@@ -14,14 +14,14 @@ from shared.deployments.tables import approvals, deployments
 from shared.errors import DomainError, NotFound
 from shared.events import outbox
 from shared.models import Shape
-from shared.pagination import Id, Timestamp, decode_cursor, page
-from shared.platform.connections import UNIQUE_VIOLATION, sqlstate
-from shared.platform.db import UnitOfWork
+from shared.pagination import Id, Keyset, Timestamp, keyset_page
+from shared.platform.db import UnitOfWork, savepoint
 from shared.releases.service import describe_release
 
 # A deployment as the API shows it, given its approvals (`public_approval` each).
 public_deployment = Shape(DeploymentOut, given=("approvals",))
 public_approval = Shape(ApprovalOut)
+_NEWEST_FIRST = Keyset((deployments.c.created_at, deployments.c.id), (Timestamp, Id), descending=True)
 
 
 def with_decisions(conn: sa.Connection, rows: list[Any]) -> list[dict[str, Any]]:
@@ -85,17 +85,16 @@ def insert_deployment(
         "updated_at": work.now,
         **extra,
     }
-    try:
-        # The partial unique index decides races: of two concurrent requests, one inserts.
-        with work.conn.begin_nested():
-            return work.conn.execute(sa.insert(deployments).values(**values).returning(deployments)).one()
-    except sa.exc.DBAPIError as error:  # by SQLSTATE: pg8000's DB-API raises DatabaseError for it
-        if sqlstate(error) == UNIQUE_VIOLATION:
-            blocker = rules.Blocker(
-                "deployment_in_progress", f"Another deployment of {release.application} to {environment} is under way."
-            )
-            raise gates.gates_failed([blocker]) from None
-        raise
+
+    # The partial unique index decides races: of two concurrent requests, one inserts.
+    def _taken() -> Exception:
+        blocker = rules.Blocker(
+            "deployment_in_progress", f"Another deployment of {release.application} to {environment} is under way."
+        )
+        return gates.gates_failed([blocker])
+
+    with savepoint(work.conn, taken=_taken):
+        return work.conn.execute(sa.insert(deployments).values(**values).returning(deployments)).one()
 
 
 def list_deployments(
@@ -109,7 +108,7 @@ def list_deployments(
     status: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Deployments, newest first, with their approvals (two queries per page)."""
-    query = sa.select(deployments).order_by(deployments.c.created_at.desc(), deployments.c.id.desc()).limit(limit + 1)
+    query = sa.select(deployments)
     for column, value in (
         ("release_id", release_id),
         ("application", application),
@@ -118,9 +117,5 @@ def list_deployments(
     ):
         if value is not None:
             query = query.where(deployments.c[column] == value)
-    if cursor:
-        query = query.where(
-            sa.tuple_(deployments.c.created_at, deployments.c.id) < decode_cursor(cursor, (Timestamp, Id))
-        )
-    rows, next_cursor = page(work.conn.execute(query).all(), limit, lambda r: [r.created_at.isoformat(), str(r.id)])
+    rows, next_cursor = keyset_page(work.conn, query, _NEWEST_FIRST, limit=limit, cursor=cursor)
     return with_decisions(work.conn, rows), next_cursor

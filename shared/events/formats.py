@@ -7,6 +7,7 @@ Chat messages only read those fields, and tolerate any of them missing.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import re
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+from shared.events.payload import About, about
 from shared.events.rules import FORMATS
 from shared.platform.clock import utcnow
 
@@ -64,28 +66,10 @@ def render(fmt: str, event: Mapping[str, Any], *, approvers: str | None = None) 
 # -- what an event says, in words -------------------------------------------------------------------
 
 
-def _facts(event: Mapping[str, Any]) -> dict[str, str]:
-    data = event.get("data") or {}
-    release = data.get("release") or {}
-    deployment = data.get("deployment") or {}
-    freeze = data.get("freeze") or {}
-    actor = data.get("actor")
-    if isinstance(actor, Mapping):
-        actor = actor.get("email") or actor.get("name") or actor.get("id")
-    return {
-        "application": str(
-            data.get("application") or release.get("application") or deployment.get("application") or ""
-        ),
-        "version": str(release.get("version") or deployment.get("version") or ""),
-        "environment": str(data.get("environment") or deployment.get("environment") or freeze.get("environment") or ""),
-        "actor": str(actor or "someone"),
-        "deployment_id": str(deployment.get("id") or ""),
-        "notes": str(release.get("notes") or ""),
-        "title": str(release.get("title") or ""),
-        "reason": str(deployment.get("reason") or release.get("cancel_reason") or freeze.get("reason") or ""),
-        "message": str(deployment.get("message") or ""),
-        "log_url": str(deployment.get("log_url") or ""),
-    }
+def _facts(event: Mapping[str, Any]) -> About:
+    """What the event is about, with "someone" for an actor it does not name."""
+    found = about(event)
+    return dataclasses.replace(found, actor=found.actor or "someone")
 
 
 _SUMMARIES = {
@@ -111,10 +95,10 @@ _SUMMARIES = {
 def summary(event: Mapping[str, Any]) -> str:
     """One plain sentence about the event (notifications, fallbacks)."""
     facts = _facts(event)
-    what = " ".join(p for p in (facts["application"], facts["version"]) if p) or "a release"
-    environment = facts["environment"] or "every environment"
+    what = " ".join(p for p in (facts.application, facts.version) if p) or "a release"
+    environment = facts.environment or "every environment"
     template = _SUMMARIES.get(str(event.get("type")), "{type}")
-    return template.format(what=what, environment=environment, actor=facts["actor"], type=event.get("type"))
+    return template.format(what=what, environment=environment, actor=facts.actor, type=event.get("type"))
 
 
 def approve_command(deployment_id: str) -> str:
@@ -183,14 +167,14 @@ def slack_message(event: Mapping[str, Any], *, approvers: str | None = None) -> 
         {"type": "header", "text": {"type": "plain_text", "text": text[:_SLACK_HEADER_LIMIT], "emoji": False}}
     ]
     fields = [
-        (label, facts[key])
+        (label, getattr(facts, key))
         for label, key in (
             ("Application", "application"),
             ("Version", "version"),
             ("Environment", "environment"),
             ("By" if not _is_approval_request(event) else "Requested by", "actor"),
         )
-        if facts[key]
+        if getattr(facts, key)
     ]
     if _is_approval_request(event) and approvers:
         fields.append(("Who may approve", approvers))
@@ -208,17 +192,17 @@ def slack_message(event: Mapping[str, Any], *, approvers: str | None = None) -> 
                 ],
             }
         )
-    if facts["reason"]:
-        blocks.append(_slack_quote(REASON_LABEL, facts["reason"]))
-    if facts["notes"] and event.get("type", "").startswith(("release.", "deployment.pending_approval")):
-        notes = f"*Release notes*\n{_slack_notes(facts['notes'])}"
+    if facts.reason:
+        blocks.append(_slack_quote(REASON_LABEL, facts.reason))
+    if facts.notes and event.get("type", "").startswith(("release.", "deployment.pending_approval")):
+        notes = f"*Release notes*\n{_slack_notes(facts.notes)}"
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": notes[:_SLACK_TEXT_LIMIT]}})
-    if _is_approval_request(event) and facts["deployment_id"]:
-        command = approve_command(facts["deployment_id"])
+    if _is_approval_request(event) and facts.deployment_id:
+        command = approve_command(facts.deployment_id)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"To approve, run:\n`{command}`"}})
-    if facts["log_url"]:
+    if facts.log_url:
         blocks.append(
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{slack_url(facts['log_url'])}|Log>"}]}
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{slack_url(facts.log_url)}|Log>"}]}
         )
     return {"text": slack_escape(text), "blocks": blocks}
 
@@ -242,32 +226,30 @@ def google_chat_message(event: Mapping[str, Any], *, approvers: str | None = Non
     `<...>` left in it, which Chat would read as a mention (`<users/all>`)."""
     facts = _facts(event)
     text = summary(event)
-    if _is_approval_request(event) and facts["deployment_id"]:
-        text += f": run `{approve_command(facts['deployment_id'])}`"
+    if _is_approval_request(event) and facts.deployment_id:
+        text += f": run `{approve_command(facts.deployment_id)}`"
     widgets: list[dict[str, Any]] = [
-        {"decoratedText": {"topLabel": label, "text": html.escape(one_line(facts[key]))}}
+        {"decoratedText": {"topLabel": label, "text": html.escape(one_line(getattr(facts, key)))}}
         for label, key in (
             ("Application", "application"),
             ("Version", "version"),
             ("Environment", "environment"),
             ("Requested by" if _is_approval_request(event) else "By", "actor"),
         )
-        if facts[key]
+        if getattr(facts, key)
     ]
     if _is_approval_request(event) and approvers:
         widgets.append({"decoratedText": {"topLabel": "Who may approve", "text": html.escape(one_line(approvers))}})
-    if facts["reason"]:
-        widgets.append({"textParagraph": {"text": _chat_quote(REASON_LABEL, facts["reason"])}})
-    if facts["notes"] and event.get("type", "").startswith(("release.", "deployment.pending_approval")):
-        notes = html.escape(shorten(facts["notes"])).replace("\n", "<br>")
+    if facts.reason:
+        widgets.append({"textParagraph": {"text": _chat_quote(REASON_LABEL, facts.reason)}})
+    if facts.notes and event.get("type", "").startswith(("release.", "deployment.pending_approval")):
+        notes = html.escape(shorten(facts.notes)).replace("\n", "<br>")
         widgets.append({"textParagraph": {"text": f"<b>Release notes</b><br>{notes}"}})
-    if _is_approval_request(event) and facts["deployment_id"]:
-        command = html.escape(approve_command(facts["deployment_id"]))
+    if _is_approval_request(event) and facts.deployment_id:
+        command = html.escape(approve_command(facts.deployment_id))
         widgets.append({"textParagraph": {"text": f"To approve, run:<br><b>{command}</b>"}})
-    if facts["log_url"]:
-        widgets.append(
-            {"buttonList": {"buttons": [{"text": "Log", "onClick": {"openLink": {"url": facts["log_url"]}}}]}}
-        )
+    if facts.log_url:
+        widgets.append({"buttonList": {"buttons": [{"text": "Log", "onClick": {"openLink": {"url": facts.log_url}}}]}})
     card: dict[str, Any] = {"header": {"title": summary(event), "subtitle": str(event.get("type"))}}  # plain text
     if widgets:
         card["sections"] = [{"widgets": widgets}]

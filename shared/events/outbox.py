@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from shared.events import formats, rules
 from shared.events.tables import deliveries, events, subscriptions
-from shared.platform.db import UnitOfWork, on_commit
+from shared.platform.db import UnitOfWork
 from shared.platform.settings import get_settings
 
 # What an entity looks like in an event's `data`, by audit entity type. Each concept registers its
@@ -116,7 +116,7 @@ def wake_after_commit(work: UnitOfWork) -> None:
     """Once the transaction commits, the instance's dispatcher sends what is due (never before)."""
     from shared.events import dispatch
 
-    on_commit(work.conn, "events-dispatch", dispatch.wake)
+    work.after_commit(dispatch.wake, key="events-dispatch")
 
 
 def _payload(

@@ -14,6 +14,7 @@ from typing import Any
 
 from shared.errors import Unavailable
 from shared.events.formats import to_json
+from shared.events.payload import about
 from shared.platform.settings import get_settings
 
 PUBLISH_TIMEOUT_S = 10.0
@@ -23,17 +24,9 @@ _ATTRIBUTES = ("type", "application", "environment", "release_id", "deployment_i
 def attributes(event: Mapping[str, Any]) -> dict[str, str]:
     """`type`, `application`, `environment`, `release_id`, `deployment_id`, leaving out empty ones
     (subscriptions filter on them: `attributes.type = "deployment.failed"`)."""
-    data = event.get("data") or {}
-    release = data.get("release") or {}
-    deployment = data.get("deployment") or {}
-    values = {
-        "type": event.get("type"),
-        "application": data.get("application") or release.get("application") or deployment.get("application"),
-        "environment": data.get("environment") or deployment.get("environment"),
-        "release_id": release.get("id") or deployment.get("release_id") or data.get("release_id"),
-        "deployment_id": deployment.get("id") or data.get("deployment_id"),
-    }
-    return {name: str(values[name]) for name in _ATTRIBUTES if values[name]}
+    facts = about(event)
+    values = {name: getattr(facts, name) for name in _ATTRIBUTES}
+    return {name: value for name, value in values.items() if value}
 
 
 def ordering_key(event: Mapping[str, Any]) -> str:

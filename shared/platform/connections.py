@@ -98,7 +98,10 @@ def set_session_defaults(dbapi_connection: Any, settings: Settings) -> None:
     dbapi_connection.commit()
 
 
+# The SQLSTATEs the code tells apart, all here: a row a unique index refuses, and the server-side
+# states that mean "unavailable or too slow", not "your request is wrong" (answered 503).
 UNIQUE_VIOLATION = "23505"
+UNAVAILABLE_SQLSTATES = frozenset({"57014", "57P01", "57P02", "57P03", "53300", "08000", "08001", "08003", "08006"})
 
 
 def sqlstate(error: BaseException) -> str | None:

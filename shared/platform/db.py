@@ -93,26 +93,18 @@ def transaction(engine: sa.Engine | None = None) -> Iterator[sa.Connection]:
         yield conn
 
 
-_ON_COMMIT = "rm_on_commit"
-
-
-def on_commit(conn: sa.Connection, key: str, action: Callable[[], None]) -> None:
-    """Run `action` once the transaction `conn` is in now commits through a unit of work; under
-    the same `key` the last action registered wins. Dropped on rollback, and if the transaction
-    ends any other way (a stale entry belongs to another transaction and never runs)."""
-    transaction = conn.get_transaction()
-    owner, actions = conn.info.get(_ON_COMMIT, (None, {}))
-    if owner is not transaction:
-        actions = {}
-    actions[key] = action
-    conn.info[_ON_COMMIT] = (transaction, actions)
-
-
-def _take_on_commit(conn: sa.Connection) -> list[Callable[[], None]]:
-    if conn.invalidated:
-        return []  # the commit will fail; reading info would try to reconnect
-    owner, actions = conn.info.pop(_ON_COMMIT, (None, {}))
-    return list(actions.values()) if owner is not None and owner is conn.get_transaction() else []
+@contextmanager
+def savepoint(conn: sa.Connection, *, taken: Callable[[], Exception]) -> Iterator[None]:
+    """Run the block in a savepoint. When a unique index refuses its write (SQLSTATE 23505: another
+    request got there first) the savepoint alone is rolled back and `taken()` is raised instead, so
+    the caller answers a specific conflict and the request's transaction stays usable."""
+    try:
+        with conn.begin_nested():
+            yield
+    except sa.exc.DBAPIError as error:  # by SQLSTATE: pg8000's DB-API raises DatabaseError for it
+        if connections.sqlstate(error) == connections.UNIQUE_VIOLATION:
+            raise taken() from None
+        raise
 
 
 def _read_alone(conn: sa.Connection, statement: sa.Executable, parameters: Mapping[str, Any] | None) -> list[Any]:
@@ -142,7 +134,7 @@ class UnitOfWork:
         self._conn: sa.Connection | None = None
         self.cache = cache
         self.now = now
-        self._after_commit: list[Callable[[], None]] = []
+        self._after_commit: dict[object, Callable[[], None]] = {}
 
     @property
     def conn(self) -> sa.Connection:
@@ -162,9 +154,10 @@ class UnitOfWork:
         with self._connect() as conn:
             return _read_alone(conn, statement, parameters)
 
-    def after_commit(self, action: Callable[[], None]) -> None:
-        """Run `action` once the work is committed (cache invalidation goes here, never before)."""
-        self._after_commit.append(action)
+    def after_commit(self, action: Callable[[], None], *, key: str | None = None) -> None:
+        """Run `action` once the work is committed (cache invalidation goes here, never before);
+        under the same `key` the last action registered wins. Dropped if the work rolls back."""
+        self._after_commit[key if key is not None else object()] = action
 
     def invalidate(self, *namespaces: str) -> None:
         """Once the work is committed, nothing cached in these namespaces is served again."""
@@ -172,17 +165,14 @@ class UnitOfWork:
 
     def commit(self) -> None:
         if self._conn is not None:
-            committed = _take_on_commit(self._conn)
             self._conn.commit()
-            self._after_commit.extend(committed)
-        actions, self._after_commit = self._after_commit, []
-        for action in actions:
+        actions, self._after_commit = self._after_commit, {}
+        for action in actions.values():
             action()
 
     def rollback(self) -> None:
+        self._after_commit = {}  # they belong to the work that is undone
         if self._conn is not None:
-            # Actions registered with on_commit belong to this transaction and never run now; the
-            # connection's info is left alone (it may be invalidated, and reading it would reconnect).
             self._conn.rollback()
 
     def close(self) -> None:

@@ -16,9 +16,8 @@ from shared.auth.people import describe_actor
 from shared.errors import Conflict, NotFound
 from shared.events import outbox
 from shared.models import Shape
-from shared.pagination import Id, Timestamp, decode_cursor, page
-from shared.platform.connections import UNIQUE_VIOLATION, sqlstate
-from shared.platform.db import UnitOfWork
+from shared.pagination import Id, Keyset, Timestamp, decode_cursor, keyset_page
+from shared.platform.db import UnitOfWork, savepoint
 from shared.platform.namespaces import RELEASE_LISTS_NAMESPACE, release_namespace
 from shared.releases import rules
 from shared.releases.schemas import ReleaseOut
@@ -120,7 +119,7 @@ def list_page(
     # The cursor's key: `created_at` is among the columns already (decoding a timestamp twice per row
     # was a tenth of a page's time); `version_key` is read only for its order.
     also = [order] if order is releases.c.version_key else []
-    query = sa.select(*_columns, *also).order_by(order.desc(), releases.c.id.desc()).limit(limit + 1)
+    query = sa.select(*_columns, *also)
     if application:
         query = query.where(releases.c.application == application)
     if status:
@@ -129,15 +128,9 @@ def list_page(
         query = query.where(releases.c.search.bool_op("@@")(sa.func.websearch_to_tsquery("english", q)))
     if among is not None:
         query = query.where(releases.c.id.in_(among))
-    if after is not None:
-        query = query.where(sa.tuple_(order, releases.c.id) < after)
-    rows = work.read(query)
-    items, next_cursor = page(rows, limit, lambda r: [_cursor_value(getattr(r, order.name)), str(r.id)])
+    keyset = Keyset((order, releases.c.id), (VersionKey if sort == "-version" else Timestamp, Id), descending=True)
+    items, next_cursor = keyset_page(work, query, keyset, limit=limit, after=after)
     return {"items": [public_release(r) for r in items], "next_cursor": next_cursor}
-
-
-def _cursor_value(value: Any) -> str:
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 def release_events(
@@ -173,15 +166,11 @@ def create_release(work: UnitOfWork, *, actor: str, data: dict[str, Any], regist
         "created_at": work.now,
         "updated_at": work.now,
     }
-    try:
-        with work.conn.begin_nested():
-            row = work.conn.execute(sa.insert(releases).values(**values).returning(*_columns)).one()
-    except sa.exc.DBAPIError as error:  # by SQLSTATE: pg8000's DB-API raises DatabaseError for it
-        if sqlstate(error) == UNIQUE_VIOLATION:
-            raise Conflict(
-                f"{data['application']} {data['version']} exists already.", code="duplicate_version"
-            ) from None
-        raise
+    with savepoint(
+        work.conn,
+        taken=lambda: Conflict(f"{data['application']} {data['version']} exists already.", code="duplicate_version"),
+    ):
+        row = work.conn.execute(sa.insert(releases).values(**values).returning(*_columns)).one()
     _record(
         work,
         actor,

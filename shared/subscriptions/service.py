@@ -17,13 +17,14 @@ from shared.events import outbox, rules, signing
 from shared.events.tables import deliveries, events, subscriptions
 from shared.events.targets import check_target
 from shared.models import Shape
-from shared.pagination import Id, Timestamp, decode_cursor, page
+from shared.pagination import Id, Keyset, Timestamp, decode_cursor, keyset_page, page
 from shared.platform.db import UnitOfWork
 from shared.platform.settings import get_settings
 from shared.subscriptions.schemas import DeliveryOut, SubscriptionOut
 
 public_subscription = Shape(SubscriptionOut)
 public_delivery = Shape(DeliveryOut)
+_DELIVERIES_NEWEST_FIRST = Keyset((deliveries.c.created_at, deliveries.c.id), (Timestamp, Id), descending=True)
 PING = "ping"  # sent by `ping` only: no subscription filters on it, Pub/Sub never sees it
 
 
@@ -173,16 +174,9 @@ def list_deliveries(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A subscription's deliveries, newest first."""
     _load(work, subscription_id, list(grants))
-    query = (
-        sa.select(deliveries)
-        .where(deliveries.c.subscription_id == subscription_id)
-        .order_by(deliveries.c.created_at.desc(), deliveries.c.id.desc())
-    )
-    if cursor:
-        position = decode_cursor(cursor, (Timestamp, Id))
-        query = query.where(sa.tuple_(deliveries.c.created_at, deliveries.c.id) < position)
-    rows = work.conn.execute(query.limit(limit + 1)).all()
-    return page([public_delivery(r) for r in rows], limit, lambda d: [d["created_at"].isoformat(), str(d["id"])])
+    query = sa.select(deliveries).where(deliveries.c.subscription_id == subscription_id)
+    rows, next_cursor = keyset_page(work.conn, query, _DELIVERIES_NEWEST_FIRST, limit=limit, cursor=cursor)
+    return [public_delivery(r) for r in rows], next_cursor
 
 
 def redeliver(

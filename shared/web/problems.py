@@ -13,7 +13,7 @@ from flask import Response
 from werkzeug import exceptions as http
 
 from shared import errors
-from shared.platform.connections import sqlstate
+from shared.platform.connections import UNAVAILABLE_SQLSTATES, sqlstate
 from shared.platform.settings import ConfigError
 
 log = logging.getLogger(__name__)
@@ -33,8 +33,6 @@ _STATUS: dict[type[errors.DomainError], int] = {
     errors.Unavailable: 503,
     errors.DomainError: 400,
 }
-# Server-side SQLSTATEs that mean "unavailable or too slow", not "your request is wrong".
-_UNAVAILABLE_SQLSTATES = {"57014", "57P01", "57P02", "57P03", "53300", "08000", "08001", "08003", "08006"}
 
 
 def problem(
@@ -121,7 +119,7 @@ def _is_database_outage(error: Exception) -> bool:
     if exc is not None and isinstance(error, exc.OperationalError | exc.InterfaceError | exc.TimeoutError):
         return True
     if exc is not None and isinstance(error, exc.DBAPIError):
-        return error.connection_invalidated or sqlstate(error) in _UNAVAILABLE_SQLSTATES
+        return error.connection_invalidated or sqlstate(error) in UNAVAILABLE_SQLSTATES
     # pg8000 reports a dropped socket as a plain network error before SQLAlchemy wraps it.
     return isinstance(error, ConnectionError | TimeoutError)
 

@@ -1,0 +1,64 @@
+"""What an event is about, read once from its `data`: the entity it carries (a release, a deployment
+or a freeze, as the API shows it) and the names subscriptions filter on and messages quote.
+
+Every event's `data` holds the entity under its own key, with `actor` and the audit record's own
+fields beside it; where two places could name a value (a deployment's `application` and its
+release's), the first in the order below wins."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class About:
+    """The facts of one event, each "" when the event does not carry it."""
+
+    type: str = ""
+    application: str = ""
+    version: str = ""
+    environment: str = ""
+    release_id: str = ""
+    deployment_id: str = ""
+    actor: str = ""
+    title: str = ""
+    notes: str = ""
+    reason: str = ""
+    message: str = ""
+    log_url: str = ""
+
+
+def _text(*candidates: Any) -> str:
+    """The first value given that is not empty, as text."""
+    return next((str(value) for value in candidates if value), "")
+
+
+def _entity(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    found = data.get(key)
+    return found if isinstance(found, Mapping) else {}
+
+
+def about(event: Mapping[str, Any]) -> About:
+    """What `event` (with `type` and `data`) is about."""
+    data = event.get("data")
+    data = data if isinstance(data, Mapping) else {}
+    release, deployment, freeze = _entity(data, "release"), _entity(data, "deployment"), _entity(data, "freeze")
+    actor = data.get("actor")
+    if isinstance(actor, Mapping):
+        actor = _text(actor.get("email"), actor.get("name"), actor.get("id"))
+    return About(
+        type=_text(event.get("type")),
+        application=_text(data.get("application"), release.get("application"), deployment.get("application")),
+        version=_text(release.get("version"), deployment.get("version")),
+        environment=_text(data.get("environment"), deployment.get("environment"), freeze.get("environment")),
+        release_id=_text(release.get("id"), deployment.get("release_id"), data.get("release_id")),
+        deployment_id=_text(deployment.get("id"), data.get("deployment_id")),
+        actor=_text(actor),
+        title=_text(release.get("title")),
+        notes=_text(release.get("notes")),
+        reason=_text(deployment.get("reason"), release.get("cancel_reason"), freeze.get("reason")),
+        message=_text(deployment.get("message")),
+        log_url=_text(deployment.get("log_url")),
+    )
