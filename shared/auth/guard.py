@@ -16,7 +16,6 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,8 +24,8 @@ from flask import Request
 
 from shared.auth import roles, tokens
 from shared.auth.bindings import caller_scope
+from shared.auth.principal import Principal
 from shared.auth.tables import api_tokens, users
-from shared.auth.tokens import SESSION
 from shared.errors import Forbidden, Unauthorized
 from shared.platform.cache import Found, get_cache
 from shared.platform.clock import utcnow
@@ -35,49 +34,6 @@ from shared.platform.namespaces import API_TOKENS_NAMESPACE, USERS_NAMESPACE
 from shared.platform.settings import get_settings
 
 LAST_USED_EVERY_S = 300.0
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling, with which effective role, through which kind of credential."""
-
-    user_id: uuid.UUID
-    email: str
-    role: str
-    token_id: uuid.UUID | None = None
-    # "session" (a login's JWT, or a person behind Identity-Aware Proxy), "api_token" or
-    # "service_account" (an access token from /auth/exchange; `user_id` is then the service account's id);
-    # a non-session credential's expiry.
-    credential: str = SESSION
-    token_expires_at: datetime | None = None
-    # The org-wide role (a Grant with no scope) and every binding, capped at an API token's role.
-    grants: tuple[roles.Grant, ...] = ()
-    teams: tuple[str, ...] = ()
-    # A service account's name (None for a person).
-    service_account_name: str | None = None
-
-    @property
-    def actor(self) -> str:
-        return str(self.user_id)
-
-    @property
-    def is_admin(self) -> bool:
-        """An organisation-wide admin (an admin of one application is not)."""
-        return self.role == "admin"
-
-    @property
-    def top_role(self) -> str:
-        """The highest role any grant gives, whatever its scope."""
-        return roles.highest(self.grants) or self.role
-
-    @property
-    def token(self) -> dict[str, Any] | None:
-        """What a non-session credential may do: its kind, effective role and expiry (None for a session)."""
-        if self.credential == SESSION:
-            return None
-        # A service account's token may do what its highest binding gives (scoped, as each service checks).
-        role = self.top_role if self.credential == "service_account" else self.role
-        return {"kind": self.credential, "role": role, "expires_at": self.token_expires_at}
 
 
 def _load_user_state(user_id: str) -> dict[str, Any] | None:

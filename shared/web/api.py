@@ -33,7 +33,7 @@ from shared.web.inputs import InvalidInput, validated_body, validated_query
 from shared.web.routes import BODY, QUERY, CacheKey, Route, RouteTable
 
 if TYPE_CHECKING:
-    from shared.auth.guard import Principal
+    from shared.auth.principal import Principal
 
 
 class Authenticator(Protocol):

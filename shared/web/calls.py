@@ -11,7 +11,7 @@ from flask import Request
 from shared.pagination import link_header
 
 if TYPE_CHECKING:
-    from shared.auth.guard import Principal
+    from shared.auth.principal import Principal
     from shared.platform.db import UnitOfWork
 
 

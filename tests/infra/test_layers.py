@@ -33,7 +33,7 @@ def test_the_layers_contract_holds_on_the_code(tmp_path):
     result = _lint_imports(_copy_of_shared(tmp_path))
 
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "1 kept, 0 broken" in result.stdout
+    assert "2 kept, 0 broken" in result.stdout
 
 
 def test_an_upward_import_inside_a_function_breaks_the_contract(tmp_path):
@@ -57,3 +57,15 @@ def test_releases_and_deployments_may_not_import_each_other_both_ways(tmp_path):
 
     assert result.returncode == 1
     assert "shared.releases is not allowed to import shared.deployments" in result.stdout
+
+
+def test_only_the_functions_may_import_a_concepts_routes(tmp_path):
+    tree = _copy_of_shared(tmp_path)
+    catalog = tree / "shared" / "catalog.py"
+    catalog.write_text(catalog.read_text() + "\n\nfrom shared.releases import views as _views  # noqa\n")
+
+    result = _lint_imports(tree)
+
+    assert result.returncode == 1
+    assert "Only the functions import a concept's routes BROKEN" in result.stdout
+    assert "shared.catalog -> shared.releases.views" in result.stdout

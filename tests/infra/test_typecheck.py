@@ -56,5 +56,5 @@ def test_a_renamed_request_field_fails_the_type_check(tmp_path):
     assert unchanged.returncode == 0, unchanged.stdout
     assert renamed.returncode == 1, renamed.stdout
     assert re.search(
-        r'^functions/releases/main\.py:\d+: error: "ApprovalIn" has no attribute "comment"', renamed.stdout, re.M
+        r'^shared/deployments/views\.py:\d+: error: "ApprovalIn" has no attribute "comment"', renamed.stdout, re.M
     )

@@ -11,6 +11,7 @@ import pytest
 
 from shared.models import Out, Shape
 
+
 class _Resource(Out):
     id: uuid.UUID
     name: str

@@ -1,0 +1,264 @@
+"""The routes of environments and their policies, deployments and approvals, rollbacks, freezes,
+the overview and metrics."""
+
+from typing import Any
+from uuid import UUID
+
+from shared import etags
+from shared.deployments import approvals, environments, freezes, insights
+from shared.deployments import rollback as rollbacks
+from shared.deployments import schemas as deployment_schemas
+from shared.deployments import service as deployments
+from shared.deployments.schemas import (
+    DecisionOut,
+    DeploymentOut,
+    EnvironmentOut,
+    FreezeOut,
+    MetricsOut,
+    OverviewOut,
+    PolicyOut,
+    PreflightOut,
+)
+from shared.pagination import PageQuery
+from shared.web import Call, Reply, if_match, listing
+from shared.web.routes import RouteTable
+
+routes = RouteTable()
+
+
+# -- environments -----------------------------------------------------------------------------------
+
+
+@routes.get("/environments", role="viewer", lists=True, response=EnvironmentOut)
+def list_environments(call: Call, query: PageQuery) -> Reply:
+    """The promotion path, first stage first."""
+    items, cursor = environments.list_environments(call.work, limit=query.limit, cursor=query.cursor)
+    return listing(call, items, cursor)
+
+
+@routes.put(
+    "/environments/<slug:name>",
+    role="admin",
+    also_answers=(201, 409, 412),
+    response=EnvironmentOut,
+)
+def put_environment(call: Call, body: deployment_schemas.EnvironmentIn, name: str) -> Reply:
+    """Create or change a stage: its position, required approvals and soak time."""
+    found, created = environments.put_environment(
+        call.work,
+        name=name,
+        actor=call.principal.actor,
+        if_match=if_match(call.request),
+        grants=call.principal.grants,
+        position=body.position,
+        required_approvals=body.required_approvals,
+        soak_minutes=body.soak_minutes,
+    )
+    return Reply(body=found, status=201 if created else 200)
+
+
+@routes.get("/environments/<slug:name>/policy", role="viewer", response=PolicyOut)
+def get_policy(call: Call, name: str) -> Reply:
+    """An environment's policy: the floor every application's stage there is held to (with an ETag)."""
+    found = environments.get_policy(call.work, name=name)
+    return Reply(body=found, etag=etags.etag(found))
+
+
+@routes.put("/environments/<slug:name>/policy", role="admin", also_answers=(412,), response=PolicyOut)
+def put_policy(call: Call, body: deployment_schemas.PolicyIn, name: str) -> Reply:
+    """Replace an environment's policy (organisation-wide admins); honours If-Match."""
+    found = environments.put_policy(
+        call.work,
+        name=name,
+        policy=body,
+        actor=call.principal.actor,
+        grants=call.principal.grants,
+        if_match=if_match(call.request),
+    )
+    return Reply(body=found, etag=etags.etag(found))
+
+
+# -- deployments ------------------------------------------------------------------------------------
+
+
+@routes.post(
+    "/<uuid:release_id>/deployments",
+    role="developer",
+    status=201,
+    also_answers=(409,),
+    response=DeploymentOut,
+    location=True,
+)
+def request_deployment(call: Call, body: deployment_schemas.DeploymentIn, release_id: UUID) -> Reply:
+    """Deploy a ready release to an environment; every gate is checked, every failure reported."""
+    deployment = deployments.request_deployment(
+        call.work,
+        release_id=release_id,
+        actor=call.principal.actor,
+        grants=call.principal.grants,
+        environment=body.environment,
+        override_freeze=body.override_freeze,
+        reason=body.reason,
+    )
+    location = call.location(f"/{release_id}/deployments/{deployment['id']}")
+    return Reply(body=deployment, headers={"Location": location})
+
+
+@routes.post(
+    "/<uuid:release_id>/deployments/preflight",
+    role="viewer",
+    response=PreflightOut,
+)
+def preflight(call: Call, body: deployment_schemas.PreflightIn, release_id: UUID) -> dict[str, Any]:
+    """Every gate that would block a deployment now; nothing is written."""
+    return deployments.preflight(call.work, release_id=release_id, environment=body.environment)
+
+
+@routes.get("/<uuid:release_id>/deployments", role="viewer", lists=True, response=DeploymentOut)
+def release_deployments(call: Call, query: PageQuery, release_id: UUID) -> Reply:
+    """This release's deployments, newest first."""
+    deployments.ensure_release(call.work, release_id)
+    items, cursor = deployments.list_deployments(
+        call.work, release_id=release_id, limit=query.limit, cursor=query.cursor
+    )
+    return listing(call, items, cursor)
+
+
+@routes.get("/deployments", role="viewer", lists=True, response=DeploymentOut)
+def all_deployments(call: Call, query: deployment_schemas.DeploymentQuery) -> Reply:
+    """Deployments of every release, filtered."""
+    items, cursor = deployments.list_deployments(
+        call.work,
+        limit=query.limit,
+        cursor=query.cursor,
+        application=query.application,
+        environment=query.environment,
+        status=query.status,
+    )
+    return listing(call, items, cursor)
+
+
+@routes.get(
+    "/<uuid:release_id>/deployments/<uuid:deployment_id>",
+    role="viewer",
+    also_answers=(304,),
+    response=DeploymentOut,
+)
+def get_deployment(call: Call, release_id: UUID, deployment_id: UUID) -> dict[str, Any]:
+    """One deployment of this release, with its approvals."""
+    return deployments.read_deployment(call.work, release_id=release_id, deployment_id=deployment_id)
+
+
+@routes.patch(
+    "/<uuid:release_id>/deployments/<uuid:deployment_id>",
+    role="developer",
+    also_answers=(409, 412),
+    response=DeploymentOut,
+)
+def report_status(
+    call: Call, body: deployment_schemas.StatusIn, release_id: UUID, deployment_id: UUID
+) -> dict[str, Any]:
+    """A pipeline's progress report: only forward moves."""
+    return deployments.report_status(
+        call.work,
+        release_id=release_id,
+        deployment_id=deployment_id,
+        actor=call.principal.actor,
+        grants=call.principal.grants,
+        if_match=if_match(call.request),
+        status=body.status,
+        log_url=body.log_url,
+        message=body.message,
+    )
+
+
+@routes.post(
+    "/<uuid:release_id>/deployments/<uuid:deployment_id>/approvals",
+    role="release_manager",
+    status=201,
+    also_answers=(409,),
+    response=DecisionOut,
+)
+def decide(call: Call, body: deployment_schemas.ApprovalIn, release_id: UUID, deployment_id: UUID) -> dict[str, Any]:
+    """Approve or reject a deployment waiting for approval."""
+    return approvals.decide(
+        call.work,
+        release_id=release_id,
+        deployment_id=deployment_id,
+        actor=call.principal.actor,
+        grants=call.principal.grants,
+        teams=call.principal.teams,
+        decision=body.decision,
+        comment=body.comment,
+    )
+
+
+@routes.post(
+    "/rollback",
+    role="release_manager",
+    status=201,
+    also_answers=(409,),
+    response=DeploymentOut,
+    location=True,
+)
+def rollback(call: Call, body: deployment_schemas.RollbackIn) -> Reply:
+    """Redeploy the last good release before the live one (no approvals; allowed in a freeze)."""
+    deployment = rollbacks.rollback(
+        call.work,
+        actor=call.principal.actor,
+        grants=call.principal.grants,
+        application=body.application,
+        environment=body.environment,
+        reason=body.reason,
+    )
+    location = call.location(f"/{deployment['release_id']}/deployments/{deployment['id']}")
+    return Reply(body=deployment, headers={"Location": location})
+
+
+# -- freezes ----------------------------------------------------------------------------------------
+
+
+@routes.get("/freezes", role="viewer", lists=True, response=FreezeOut)
+def list_freezes(call: Call, query: deployment_schemas.FreezeQuery) -> Reply:
+    """Freeze windows, each saying whether it is active now."""
+    items, cursor = freezes.list_freezes(
+        call.work,
+        limit=query.limit,
+        cursor=query.cursor,
+        environment=query.environment,
+        application=query.application,
+        active=query.active,
+    )
+    return listing(call, items, cursor)
+
+
+@routes.post("/freezes", role="release_manager", status=201, response=FreezeOut)
+def create_freeze(call: Call, body: deployment_schemas.FreezeIn) -> dict[str, Any]:
+    """A one-off or weekly freeze window, for one environment or all."""
+    return freezes.create_freeze(
+        call.work,
+        actor=call.principal.actor,
+        grants=call.principal.grants,
+        data=body.model_dump(mode="json", exclude_none=True),
+    )
+
+
+@routes.delete("/freezes/<uuid:freeze_id>", role="release_manager", status=204)
+def delete_freeze(call: Call, freeze_id: UUID) -> None:
+    """End a freeze window."""
+    freezes.delete_freeze(call.work, freeze_id=freeze_id, actor=call.principal.actor, grants=call.principal.grants)
+
+
+# -- overview and metrics ---------------------------------------------------------------------------
+
+
+@routes.get("/overview", role="viewer", response=OverviewOut)
+def overview(call: Call, query: deployment_schemas.OverviewQuery) -> dict[str, Any]:
+    """Per environment: the live release, the one before it, and any deployment under way."""
+    return insights.overview(call.work, application=query.application)
+
+
+@routes.get("/metrics", role="viewer", response=MetricsOut)
+def metrics(call: Call, query: deployment_schemas.MetricsQuery) -> dict[str, Any]:
+    """DORA metrics over a window, with the counts behind each figure."""
+    return insights.metrics(call.work, application=query.application, environment=query.environment, days=query.days)
