@@ -163,12 +163,9 @@ def report_status(
         call.work,
         release_id=release_id,
         deployment_id=deployment_id,
-        actor=call.principal.actor,
-        grants=call.principal.grants,
+        caller=call.principal,
+        report=body,
         if_match=if_match(call.request),
-        status=body.status,
-        log_url=body.log_url,
-        message=body.message,
     )
 
 
@@ -182,14 +179,7 @@ def report_status(
 def decide(call: Call, body: deployment_schemas.ApprovalIn, release_id: UUID, deployment_id: UUID) -> dict[str, Any]:
     """Approve or reject a deployment waiting for approval."""
     return approvals.decide(
-        call.work,
-        release_id=release_id,
-        deployment_id=deployment_id,
-        actor=call.principal.actor,
-        grants=call.principal.grants,
-        teams=call.principal.teams,
-        decision=body.decision,
-        comment=body.comment,
+        call.work, release_id=release_id, deployment_id=deployment_id, caller=call.principal, approval=body
     )
 
 
@@ -203,14 +193,7 @@ def decide(call: Call, body: deployment_schemas.ApprovalIn, release_id: UUID, de
 )
 def rollback(call: Call, body: deployment_schemas.RollbackIn) -> Reply:
     """Redeploy the last good release before the live one (no approvals; allowed in a freeze)."""
-    deployment = rollbacks.rollback(
-        call.work,
-        actor=call.principal.actor,
-        grants=call.principal.grants,
-        application=body.application,
-        environment=body.environment,
-        reason=body.reason,
-    )
+    deployment = rollbacks.rollback(call.work, caller=call.principal, request=body)
     location = call.location(f"/{deployment['release_id']}/deployments/{deployment['id']}")
     return Reply(body=deployment, headers={"Location": location})
 

@@ -51,9 +51,8 @@ def _rename_field(tree: Path, model: str, old: str, new: str) -> Path:
 @pytest.mark.parametrize(
     ("model", "field", "where"),
     [
-        # A view reads the field itself.
-        ("ApprovalIn", "comment", "shared/deployments/views.py"),
-        # The view hands the model to the service, which reads it (no dict in between).
+        # Each view hands its model to the service, which reads it (no dict in between).
+        ("ApprovalIn", "comment", "shared/deployments/approvals.py"),
         ("ReleaseIn", "title", "shared/releases/service.py"),
     ],
 )
