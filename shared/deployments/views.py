@@ -5,17 +5,16 @@ from typing import Any
 from uuid import UUID
 
 from shared import etags
-from shared.deployments import approvals, environments, freezes, insights
+from shared.deployments import approvals, environments, freezes, insight_schemas, insights
 from shared.deployments import rollback as rollbacks
 from shared.deployments import schemas as deployment_schemas
 from shared.deployments import service as deployments
+from shared.deployments.insight_schemas import MetricsOut, OverviewOut
 from shared.deployments.schemas import (
     DecisionOut,
     DeploymentOut,
     EnvironmentOut,
     FreezeOut,
-    MetricsOut,
-    OverviewOut,
     PolicyOut,
     PreflightOut,
 )
@@ -236,12 +235,12 @@ def delete_freeze(call: Call, freeze_id: UUID) -> None:
 
 
 @routes.get("/overview", role="viewer", response=OverviewOut)
-def overview(call: Call, query: deployment_schemas.OverviewQuery) -> dict[str, Any]:
+def overview(call: Call, query: insight_schemas.OverviewQuery) -> dict[str, Any]:
     """Per environment: the live release, the one before it, and any deployment under way."""
     return insights.overview(call.work, application=query.application)
 
 
 @routes.get("/metrics", role="viewer", response=MetricsOut)
-def metrics(call: Call, query: deployment_schemas.MetricsQuery) -> dict[str, Any]:
+def metrics(call: Call, query: insight_schemas.MetricsQuery) -> dict[str, Any]:
     """DORA metrics over a window, with the counts behind each figure."""
     return insights.metrics(call.work, application=query.application, environment=query.environment, days=query.days)
