@@ -144,13 +144,7 @@ def update_user(
     loses_admin = current.id in admins and (new_role != "admin" or not new_active)
     if loses_admin and len(admins) == 1:
         raise Conflict("This is the last active admin; promote another admin first.", code="last_admin")
-    changes: dict[str, Any] = {}
-    if new_role != current.role:
-        changes["role"] = new_role
-    if new_active != current.is_active:
-        changes["is_active"] = new_active
-    if iap_link is not None and (iap_link != current.iap_link_pending or current.iap_subject is not None):
-        changes["iap_link"] = iap_link
+    changes = user_changes(current, role=new_role, is_active=new_active, iap_link=iap_link)
     if not changes:
         return public_user(current)
     values: dict[str, Any] = {k: v for k, v in changes.items() if k != "iap_link"} | {"updated_at": work.now}
@@ -163,24 +157,45 @@ def update_user(
     row = work.conn.execute(
         sa.update(users).where(users.c.id == current.id).values(**values).returning(*_user_columns)
     ).one()
+    _record_user_changes(work, actor=actor, current=current, changes=changes)
+    work.invalidate(USERS_NAMESPACE)
+    return public_user(row)
+
+
+def user_changes(current: Any, *, role: str, is_active: bool, iap_link: bool | None) -> dict[str, Any]:
+    """What a PATCH of a user changes: the role, the active flag and the IAP link that differ from
+    `current` (linking again an account already attached changes it: the identity is dropped)."""
+    changes: dict[str, Any] = {}
+    if role != current.role:
+        changes["role"] = role
+    if is_active != current.is_active:
+        changes["is_active"] = is_active
+    if iap_link is not None and (iap_link != current.iap_link_pending or current.iap_subject is not None):
+        changes["iap_link"] = iap_link
+    return changes
+
+
+def _user_action(field: str, value: Any) -> str:
+    """The audit action of one changed field."""
+    if field == "role":
+        return "user.role_changed"
+    if field == "is_active":
+        return "user.activated" if value else "user.deactivated"
+    return "user.iap_link_set" if value else "user.iap_link_removed"
+
+
+def _record_user_changes(work: UnitOfWork, *, actor: str, current: Any, changes: dict[str, Any]) -> None:
+    """One audit record per field changed, with its value before and after."""
     before = {k: getattr(current, k) for k in changes if k != "iap_link"} | {"iap_link": current.iap_subject}
     for field, value in changes.items():
-        if field == "iap_link":
-            action = "user.iap_link_set" if value else "user.iap_link_removed"
-        elif field == "role":
-            action = "user.role_changed"
-        else:
-            action = "user.activated" if value else "user.deactivated"
         audit.record(
             work,
             actor=actor,
-            action=action,
+            action=_user_action(field, value),
             entity_type="user",
             entity_id=current.id,
             data={"from": before[field], "to": value},
         )
-    work.invalidate(USERS_NAMESPACE)
-    return public_user(row)
 
 
 def change_password(
