@@ -8,6 +8,7 @@ from flask import Request, Response
 from werkzeug.exceptions import HTTPException
 
 from shared.auth import bindings, schemas, service, service_accounts, teams
+from shared.auth import exchange as keyless
 from shared.auth.guard import authenticate
 from shared.auth.ratelimit import get_limiter
 from shared.auth.schemas import (
@@ -298,7 +299,7 @@ def delete_service_account(call: Call, service_account_id: UUID) -> None:
 def exchange(call: Call, body: schemas.ExchangeIn) -> dict[str, Any]:
     """RFC 8693 token exchange: a trusted OIDC token (Cloud Build, GitHub Actions) for a short-lived
     access token of the one service account it speaks for."""
-    return service_accounts.exchange(
+    return keyless.exchange(
         call.work,
         settings=get_settings(),
         limiter=get_limiter(),

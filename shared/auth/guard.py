@@ -257,7 +257,7 @@ def _from_oidc_token(token: str, prefetch: Sequence[tuple[str, str]], request: R
     route that takes one, from the account EVENTS_DISPATCHER names only: checked exactly as
     `/auth/exchange` checks one, with its limit per address and its audited refusals, and good for
     this request only. Our own access tokens are HS256, so the algorithm tells them apart."""
-    from shared.auth import service_accounts
+    from shared.auth import exchange
     from shared.auth.ratelimit import get_limiter
     from shared.platform.db import unit_of_work
     from shared.web.headers import client_address
@@ -265,9 +265,7 @@ def _from_oidc_token(token: str, prefetch: Sequence[tuple[str, str]], request: R
     client = client_address(request)
     get_limiter().reserve_exchange(client=client)
     with unit_of_work() as work:
-        chosen, verified, _ = service_accounts.match_oidc_token(
-            work, settings=get_settings(), token=token, client=client
-        )
+        chosen, verified, _ = exchange.match_oidc_token(work, settings=get_settings(), token=token, client=client)
     if chosen.name != get_settings().events_dispatcher:
         raise _oidc_bearer_refused()
     claims = {"sub": f"{tokens.SERVICE_ACCOUNT_SUB}{chosen.id}", "ver": chosen.auth_version}
