@@ -210,7 +210,7 @@ def change_password(
     """Replace the password after checking the current one; every session and API token of the user ends.
 
     API tokens end too: anyone who had the old password could have made one, and a password change
-    must lock them out (README, "Password change").
+    must lock them out (docs/security.md, "Password change").
     """
     limiter.reserve_password_change(user_id=str(user_id), client=client)
     row = work.conn.execute(sa.select(users).where(users.c.id == user_id).with_for_update()).first()
