@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from shared import etags
 from shared.applications import service as applications
+from shared.applications.rules import path_followed
 from shared.applications.schemas import ApplicationIn, ApplicationOut, ApplicationPatch
 from shared.auth import roles
 from shared.auth.principal import Principal
@@ -184,10 +185,11 @@ def _applications_shown(work: UnitOfWork, rows: list[Any]) -> list[dict[str, Any
     """Applications as the API shows them, each with its own path or the default one (three queries at most)."""
     own = applications.own_paths(work.conn, [r.name for r in rows])
     default = environments.default_path(work.conn) if any(not p for p in own.values()) else []
-    return [
-        public_application(r, path=applications.stage_dicts(own[r.name] or default), default_path=not own[r.name])
-        for r in rows
-    ]
+    shown = []
+    for row in rows:
+        path, is_default = path_followed(own[row.name], default)
+        shown.append(public_application(row, path=applications.stage_dicts(path), default_path=is_default))
+    return shown
 
 
 def list_applications(work: UnitOfWork, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:

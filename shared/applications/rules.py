@@ -147,3 +147,9 @@ def check_policies(path: Sequence[Stage], policies: Mapping[str, Policy]) -> Non
             code="below_environment_policy",
             errors=errors,
         )
+
+
+def path_followed(own: Sequence[Stage], default: Sequence[Stage]) -> tuple[list[Stage], bool]:
+    """The path an application's gates follow: its own when it has one, else the default path (the
+    environments catalogue); and whether that is the default."""
+    return (list(own), False) if own else (list(default), True)

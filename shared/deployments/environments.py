@@ -68,7 +68,8 @@ def default_path(conn: sa.Connection) -> list[paths.Stage]:
 
 def promotion_path(conn: sa.Connection, application: str) -> list[paths.Stage]:
     """The path the gates follow for `application`: its own, else the default one."""
-    return applications.own_path(conn, application) or default_path(conn)
+    own = applications.own_path(conn, application)
+    return paths.path_followed(own, default_path(conn) if not own else [])[0]
 
 
 def put_environment(

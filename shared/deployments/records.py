@@ -87,13 +87,9 @@ def insert_deployment(
     }
 
     # The partial unique index decides races: of two concurrent requests, one inserts.
-    def _taken() -> Exception:
-        blocker = rules.Blocker(
-            "deployment_in_progress", f"Another deployment of {release.application} to {environment} is under way."
-        )
-        return gates.gates_failed([blocker])
-
-    with savepoint(work.conn, taken=_taken):
+    with savepoint(
+        work.conn, taken=lambda: gates.gates_failed([rules.deployment_in_progress(release.application, environment)])
+    ):
         return work.conn.execute(sa.insert(deployments).values(**values).returning(deployments)).one()
 
 

@@ -177,12 +177,15 @@ def blockers(facts: GateFacts, now: datetime) -> list[Blocker]:
     if covering and not facts.override_freeze:
         found.append(_frozen(facts.environment, covering))
     if facts.active_deployment:
-        found.append(
-            Blocker(
-                "deployment_in_progress", f"Another deployment of this application to {facts.environment} is under way."
-            )
-        )
+        found.append(deployment_in_progress(facts.application, facts.environment))
     return found
+
+
+def deployment_in_progress(application: str | None, environment: str) -> Blocker:
+    """One deployment at a time per application and environment: the gate, and the answer when a
+    concurrent request won the race for the slot."""
+    what = application or "this application"
+    return Blocker("deployment_in_progress", f"Another deployment of {what} to {environment} is under way.")
 
 
 def _not_ready(release_status: str) -> Blocker:
