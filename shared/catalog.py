@@ -21,6 +21,7 @@ from shared import etags
 from shared.applications import service as applications
 from shared.applications.schemas import ApplicationIn, ApplicationOut, ApplicationPatch
 from shared.auth import roles
+from shared.auth.principal import Principal
 from shared.deployments import environments, queries
 from shared.deployments.schemas import DeploymentSummaryOut
 from shared.deployments.service import end_with_release
@@ -30,7 +31,8 @@ from shared.platform.db import UnitOfWork
 from shared.platform.namespaces import RELEASE_LISTS_NAMESPACE, release_namespace
 from shared.releases import rules
 from shared.releases import service as releases
-from shared.releases.schemas import ReleaseOut
+from shared.releases.rules import StatusAction
+from shared.releases.schemas import ReleaseIn, ReleaseOut, ReleasePatch
 
 release_events = releases.release_events
 # An application as the API shows it, given the path its gates follow.
@@ -99,25 +101,23 @@ def list_releases(
     return dict(work.cache.fetch(RELEASE_LISTS_NAMESPACE, key, load))
 
 
-def create_release(
-    work: UnitOfWork, *, actor: str, grants: Iterable[roles.Grant], data: dict[str, Any]
-) -> dict[str, Any]:
+def create_release(work: UnitOfWork, *, caller: Principal, release: ReleaseIn) -> dict[str, Any]:
     """A new draft (or ready) release, by a developer of its application; 409 `duplicate_version` when
     the version exists. The first release of an unknown application registers it on the default path,
     which only an organisation-wide developer may do (403 `forbidden`)."""
-    application = data["application"]
+    application = release.application
     registered = False
     if applications.exists(work.conn, application):
-        roles.require(grants, "developer", application=application)
+        roles.require(caller.grants, "developer", application=application)
     else:
-        if not roles.at_least(roles.role_on(grants) or "viewer", "developer"):
+        if not roles.at_least(roles.role_on(caller.grants) or "viewer", "developer"):
             raise Forbidden(
                 f"There is no application {application!r}; registering one with its first release needs "
                 "an organisation-wide developer role (or ask an admin to register it).",
                 code="forbidden",
             )
         registered = applications.register(work, name=application)
-    row = releases.create_release(work, actor=actor, data=data, registered_application=registered)
+    row = releases.create_release(work, actor=caller.actor, release=release, registered_application=registered)
     return releases.public_release(row) | {"deployments": {}}
 
 
@@ -125,16 +125,15 @@ def update_release(
     work: UnitOfWork,
     *,
     release_id: uuid.UUID,
-    actor: str,
-    grants: Iterable[roles.Grant],
-    changes: dict[str, Any],
+    caller: Principal,
+    patch: ReleasePatch,
     if_match: Callable[[str], bool] | None = None,
 ) -> dict[str, Any]:
     """Edit a draft's content (a developer of its application)."""
     row = releases.load_release(work.conn, release_id, lock="update")
-    roles.require(grants, "developer", application=row.application)
+    roles.require(caller.grants, "developer", application=row.application)
     _check_precondition(work, row, if_match)
-    row = releases.edit_release(work, row=row, actor=actor, changes=changes)
+    row = releases.edit_release(work, row=row, actor=caller.actor, patch=patch)
     return _representation(work, row)
 
 
@@ -142,24 +141,22 @@ def delete_release(
     work: UnitOfWork,
     *,
     release_id: uuid.UUID,
-    actor: str,
-    grants: Iterable[roles.Grant],
+    caller: Principal,
     if_match: Callable[[str], bool] | None = None,
 ) -> None:
     """Delete a draft (a developer of its application)."""
     row = releases.load_release(work.conn, release_id, lock="update")
-    roles.require(grants, "developer", application=row.application)
+    roles.require(caller.grants, "developer", application=row.application)
     _check_precondition(work, row, if_match)
-    releases.delete_release(work, row=row, actor=actor)
+    releases.delete_release(work, row=row, actor=caller.actor)
 
 
 def change_status(
     work: UnitOfWork,
     *,
     release_id: uuid.UUID,
-    actor: str,
-    grants: Iterable[roles.Grant],
-    action: str,
+    caller: Principal,
+    action: StatusAction,
     reason: str | None = None,
     if_match: Callable[[str], bool] | None = None,
 ) -> dict[str, Any]:
@@ -169,9 +166,10 @@ def change_status(
     The row is held FOR UPDATE, which waits for deployment requests (FOR SHARE) and holds them off:
     cancel and deploy happen in one order, and the cancel ends the deployments not yet started."""
     row = releases.load_release(work.conn, release_id, lock="update")
-    roles.require(grants, "developer", application=row.application)
+    roles.require(caller.grants, "developer", application=row.application)
     _check_precondition(work, row, if_match)
     row = releases.set_status(work, row=row, action=action, reason=reason)
+    actor = caller.actor
     data: dict[str, Any] = {"reason": reason}
     if row.status == rules.CANCELLED:
         data |= end_with_release(work, release_id=release_id, actor=actor, reason=reason)

@@ -194,14 +194,8 @@ def verify(
     how many old plain SHA-256 events lead the chain; `checkpoints`, how many were read and compared;
     `ignored_checkpoints`, lines read whose MAC did not verify; `anchor`; `last_checkpoint`.
     """
-    recorded: dict[int, str] = {}
-    conflicting: set[int] = set()
-    read: set[Checkpoint] = set()
-    for checkpoint in [*([anchor] if anchor is not None else []), *checkpoints]:
-        if recorded.setdefault(checkpoint.seq, checkpoint.hash) != checkpoint.hash:
-            conflicting.add(checkpoint.seq)
-        if checkpoint is not anchor:
-            read.add(checkpoint)
+    checkpoints = list(checkpoints)
+    recorded, conflicting = _recorded([*([anchor] if anchor is not None else []), *checkpoints])
     newest = max(recorded, default=None)
     answer: dict[str, Any] = {
         "ok": True,
@@ -210,31 +204,44 @@ def verify(
         "problem": None,
         "detail": None,
         "unkeyed": 0,
-        "checkpoints": len(read),
+        "checkpoints": len({c for c in checkpoints if c is not anchor}),
         "ignored_checkpoints": ignored_checkpoints,
         "anchor": {"seq": anchor.seq, "hash": anchor.hash} if anchor is not None else None,
         "last_checkpoint": {"seq": newest, "hash": recorded[newest]} if newest is not None else None,
     }
+    return _walk(conn, key, recorded, conflicting, answer)
+
+
+def _recorded(checkpoints: Iterable[Checkpoint]) -> tuple[dict[int, str], set[int]]:
+    """The hash recorded for each seq, and the seqs that two checkpoints record differently."""
+    recorded: dict[int, str] = {}
+    conflicting: set[int] = set()
+    for checkpoint in checkpoints:
+        if recorded.setdefault(checkpoint.seq, checkpoint.hash) != checkpoint.hash:
+            conflicting.add(checkpoint.seq)
+    return recorded, conflicting
+
+
+def _walk(
+    conn: sa.Connection, key: bytes, recorded: dict[int, str], conflicting: set[int], answer: dict[str, Any]
+) -> dict[str, Any]:
+    """Read the chain in seq order, each event against the one before it, its hash and the
+    checkpoints recorded for it; `answer` with the first problem found, if any."""
 
     def bad(problem: str, detail: str, row: Any = None) -> dict[str, Any]:
         return answer | {"ok": False, "problem": problem, "detail": detail, "first_bad": row.id if row else None}
 
-    expected_prev = GENESIS_HASH
-    keyed_seen = False
-    head_seq = 0
+    expected_prev, keyed_seen, head_seq = GENESIS_HASH, False, 0
     pending = deque(sorted(recorded))  # checkpoints not yet matched to an event, lowest first
     for row in iterate(conn, sa.select(audit_events).order_by(audit_events.c.seq)):
         answer["checked"] += 1
         if row.prev_hash != expected_prev:
             return bad("link_broken", f"event {row.seq} does not follow the event before it", row)
-        if row.hash_version == KEYED:
-            keyed_seen = True
-            expected = chain_hash(row.prev_hash, row._asdict(), key=key)
-        elif keyed_seen:
+        if row.hash_version != KEYED and keyed_seen:
             return bad("unkeyed_after_keyed", f"event {row.seq} is unkeyed after keyed events", row)
-        else:
-            answer["unkeyed"] += 1
-            expected = chain_hash(row.prev_hash, row._asdict(), key=None)
+        keyed_seen = row.hash_version == KEYED
+        answer["unkeyed"] += 0 if keyed_seen else 1
+        expected = chain_hash(row.prev_hash, row._asdict(), key=key if keyed_seen else None)
         if not hmac.compare_digest(expected, row.hash):
             return bad("hash_mismatch", f"event {row.seq} does not match its hash", row)
         if pending and pending[0] < row.seq:
@@ -243,9 +250,9 @@ def verify(
             if row.seq in conflicting or recorded[row.seq] != row.hash:
                 return bad("checkpoint_mismatch", f"event {row.seq} differs from its checkpoint", row)
             pending.popleft()
-        expected_prev = row.hash
-        head_seq = row.seq
+        expected_prev, head_seq = row.hash, row.seq
     if pending:
+        newest = max(recorded)
         return bad("events_removed", f"events after seq {head_seq} were removed (a checkpoint records seq {newest})")
     return answer
 

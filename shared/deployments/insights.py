@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from shared.deployments import rules
-from shared.deployments.schemas import OverviewEntryOut
+from shared.deployments.insight_schemas import OverviewEntryOut
 from shared.deployments.tables import deployments, environments
 from shared.models import Shape
 from shared.platform.db import UnitOfWork

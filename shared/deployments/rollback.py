@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
 
 from shared.audit import service as audit
 from shared.auth import roles
+from shared.auth.principal import Principal
 from shared.deployments import rules
 from shared.deployments.gates import environment_row
 from shared.deployments.records import insert_deployment, public_deployment
+from shared.deployments.schemas import RollbackIn
 from shared.deployments.tables import deployments
 from shared.errors import Conflict
 from shared.platform.db import UnitOfWork
@@ -19,37 +20,13 @@ from shared.releases.service import changed, load_release
 from shared.releases.tables import releases
 
 
-def rollback(
-    work: UnitOfWork, *, application: str, environment: str, actor: str, grants: Iterable[roles.Grant], reason: str
-) -> dict[str, Any]:
+def rollback(work: UnitOfWork, *, caller: Principal, request: RollbackIn) -> dict[str, Any]:
     """Redeploy the last release that succeeded here before the live one (no approvals, freezes allowed),
     by a release manager of the application there."""
+    application, environment = request.application, request.environment
     environment_row(work.conn, environment)
-    roles.require(grants, "release_manager", application=application, environment=environment)
-    history = [
-        rules.PastDeployment(
-            id=r.id, release_id=r.release_id, release_status=r.release_status, finished_at=r.finished_at
-        )
-        for r in work.conn.execute(
-            sa.select(
-                deployments.c.id,
-                deployments.c.release_id,
-                deployments.c.finished_at,
-                releases.c.status.label("release_status"),
-            )
-            .join(releases, releases.c.id == deployments.c.release_id)
-            .where(
-                deployments.c.application == application,
-                deployments.c.environment == environment,
-                deployments.c.status == "succeeded",
-            )
-            .order_by(deployments.c.finished_at.desc())
-            .limit(200)
-            # FOR SHARE on the releases: one being cancelled now is seen cancelled, never picked.
-            .with_for_update(read=True, of=releases)
-        )
-    ]
-    chosen = rules.rollback_target(history)
+    roles.require(caller.grants, "release_manager", application=application, environment=environment)
+    chosen = rules.rollback_target(_history(work.conn, application, environment))
     if chosen is None:
         raise Conflict(
             f"{application} has no earlier good release in {environment} to roll back to.", code="no_rollback_target"
@@ -62,13 +39,13 @@ def rollback(
         environment=environment,
         kind="rollback",
         status="queued",
-        actor=actor,
-        reason=reason,
+        actor=caller.actor,
+        reason=request.reason,
         replaces_id=live.id,
     )
     audit.record(
         work,
-        actor=actor,
+        actor=caller.actor,
         action="deployment.rollback_requested",
         entity_type="deployment",
         entity_id=row.id,
@@ -77,8 +54,36 @@ def rollback(
             "environment": environment,
             "to_release": str(release.id),
             "replaces": str(live.id),
-            "reason": reason,
+            "reason": request.reason,
         },
     )
     changed(work, release.id, live.release_id)
     return public_deployment(row, approvals=[])
+
+
+def _history(conn: sa.Connection, application: str, environment: str) -> list[rules.PastDeployment]:
+    """The application's succeeded deployments in the environment, newest first (the last 200)."""
+    query = (
+        sa.select(
+            deployments.c.id,
+            deployments.c.release_id,
+            deployments.c.finished_at,
+            releases.c.status.label("release_status"),
+        )
+        .join(releases, releases.c.id == deployments.c.release_id)
+        .where(
+            deployments.c.application == application,
+            deployments.c.environment == environment,
+            deployments.c.status == "succeeded",
+        )
+        .order_by(deployments.c.finished_at.desc())
+        .limit(200)
+        # FOR SHARE on the releases: one being cancelled now is seen cancelled, never picked.
+        .with_for_update(read=True, of=releases)
+    )
+    return [
+        rules.PastDeployment(
+            id=r.id, release_id=r.release_id, release_status=r.release_status, finished_at=r.finished_at
+        )
+        for r in conn.execute(query)
+    ]

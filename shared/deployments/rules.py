@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any, Literal, get_args
@@ -271,6 +271,19 @@ def status_after_decision(*, current: str, decision: str, approvals: int, requir
     if decision == "reject":
         return "rejected"
     return "queued" if approvals >= required else current
+
+
+def require_approver_teams(
+    teams: Sequence[str], member_of: Iterable[str], *, application: str, environment: str
+) -> None:
+    """An approver is a member of every approver team the stage and the policy name (403 `not_an_approver`)."""
+    missing = [team for team in teams if team not in set(member_of)]
+    if missing:
+        raise Forbidden(
+            f"Approvals of {application} in {environment} are for members of the team "
+            f"{' and of the team '.join(teams)}; you are not in {', '.join(missing)}.",
+            code="not_an_approver",
+        )
 
 
 def require_four_eyes(actor: str, *, authors: set[str], requested_by: str) -> None:

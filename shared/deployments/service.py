@@ -14,11 +14,13 @@ import sqlalchemy as sa
 from shared import etags
 from shared.audit import service as audit
 from shared.auth import roles
+from shared.auth.principal import Principal
 from shared.deployments import rules
 from shared.deployments.gates import check_move, environment_row, gate_facts, gates_failed
 from shared.deployments.gates import preflight as preflight
 from shared.deployments.records import get_deployment, insert_deployment, public_deployment, with_decisions
 from shared.deployments.records import list_deployments as list_deployments
+from shared.deployments.schemas import StatusIn
 from shared.deployments.tables import deployments
 from shared.errors import Forbidden
 from shared.platform.db import UnitOfWork
@@ -107,64 +109,65 @@ def report_status(
     *,
     release_id: uuid.UUID,
     deployment_id: uuid.UUID,
-    status: str,
-    actor: str,
-    grants: Iterable[roles.Grant],
-    log_url: str | None = None,
-    message: str | None = None,
+    caller: Principal,
+    report: StatusIn,
     if_match: Callable[[str], bool] | None = None,
 ) -> dict[str, Any]:
     """A pipeline's progress report, by a developer of the application there; timestamps are the
     server's. `queued → in_progress` re-checks the gates."""
     release = load_release(work.conn, release_id, lock="share")
     row = get_deployment(work, release_id=release_id, deployment_id=deployment_id, lock=True)
-    roles.require(grants, "developer", application=release.application, environment=row.environment)
+    roles.require(caller.grants, "developer", application=release.application, environment=row.environment)
     if if_match is not None:
         etags.check(with_decisions(work.conn, [row])[0], if_match)
     previous = row.status
-    new_status = rules.next_status(previous, status)
+    new_status = rules.next_status(previous, report.status)
     check_move(work, deployment=row, release=release, to_status=new_status)
     values: dict[str, Any] = {"status": new_status, "updated_at": work.now}
     if new_status == "in_progress":
         values["started_at"] = work.now
     if new_status in rules.FINISHED:
         values["finished_at"] = work.now
-    if log_url is not None:
-        values["log_url"] = log_url
-    if message is not None:
-        values["message"] = message
+    values |= report.model_dump(include={"log_url", "message"}, exclude_none=True)
     row = work.conn.execute(
         sa.update(deployments).where(deployments.c.id == row.id).values(**values).returning(deployments)
     ).one()
-    touched = [row.release_id]
-    replaced_id = rules.replaced_by_success(kind=row.kind, status=new_status, replaces_id=row.replaces_id)
-    if replaced_id is not None:
-        replaced = work.conn.execute(
-            sa.update(deployments)
-            .where(deployments.c.id == replaced_id, deployments.c.status == "succeeded")
-            .values(status="rolled_back", updated_at=work.now)
-            .returning(deployments.c.id, deployments.c.release_id)
-        ).first()
-        if replaced is not None:
-            touched.append(replaced.release_id)
-            audit.record(
-                work,
-                actor=actor,
-                action="deployment.rolled_back",
-                entity_type="deployment",
-                entity_id=replaced.id,
-                data={"by": str(row.id)},
-            )
+    touched = [row.release_id, *_replaced_by(work, row, new_status, actor=caller.actor)]
     audit.record(
         work,
-        actor=actor,
+        actor=caller.actor,
         action="deployment.status_changed",
         entity_type="deployment",
         entity_id=row.id,
-        data={"from": previous, "to": new_status, "message": message},
+        data={"from": previous, "to": new_status, "message": report.message},
     )
     changed(work, *touched)
     return with_decisions(work.conn, [row])[0]
+
+
+def _replaced_by(work: UnitOfWork, row: Any, new_status: str, *, actor: str) -> list[Any]:
+    """A rollback that succeeded marks the deployment it replaced `rolled_back` (audited); the release
+    ids whose summaries that changes."""
+    replaced_id = rules.replaced_by_success(kind=row.kind, status=new_status, replaces_id=row.replaces_id)
+    if replaced_id is None:
+        return []
+    replaced = work.conn.execute(
+        sa.update(deployments)
+        .where(deployments.c.id == replaced_id, deployments.c.status == "succeeded")
+        .values(status="rolled_back", updated_at=work.now)
+        .returning(deployments.c.id, deployments.c.release_id)
+    ).first()
+    if replaced is None:
+        return []
+    audit.record(
+        work,
+        actor=actor,
+        action="deployment.rolled_back",
+        entity_type="deployment",
+        entity_id=replaced.id,
+        data={"by": str(row.id)},
+    )
+    return [replaced.release_id]
 
 
 def end_with_release(work: UnitOfWork, *, release_id: Any, actor: str, reason: str | None) -> dict[str, list[str]]:

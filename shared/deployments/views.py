@@ -5,17 +5,16 @@ from typing import Any
 from uuid import UUID
 
 from shared import etags
-from shared.deployments import approvals, environments, freezes, insights
+from shared.deployments import approvals, environments, freezes, insight_schemas, insights
 from shared.deployments import rollback as rollbacks
 from shared.deployments import schemas as deployment_schemas
 from shared.deployments import service as deployments
+from shared.deployments.insight_schemas import MetricsOut, OverviewOut
 from shared.deployments.schemas import (
     DecisionOut,
     DeploymentOut,
     EnvironmentOut,
     FreezeOut,
-    MetricsOut,
-    OverviewOut,
     PolicyOut,
     PreflightOut,
 )
@@ -163,12 +162,9 @@ def report_status(
         call.work,
         release_id=release_id,
         deployment_id=deployment_id,
-        actor=call.principal.actor,
-        grants=call.principal.grants,
+        caller=call.principal,
+        report=body,
         if_match=if_match(call.request),
-        status=body.status,
-        log_url=body.log_url,
-        message=body.message,
     )
 
 
@@ -182,14 +178,7 @@ def report_status(
 def decide(call: Call, body: deployment_schemas.ApprovalIn, release_id: UUID, deployment_id: UUID) -> dict[str, Any]:
     """Approve or reject a deployment waiting for approval."""
     return approvals.decide(
-        call.work,
-        release_id=release_id,
-        deployment_id=deployment_id,
-        actor=call.principal.actor,
-        grants=call.principal.grants,
-        teams=call.principal.teams,
-        decision=body.decision,
-        comment=body.comment,
+        call.work, release_id=release_id, deployment_id=deployment_id, caller=call.principal, approval=body
     )
 
 
@@ -203,14 +192,7 @@ def decide(call: Call, body: deployment_schemas.ApprovalIn, release_id: UUID, de
 )
 def rollback(call: Call, body: deployment_schemas.RollbackIn) -> Reply:
     """Redeploy the last good release before the live one (no approvals; allowed in a freeze)."""
-    deployment = rollbacks.rollback(
-        call.work,
-        actor=call.principal.actor,
-        grants=call.principal.grants,
-        application=body.application,
-        environment=body.environment,
-        reason=body.reason,
-    )
+    deployment = rollbacks.rollback(call.work, caller=call.principal, request=body)
     location = call.location(f"/{deployment['release_id']}/deployments/{deployment['id']}")
     return Reply(body=deployment, headers={"Location": location})
 
@@ -253,12 +235,12 @@ def delete_freeze(call: Call, freeze_id: UUID) -> None:
 
 
 @routes.get("/overview", role="viewer", response=OverviewOut)
-def overview(call: Call, query: deployment_schemas.OverviewQuery) -> dict[str, Any]:
+def overview(call: Call, query: insight_schemas.OverviewQuery) -> dict[str, Any]:
     """Per environment: the live release, the one before it, and any deployment under way."""
     return insights.overview(call.work, application=query.application)
 
 
 @routes.get("/metrics", role="viewer", response=MetricsOut)
-def metrics(call: Call, query: deployment_schemas.MetricsQuery) -> dict[str, Any]:
+def metrics(call: Call, query: insight_schemas.MetricsQuery) -> dict[str, Any]:
     """DORA metrics over a window, with the counts behind each figure."""
     return insights.metrics(call.work, application=query.application, environment=query.environment, days=query.days)

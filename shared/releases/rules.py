@@ -69,7 +69,11 @@ _TRANSITIONS: dict[tuple[str, str], Status] = {
 }
 
 
-def transition(status: str, action: str) -> str:
+# What a developer may do to a release's status: finalize (draft → ready) or cancel.
+StatusAction = Literal["finalize", "cancel"]
+
+
+def transition(status: str, action: StatusAction) -> str:
     """The status after `action`, or 409 `invalid_transition`."""
     try:
         return _TRANSITIONS[(action, status)]

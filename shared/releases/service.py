@@ -20,10 +20,10 @@ from shared.pagination import Id, Keyset, Timestamp, decode_cursor, keyset_page
 from shared.platform.db import UnitOfWork, savepoint
 from shared.platform.namespaces import RELEASE_LISTS_NAMESPACE, release_namespace
 from shared.releases import rules
-from shared.releases.schemas import ReleaseOut
+from shared.releases.schemas import ReleaseIn, ReleaseOut, ReleasePatch
 from shared.releases.tables import releases
 
-_STATUS_ACTIONS = {"finalize": "release.finalized", "cancel": "release.cancelled"}
+_STATUS_ACTIONS: dict[rules.StatusAction, str] = {"finalize": "release.finalized", "cancel": "release.cancelled"}
 
 _columns = [c for c in releases.c if c.name not in ("search", "version_key")]
 # The `-version` order's cursor holds a `rules.version_sort_key`.
@@ -148,27 +148,25 @@ def release_events(
 # -- writing ----------------------------------------------------------------------------------
 
 
-def create_release(work: UnitOfWork, *, actor: str, data: dict[str, Any], registered_application: bool = False) -> Any:
+def create_release(work: UnitOfWork, *, actor: str, release: ReleaseIn, registered_application: bool = False) -> Any:
     """A new draft (or ready) release's row; 409 `duplicate_version` when the version exists.
     `registered_application`: this first release registered its application (its event says so)."""
     release_id = uuid.uuid4()
     values = {
         "id": release_id,
-        "application": data["application"],
-        "version": data["version"],
-        "version_key": rules.version_sort_key(data["version"]),
-        "title": data["title"],
-        "notes": data.get("notes") or "",
-        "source": data.get("source"),
-        "artifacts": data.get("artifacts") or [],
-        "status": data.get("status") or rules.DRAFT,
+        "application": release.application,
+        "version": release.version,
+        "version_key": rules.version_sort_key(release.version),
+        "title": release.title,
+        "notes": release.notes,
+        "status": release.status,
         "created_by": uuid.UUID(actor),
         "created_at": work.now,
         "updated_at": work.now,
-    }
+    } | release.model_dump(mode="json", include={"source", "artifacts"})
     with savepoint(
         work.conn,
-        taken=lambda: Conflict(f"{data['application']} {data['version']} exists already.", code="duplicate_version"),
+        taken=lambda: Conflict(f"{release.application} {release.version} exists already.", code="duplicate_version"),
     ):
         row = work.conn.execute(sa.insert(releases).values(**values).returning(*_columns)).one()
     _record(
@@ -183,9 +181,10 @@ def create_release(work: UnitOfWork, *, actor: str, data: dict[str, Any], regist
     return row
 
 
-def edit_release(work: UnitOfWork, *, row: Any, actor: str, changes: dict[str, Any]) -> Any:
-    """Edit a draft's content (`row` held FOR UPDATE); the row as it is now."""
+def edit_release(work: UnitOfWork, *, row: Any, actor: str, patch: ReleasePatch) -> Any:
+    """Edit a draft's content (`row` held FOR UPDATE) with the fields the patch sent; the row as it is now."""
     rules.require_draft(row.status, "edited")
+    changes = patch.model_dump(mode="json", include=patch.model_fields_set)
     if not changes:
         return row
     row = work.conn.execute(
@@ -204,7 +203,7 @@ def delete_release(work: UnitOfWork, *, row: Any, actor: str) -> None:
     changed(work, row.id)
 
 
-def set_status(work: UnitOfWork, *, row: Any, action: str, reason: str | None) -> Any:
+def set_status(work: UnitOfWork, *, row: Any, action: rules.StatusAction, reason: str | None) -> Any:
     """Finalize (draft → ready) or cancel (draft or ready → cancelled, with a reason) the release
     (`row` held FOR UPDATE); the row as it is now. The caller records it, with `status_recorded`,
     once whatever the change ends with it is done."""
@@ -218,7 +217,9 @@ def set_status(work: UnitOfWork, *, row: Any, action: str, reason: str | None) -
     return row
 
 
-def status_recorded(work: UnitOfWork, *, row: Any, actor: str, action: str, data: dict[str, Any]) -> None:
+def status_recorded(
+    work: UnitOfWork, *, row: Any, actor: str, action: rules.StatusAction, data: dict[str, Any]
+) -> None:
     """Audit a status change made by `set_status` (with `data`) and refresh what is cached about it."""
     _record(work, actor, _STATUS_ACTIONS[action], row.id, {"status": row.status, **data})
     changed(work, row.id)

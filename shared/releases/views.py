@@ -25,9 +25,7 @@ routes = RouteTable()
 )
 def create_release(call: Call, body: schemas.ReleaseIn) -> Reply:
     """Record a release (a draft, or `ready` when the body says so)."""
-    release = service.create_release(
-        call.work, actor=call.principal.actor, grants=call.principal.grants, data=body.model_dump(mode="json")
-    )
+    release = service.create_release(call.work, caller=call.principal, release=body)
     return Reply(body=release, headers={"Location": call.location(f"/{release['id']}")})
 
 
@@ -62,42 +60,27 @@ def get_release(call: Call, release_id: UUID) -> dict[str, Any]:
 @routes.patch("/<uuid:release_id>", role="developer", also_answers=(409, 412), response=ReleaseDetailOut)
 def update_release(call: Call, body: schemas.ReleasePatch, release_id: UUID) -> dict[str, Any]:
     """Edit a draft (honours If-Match)."""
-    changes = body.model_dump(mode="json", exclude_unset=True)
-    release = service.update_release(
-        call.work,
-        release_id=release_id,
-        actor=call.principal.actor,
-        grants=call.principal.grants,
-        changes=changes,
-        if_match=if_match(call.request),
+    return service.update_release(
+        call.work, release_id=release_id, caller=call.principal, patch=body, if_match=if_match(call.request)
     )
-    return release
 
 
 @routes.delete("/<uuid:release_id>", role="developer", status=204, also_answers=(409, 412))
 def delete_release(call: Call, release_id: UUID) -> None:
     """Delete a draft (honours If-Match)."""
-    service.delete_release(
-        call.work,
-        release_id=release_id,
-        actor=call.principal.actor,
-        grants=call.principal.grants,
-        if_match=if_match(call.request),
-    )
+    service.delete_release(call.work, release_id=release_id, caller=call.principal, if_match=if_match(call.request))
 
 
 @routes.post("/<uuid:release_id>/finalize", role="developer", also_answers=(409, 412), response=ReleaseDetailOut)
 def finalize_release(call: Call, release_id: UUID) -> dict[str, Any]:
     """Freeze a draft's content: it becomes `ready`, and deployable."""
-    release = service.change_status(
+    return service.change_status(
         call.work,
         release_id=release_id,
-        actor=call.principal.actor,
-        grants=call.principal.grants,
+        caller=call.principal,
         action="finalize",
         if_match=if_match(call.request),
     )
-    return release
 
 
 @routes.post(
@@ -108,16 +91,14 @@ def finalize_release(call: Call, release_id: UUID) -> dict[str, Any]:
 )
 def cancel_release(call: Call, body: schemas.CancelIn, release_id: UUID) -> dict[str, Any]:
     """Mark a release bad: never deployable again, never a rollback target."""
-    release = service.change_status(
+    return service.change_status(
         call.work,
         release_id=release_id,
-        actor=call.principal.actor,
-        grants=call.principal.grants,
+        caller=call.principal,
         action="cancel",
         reason=body.reason,
         if_match=if_match(call.request),
     )
-    return release
 
 
 @routes.get("/<uuid:release_id>/events", role="viewer", lists=True, response=AuditEventOut)

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from standardwebhooks import Webhook
 
 from shared import catalog
+from shared.auth.principal import Principal
 from shared.auth.roles import Grant
 from shared.events import dispatch
 from shared.events.tables import deliveries, events
@@ -22,6 +23,7 @@ from shared.idempotency import idempotency_keys
 from shared.platform.clock import utcnow
 from shared.platform.db import get_engine, unit_of_work
 from shared.platform.settings import get_settings
+from shared.releases.schemas import ReleaseIn
 from tests.factories import (
     access_token,
     as_role,
@@ -210,9 +212,10 @@ def test_a_change_that_rolls_back_sends_nothing(releases, admin, private_targets
         with pytest.raises(RuntimeError), unit_of_work() as work:
             catalog.create_release(
                 work,
-                actor=str(user["id"]),
-                grants=[Grant("developer")],
-                data={"application": "shop", "version": "9.9.9", "title": "x", "status": "ready"},
+                caller=Principal(
+                    user_id=user["id"], email=user["email"], role="developer", grants=(Grant("developer"),)
+                ),
+                release=ReleaseIn(application="shop", version="9.9.9", title="x", status="ready"),
             )
             raise RuntimeError("the request failed after the change")
         answer = dispatch.run()

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
@@ -36,36 +38,40 @@ def test_the_layers_contract_holds_on_the_code(tmp_path):
     assert "2 kept, 0 broken" in result.stdout
 
 
-def test_an_upward_import_inside_a_function_breaks_the_contract(tmp_path):
+@pytest.mark.parametrize(
+    ("module", "added", "broken"),
+    [
+        # An upward import made inside a function counts.
+        (
+            "platform/clock.py",
+            "def _late():\n    from shared.releases import service  # noqa",
+            [
+                "shared.platform is not allowed to import shared.releases",
+                "shared.platform.clock -> shared.releases.service",
+            ],
+        ),
+        # Siblings of one layer may not import each other, either way.
+        (
+            "releases/rules.py",
+            "from shared.deployments import rules as _deployment_rules  # noqa",
+            ["shared.releases is not allowed to import shared.deployments"],
+        ),
+        # A concept's routes are the edge: only the functions import them.
+        (
+            "catalog.py",
+            "from shared.releases import views as _views  # noqa",
+            ["Only the functions import a concept's routes BROKEN", "shared.catalog -> shared.releases.views"],
+        ),
+    ],
+    ids=["upward-inside-a-function", "between-siblings", "importing-routes"],
+)
+def test_an_import_against_the_layers_breaks_the_contract(tmp_path, module, added, broken):
     tree = _copy_of_shared(tmp_path)
-    clock = tree / "shared" / "platform" / "clock.py"
-    clock.write_text(clock.read_text() + "\n\ndef _late():\n    from shared.releases import service  # noqa\n")
+    path = tree / "shared" / module
+    path.write_text(path.read_text() + "\n\n" + added + "\n")
 
     result = _lint_imports(tree)
 
     assert result.returncode == 1, result.stdout[-3000:]
-    assert "shared.platform is not allowed to import shared.releases" in result.stdout
-    assert "shared.platform.clock -> shared.releases.service" in result.stdout
-
-
-def test_releases_and_deployments_may_not_import_each_other_both_ways(tmp_path):
-    tree = _copy_of_shared(tmp_path)
-    rules = tree / "shared" / "releases" / "rules.py"
-    rules.write_text(rules.read_text() + "\n\nfrom shared.deployments import rules as _deployment_rules  # noqa\n")
-
-    result = _lint_imports(tree)
-
-    assert result.returncode == 1
-    assert "shared.releases is not allowed to import shared.deployments" in result.stdout
-
-
-def test_only_the_functions_may_import_a_concepts_routes(tmp_path):
-    tree = _copy_of_shared(tmp_path)
-    catalog = tree / "shared" / "catalog.py"
-    catalog.write_text(catalog.read_text() + "\n\nfrom shared.releases import views as _views  # noqa\n")
-
-    result = _lint_imports(tree)
-
-    assert result.returncode == 1
-    assert "Only the functions import a concept's routes BROKEN" in result.stdout
-    assert "shared.catalog -> shared.releases.views" in result.stdout
+    for message in broken:
+        assert message in result.stdout
