@@ -1,6 +1,6 @@
 # The two commands of the README: `make dev` serves all three functions, `make test` checks everything.
 # `make package` builds the deploy packages under dist/ (the Cloud Build pipeline runs it too).
-# `make bench` measures each function against the bare framework in one run (bench/, README "Performance").
+# `make bench` measures each function against the bare framework in one run (bench/, docs/performance.md).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -18,7 +18,7 @@ SPECTRAL_STAMP := $(TOOLS)/.spectral-$(SPECTRAL_VERSION)
 NODE := $(shell command -v node 2>/dev/null)
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: dev test lint lint-api typecheck security clean package fuzz bench
+.PHONY: dev test lint lint-api typecheck security docs clean package fuzz bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,11 +55,15 @@ lint-api: $(STAMP) $(SPECTRAL_STAMP)
 typecheck: $(STAMP)
 	MYPYPATH=cli/src $(BIN)/mypy shared functions cli/src
 
+# The documentation site (mkdocs.yml): strict, so a broken link or anchor fails.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir .site
+
 security: $(STAMP)
 	$(BIN)/bandit --quiet --recursive --severity-level medium shared functions cli/src
 
 # lint-api runs where Node is installed (`make test` says when it is skipped).
-test: lint typecheck security $(if $(NODE),lint-api) $(CHECKOV_STAMP) $(CLI_STAMP)
+test: lint typecheck security docs $(if $(NODE),lint-api) $(CHECKOV_STAMP) $(CLI_STAMP)
 	@$(if $(NODE),,echo "make test: no node here, so Spectral (make lint-api) is skipped")
 	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest $(PYTEST_ARGS)
 

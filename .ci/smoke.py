@@ -17,7 +17,7 @@ running it by hand may set SMOKE_TOKEN to an access or API token instead.) It ch
 
 A new revision or certificate can take a few minutes to serve, so the first checks are retried
 until `--wait` seconds have passed. A refused exchange fails here with a message saying how an
-admin trusts the build (README, "Migrations and the first admin against Cloud SQL").
+admin trusts the build (docs/deploy.md, "Migrations and the first admin against Cloud SQL").
 """
 
 from __future__ import annotations
@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"FAIL  smoke-test sign-in: the API does not trust this build as service account {account!r}: "
                     "an admin creates it with a trust entry for the deployer's Google identity and binds it "
-                    'developer (README, "Migrations and the first admin against Cloud SQL")',
+                    'developer (docs/deploy.md, "Migrations and the first admin against Cloud SQL")',
                     file=sys.stderr,
                 )
                 return 2

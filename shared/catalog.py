@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import pydantic_core
@@ -201,13 +201,15 @@ def get_application(work: UnitOfWork, *, name: str) -> dict[str, Any]:
     return _applications_shown(work, [applications.load(work.conn, name)])[0]
 
 
-def create_application(
-    work: UnitOfWork, *, grants: Iterable[roles.Grant], actor: str, application: ApplicationIn
-) -> dict[str, Any]:
+def create_application(work: UnitOfWork, *, caller: Principal, application: ApplicationIn) -> dict[str, Any]:
     """Register an application, on its own path or the default one (organisation-wide admins); its
     path may not go below an environment policy (422 `below_environment_policy`)."""
     row = applications.create(
-        work, grants=grants, actor=actor, application=application, policies=environments.policies(work.conn)
+        work,
+        grants=caller.grants,
+        actor=caller.actor,
+        application=application,
+        policies=environments.policies(work.conn),
     )
     return _applications_shown(work, [row])[0]
 
@@ -216,18 +218,17 @@ def update_application(
     work: UnitOfWork,
     *,
     name: str,
-    grants: Iterable[roles.Grant],
-    actor: str,
+    caller: Principal,
     patch: ApplicationPatch,
     if_match: Callable[[str], bool] | None = None,
 ) -> dict[str, Any]:
     """Change an application's names or path (`path: null`: back to the default), by an admin of it;
     never below an environment policy, which only an organisation-wide admin sets."""
     row = applications.load(work.conn, name, lock=True)
-    roles.require(grants, "admin", application=name)
+    roles.require(caller.grants, "admin", application=name)
     if if_match is not None:
         etags.check(_applications_shown(work, [row])[0], if_match)
     policies = environments.policies(work.conn)
-    return _applications_shown(work, [applications.change(work, row=row, actor=actor, patch=patch, policies=policies)])[
-        0
-    ]
+    return _applications_shown(
+        work, [applications.change(work, row=row, actor=caller.actor, patch=patch, policies=policies)]
+    )[0]

@@ -4,7 +4,7 @@
 #
 # A new or changed deny rule goes in with `preview = true`: Cloud Armor then only logs what it
 # would have denied (jsonPayload.previewSecurityPolicy in the load balancer's logs); flip it to
-# false once the logs show no false positives (README, "Cloud Armor").
+# false once the logs show no false positives (docs/deploy.md, "Cloud Armor").
 locals {
   waf_rules = {
     1000 = { rule = "sqli-v33-stable", preview = false }

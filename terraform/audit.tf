@@ -1,4 +1,4 @@
-# The audit log's anchor outside the database (README: "Audit log anchoring").
+# The audit log's anchor outside the database (docs/security.md: "Audit log anchoring").
 #
 # After every commit that appends audit events, the function that made it prints one structured
 # line to stdout, {"message": "audit checkpoint", "audit_checkpoint": {"seq", "hash"}}. This sink

@@ -1,4 +1,4 @@
-# Events (README "Events and webhooks"): every event is also published to this topic (PUBSUB_TOPIC),
+# Events (docs/events.md "Events and webhooks"): every event is also published to this topic (PUBSUB_TOPIC),
 # and Cloud Scheduler calls the dispatch endpoint every minute, which sends the webhook deliveries
 # that are due (retries, and whatever an instance could not send right after its commit).
 

@@ -120,7 +120,7 @@ resource "google_storage_bucket_iam_member" "ci" {
 # The pipeline may act as the accounts this configuration creates, and as no other: it deploys
 # the functions as their accounts, the builds as the build account, the tests as the ci one and
 # the dispatch schedule as the scheduler one (events.tf).
-# (It holds no project-wide serviceAccountUser; README, "One-time bootstrap".)
+# (It holds no project-wide serviceAccountUser; docs/deploy.md, "One-time bootstrap".)
 resource "google_service_account_iam_member" "deployer_acts_as" {
   for_each = merge(
     { for name, account in google_service_account.functions : name => account.name },

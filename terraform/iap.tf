@@ -1,6 +1,6 @@
 # Identity-Aware Proxy, opt-in (var.iap_enabled): IAP on each backend service (load_balancer.tf),
 # the API told each backend's audience (IAP_AUDIENCE, functions.tf), IAP's service agent allowed to
-# invoke the functions, and the members IAP lets through. README, "People behind Identity-Aware
+# invoke the functions, and the members IAP lets through. docs/api.md, "People behind Identity-Aware
 # Proxy", weighs it: every request must then pass IAP, so GitHub Actions' keyless sign-in cannot
 # reach the API, and Google callers need an IAP-accepted ID token.
 

@@ -44,12 +44,12 @@ output "ci_service_account" {
 }
 
 output "smoke_service_account" {
-  description = "The API's service account the smoke test signs in as, keyless: an admin creates it trusting the deployer's Google identity (README)."
+  description = "The API's service account the smoke test signs in as, keyless: an admin creates it trusting the deployer's Google identity (docs/deploy.md)."
   value       = var.smoke_service_account
 }
 
 output "scheduler" {
-  description = "Cloud Scheduler's identity: the API service account to create for it (trust: issuer https://accounts.google.com, subject = unique_id, audience, claims.email) and its name (README, events)."
+  description = "Cloud Scheduler's identity: the API service account to create for it (trust: issuer https://accounts.google.com, subject = unique_id, audience, claims.email) and its name (docs/deploy.md, events)."
   value = {
     api_service_account = var.events_dispatcher
     email               = google_service_account.scheduler.email

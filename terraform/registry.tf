@@ -28,7 +28,7 @@ resource "google_artifact_registry_repository" "functions" {
   depends_on = [google_project_service.main]
 }
 
-# Docker Hub through Google: the CI images (README, "The build images") may be pulled from here, so
+# Docker Hub through Google: the CI images (docs/deploy.md, "The build images") may be pulled from here, so
 # that no pull reaches Docker Hub or its limits. Made by the Owner's first apply; the pipeline and
 # the tests' account may read it, and nobody may write (a remote repository is filled by its cache).
 resource "google_artifact_registry_repository" "docker_hub" {

@@ -97,7 +97,7 @@ variable "dist_dir" {
 
 variable "deployer_service_account" {
   type        = string
-  description = "Email of the service account Cloud Build runs the pipeline as (README bootstrap); it runs the migrations as an IAM database user and signs the smoke test in with its own ID token (keyless)."
+  description = "Email of the service account Cloud Build runs the pipeline as (docs/deploy.md, the bootstrap); it runs the migrations as an IAM database user and signs the smoke test in with its own ID token (keyless)."
 
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z0-9-]+\\.iam\\.gserviceaccount\\.com$", var.deployer_service_account))
@@ -307,7 +307,7 @@ variable "login_rate_limit_per_minute" {
 variable "smoke_service_account" {
   type        = string
   default     = "pipeline"
-  description = "Name of the release manager's service account (POST /auth/service-accounts) the smoke test exchanges the deployer's ID token for (README, keyless sign-in)."
+  description = "Name of the release manager's service account (POST /auth/service-accounts) the smoke test exchanges the deployer's ID token for (docs/deploy.md, keyless sign-in)."
 
   validation {
     condition     = can(regex("^[a-z0-9][a-z0-9-]{0,62}$", var.smoke_service_account))
@@ -318,7 +318,7 @@ variable "smoke_service_account" {
 variable "iap_enabled" {
   type        = bool
   default     = false
-  description = "Put Identity-Aware Proxy on the load balancer's backends (people sign in with Google; README, \"People behind Identity-Aware Proxy\"). Every caller must then pass IAP, pipelines included."
+  description = "Put Identity-Aware Proxy on the load balancer's backends (people sign in with Google; docs/api.md, \"People behind Identity-Aware Proxy\"). Every caller must then pass IAP, pipelines included."
 }
 
 variable "iap_members" {
@@ -330,7 +330,7 @@ variable "iap_members" {
 variable "events_dispatcher" {
   type        = string
   default     = "scheduler"
-  description = "Name of the release manager's service account (POST /auth/service-accounts) that Cloud Scheduler's OIDC token speaks for: it may dispatch events, nothing more (README, events)."
+  description = "Name of the release manager's service account (POST /auth/service-accounts) that Cloud Scheduler's OIDC token speaks for: it may dispatch events, nothing more (docs/deploy.md, events)."
 
   validation {
     condition     = can(regex("^[a-z0-9][a-z0-9-]{0,62}$", var.events_dispatcher))

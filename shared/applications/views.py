@@ -37,8 +37,7 @@ def create_application(call: Call, body: application_schemas.ApplicationIn) -> R
     """Register an application, on its own promotion path or the default one."""
     found = service.create_application(
         call.work,
-        grants=call.principal.grants,
-        actor=call.principal.actor,
+        caller=call.principal,
         application=body,
     )
     return Reply(body=found, headers={"Location": call.location(f"/applications/{found['name']}")})
@@ -55,8 +54,7 @@ def update_application(call: Call, body: application_schemas.ApplicationPatch, n
     found = service.update_application(
         call.work,
         name=name,
-        grants=call.principal.grants,
-        actor=call.principal.actor,
+        caller=call.principal,
         patch=body,
         if_match=if_match(call.request),
     )

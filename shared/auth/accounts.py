@@ -200,7 +200,7 @@ def change_password(
     """Replace the password after checking the current one; every session and API token of the user ends.
 
     API tokens end too: anyone who had the old password could have made one, and a password change
-    must lock them out (README, "Password change").
+    must lock them out (docs/security.md, "Password change").
     """
     current_password, new_password = body.current_password, body.new_password
     limiter.reserve_password_change(user_id=str(caller.user_id), client=client)

@@ -9,7 +9,7 @@ attempts come back in any order: a late one never lowers it); when Redis is down
 there, under a lock (so racing attempts still get distinct counts), and once Redis is back it adds
 the attempts Redis never saw to Redis's count until the window ends. So an instance never admits
 more than a limit in a window, across any number of outages. The policy is written down in the
-README ("Security").
+docs/security.md ("Security").
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ class Attempts:
 
 
 class AuthLimiter:
-    """The auth function's limits; numbers from settings (README, "Sign-in limits")."""
+    """The auth function's limits; numbers from settings (docs/security.md, "Sign-in limits")."""
 
     def __init__(
         self,

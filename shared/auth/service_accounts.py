@@ -1,7 +1,7 @@
 """Service accounts: non-human principals (pipelines) that trust OIDC tokens; the exchange of such a
 token for an access token is `shared.auth.exchange`.
 
-Policy (README, "Keyless sign-in"):
+Policy (docs/keyless.md, "Keyless sign-in"):
 - Admins (organisation-wide) manage service accounts. A trust entry is checked when saved
   (`trust_entry_refusal`): an https issuer (loopback http only with OIDC_ALLOW_INSECURE_ISSUERS),
   a non-empty exact subject and audience, no reserved claim pinned.

@@ -14,6 +14,7 @@ from shared.applications import service as applications
 from shared.audit import service as audit
 from shared.auth import roles
 from shared.auth.people import describe_actor
+from shared.auth.principal import Principal
 from shared.auth.teams import known_teams
 from shared.deployments.schemas import EnvironmentOut, PolicyIn
 from shared.deployments.tables import environments
@@ -137,13 +138,13 @@ def put_policy(
     *,
     name: str,
     policy: PolicyIn,
-    actor: str,
-    grants: Iterable[roles.Grant],
+    caller: Principal,
     if_match: Callable[[str], bool] | None = None,
 ) -> dict[str, Any]:
     """Replace an environment's policy: organisation-wide admins only, since it binds every application's
     admins; 422 `unknown_team` for a team that does not exist. Audited and evented as `environment.updated`."""
-    roles.require(grants, "admin")
+    roles.require(caller.grants, "admin")
+    actor = caller.actor
     before = _load(work.conn, name, lock=True)
     if if_match is not None:
         etags.check(public_policy(before), if_match)

@@ -13,8 +13,9 @@ from shared.applications import service as applications
 from shared.audit import service as audit
 from shared.auth import roles
 from shared.auth.people import describe_actor
+from shared.auth.principal import Principal
 from shared.deployments import rules
-from shared.deployments.schemas import FreezeOut
+from shared.deployments.schemas import FreezeIn, FreezeOut
 from shared.deployments.tables import environments, freezes
 from shared.errors import FieldError, Invalid, NotFound
 from shared.events import outbox
@@ -90,34 +91,33 @@ def _require_scope(grants: Iterable[roles.Grant], application: str | None, envir
     roles.require(grants, "release_manager", application=application, environment=environment)
 
 
-def create_freeze(
-    work: UnitOfWork, *, actor: str, grants: Iterable[roles.Grant], data: dict[str, Any]
-) -> dict[str, Any]:
+def create_freeze(work: UnitOfWork, *, caller: Principal, freeze: FreezeIn) -> dict[str, Any]:
     """A one-off or weekly freeze window, for one environment or all, one application or all, by a
     release manager of what it covers."""
-    _require_scope(grants, data.get("application"), data.get("environment"))
-    if data.get("application") is not None and not applications.exists(work.conn, data["application"]):
+    _require_scope(caller.grants, freeze.application, freeze.environment)
+    if freeze.application is not None and not applications.exists(work.conn, freeze.application):
         raise Invalid(
-            f"There is no application {data['application']!r}.",
+            f"There is no application {freeze.application!r}.",
             code="unknown_application",
             errors=[FieldError("application", "unknown application")],
         )
-    if data.get("environment") is not None:
-        exists = work.conn.scalar(sa.select(environments.c.name).where(environments.c.name == data["environment"]))
+    if freeze.environment is not None:
+        exists = work.conn.scalar(sa.select(environments.c.name).where(environments.c.name == freeze.environment))
         if exists is None:
             raise Invalid(
-                f"There is no environment {data['environment']!r}.",
+                f"There is no environment {freeze.environment!r}.",
                 code="unknown_environment",
                 errors=[FieldError("environment", "unknown environment")],
             )
+    values = freeze.model_dump(mode="json", exclude_none=True)
     row = work.conn.execute(
         sa.insert(freezes)
-        .values(id=uuid.uuid4(), created_by=uuid.UUID(actor), created_at=work.now, **data)
+        .values(id=uuid.uuid4(), created_by=uuid.UUID(caller.actor), created_at=work.now, **values)
         .returning(freezes)
     ).one()
     audit.record(
         work,
-        actor=actor,
+        actor=caller.actor,
         action="freeze.created",
         entity_type="freeze",
         entity_id=row.id,
@@ -126,15 +126,15 @@ def create_freeze(
     return public_freeze(row, active=window(row).covers(work.now))
 
 
-def delete_freeze(work: UnitOfWork, *, freeze_id: uuid.UUID, actor: str, grants: Iterable[roles.Grant]) -> None:
+def delete_freeze(work: UnitOfWork, *, freeze_id: uuid.UUID, caller: Principal) -> None:
     """End a freeze window (a release manager of what it covers)."""
     row = work.conn.execute(sa.delete(freezes).where(freezes.c.id == freeze_id).returning(freezes)).first()
     if row is None:
         raise NotFound("No such freeze window.", code="freeze_not_found")
-    _require_scope(grants, row.application, row.environment)
+    _require_scope(caller.grants, row.application, row.environment)
     audit.record(
         work,
-        actor=actor,
+        actor=caller.actor,
         action="freeze.deleted",
         entity_type="freeze",
         entity_id=row.id,

@@ -20,7 +20,7 @@ from shared.deployments.gates import check_move, environment_row, gate_facts, ga
 from shared.deployments.gates import preflight as preflight
 from shared.deployments.records import get_deployment, insert_deployment, public_deployment, with_decisions
 from shared.deployments.records import list_deployments as list_deployments
-from shared.deployments.schemas import StatusIn
+from shared.deployments.schemas import DeploymentIn, StatusIn
 from shared.deployments.tables import deployments
 from shared.errors import Forbidden
 from shared.platform.db import UnitOfWork
@@ -32,16 +32,15 @@ def request_deployment(
     work: UnitOfWork,
     *,
     release_id: uuid.UUID,
-    environment: str,
-    actor: str,
-    grants: Iterable[roles.Grant],
-    override_freeze: bool = False,
-    reason: str | None = None,
+    caller: Principal,
+    request: DeploymentIn,
 ) -> dict[str, Any]:
     """Deploy a ready release to an environment once every gate passes (all checked in this transaction),
     by a developer of its application there (an override of a freeze: an admin there)."""
+    grants, actor = caller.grants, caller.actor
+    override_freeze, reason = request.override_freeze, request.reason
     release = load_release(work.conn, release_id, lock="share")  # a release can't be cancelled under us
-    target = environment_row(work.conn, environment)
+    target = environment_row(work.conn, request.environment)
     roles.require(grants, "developer", application=release.application, environment=target.name)
     facts = gate_facts(work, release=release, environment=target, override_freeze=override_freeze)
     covering = rules.active_freezes(facts.freezes, target.name, work.now, release.application)

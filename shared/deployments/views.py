@@ -70,8 +70,7 @@ def put_policy(call: Call, body: deployment_schemas.PolicyIn, name: str) -> Repl
         call.work,
         name=name,
         policy=body,
-        actor=call.principal.actor,
-        grants=call.principal.grants,
+        caller=call.principal,
         if_match=if_match(call.request),
     )
     return Reply(body=found, etag=etags.etag(found))
@@ -90,15 +89,7 @@ def put_policy(call: Call, body: deployment_schemas.PolicyIn, name: str) -> Repl
 )
 def request_deployment(call: Call, body: deployment_schemas.DeploymentIn, release_id: UUID) -> Reply:
     """Deploy a ready release to an environment; every gate is checked, every failure reported."""
-    deployment = deployments.request_deployment(
-        call.work,
-        release_id=release_id,
-        actor=call.principal.actor,
-        grants=call.principal.grants,
-        environment=body.environment,
-        override_freeze=body.override_freeze,
-        reason=body.reason,
-    )
+    deployment = deployments.request_deployment(call.work, release_id=release_id, caller=call.principal, request=body)
     location = call.location(f"/{release_id}/deployments/{deployment['id']}")
     return Reply(body=deployment, headers={"Location": location})
 
@@ -217,18 +208,13 @@ def list_freezes(call: Call, query: deployment_schemas.FreezeQuery) -> Reply:
 @routes.post("/freezes", role="release_manager", status=201, response=FreezeOut)
 def create_freeze(call: Call, body: deployment_schemas.FreezeIn) -> dict[str, Any]:
     """A one-off or weekly freeze window, for one environment or all."""
-    return freezes.create_freeze(
-        call.work,
-        actor=call.principal.actor,
-        grants=call.principal.grants,
-        data=body.model_dump(mode="json", exclude_none=True),
-    )
+    return freezes.create_freeze(call.work, caller=call.principal, freeze=body)
 
 
 @routes.delete("/freezes/<uuid:freeze_id>", role="release_manager", status=204)
 def delete_freeze(call: Call, freeze_id: UUID) -> None:
     """End a freeze window."""
-    freezes.delete_freeze(call.work, freeze_id=freeze_id, actor=call.principal.actor, grants=call.principal.grants)
+    freezes.delete_freeze(call.work, freeze_id=freeze_id, caller=call.principal)
 
 
 # -- overview and metrics ---------------------------------------------------------------------------

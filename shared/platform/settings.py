@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     refresh_token_days: int = Field(default=30, ge=1, le=365)
     registration_open: bool | None = None
 
-    # Attempt limits (README, "Security"): counted per fixed window, reserved before any password work.
+    # Attempt limits (docs/security.md, "Security"): counted per fixed window, reserved before any password work.
     login_window_s: int = Field(default=900, ge=1, le=86_400)
     login_limit_account_client: int = Field(default=10, ge=1, description="Failed logins per account from one address.")
     login_limit_client: int = Field(default=50, ge=1, description="Failed logins from one address, any account.")

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from shared.applications import service as applications
 from shared.audit import service as audit
 from shared.auth import roles
+from shared.auth.principal import Principal
 from shared.errors import Conflict, FieldError, Invalid, NotFound
 from shared.events import outbox, rules, signing
 from shared.events.tables import deliveries, events, subscriptions
@@ -20,7 +21,7 @@ from shared.models import Shape
 from shared.pagination import Id, Keyset, Timestamp, decode_cursor, keyset_page, page
 from shared.platform.db import UnitOfWork
 from shared.platform.settings import get_settings
-from shared.subscriptions.schemas import DeliveryOut, SubscriptionOut
+from shared.subscriptions.schemas import DeliveryOut, SubscriptionIn, SubscriptionOut, SubscriptionPatch
 
 public_subscription = Shape(SubscriptionOut)
 public_delivery = Shape(DeliveryOut)
@@ -68,21 +69,19 @@ def _check_url(url: str) -> str:
     return url
 
 
-def create_subscription(
-    work: UnitOfWork, *, actor: str, grants: Iterable[roles.Grant], data: dict[str, Any]
-) -> dict[str, Any]:
+def create_subscription(work: UnitOfWork, *, caller: Principal, subscription: SubscriptionIn) -> dict[str, Any]:
     """A subscription and its secret, which this answer alone shows."""
-    grants = list(grants)
-    names = _check_applications(work, data.get("applications"))
-    _require_manage(grants, names)
+    actor = caller.actor
+    names = _check_applications(work, subscription.applications)
+    _require_manage(list(caller.grants), names)
     values = {
         "id": uuid.uuid4(),
-        "url": _check_url(data["url"]),
+        "url": _check_url(subscription.url),
         "secret": signing.new_secret(),
-        "events": rules.check_event_filter(data["events"]),
+        "events": rules.check_event_filter(subscription.events),
         "applications": names,
-        "format": data.get("format") or "standard",
-        "description": data.get("description") or "",
+        "format": subscription.format,
+        "description": subscription.description,
         "active": True,
         "created_by": actor,
         "created_at": work.now,
@@ -128,27 +127,28 @@ def update_subscription(
     work: UnitOfWork,
     *,
     subscription_id: uuid.UUID,
-    actor: str,
-    grants: Iterable[roles.Grant],
-    changes: dict[str, Any],
+    caller: Principal,
+    patch: SubscriptionPatch,
 ) -> dict[str, Any]:
-    """Change a subscription's target, filters, format, description, or turn it back on."""
-    grants = list(grants)
+    """Change a subscription's target, filters, format, description, or turn it back on (the fields
+    the patch sent; `applications: null` covers every application again)."""
+    grants, actor = list(caller.grants), caller.actor
     _load(work, subscription_id, grants, lock=True)
     values: dict[str, Any] = {}
-    if changes.get("url") is not None:
-        values["url"] = _check_url(changes["url"])
-    if changes.get("events") is not None:
-        values["events"] = rules.check_event_filter(changes["events"])
-    if "applications" in changes:
-        values["applications"] = _check_applications(work, changes["applications"])
+    if patch.url is not None:
+        values["url"] = _check_url(patch.url)
+    if patch.events is not None:
+        values["events"] = rules.check_event_filter(patch.events)
+    if "applications" in patch.model_fields_set:
+        values["applications"] = _check_applications(work, patch.applications)
         _require_manage(grants, values["applications"])  # no widening past what the caller manages
-    for name in ("format", "description"):
-        if changes.get(name) is not None:
-            values[name] = changes[name]
-    if changes.get("active") is not None:
-        values["active"] = changes["active"]
-        if changes["active"]:
+    if patch.format is not None:
+        values["format"] = patch.format
+    if patch.description is not None:
+        values["description"] = patch.description
+    if patch.active is not None:
+        values["active"] = patch.active
+        if patch.active:
             values["disabled_reason"] = None
     row = work.conn.execute(
         sa.update(subscriptions)

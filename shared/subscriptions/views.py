@@ -26,9 +26,7 @@ routes = RouteTable()
 )
 def create_subscription(call: Call, body: event_schemas.SubscriptionIn) -> Reply:
     """Subscribe a URL to events (signed webhooks, or Slack / Google Chat messages); the secret is shown once."""
-    found = subscriptions.create_subscription(
-        call.work, actor=call.principal.actor, grants=call.principal.grants, data=body.model_dump()
-    )
+    found = subscriptions.create_subscription(call.work, caller=call.principal, subscription=body)
     return Reply(body=found, headers={"Location": call.location(f"/subscriptions/{found['id']}")})
 
 
@@ -53,9 +51,8 @@ def update_subscription(call: Call, body: event_schemas.SubscriptionPatch, subsc
     return subscriptions.update_subscription(
         call.work,
         subscription_id=subscription_id,
-        actor=call.principal.actor,
-        grants=call.principal.grants,
-        changes=body.model_dump(exclude_unset=True),
+        caller=call.principal,
+        patch=body,
     )
 
 

@@ -1,4 +1,4 @@
-"""A pipeline's whole flow with `relman`, as the README shows it: create from the working tree, finalize,
+"""A pipeline's whole flow with `relman`, as docs/cli.md shows it: create from the working tree, finalize,
 `run` to dev and staging, `run` to production waiting for an approval another user gives meanwhile,
 `status`, then a later release rolled back."""
 

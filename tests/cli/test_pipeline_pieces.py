@@ -1,4 +1,4 @@
-"""The ready-made pipeline pieces, as the README gives them: its three-line pipeline runs; its Cloud Build
+"""The ready-made pipeline pieces, as docs/cli.md gives them: its three-line pipeline runs; its Cloud Build
 step parses and every relman command in it is one relman accepts; the GitHub composite action installs
 relman, puts it on PATH and exports the keyless settings (GitHub's runner simulated: $GITHUB_ENV,
 $GITHUB_PATH, $RUNNER_TEMP, and its OIDC token endpoint as a local stand-in)."""
@@ -20,17 +20,16 @@ from tests.cli.test_pipeline_flow import finish, pending_deployment
 from tests.factories import access_token, make_user
 from tests.servers import ROOT, DevServer
 
-SECTION = "## relman: the command-line client"
+PAGE = ROOT / "docs" / "cli.md"
 
 
-def readme_blocks(language: str) -> list[str]:
-    text = (ROOT / "README.md").read_text()
-    section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
-    return re.findall(rf"^```{language}\n(.*?)^```", section, flags=re.S | re.M)
+def page_blocks(language: str) -> list[str]:
+    """The `language` blocks of the CLI's page, in order."""
+    return re.findall(rf"^```{language}\n(.*?)^```", PAGE.read_text(), flags=re.S | re.M)
 
 
-def test_the_readmes_three_line_pipeline_runs(relman: Relman, dev_server: DevServer, tmp_path: Path):
-    install, *pipeline = readme_blocks("sh")[0].strip().splitlines()
+def test_the_three_line_pipeline_of_the_cli_page_runs(relman: Relman, dev_server: DevServer, tmp_path: Path):
+    install, *pipeline = page_blocks("sh")[0].strip().splitlines()
     assert install == "pip install ./cli" and len(pipeline) == 2  # installed already, as `make test` does
     tree = tmp_path / "checkout"
     tree.mkdir()
@@ -57,7 +56,7 @@ def test_the_readmes_three_line_pipeline_runs(relman: Relman, dev_server: DevSer
 
 
 def test_the_cloud_build_step_parses_and_relman_accepts_its_commands(relman_bin: str):
-    build = yaml.safe_load(readme_blocks("yaml")[0])
+    build = yaml.safe_load(page_blocks("yaml")[0])
     step = build["steps"][0]
     script = step["args"][-1]
     commands = [

@@ -190,7 +190,7 @@ def test_the_ci_images_may_come_through_the_docker_hub_remote_repository_terrafo
 
 # An image reference: an optional registry host, a path, then a tag, a digest, or both. Google's own
 # registries (gcr.io, Artifact Registry) may be named directly in a build; Docker Hub images only
-# through a substitution, so that an operator can pin their digest (README, "The build images").
+# through a substitution, so that an operator can pin their digest (docs/deploy.md, "The build images").
 REGISTRY = r"(?:[a-z0-9.-]+\.[a-z]+(?::\d+)?/)?"
 DIGEST = r"(?:@sha256:[0-9a-f]{64})?"
 # Docker Hub through the remote repository of terraform/registry.tf: REGION-docker.pkg.dev/PROJECT/rm-ENV-docker-hub/.
@@ -514,7 +514,7 @@ def test_a_build_the_api_does_not_trust_fails_saying_what_to_do(api, metadata):
     result = smoke(url, None, "--service-account=not-trusted", metadata=host)
 
     assert result.returncode == 2
-    assert "trust entry" in result.stderr and "README" in result.stderr
+    assert "trust entry" in result.stderr and "docs/deploy.md" in result.stderr
     assert "GET /auth/me" not in stand_in.calls
 
 

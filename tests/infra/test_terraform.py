@@ -717,7 +717,7 @@ def _argument_names(block: provider_schema.Block) -> set[str]:
 
 
 def test_the_evidence_behind_staying_on_cloud_functions_still_holds():
-    # README, "Cloud Functions, not Cloud Run services": the decision rests on these facts of
+    # docs/deploy.md, "Cloud Functions, not Cloud Run services": the decision rests on these facts of
     # hashicorp/google 7.46.1. The day one stops holding, this fails: read the decision again.
     schema = google_schema()
     function = schema[FUNCTION[0]]
@@ -737,9 +737,9 @@ def test_the_evidence_behind_staying_on_cloud_functions_still_holds():
     # The Cloud Functions resource has neither switch: no way to drop the allUsers invoker binding
     # (terraform/iam.tf) and no startup CPU boost. The day it offers one, turn it on: for the boost,
     # for auth and releases in production (a variable per function, like min_instances, off in
-    # staging), and update the README's "Cold starts in production".
+    # staging), and update docs/deploy.md, "Cold starts in production".
     offered = sorted(n for n in _argument_names(function) if "boost" in n or "invoker_iam" in n)
-    assert not offered, f"{FUNCTION[0]} now offers {offered}: turn it on, and revisit the README's decision"
+    assert not offered, f"{FUNCTION[0]} now offers {offered}: turn it on, and revisit the decision in docs/deploy.md"
     assert "invoker_iam_disabled" not in function["blocks"]["service_config"]["arguments"]
     assert "build_config" in function["blocks"]  # it builds the source itself, which is why we use it
 

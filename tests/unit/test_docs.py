@@ -26,3 +26,19 @@ def test_no_document_links_outside_the_repository():
             if not resolved.is_relative_to(ROOT) or not resolved.exists():
                 outside.append(f"{document.relative_to(ROOT)} -> {target}")
     assert outside == []
+
+
+def _github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a heading: lowercase, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_the_readmes_table_of_contents_points_at_its_own_headings():
+    # docs/ is checked by `make docs` (mkdocs --strict); the README is outside it.
+    readme = (ROOT / "README.md").read_text()
+    anchors = {_github_anchor(h) for h in re.findall(r"^#{2,3} (.+)$", readme, flags=re.M)}
+    links = re.findall(r"\]\(#([^)]+)\)", readme)
+
+    assert len(links) >= 5
+    assert sorted(set(links) - anchors) == []
+    assert len(readme.splitlines()) <= 350  # onboarding; the rest lives in docs/
