@@ -116,9 +116,10 @@ class BenchDatabase:
         from shared.platform.db import unit_of_work
 
         with unit_of_work() as work:
-            return service.register(
-                work, email=f"{role}-{self.id}@bench.example.com", password=PASSWORD, display_name=role, role=role
+            account = service.NewAccount(
+                email=f"{role}-{self.id}@bench.example.com", password=PASSWORD, display_name=role, role=role
             )
+            return service.create_account(work, account)
 
     def fill(self, size: int, *, user_id: str, chunk: int = 25_000) -> None:
         """Grow the releases (and their deployments) to `size`, then ANALYZE."""

@@ -38,13 +38,15 @@ def create_user(email: str, role: str, password: str, display_name: str | None =
     from shared.platform.db import unit_of_work
 
     with unit_of_work() as work:
-        user = service.register(
+        user = service.create_account(
             work,
-            email=email,
-            password=password,
-            display_name=display_name or email.split("@")[0],
-            role=role,
-            actor="system:manage",
+            service.NewAccount(
+                email=email,
+                password=password,
+                display_name=display_name or email.split("@")[0],
+                role=role,
+                created_by="system:manage",
+            ),
         )
     return str(user["id"])
 

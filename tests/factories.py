@@ -27,13 +27,15 @@ PASSWORD = "correct horse battery staple"
 def make_user(role: str = "viewer", *, email: str | None = None, password: str = PASSWORD) -> dict[str, Any]:
     """A user with `role`, created the way the bootstrap command does."""
     with unit_of_work() as work:
-        return service.register(
+        return service.create_account(
             work,
-            email=email or f"{role}-{uuid.uuid4().hex[:8]}@example.com",
-            password=password,
-            display_name=role.replace("_", " ").title(),
-            role=role,
-            actor="system:test",
+            service.NewAccount(
+                email=email or f"{role}-{uuid.uuid4().hex[:8]}@example.com",
+                password=password,
+                display_name=role.replace("_", " ").title(),
+                role=role,
+                created_by="system:test",
+            ),
         )
 
 

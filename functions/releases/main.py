@@ -9,11 +9,11 @@ from werkzeug.exceptions import HTTPException
 
 from shared.applications import views as application_views
 from shared.audit import views as audit_views
-from shared.auth.guard import authenticate
 from shared.deployments import views as deployment_views
 from shared.releases import views as release_views
 from shared.subscriptions import views as subscription_views
 from shared.web import Api
+from shared.web.guard import authenticate
 
 api = Api("releases", title="Release Manager: releases", authenticator=authenticate)
 api.include(release_views.routes)

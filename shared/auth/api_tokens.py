@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import threading
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -10,12 +13,14 @@ import sqlalchemy as sa
 
 from shared.audit import service as audit
 from shared.auth import roles, tokens
-from shared.auth.schemas import ApiTokenOut
+from shared.auth.principal import Principal
+from shared.auth.schemas import ApiTokenOut, TokenIn
 from shared.auth.tables import api_tokens
 from shared.errors import Forbidden, NotFound
 from shared.models import Shape
-from shared.pagination import Id, Timestamp, decode_cursor, page
-from shared.platform.db import UnitOfWork
+from shared.pagination import Id, PageQuery, Timestamp, decode_cursor, page
+from shared.platform.clock import utcnow
+from shared.platform.db import UnitOfWork, get_engine
 from shared.platform.namespaces import API_TOKENS_NAMESPACE
 
 _token_fields = Shape(ApiTokenOut, given=("prefix",))
@@ -26,22 +31,14 @@ def public_token(row: Any) -> dict[str, Any]:
     return _token_fields(row, prefix=tokens.API_TOKEN_PREFIX + row.prefix)
 
 
-def create_api_token(
-    work: UnitOfWork,
-    *,
-    owner_id: object,
-    owner_role: str,
-    credential: str,
-    name: str,
-    role: str,
-    expires_in_days: int,
-) -> dict[str, Any]:
+def create_api_token(work: UnitOfWork, body: TokenIn, caller: Principal) -> dict[str, Any]:
     """A new token, shown once; its role may not exceed the owner's.
 
     Only a person's login session (`credential == tokens.SESSION`) may make one: a token minted by a
     token could outlive and outrank its parent and survive the parent's revocation.
     """
-    if credential != tokens.SESSION:
+    owner_id, owner_role, role = caller.user_id, caller.top_role, body.role
+    if caller.credential != tokens.SESSION:
         raise Forbidden(
             "API tokens are made from a login session, not with another token; log in and try again.",
             code="interactive_login_required",
@@ -54,12 +51,12 @@ def create_api_token(
         .values(
             id=uuid.uuid4(),
             user_id=owner_id,
-            name=name.strip(),
+            name=body.name.strip(),
             role=role,
             prefix=parts.prefix,
             token_hash=tokens.digest(parts.secret),
             created_at=work.now,
-            expires_at=work.now + timedelta(days=expires_in_days),
+            expires_at=work.now + timedelta(days=body.expires_in_days),
         )
         .returning(api_tokens)
     ).one()
@@ -74,25 +71,24 @@ def create_api_token(
     return public_token(row) | {"token": secret}
 
 
-def list_api_tokens(
-    work: UnitOfWork, *, viewer_id: object, is_admin: bool, limit: int, cursor: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
+def list_api_tokens(work: UnitOfWork, query: PageQuery, caller: Principal) -> tuple[list[dict[str, Any]], str | None]:
     """The caller's tokens (an admin sees everyone's), newest first, without secrets."""
-    query = sa.select(api_tokens).order_by(api_tokens.c.created_at.desc(), api_tokens.c.id.desc()).limit(limit + 1)
-    if not is_admin:
-        query = query.where(api_tokens.c.user_id == viewer_id)
-    if cursor:
-        query = query.where(
-            sa.tuple_(api_tokens.c.created_at, api_tokens.c.id) < decode_cursor(cursor, (Timestamp, Id))
-        )
-    rows = [public_token(r) for r in work.conn.execute(query)]
-    return page(rows, limit, lambda t: [t["created_at"].isoformat(), str(t["id"])])
+    newest_first = (api_tokens.c.created_at.desc(), api_tokens.c.id.desc())
+    select = sa.select(api_tokens).order_by(*newest_first).limit(query.limit + 1)
+    if not caller.is_admin:
+        select = select.where(api_tokens.c.user_id == caller.user_id)
+    if query.cursor:
+        before = decode_cursor(query.cursor, (Timestamp, Id))
+        select = select.where(sa.tuple_(api_tokens.c.created_at, api_tokens.c.id) < before)
+    rows = [public_token(r) for r in work.conn.execute(select)]
+    return page(rows, query.limit, lambda t: [t["created_at"].isoformat(), str(t["id"])])
 
 
-def revoke_api_token(work: UnitOfWork, *, token_id: object, viewer_id: object, is_admin: bool) -> None:
+def revoke_api_token(work: UnitOfWork, token_id: uuid.UUID, caller: Principal) -> None:
     """Revoke at once; someone else's token is simply not found."""
+    viewer_id = caller.user_id
     query = sa.update(api_tokens).where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
-    if not is_admin:
+    if not caller.is_admin:
         query = query.where(api_tokens.c.user_id == viewer_id)
     row = work.conn.execute(query.values(revoked_at=work.now).returning(api_tokens.c.id, api_tokens.c.prefix)).first()
     if row is None:
@@ -105,3 +101,37 @@ def revoke_api_token(work: UnitOfWork, *, token_id: object, viewer_id: object, i
         entity_id=row.id,
     )
     work.invalidate(API_TOKENS_NAMESPACE)
+
+
+# -- when a token was last used -----------------------------------------------------------------------
+
+LAST_USED_EVERY_S = 300.0
+
+
+class _LastUsed:
+    """Writes `last_used_at` at most every few minutes per token per instance."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def touch(self, token_id: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._seen.get(token_id, -LAST_USED_EVERY_S) < LAST_USED_EVERY_S:
+                return
+            self._seen[token_id] = now
+        with get_engine().begin() as conn:
+            conn.execute(
+                sa.update(api_tokens).where(api_tokens.c.id == uuid.UUID(token_id)).values(last_used_at=utcnow())
+            )
+
+
+@functools.cache
+def _last_used() -> _LastUsed:
+    return _LastUsed()
+
+
+def touch_last_used(token_id: str) -> None:
+    """Note that the token was used now (the guard, on each request it authenticates)."""
+    _last_used().touch(token_id)

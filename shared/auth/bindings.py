@@ -4,13 +4,14 @@ or all, some environments or all), and the grants the guard reads for a caller."
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
 
 from shared.audit import service as audit
 from shared.auth import roles
+from shared.auth.principal import Principal
+from shared.auth.schemas import BindingIn, BindingQuery
 from shared.auth.tables import bindings, service_accounts, team_members, teams, users
 from shared.errors import FieldError, Invalid, NotFound
 from shared.pagination import Id, Timestamp, decode_cursor, page
@@ -67,85 +68,68 @@ def _check_scope(conn: sa.Connection, application: str | None, environments: lis
             )
 
 
-def create_binding(
-    work: UnitOfWork,
-    *,
-    grants: Iterable[roles.Grant],
-    actor: str,
-    subject: dict[str, Any],
-    role: str,
-    application: str | None = None,
-    environments: list[str] | None = None,
-) -> dict[str, Any]:
-    """Grant `role` to the subject on the scope: organisation-wide admins anywhere, an application's
-    admins on that application (so nobody grants above their own role); applies to the next request."""
-    grants = tuple(grants)
-    roles.require(grants, "admin", application=application)
-    environments = sorted(set(environments)) if environments is not None else None
-    _check_subject(work.conn, subject["type"], subject["id"])
+def create_binding(work: UnitOfWork, body: BindingIn, caller: Principal) -> dict[str, Any]:
+    """Grant the body's role to its subject on its scope: organisation-wide admins anywhere, an
+    application's admins on that application (so nobody grants above their own role); applies to
+    the next request."""
+    application, subject = body.application, body.subject
+    roles.require(caller.grants, "admin", application=application)
+    environments = sorted(set(body.environments)) if body.environments is not None else None
+    _check_subject(work.conn, subject.type, subject.id)
     _check_scope(work.conn, application, environments)
     row = work.conn.execute(
         sa.insert(bindings)
         .values(
             id=uuid.uuid4(),
-            subject_type=subject["type"],
-            subject_id=subject["id"],
-            role=role,
+            subject_type=subject.type,
+            subject_id=subject.id,
+            role=body.role,
             application=application,
             environments=environments,
-            created_by=uuid.UUID(actor),
+            created_by=caller.user_id,
             created_at=work.now,
         )
         .returning(bindings)
     ).one()
     found = public_binding(row)
-    audit.record(
-        work,
-        actor=actor,
-        action="binding.created",
-        entity_type="binding",
-        entity_id=row.id,
-        data={k: found[k] for k in ("subject", "role", "application", "environments")},
-    )
-    work.invalidate(USERS_NAMESPACE)
+    _audit(work, caller, "binding.created", found)
     return found
 
 
-def list_bindings(
-    work: UnitOfWork,
-    *,
-    limit: int,
-    cursor: str | None,
-    subject_type: str | None = None,
-    subject_id: uuid.UUID | None = None,
-    application: str | None = None,
-) -> tuple[list[dict[str, Any]], str | None]:
+def list_bindings(work: UnitOfWork, query: BindingQuery) -> tuple[list[dict[str, Any]], str | None]:
     """Bindings, oldest first, filtered."""
-    query = sa.select(bindings).order_by(bindings.c.created_at, bindings.c.id).limit(limit + 1)
-    for column, value in (("subject_type", subject_type), ("subject_id", subject_id), ("application", application)):
+    select = sa.select(bindings).order_by(bindings.c.created_at, bindings.c.id).limit(query.limit + 1)
+    for column in ("subject_type", "subject_id", "application"):
+        value = getattr(query, column)
         if value is not None:
-            query = query.where(bindings.c[column] == value)
-    if cursor:
-        query = query.where(sa.tuple_(bindings.c.created_at, bindings.c.id) > decode_cursor(cursor, (Timestamp, Id)))
-    rows, next_cursor = page(work.conn.execute(query).all(), limit, lambda r: [r.created_at.isoformat(), str(r.id)])
+            select = select.where(bindings.c[column] == value)
+    if query.cursor:
+        after = decode_cursor(query.cursor, (Timestamp, Id))
+        select = select.where(sa.tuple_(bindings.c.created_at, bindings.c.id) > after)
+    found = work.conn.execute(select).all()
+    rows, next_cursor = page(found, query.limit, lambda r: [r.created_at.isoformat(), str(r.id)])
     return [public_binding(r) for r in rows], next_cursor
 
 
-def delete_binding(work: UnitOfWork, *, grants: Iterable[roles.Grant], actor: str, binding_id: uuid.UUID) -> None:
+def delete_binding(work: UnitOfWork, binding_id: uuid.UUID, caller: Principal) -> None:
     """Remove a binding (whoever may create it may remove it); it stops at the subject's next request."""
     row = work.conn.execute(sa.select(bindings).where(bindings.c.id == binding_id).with_for_update()).first()
     if row is None:
         raise NotFound("No such binding.", code="binding_not_found")
-    roles.require(grants, "admin", application=row.application)
+    roles.require(caller.grants, "admin", application=row.application)
     work.conn.execute(sa.delete(bindings).where(bindings.c.id == row.id))
-    found = public_binding(row)
+    _audit(work, caller, "binding.deleted", public_binding(row))
+
+
+def _audit(work: UnitOfWork, caller: Principal, action: str, binding: dict[str, Any]) -> None:
+    """Record a binding's creation or removal; it applies to the subject's next request."""
     audit.record(
         work,
-        actor=actor,
-        action="binding.deleted",
+        actor=caller.actor,
+        action=action,
         entity_type="binding",
-        entity_id=row.id,
-        data={k: found[k] for k in ("subject", "role", "application", "environments")},
+        entity_id=binding["id"],
+        data={k: binding[k] for k in ("subject", "role", "application", "environments")},
     )
     work.invalidate(USERS_NAMESPACE)
 
@@ -179,13 +163,18 @@ def caller_scope(conn: sa.Connection, user_id: uuid.UUID) -> dict[str, Any]:
         .where(team_members.c.user_id == user_id)
         .order_by(teams.c.name)
     )
-    return {
-        "teams": list(names),
-        "bindings": [
-            [r.role, r.application, list(r.environments) if r.environments is not None else None]
-            for r in _of_user(conn, user_id)
-        ],
-    }
+    return {"teams": list(names), "bindings": [roles.cached_scope(r) for r in _of_user(conn, user_id)]}
+
+
+def of_service_account(conn: sa.Connection, service_account_id: uuid.UUID) -> list[Any]:
+    """The service account's bindings, oldest first."""
+    return list(
+        conn.execute(
+            sa.select(bindings)
+            .where(bindings.c.subject_type == "service_account", bindings.c.subject_id == service_account_id)
+            .order_by(bindings.c.created_at, bindings.c.id)
+        )
+    )
 
 
 def effective_bindings(conn: sa.Connection, *, user_id: uuid.UUID, cap: str | None = None) -> list[dict[str, Any]]:

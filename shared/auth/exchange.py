@@ -1,7 +1,14 @@
-"""Keyless sign-in: the RFC 8693 exchange of a pipeline's OIDC token for a short-lived access token
-of the one service account it speaks for (`POST /auth/exchange`), and the match of such a token to
-that account, which the guard uses too (the dispatcher's own OIDC bearer). The policy is in
-`shared.auth.service_accounts`."""
+"""Keyless sign-in: the RFC 8693 exchange of a trusted OIDC token for a short-lived access token of
+the one service account it speaks for (`POST /auth/exchange`), and the same match for the events
+dispatch's raw OIDC bearer (the guard).
+
+- The exchange verifies the token against every active account's trust entries. Exactly one
+  account must match, or the caller names one of those that match (`service_account`, id or
+  name); anything else is the same 401 `invalid_grant`, the reason in the log and audit event.
+- The issued token lives `exchanged_lifetime(...)`: at most 1 h, never beyond the OIDC token's
+  `exp` + 1 h. Every exchange is audited: `service_account.exchanged` or
+  `service_account.exchange_refused` (committed although the request fails).
+"""
 
 from __future__ import annotations
 
@@ -13,9 +20,10 @@ import sqlalchemy as sa
 
 from shared.audit import service as audit
 from shared.auth import roles, tokens
+from shared.auth.callers import service_account_state
 from shared.auth.ratelimit import AuthLimiter
-from shared.auth.schemas import ACCESS_TOKEN_TYPE, ID_TOKEN_TYPE, JWT_TOKEN_TYPE, TOKEN_EXCHANGE
-from shared.auth.service_accounts import BASELINE_ROLE, grants_of, load_state
+from shared.auth.schemas import ACCESS_TOKEN_TYPE, ID_TOKEN_TYPE, JWT_TOKEN_TYPE, TOKEN_EXCHANGE, ExchangeIn
+from shared.auth.service_accounts import BASELINE_ROLE, grants_of
 from shared.auth.tables import service_accounts
 from shared.errors import BadRequest
 from shared.identity.errors import IssuerUnavailable, TokenRefused
@@ -100,32 +108,27 @@ def match_oidc_token(
     return chosen, verified, lifetime
 
 
+def check_request(body: ExchangeIn) -> None:
+    """400 unless the body asks for an RFC 8693 token exchange of an ID token (or a JWT) for an access token."""
+    if body.grant_type != TOKEN_EXCHANGE:
+        raise BadRequest(f"grant_type must be {TOKEN_EXCHANGE}.", code="unsupported_grant_type")
+    if body.subject_token_type not in (ID_TOKEN_TYPE, JWT_TOKEN_TYPE):
+        raise BadRequest(f"subject_token_type must be {ID_TOKEN_TYPE} or {JWT_TOKEN_TYPE}.", code="invalid_request")
+    if body.requested_token_type not in (None, ACCESS_TOKEN_TYPE):
+        raise BadRequest(f"requested_token_type, if given, must be {ACCESS_TOKEN_TYPE}.", code="invalid_request")
+
+
 def exchange(
-    work: UnitOfWork,
-    *,
-    settings: Settings,
-    limiter: AuthLimiter,
-    client: str,
-    grant_type: str,
-    subject_token: str,
-    subject_token_type: str,
-    service_account: str | None = None,
-    requested_token_type: str | None = None,
+    work: UnitOfWork, body: ExchangeIn, *, settings: Settings, limiter: AuthLimiter, client: str
 ) -> dict[str, Any]:
     """RFC 8693: a verified OIDC token that active trust policies match → an access token for the
     one service account it speaks for."""
     limiter.reserve_exchange(client=client)
-    if grant_type != TOKEN_EXCHANGE:
-        raise BadRequest(f"grant_type must be {TOKEN_EXCHANGE}.", code="unsupported_grant_type")
-    if subject_token_type not in (ID_TOKEN_TYPE, JWT_TOKEN_TYPE):
-        raise BadRequest(f"subject_token_type must be {ID_TOKEN_TYPE} or {JWT_TOKEN_TYPE}.", code="invalid_request")
-    if requested_token_type not in (None, ACCESS_TOKEN_TYPE):
-        raise BadRequest(f"requested_token_type, if given, must be {ACCESS_TOKEN_TYPE}.", code="invalid_request")
+    check_request(body)
     chosen, verified, lifetime = match_oidc_token(
-        work, settings=settings, token=subject_token, client=client, service_account=service_account
+        work, settings=settings, token=body.subject_token, client=client, service_account=body.service_account
     )
-    state = load_state(work.conn, chosen.id) or {}
-    grants = grants_of(state)
+    grants = grants_of(service_account_state(work.conn, chosen.id) or {})
     access = tokens.issue_service_account_token(
         settings,
         service_account_id=chosen.id,
@@ -155,3 +158,15 @@ def exchange(
         "token_type": "bearer",
         "expires_in": lifetime,
     }
+
+
+def bearer_account(*, settings: Settings, limiter: AuthLimiter, token: str, client: str) -> tuple[Any, VerifiedToken]:
+    """A service account's own OIDC token presented as a bearer (the guard's events-dispatch path):
+    the account it speaks for and the verified token, checked exactly as an exchange checks one,
+    with its limit per address and its audited refusals, in a unit of work of its own."""
+    from shared.platform.db import unit_of_work
+
+    limiter.reserve_exchange(client=client)
+    with unit_of_work() as work:
+        chosen, verified, _ = match_oidc_token(work, settings=settings, token=token, client=client)
+    return chosen, verified

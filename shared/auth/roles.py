@@ -1,8 +1,8 @@
 """Roles, each including the ones before it."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from shared.errors import Forbidden
 
@@ -95,3 +95,21 @@ def require_admin_or_named(
     if named is not None and service_account == named:
         return
     require(grants, "admin", code=code)
+
+
+def grants_from(org_role: str, bindings: Iterable[Sequence[Any]] = (), *, cap: str | None = None) -> tuple[Grant, ...]:
+    """The one way role bindings become grants: the org-wide role (a grant with no scope) and each
+    binding, direct or through a team (`[role, application, environments]`, as the guard caches
+    them), none above `cap` (an API token's role)."""
+    found = [Grant(org_role)]
+    for role, application, environments in bindings:
+        found.append(Grant(role, application, tuple(environments) if environments is not None else None))
+    if cap is None:
+        return tuple(found)
+    return tuple(Grant(lower_of(g.role, cap), g.application, g.environments) for g in found)
+
+
+def cached_scope(binding: Any) -> list[Any]:
+    """A binding row's scope as the guard caches it: `[role, application, environments]`."""
+    environments = list(binding.environments) if binding.environments is not None else None
+    return [binding.role, binding.application, environments]

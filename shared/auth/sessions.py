@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from shared.audit import service as audit
 from shared.auth import passwords, tokens
 from shared.auth.ratelimit import AuthLimiter
+from shared.auth.schemas import LoginIn, RefreshIn
 from shared.auth.tables import refresh_tokens, users
 from shared.errors import Unauthorized
 from shared.platform.db import UnitOfWork
@@ -19,14 +20,12 @@ from shared.platform.settings import Settings
 _BAD_LOGIN = "The email or password is wrong."
 
 
-def login(
-    work: UnitOfWork, *, settings: Settings, limiter: AuthLimiter, email: str, password: str, client: str
-) -> dict[str, Any]:
+def login(work: UnitOfWork, body: LoginIn, *, settings: Settings, limiter: AuthLimiter, client: str) -> dict[str, Any]:
     """Check credentials and open a session (a new refresh family). Failures are audited and counted.
 
     The attempt is counted before the password is checked, so racing attempts cannot overrun the limit.
     """
-    email = email.strip().lower()
+    email, password = body.email.strip().lower(), body.password
     limiter.reserve_login(email=email, client=client)
     row = work.conn.execute(sa.select(users).where(users.c.email == email)).first()
     ok, new_hash = passwords.verify(password, row.password_hash if row is not None else None)
@@ -65,9 +64,9 @@ def _issue_pair(work: UnitOfWork, *, settings: Settings, user: Any, family_id: u
     return {"access_token": access, "refresh_token": refresh, "token_type": "bearer", "expires_in": expires_in}
 
 
-def refresh(work: UnitOfWork, *, settings: Settings, refresh_token: str) -> dict[str, Any]:
+def refresh(work: UnitOfWork, body: RefreshIn, *, settings: Settings) -> dict[str, Any]:
     """Swap a refresh token for a new pair. A spent token presented again revokes its family."""
-    token_hash = tokens.digest(refresh_token)
+    token_hash = tokens.digest(body.refresh_token)
     # The swap is one UPDATE: of two racing refreshes only one finds `used_at IS NULL`.
     spent = work.conn.execute(
         sa.update(refresh_tokens)
@@ -102,10 +101,10 @@ def refresh(work: UnitOfWork, *, settings: Settings, refresh_token: str) -> dict
     return _issue_pair(work, settings=settings, user=user, family_id=spent.family_id)
 
 
-def logout(work: UnitOfWork, *, refresh_token: str) -> None:
+def logout(work: UnitOfWork, body: RefreshIn) -> None:
     """End the session (family) the refresh token belongs to."""
     known = work.conn.execute(
-        sa.select(refresh_tokens).where(refresh_tokens.c.token_hash == tokens.digest(refresh_token))
+        sa.select(refresh_tokens).where(refresh_tokens.c.token_hash == tokens.digest(body.refresh_token))
     ).first()
     if known is None:
         raise Unauthorized("The refresh token is not valid.", code="invalid_refresh_token")

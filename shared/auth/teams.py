@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from shared.audit import service as audit
 from shared.auth import roles
-from shared.auth.schemas import MemberOut, TeamOut
+from shared.auth.principal import Principal
+from shared.auth.schemas import MemberOut, TeamIn, TeamOut
 from shared.auth.tables import team_members, teams, users
 from shared.errors import Conflict, NotFound
 from shared.models import Shape
-from shared.pagination import decode_cursor, page
+from shared.pagination import PageQuery, decode_cursor, page
 from shared.platform.db import UnitOfWork
 from shared.platform.namespaces import USERS_NAMESPACE
 
@@ -38,18 +39,17 @@ def _team(conn: sa.Connection, name: str) -> Any:
     return row
 
 
-def create_team(
-    work: UnitOfWork, *, grants: Iterable[roles.Grant], actor: str, name: str, display_name: str
-) -> dict[str, Any]:
+def create_team(work: UnitOfWork, body: TeamIn, caller: Principal) -> dict[str, Any]:
     """A new team (organisation-wide admins only); 409 `team_exists` when the name is taken."""
-    roles.require(grants, "admin")
+    roles.require(caller.grants, "admin")
+    name = body.name
     row = work.conn.execute(
         pg_insert(teams)
         .values(
             id=uuid.uuid4(),
             name=name,
-            display_name=display_name.strip(),
-            created_by=uuid.UUID(actor),
+            display_name=body.display_name.strip(),
+            created_by=caller.user_id,
             created_at=work.now,
         )
         .on_conflict_do_nothing(index_elements=["name"])
@@ -57,16 +57,18 @@ def create_team(
     ).first()
     if row is None:
         raise Conflict(f"A team named {name!r} exists already.", code="team_exists")
-    audit.record(work, actor=actor, action="team.created", entity_type="team", entity_id=row.id, data={"name": name})
+    audit.record(
+        work, actor=caller.actor, action="team.created", entity_type="team", entity_id=row.id, data={"name": name}
+    )
     return public_team(row) | {"members": []}
 
 
-def list_teams(work: UnitOfWork, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+def list_teams(work: UnitOfWork, query: PageQuery) -> tuple[list[dict[str, Any]], str | None]:
     """Teams by name, a page at a time."""
-    query = sa.select(teams).order_by(teams.c.name).limit(limit + 1)
-    if cursor:
-        query = query.where(teams.c.name > decode_cursor(cursor, (str,))[0])
-    rows, next_cursor = page(work.conn.execute(query).all(), limit, lambda r: [r.name])
+    select = sa.select(teams).order_by(teams.c.name).limit(query.limit + 1)
+    if query.cursor:
+        select = select.where(teams.c.name > decode_cursor(query.cursor, (str,))[0])
+    rows, next_cursor = page(work.conn.execute(select).all(), query.limit, lambda r: [r.name])
     return [public_team(r) for r in rows], next_cursor
 
 
@@ -82,15 +84,16 @@ def get_team(work: UnitOfWork, *, name: str) -> dict[str, Any]:
     return public_team(team) | {"members": [public_member(m) for m in members]}
 
 
-def set_membership(
-    work: UnitOfWork, *, grants: Iterable[roles.Grant], actor: str, name: str, user_id: uuid.UUID, member: bool
-) -> None:
-    """Add (`member`) or remove a user (idempotent); it applies to their very next request."""
-    roles.require(grants, "admin")
+Membership = Literal["add", "remove"]
+
+
+def set_membership(work: UnitOfWork, name: str, user_id: uuid.UUID, change: Membership, caller: Principal) -> None:
+    """Add or remove a user (idempotent); it applies to their very next request."""
+    roles.require(caller.grants, "admin")
     team = _team(work.conn, name)
     if work.conn.scalar(sa.select(users.c.id).where(users.c.id == user_id)) is None:
         raise NotFound("No such user.", code="user_not_found")
-    if member:
+    if change == "add":
         changed = work.conn.execute(
             pg_insert(team_members)
             .values(team_id=team.id, user_id=user_id, added_at=work.now)
@@ -107,8 +110,8 @@ def set_membership(
         return
     audit.record(
         work,
-        actor=actor,
-        action="team.member_added" if member else "team.member_removed",
+        actor=caller.actor,
+        action="team.member_added" if change == "add" else "team.member_removed",
         entity_type="team",
         entity_id=team.id,
         data={"team": name, "user_id": str(user_id)},

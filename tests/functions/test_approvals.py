@@ -13,6 +13,9 @@ def test_developers_cannot_approve(releases, awaiting_approval):
 
 def test_the_author_and_the_requester_cannot_approve(releases, awaiting_approval):
     from shared.auth import service as auth_service
+    from shared.auth.principal import Principal
+    from shared.auth.roles import Grant
+    from shared.auth.schemas import UserPatch
     from shared.platform.db import unit_of_work
     from tests.factories import access_token, bearer
 
@@ -23,7 +26,8 @@ def test_the_author_and_the_requester_cannot_approve(releases, awaiting_approval
     # The author, promoted to release manager since, still may not approve their own release.
     author_id = awaiting_approval["release"]["created_by"]
     with unit_of_work() as work:
-        auth_service.update_user(work, user_id=uuid.UUID(author_id), actor="test", role="release_manager")
+        admin = Principal(uuid.uuid4(), "admin@example.com", "admin", grants=(Grant("admin"),))
+        auth_service.update_user(work, uuid.UUID(author_id), UserPatch(role="release_manager"), admin)
     by_author = approve(releases, awaiting_approval, bearer(access_token({"id": author_id, "role": "release_manager"})))
     assert by_author.status_code == 403
     assert by_author.get_json()["code"] == "self_approval"

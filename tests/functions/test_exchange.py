@@ -299,9 +299,22 @@ def test_a_deactivated_service_account_neither_exchanges_nor_keeps_its_tokens(au
 
 def test_a_deleted_service_accounts_bindings_and_tokens_stop(auth, releases, admin, deployer, google):
     issued = bearer(exchange(auth, google_token(google)).get_json()["access_token"])
+    assert auth.get("/auth/me", headers=issued).status_code == 200  # its state is cached now
+    of_it = f"/auth/bindings?subject_type=service_account&subject_id={deployer['id']}"
+    [binding] = auth.get(of_it, headers=admin).get_json()["items"]
+
     assert auth.delete(f"/auth/service-accounts/{deployer['id']}", headers=admin).status_code == 204
 
-    assert auth.get("/auth/me", headers=issued).status_code == 401
+    assert auth.get(of_it, headers=admin).get_json()["items"] == []
+    assert auth.delete(f"/auth/bindings/{binding['id']}", headers=admin).status_code == 404
+    me = auth.get("/auth/me", headers=issued)
+    release = releases.post(
+        "/releases", json={"application": "shop", "version": "9.0.0", "title": "9.0.0"}, headers=issued
+    )
+    assert (me.status_code, me.get_json()["code"]) == (401, "account_inactive")
+    assert (release.status_code, release.get_json()["code"]) == (401, "account_inactive")
+    [deleted] = audited("service_account.deleted")
+    assert deleted["data"]["bindings_deleted"] == [binding["id"]]
 
 
 def test_a_service_account_may_not_make_api_tokens(auth, deployer, google):

@@ -148,7 +148,7 @@ def test_a_misconfigured_instance_answers_503_and_logs_one_line_naming_the_setti
         raise ConfigError("invalid setting JWT_SECRET: must be at least 32 bytes")
 
     _, headers = as_role("viewer")
-    monkeypatch.setattr("shared.auth.guard.get_settings", broken)
+    monkeypatch.setattr("shared.web.guard.get_settings", broken)
 
     with caplog.at_level("ERROR"):
         response = auth.get("/auth/me", headers=headers)
@@ -241,7 +241,7 @@ def test_a_failing_statement_is_logged_without_its_parameters(auth, monkeypatch,
     _, admin = as_role("admin")
     secret = "hunter2-secret-value"  # not on the failing line: a traceback quotes source lines
 
-    def failing(work, **_):
+    def failing(work, *_, **__):
         work.conn.execute(sa.text("SELECT CAST(:value AS integer)"), {"value": secret})
 
     monkeypatch.setattr(service, "list_users", failing)
