@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
 import subprocess
+import sys
 import urllib.parse
 from pathlib import Path
 
@@ -529,16 +529,27 @@ def test_cloud_armor_limits_each_client_ip_and_applies_the_owasp_rules_before_al
     assert max(int(r["priority"]) for r in denies) < min(int(r["priority"]) for r in throttles)
 
 
+_METHODS = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("main", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+print(json.dumps(sorted({route.method for route in module.api.routes})))
+"""
+
+
 def api_methods() -> set[str]:
     """Every method the three route tables serve (each function's `api.routes`, its concepts'
-    tables included), plus the CORS preflight and HEAD."""
+    tables included, read in a fresh interpreter: a function's main.py sets up its Flask app once),
+    plus the CORS preflight and HEAD."""
     methods = set()
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "ENVIRONMENT": "test"}
     for name in FOLDERS:
-        spec = importlib.util.spec_from_file_location(f"_{name}_main", ROOT / "functions" / name / "main.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        methods |= {route.method for route in module.api.routes}
+        main = str(ROOT / "functions" / name / "main.py")
+        done = subprocess.run(
+            [sys.executable, "-c", _METHODS, main], env=env, capture_output=True, text=True, check=True
+        )
+        methods |= set(json.loads(done.stdout))
     return methods | {"OPTIONS", "HEAD"}
 
 
