@@ -19,4 +19,11 @@ def test_overview_shows_live_previous_and_under_way_per_environment(releases, de
 
 
 def test_overview_needs_an_application(releases, developer):
-    assert releases.get("/releases/overview", headers=developer).status_code == 422
+    response = releases.get("/releases/overview", headers=developer)
+
+    assert response.status_code == 422
+    assert response.headers["Content-Type"] == "application/problem+json"
+    body = response.get_json()
+    assert body["code"] == "validation_failed"
+    assert [e["field"] for e in body["errors"]] == ["application"]
+    assert "stages" not in body and "application" not in body  # a problem, not an overview
