@@ -8,6 +8,8 @@ from bench import stats
 from bench.scale import INFORMATIONAL, SCALE_QUERIES
 
 COLD_START_GOALS = {"health": 2.5, "auth": 3.0, "releases": 3.0}
+# `relman --help` against a bare interpreter start; an event's commit-to-receiver against a plain POST.
+LATENCY_GOALS = {"cli_help": 5.0, "event_delivery": 25.0}
 
 
 def report(results: dict[str, Any]) -> str:
@@ -41,6 +43,8 @@ def report(results: dict[str, Any]) -> str:
         parts.append(hot_profile_section(results["hot_profile"]))
     if "scale" in results:
         parts.append(scale_section(results["scale"]))
+    if "latency" in results:
+        parts.append(latency_section(results["latency"]))
     if "login" in results:
         parts.append(login_line(results["login"]))
     return "\n".join(parts)
@@ -157,6 +161,32 @@ def scale_section(scale: dict[str, Any]) -> str:
     return (
         f"\nScale: p50 of each query with {small:,} and {large:,} releases (service, cache disabled)\n"
         + stats.table(["query", f"{small} ms", f"{large} ms", "ratio", "target", "", "index"], rows)
+    )
+
+
+def latency_section(latency: dict[str, Any]) -> str:
+    """`relman --help` and an event's way to its receiver, each against its baseline."""
+    labels = {
+        "cli_help": ("relman --help, spawned", "python -c pass"),
+        "event_delivery": ("event commit to webhook receiver", "plain POST to it"),
+    }
+    rows = []
+    for name, (what, baseline) in labels.items():
+        row, goal = latency[name], LATENCY_GOALS[name]
+        base, ours = row["baseline_median_s"], row["ours_median_s"]
+        rows.append(
+            [
+                what,
+                baseline,
+                base * 1000,
+                ours * 1000,
+                row["ratio"],
+                f"<= {goal}",
+                stats.verdict(row["ratio"], goal, at_least=False),
+            ]
+        )
+    return "\nLatencies (medians; loopback)\n" + stats.table(
+        ["what", "baseline", "baseline ms", "ours ms", "ratio", "target", ""], rows
     )
 
 

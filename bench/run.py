@@ -1,4 +1,4 @@
-"""`make bench`: cold start, warm throughput, scale and connections, each as a ratio in one run.
+"""`make bench`: cold start, warm throughput, scale, connections and latencies, each as a ratio in one run.
 
 Run from the repository root with its virtual environment: `python -m bench.run [--quick]`.
 Prints the table and writes bench/results.json. Needs PostgreSQL on 127.0.0.1:5432 and Redis on
@@ -28,6 +28,7 @@ from bench.cold_start import (
 from bench.data import BenchDatabase
 from bench.fixtures import prepare
 from bench.hot_profile import hot_profile
+from bench.latencies import cli_start, event_delivery
 from bench.login_budget import login_budget
 from bench.report import report
 from bench.scale import scale_point
@@ -59,12 +60,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small", type=int, default=1_000)
     parser.add_argument("--large", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=30, help="runs of each scale query")
-    parser.add_argument("--only", choices=["cold", "warm", "scale"], action="append", help="run only these parts")
+    parser.add_argument(
+        "--only", choices=["cold", "warm", "scale", "latency"], action="append", help="run only these parts"
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke run: 2 s loads, 2 spawns, 20,000 releases")
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds, args.warmup, args.spawns, args.large, args.repeats = 2.0, 0.5, 2, 20_000, 10
-    parts = set(args.only or ["cold", "warm", "scale"])
+    parts = set(args.only or ["cold", "warm", "scale", "latency"])
     results: dict[str, Any] = {
         "machine": machine(),
         "settings": vars(args),
@@ -80,10 +83,14 @@ def main(argv: list[str] | None = None) -> int:
         from shared.platform.clock import utcnow
         from shared.platform.settings import get_settings
 
+        def token_of(account: dict[str, Any]) -> str:
+            issued, _ = tokens.issue_access_token(
+                get_settings(), user_id=account["id"], role=account["role"], auth_version=0, now=utcnow()
+            )
+            return str(issued)
+
         user = db.make_user("developer")
-        token, _ = tokens.issue_access_token(
-            get_settings(), user_id=user["id"], role=user["role"], auth_version=0, now=utcnow()
-        )
+        token = token_of(user)
         # Scale is measured at the small size before the table grows to the large one.
         db.fill(args.small, user_id=str(user["id"]))
         if "scale" in parts:
@@ -126,6 +133,13 @@ def main(argv: list[str] | None = None) -> int:
             )
         if "warm" in parts:
             results["hot_profile"] = hot_profile(fixtures)
+        if "latency" in parts:
+            admin = {"Authorization": f"Bearer {token_of(db.make_user('admin'))}"}
+            results["latency"] = {
+                "cli_help": cli_start(args.spawns * 2),
+                "event_delivery": event_delivery(admin, {"Authorization": f"Bearer {token}"}),
+            }
+            print("  latencies: done", flush=True)
         results["login"] = login_budget()
     finally:
         db.drop()

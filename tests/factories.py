@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from shared.auth import service, tokens
+from shared.auth.principal import Principal
+from shared.auth.roles import Grant
 from shared.platform.clock import utcnow
 from shared.platform.db import unit_of_work
 from shared.platform.settings import get_settings
@@ -199,3 +201,36 @@ def register_application(releases, admin, name, path=None):
     response = releases.post("/releases/applications", json=body, headers=admin)
     assert response.status_code == 201, response.get_json()
     return response.get_json()
+
+
+# -- a unit of work for service tests ---------------------------------------------------------------
+
+
+class RecordingCache:
+    """The cache a service test gives its unit of work: reads always load (nothing is served from a
+    cache), and each namespace the work invalidates is recorded, so a test sees when it happened."""
+
+    def __init__(self) -> None:
+        self.invalidated: list[str] = []
+
+    def fetch(self, namespace: str, key: str, load: Any, **_: Any) -> Any:
+        return load()
+
+    def run(self, action: Any) -> None:  # as the real cache does when Redis is down
+        return None
+
+    def invalidate(self, *namespaces: str) -> None:
+        self.invalidated.extend(namespaces)
+
+
+def as_principal(user: dict[str, Any], *teams: str) -> Principal:
+    """The caller a service sees for `user` (made by `make_user`): its org-wide role, in `teams`."""
+    return Principal(
+        user_id=user["id"], email=user["email"], role=user["role"], grants=(Grant(user["role"]),), teams=teams
+    )
+
+
+def work_at(now: datetime, cache: RecordingCache | None = None) -> Any:
+    """A unit of work on the real database whose clock reads `now`: the time a service test gives,
+    in place of patching the clock. It commits when the block ends normally, as a request's does."""
+    return unit_of_work(cache=cache if cache is not None else RecordingCache(), now=now)

@@ -27,7 +27,7 @@ from shared.audit.schemas import AuditEventOut
 from shared.audit.tables import audit_events
 from shared.events import outbox
 from shared.models import Shape
-from shared.pagination import Position, decode_cursor, page
+from shared.pagination import Keyset, Position, keyset_page
 from shared.platform.clock import utcnow
 from shared.platform.db import UnitOfWork
 from shared.platform.logs import request_id_var
@@ -37,6 +37,7 @@ GENESIS_HASH = "0" * 64
 UNKEYED, KEYED = 1, 2  # audit_events.hash_version
 EXPORT_BATCH = 500
 # One advisory lock serialises appends, so the chain is a line, never a tree.
+_IN_ORDER = Keyset((audit_events.c.seq,), (Position,))  # the order events were appended in
 _APPEND_LOCK_KEY = 0x52_4D_41_55_44_49_54  # "RMAUDIT"
 
 
@@ -116,8 +117,8 @@ def filtered(
     since: datetime | None = None,
     after_seq: int | None = None,
 ) -> sa.Select[Any]:
-    """Events matching the filters, oldest first."""
-    query = sa.select(audit_events).order_by(audit_events.c.seq)
+    """Events matching the filters (callers give the order: `seq`, oldest first)."""
+    query = sa.select(audit_events)
     if entity_type is not None:
         query = query.where(audit_events.c.entity_type == entity_type)
     if entity_id is not None:
@@ -135,9 +136,7 @@ def list_events(
     conn: sa.Connection, *, limit: int, cursor: str | None, **filters: Any
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A page of events, oldest first."""
-    after = decode_cursor(cursor, (Position,))[0] if cursor else None
-    rows = conn.execute(filtered(after_seq=after, **filters).limit(limit + 1)).all()
-    kept, next_cursor = page(rows, limit, lambda r: [r.seq])
+    kept, next_cursor = keyset_page(conn, filtered(**filters), _IN_ORDER, limit=limit, cursor=cursor)
     return [public(r) for r in kept], next_cursor
 
 
@@ -150,7 +149,7 @@ def export_lines(engine: sa.Engine, *, batch: int | None = None, **filters: Any)
     after: int | None = None
     while True:
         with engine.connect() as conn:
-            rows = conn.execute(filtered(after_seq=after, **filters).limit(size)).all()
+            rows = conn.execute(filtered(after_seq=after, **filters).order_by(audit_events.c.seq).limit(size)).all()
         if not rows:
             return
         yield b"".join(pydantic_core.to_json(public(row)) + b"\n" for row in rows)

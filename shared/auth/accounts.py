@@ -21,13 +21,14 @@ from shared.auth.sessions import end_sessions
 from shared.auth.tables import api_tokens, users
 from shared.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from shared.models import Shape
-from shared.pagination import Id, PageQuery, Timestamp, decode_cursor, page
+from shared.pagination import Id, Keyset, PageQuery, Timestamp, keyset_page
 from shared.platform.db import UnitOfWork
 from shared.platform.namespaces import API_TOKENS_NAMESPACE, USERS_NAMESPACE
 
 # A user as the API shows it (never the hash).
 public_user = Shape(UserOut)
 _user_columns = [users.c[name] for name in UserOut.model_fields]
+_OLDEST_FIRST = Keyset((users.c.created_at, users.c.id), (Timestamp, Id))
 
 
 @dataclass(frozen=True)
@@ -106,12 +107,10 @@ def whoami(work: UnitOfWork, caller: Principal) -> dict[str, Any]:
 def list_users(work: UnitOfWork, query: PageQuery, caller: Principal) -> tuple[list[dict[str, Any]], str | None]:
     """Users, oldest first, a page at a time: for organisation-wide admins."""
     roles.require(caller.grants, "admin")
-    select = sa.select(*_user_columns).order_by(users.c.created_at, users.c.id).limit(query.limit + 1)
-    if query.cursor:
-        after = decode_cursor(query.cursor, (Timestamp, Id))
-        select = select.where(sa.tuple_(users.c.created_at, users.c.id) > after)
-    rows = [public_user(r) for r in work.conn.execute(select)]
-    return page(rows, query.limit, lambda u: [u["created_at"].isoformat(), str(u["id"])])
+    rows, next_cursor = keyset_page(
+        work.conn, sa.select(*_user_columns), _OLDEST_FIRST, limit=query.limit, cursor=query.cursor
+    )
+    return [public_user(r) for r in rows], next_cursor
 
 
 def update_user(

@@ -18,12 +18,13 @@ from shared.auth.schemas import ApiTokenOut, TokenIn
 from shared.auth.tables import api_tokens
 from shared.errors import Forbidden, NotFound
 from shared.models import Shape
-from shared.pagination import Id, PageQuery, Timestamp, decode_cursor, page
+from shared.pagination import Id, Keyset, PageQuery, Timestamp, keyset_page
 from shared.platform.clock import utcnow
 from shared.platform.db import UnitOfWork, get_engine
 from shared.platform.namespaces import API_TOKENS_NAMESPACE
 
 _token_fields = Shape(ApiTokenOut, given=("prefix",))
+_NEWEST_FIRST = Keyset((api_tokens.c.created_at, api_tokens.c.id), (Timestamp, Id), descending=True)
 
 
 def public_token(row: Any) -> dict[str, Any]:
@@ -73,15 +74,11 @@ def create_api_token(work: UnitOfWork, body: TokenIn, caller: Principal) -> dict
 
 def list_api_tokens(work: UnitOfWork, query: PageQuery, caller: Principal) -> tuple[list[dict[str, Any]], str | None]:
     """The caller's tokens (an admin sees everyone's), newest first, without secrets."""
-    newest_first = (api_tokens.c.created_at.desc(), api_tokens.c.id.desc())
-    select = sa.select(api_tokens).order_by(*newest_first).limit(query.limit + 1)
+    select = sa.select(api_tokens)
     if not caller.is_admin:
         select = select.where(api_tokens.c.user_id == caller.user_id)
-    if query.cursor:
-        before = decode_cursor(query.cursor, (Timestamp, Id))
-        select = select.where(sa.tuple_(api_tokens.c.created_at, api_tokens.c.id) < before)
-    rows = [public_token(r) for r in work.conn.execute(select)]
-    return page(rows, query.limit, lambda t: [t["created_at"].isoformat(), str(t["id"])])
+    rows, next_cursor = keyset_page(work.conn, select, _NEWEST_FIRST, limit=query.limit, cursor=query.cursor)
+    return [public_token(r) for r in rows], next_cursor
 
 
 def revoke_api_token(work: UnitOfWork, token_id: uuid.UUID, caller: Principal) -> None:

@@ -14,7 +14,7 @@ from shared.auth.principal import Principal
 from shared.auth.schemas import BindingIn, BindingQuery
 from shared.auth.tables import bindings, service_accounts, team_members, teams, users
 from shared.errors import FieldError, Invalid, NotFound
-from shared.pagination import Id, Timestamp, decode_cursor, page
+from shared.pagination import Id, Keyset, Timestamp, keyset_page
 from shared.platform.db import UnitOfWork
 from shared.platform.namespaces import USERS_NAMESPACE
 
@@ -22,6 +22,7 @@ from shared.platform.namespaces import USERS_NAMESPACE
 # catalogues' tables here without importing those concepts: only to check that a binding's scope exists.
 _applications = sa.table("applications", sa.column("name"))
 _environments = sa.table("environments", sa.column("name"))
+_OLDEST_FIRST = Keyset((bindings.c.created_at, bindings.c.id), (Timestamp, Id))
 
 
 def public_binding(row: Any) -> dict[str, Any]:
@@ -98,16 +99,12 @@ def create_binding(work: UnitOfWork, body: BindingIn, caller: Principal) -> dict
 
 def list_bindings(work: UnitOfWork, query: BindingQuery) -> tuple[list[dict[str, Any]], str | None]:
     """Bindings, oldest first, filtered."""
-    select = sa.select(bindings).order_by(bindings.c.created_at, bindings.c.id).limit(query.limit + 1)
+    select = sa.select(bindings)
     for column in ("subject_type", "subject_id", "application"):
         value = getattr(query, column)
         if value is not None:
             select = select.where(bindings.c[column] == value)
-    if query.cursor:
-        after = decode_cursor(query.cursor, (Timestamp, Id))
-        select = select.where(sa.tuple_(bindings.c.created_at, bindings.c.id) > after)
-    found = work.conn.execute(select).all()
-    rows, next_cursor = page(found, query.limit, lambda r: [r.created_at.isoformat(), str(r.id)])
+    rows, next_cursor = keyset_page(work.conn, select, _OLDEST_FIRST, limit=query.limit, cursor=query.cursor)
     return [public_binding(r) for r in rows], next_cursor
 
 

@@ -29,7 +29,7 @@ from shared.auth.schemas import ServiceAccountIn, ServiceAccountPatch, TrustEntr
 from shared.auth.tables import bindings, service_accounts
 from shared.errors import Conflict, FieldError, Invalid, NotFound
 from shared.identity.trust import trust_entry_refusal
-from shared.pagination import PageQuery, decode_cursor, page
+from shared.pagination import Keyset, PageQuery, keyset_page
 from shared.platform.db import UnitOfWork
 from shared.platform.namespaces import USERS_NAMESPACE
 from shared.platform.settings import Settings
@@ -37,6 +37,7 @@ from shared.platform.settings import Settings
 SUBJECT_TYPE = "service_account"
 EMAIL_DOMAIN = "service-accounts"  # what `/auth/me` shows as a service account's "email": NAME@service-accounts
 BASELINE_ROLE = "viewer"
+_BY_NAME = Keyset((service_accounts.c.name,), (str,))
 
 
 def public_service_account(row: Any) -> dict[str, Any]:
@@ -117,10 +118,8 @@ def list_service_accounts(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Service accounts by name, a page at a time."""
     roles.require(caller.grants, "admin")
-    select = sa.select(service_accounts).order_by(service_accounts.c.name).limit(query.limit + 1)
-    if query.cursor:
-        select = select.where(service_accounts.c.name > decode_cursor(query.cursor, (str,))[0])
-    rows, next_cursor = page(work.conn.execute(select).all(), query.limit, lambda r: [r.name])
+    select = sa.select(service_accounts)
+    rows, next_cursor = keyset_page(work.conn, select, _BY_NAME, limit=query.limit, cursor=query.cursor)
     return [public_service_account(r) for r in rows], next_cursor
 
 

@@ -16,12 +16,13 @@ from shared.auth.schemas import MemberOut, TeamIn, TeamOut
 from shared.auth.tables import team_members, teams, users
 from shared.errors import Conflict, NotFound
 from shared.models import Shape
-from shared.pagination import PageQuery, decode_cursor, page
+from shared.pagination import Keyset, PageQuery, keyset_page
 from shared.platform.db import UnitOfWork
 from shared.platform.namespaces import USERS_NAMESPACE
 
 public_team = Shape(TeamOut)
 public_member = Shape(MemberOut)
+_BY_NAME = Keyset((teams.c.name,), (str,))
 
 
 def known_teams(conn: sa.Connection, names: Iterable[str]) -> set[str]:
@@ -65,10 +66,7 @@ def create_team(work: UnitOfWork, body: TeamIn, caller: Principal) -> dict[str, 
 
 def list_teams(work: UnitOfWork, query: PageQuery) -> tuple[list[dict[str, Any]], str | None]:
     """Teams by name, a page at a time."""
-    select = sa.select(teams).order_by(teams.c.name).limit(query.limit + 1)
-    if query.cursor:
-        select = select.where(teams.c.name > decode_cursor(query.cursor, (str,))[0])
-    rows, next_cursor = page(work.conn.execute(select).all(), query.limit, lambda r: [r.name])
+    rows, next_cursor = keyset_page(work.conn, sa.select(teams), _BY_NAME, limit=query.limit, cursor=query.cursor)
     return [public_team(r) for r in rows], next_cursor
 
 

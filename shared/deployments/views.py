@@ -5,11 +5,14 @@ from typing import Any
 from uuid import UUID
 
 from shared import etags
-from shared.deployments import approvals, environments, freezes, insight_schemas, insights
+from shared.deployments import approvals, environments, freezes
+from shared.deployments import metrics as dora
+from shared.deployments import overview as live
 from shared.deployments import rollback as rollbacks
 from shared.deployments import schemas as deployment_schemas
 from shared.deployments import service as deployments
-from shared.deployments.insight_schemas import MetricsOut, OverviewOut
+from shared.deployments.metrics import MetricsOut, MetricsQuery
+from shared.deployments.overview import OverviewOut, OverviewQuery
 from shared.deployments.schemas import (
     DecisionOut,
     DeploymentOut,
@@ -221,12 +224,12 @@ def delete_freeze(call: Call, freeze_id: UUID) -> None:
 
 
 @routes.get("/overview", role="viewer", response=OverviewOut)
-def overview(call: Call, query: insight_schemas.OverviewQuery) -> dict[str, Any]:
+def overview(call: Call, query: OverviewQuery) -> dict[str, Any]:
     """Per environment: the live release, the one before it, and any deployment under way."""
-    return insights.overview(call.work, application=query.application)
+    return live.overview(call.work, application=query.application)
 
 
 @routes.get("/metrics", role="viewer", response=MetricsOut)
-def metrics(call: Call, query: insight_schemas.MetricsQuery) -> dict[str, Any]:
+def metrics(call: Call, query: MetricsQuery) -> dict[str, Any]:
     """DORA metrics over a window, with the counts behind each figure."""
-    return insights.metrics(call.work, application=query.application, environment=query.environment, days=query.days)
+    return dora.metrics(call.work, application=query.application, environment=query.environment, days=query.days)

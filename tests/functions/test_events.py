@@ -5,7 +5,6 @@ refusals, chat formats and Pub/Sub (the real client, to a stand-in of the Publis
 from __future__ import annotations
 
 import json
-import statistics
 import threading
 import time
 from datetime import timedelta
@@ -308,32 +307,23 @@ def test_a_slack_approval_request_says_what_who_may_approve_and_the_command(rele
 
 
 def test_an_event_is_sent_right_after_the_commit_without_delaying_the_answer(
-    releases, admin, developer, private_targets, after_commit, monkeypatch
+    releases, admin, developer, private_targets, after_commit
 ):
-    committed: list[float] = []
-    wake = dispatch.wake
-
-    def timed_wake():  # runs right after the commit, and hands over to the dispatcher thread
-        committed.append(time.monotonic())
-        wake()
-
-    monkeypatch.setattr(dispatch, "wake", timed_wake)
-    latencies = []
+    # How soon after the commit the receiver hears of it is measured in `make bench`, not here.
     with receiver() as box:
-        subscribe(releases, admin, box.url("/ok"), events=["release.created"])
-        for patch in range(20):
-            ready_release(releases, developer, version=f"2.0.{patch}")
-            deadline = time.monotonic() + 10
-            while len(box.requests) <= patch and time.monotonic() < deadline:
-                time.sleep(0.001)
-            latencies.append(box.requests[patch].at - committed[-1])
-        subscribe(releases, admin, box.url("/slow"), events=["release.created"])  # 3 s to answer
-        started = time.monotonic()
-        ready_release(releases, developer, version="3.0.0")
-        answered = time.monotonic() - started
-    print(f"\ncommit-to-receiver latency over loopback, median of 20: {statistics.median(latencies) * 1000:.1f} ms")
-    assert statistics.median(latencies) < 0.5
-    assert answered < 1.0  # the answer did not wait for the slow receiver
+        subscription = subscribe(releases, admin, box.url("/held"), events=["release.created"])
+        release = ready_release(releases, developer)  # answered while the receiver still holds its delivery
+        arrived = box.wait_for(1)  # nobody runs dispatch: the instance's own thread sends it
+        unanswered_when_we_answered = box.answered == []
+        box.release.set()
+        deadline = time.monotonic() + 10
+        while not (log := log_of(releases, admin, subscription)) or log[0]["status"] in ("pending", "retrying"):
+            assert time.monotonic() < deadline, log
+            time.sleep(0.01)
+
+    assert arrived and unanswered_when_we_answered
+    assert verified(subscription["secret"], box.requests[0])["data"]["release"]["id"] == release["id"]
+    assert log[0]["status"] == "succeeded"  # a request that had waited for it would have timed it out
 
 
 def test_with_a_topic_each_event_is_published_with_its_attributes(releases, developer, monkeypatch, stand_in):  # noqa: F811

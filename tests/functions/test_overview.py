@@ -1,4 +1,4 @@
-"""The releases function: what runs where, per environment (shared/deployments/insights.py)."""
+"""The releases function: what runs where, per environment (shared/deployments/overview.py)."""
 
 from tests.factories import deploy, ready_release, ship
 

@@ -64,11 +64,31 @@ def test_password_auth_passes_the_password():
     assert connector.connects[0][1]["password"] == "pw-from-secret-manager"
 
 
-def test_pool_is_sized_for_serverless():
-    engine, _ = build(db_pool_size=4, db_max_overflow=1)
+def test_pool_is_sized_for_serverless(services, monkeypatch):
+    """One connection per request thread the instance runs (THREADS, which Terraform sets to the
+    function's concurrency) plus the overflow, and never more: a checkout past that waits
+    `DB_POOL_TIMEOUT_S` and fails, rather than opening connections that terraform/locals.tf's
+    budget against max_connections does not count. Against the real PostgreSQL."""
+    import sqlalchemy as sa
 
-    assert engine.pool.size() == 4
-    assert engine.pool._max_overflow == 1
+    monkeypatch.setenv("THREADS", "3")
+    settings = load_settings(
+        database_url=services["database_url"], app_name="pool-sizing", db_max_overflow=1, db_pool_timeout_s=0.2
+    )
+    engine = build_engine(settings)
+    held = [engine.connect() for _ in range(3 + 1)]
+    try:
+        with pytest.raises(sa.exc.TimeoutError):
+            engine.connect()
+        opened = held[0].scalar(sa.text("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pool-sizing'"))
+    finally:
+        for conn in held:
+            conn.close()
+    kept = engine.pool.checkedin()
+    engine.dispose()
+
+    assert opened == 4
+    assert kept == 3  # the overflow connection is closed when it comes back; the pool keeps one per thread
 
 
 def test_the_connector_reaches_postgresql_through_the_admin_api_and_the_server_side_proxy(services, tmp_path):

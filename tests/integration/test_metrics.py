@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from shared.deployments import insights
+from shared.deployments import metrics as dora
 from shared.deployments.tables import deployments
 from shared.platform.db import get_engine, unit_of_work
 from shared.releases.rules import version_sort_key
@@ -102,7 +102,7 @@ def test_dora_metrics_match_the_figures_worked_out_on_paper():
     build_history()
 
     with unit_of_work(now=NOW) as work:
-        found = insights.metrics(work, application="shop", environment="production", days=30)
+        found = dora.metrics(work, application="shop", environment="production", days=30)
 
     assert found["deployment_frequency"] == {"per_day": 0.1333, "deployments": 4, "days": 30}
     assert found["lead_time_for_changes"] == {"p50_hours": 24.0, "p90_hours": 40.8, "deployments": 4}
@@ -113,7 +113,7 @@ def test_dora_metrics_match_the_figures_worked_out_on_paper():
 
 def test_a_window_with_no_deployments_has_zero_counts_and_no_rates():
     with unit_of_work(now=NOW) as work:
-        found = insights.metrics(work, application="shop", environment="production", days=7)
+        found = dora.metrics(work, application="shop", environment="production", days=7)
 
     assert found["deployment_frequency"]["deployments"] == 0
     assert found["change_failure_rate"]["rate"] is None

@@ -47,3 +47,18 @@ def test_the_hot_path_profile_sums_time_by_package():
     assert package_of("/usr/lib/python3.11/logging/__init__.py", "emit") == "stdlib:logging"
     assert package_of("~", "<method 'recv_into' of '_socket.socket' objects>") == "socket I/O"
     assert package_of("~", "<built-in method builtins.isinstance>") == "built-ins"
+
+
+def test_the_latency_section_judges_each_ratio_against_its_target():
+    from bench.report import latency_section
+
+    shown = latency_section(
+        {
+            "cli_help": {"baseline_median_s": 0.010, "ours_median_s": 0.040, "ratio": 4.0},
+            "event_delivery": {"baseline_median_s": 0.0004, "ours_median_s": 0.012, "ratio": 30.0},
+        }
+    )
+
+    cli, event = (line for line in shown.splitlines() if line.startswith(("relman", "event")))
+    assert "40.00" in cli and cli.endswith("met")
+    assert "12.00" in event and event.endswith("MISSED")

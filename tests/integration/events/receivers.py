@@ -32,6 +32,15 @@ class Receiver:
     port: int
     requests: list[Received] = field(default_factory=list)
     server_names: list[str | None] = field(default_factory=list)  # TLS SNI of each handshake
+    release: threading.Event = field(default_factory=threading.Event)  # lets `/held` answer
+    answered: list[str] = field(default_factory=list)  # paths answered, in order
+
+    def wait_for(self, count: int, *, timeout: float = 10.0) -> bool:
+        """Whether `count` requests arrived within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while len(self.requests) < count and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return len(self.requests) >= count
 
     def url(self, path: str, *, host: str = "127.0.0.1", scheme: str = "http") -> str:
         return f"{scheme}://{host}:{self.port}{path}"
@@ -47,6 +56,8 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             receiver.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
             if self.path == "/slow":
                 time.sleep(3)
+            if self.path == "/held":  # answers 200 once the test lets it (at most 10 s)
+                receiver.release.wait(10)
             if self.path == "/trickle":  # a status line, then one header byte at a time, forever-ish
                 self.wfile.write(b"HTTP/1.1 200 OK\r\n")
                 self.wfile.flush()
@@ -66,7 +77,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             if self.path == "/flaky":  # 500 the first time, 200 after
                 status = 500 if sum(r.path == "/flaky" for r in receiver.requests) == 1 else 200
             else:
-                status = {"/ok": 200, "/accepted": 202, "/fail": 500, "/gone": 410, "/redirect": 302}.get(
+                status = {"/ok": 200, "/held": 200, "/accepted": 202, "/fail": 500, "/gone": 410, "/redirect": 302}.get(
                     self.path, 404
                 )
             self.send_response(status)
@@ -76,6 +87,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
             self.wfile.write(answer)
+            receiver.answered.append(self.path)
 
     return Handler
 

@@ -1,4 +1,4 @@
-"""Read-side views: the per-environment overview and the DORA metrics, computed in SQL.
+"""The DORA metrics of an environment, computed in SQL: the query, the answer and the figures.
 
 Definitions (also in the README):
 - A *deployment* counts once it has finished: `succeeded`, `failed` or `rolled_back` (a success
@@ -16,17 +16,65 @@ Definitions (also in the README):
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import Field
 
-from shared.deployments import rules
-from shared.deployments.insight_schemas import OverviewEntryOut
-from shared.deployments.tables import deployments, environments
-from shared.models import Shape
+from shared.models import Out, Strict
+from shared.names import SLUG_PATTERN
 from shared.platform.db import UnitOfWork
-from shared.releases.tables import releases
+
+
+class MetricsQuery(Strict):
+    application: str | None = Field(default=None, pattern=SLUG_PATTERN)
+    environment: str = Field(default="production", max_length=63)
+    days: int = Field(default=30, ge=1, le=365)
+
+
+class FrequencyOut(Out):
+    per_day: float
+    deployments: int
+    days: int
+
+
+class LeadTimeOut(Out):
+    p50_hours: float | None
+    p90_hours: float | None
+    deployments: int
+
+
+class FailureRateOut(Out):
+    rate: float | None
+    failures: int
+    deployments: int
+
+
+class RestoreOut(Out):
+    p50_hours: float | None
+    restores: int
+    failures: int
+
+
+class ReworkOut(Out):
+    rate: float | None
+    rework: int
+    deployments: int
+
+
+class MetricsOut(Out):
+    application: str | None
+    environment: str
+    days: int
+    since: datetime
+    until: datetime
+    deployment_frequency: FrequencyOut
+    lead_time_for_changes: LeadTimeOut
+    change_failure_rate: FailureRateOut
+    time_to_restore: RestoreOut
+    rework_rate: ReworkOut
+
 
 _METRICS = sa.text(
     """
@@ -117,45 +165,3 @@ def metrics(work: UnitOfWork, *, application: str | None, environment: str, days
         "time_to_restore": {"p50_hours": _hours(row.restore_p50), "restores": row.restores, "failures": row.failures},
         "rework_rate": {"rate": _ratio(row.rework, row.finished), "rework": row.rework, "deployments": row.finished},
     }
-
-
-def overview(work: UnitOfWork, *, application: str) -> dict[str, Any]:
-    """Per environment: the live release, the one before it, and any deployment under way."""
-    found: dict[str, Any] = {}
-    envs = work.conn.execute(sa.select(environments.c.name).order_by(environments.c.position)).scalars().all()
-    history = work.conn.execute(
-        sa.select(
-            deployments.c.id.label("deployment_id"),
-            deployments.c.environment,
-            deployments.c.status,
-            deployments.c.kind,
-            deployments.c.release_id,
-            deployments.c.version,
-            deployments.c.finished_at,
-            deployments.c.created_at,
-            releases.c.title,
-        )
-        .join(releases, releases.c.id == deployments.c.release_id)
-        .where(deployments.c.application == application)
-        .order_by(deployments.c.created_at.desc())
-        .limit(500)
-    ).all()
-    for name in envs:
-        rows = [r for r in history if r.environment == name]
-        succeeded = sorted((r for r in rows if r.status == "succeeded"), key=lambda r: r.finished_at, reverse=True)
-        live = succeeded[0] if succeeded else None
-        previous = next((r for r in succeeded[1:] if live is None or r.release_id != live.release_id), None)
-        under_way = next((r for r in rows if r.status in rules.ACTIVE), None)
-        found[name] = {
-            "live": _entry(live),
-            "previous": _entry(previous),
-            "in_progress": _entry(under_way),
-        }
-    return {"application": application, "environments": found}
-
-
-_overview_entry = Shape(OverviewEntryOut)
-
-
-def _entry(row: Any) -> dict[str, Any] | None:
-    return _overview_entry(row) if row is not None else None
