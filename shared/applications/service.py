@@ -22,7 +22,7 @@ from shared.auth.teams import known_teams
 from shared.errors import Conflict, FieldError, Invalid, NotFound
 from shared.events import outbox
 from shared.pagination import Keyset, keyset_page
-from shared.platform.db import UnitOfWork
+from shared.platform.db import UnitOfWork, insert_new
 
 _columns = [applications.c.name, applications.c.display_name, applications.c.description]
 _columns += [applications.c.created_at, applications.c.updated_at]
@@ -131,20 +131,21 @@ def create(
 ) -> Any:
     """Register an application (organisation-wide admins); 409 `application_exists`."""
     roles.require(grants, "admin")
-    row = work.conn.execute(
-        pg_insert(applications)
-        .values(
-            name=application.name,
-            display_name=application.display_name.strip(),
-            description=application.description,
-            created_at=work.now,
-            updated_at=work.now,
-        )
-        .on_conflict_do_nothing(index_elements=["name"])
-        .returning(*_columns)
-    ).first()
-    if row is None:
-        raise Conflict(f"An application named {application.name!r} exists already.", code="application_exists")
+    values = {
+        "name": application.name,
+        "display_name": application.display_name.strip(),
+        "description": application.description,
+        "created_at": work.now,
+        "updated_at": work.now,
+    }
+    row = insert_new(
+        work.conn,
+        applications,
+        values,
+        key="name",
+        returning=_columns,
+        taken=lambda: Conflict(f"An application named {application.name!r} exists already.", code="application_exists"),
+    )
     path = application.stages()
     _set_path(work, row.name, path, policies)
     audit.record(

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from shared import etags
 from shared.audit import service as audit
@@ -22,7 +21,7 @@ from shared.auth.tables import api_tokens, users
 from shared.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from shared.models import Shape
 from shared.pagination import Id, Keyset, PageQuery, Timestamp, keyset_page
-from shared.platform.db import UnitOfWork
+from shared.platform.db import UnitOfWork, insert_new
 from shared.platform.namespaces import API_TOKENS_NAMESPACE, USERS_NAMESPACE
 
 # A user as the API shows it (never the hash).
@@ -58,23 +57,24 @@ def create_account(work: UnitOfWork, account: NewAccount) -> dict[str, Any]:
     if password is not None and password.strip().lower() == email:
         raise Invalid("The password may not be the email.", errors=[FieldError("password", "must not be the email")])
     user_id = uuid.uuid4()
-    row = work.conn.execute(
-        pg_insert(users)
-        .values(
-            id=user_id,
-            email=email,
-            display_name=account.display_name.strip(),
-            password_hash=passwords.hash_password(password) if password is not None else None,
-            iap_subject=account.iap_subject,
-            role=role,
-            created_at=work.now,
-            updated_at=work.now,
-        )
-        .on_conflict_do_nothing(index_elements=["email"])
-        .returning(*_user_columns)
-    ).first()
-    if row is None:
-        raise Conflict("An account with this email exists.", code="email_taken")
+    values = {
+        "id": user_id,
+        "email": email,
+        "display_name": account.display_name.strip(),
+        "password_hash": passwords.hash_password(password) if password is not None else None,
+        "iap_subject": account.iap_subject,
+        "role": role,
+        "created_at": work.now,
+        "updated_at": work.now,
+    }
+    row = insert_new(
+        work.conn,
+        users,
+        values,
+        key="email",
+        returning=_user_columns,
+        taken=lambda: Conflict("An account with this email exists.", code="email_taken"),
+    )
     audit.record(
         work,
         actor=account.created_by or str(user_id),

@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from shared import etags
 from shared.audit import service as audit
@@ -30,7 +29,7 @@ from shared.auth.tables import bindings, service_accounts
 from shared.errors import Conflict, FieldError, Invalid, NotFound
 from shared.identity.trust import trust_entry_refusal
 from shared.pagination import Keyset, PageQuery, keyset_page
-from shared.platform.db import UnitOfWork
+from shared.platform.db import UnitOfWork, insert_new
 from shared.platform.namespaces import USERS_NAMESPACE
 from shared.platform.settings import Settings
 
@@ -86,22 +85,22 @@ def create_service_account(
     roles.require(caller.grants, "admin")
     name = body.name
     stored = _checked_trust(body.trust, settings=settings)
-    row = work.conn.execute(
-        pg_insert(service_accounts)
-        .values(
-            id=uuid.uuid4(),
-            name=name,
-            display_name=body.display_name.strip(),
-            trust=stored,
-            created_by=caller.user_id,
-            created_at=work.now,
-            updated_at=work.now,
-        )
-        .on_conflict_do_nothing(index_elements=["name"])
-        .returning(service_accounts)
-    ).first()
-    if row is None:
-        raise Conflict(f"A service account named {name!r} exists already.", code="service_account_exists")
+    values = {
+        "id": uuid.uuid4(),
+        "name": name,
+        "display_name": body.display_name.strip(),
+        "trust": stored,
+        "created_by": caller.user_id,
+        "created_at": work.now,
+        "updated_at": work.now,
+    }
+    row = insert_new(
+        work.conn,
+        service_accounts,
+        values,
+        key="name",
+        taken=lambda: Conflict(f"A service account named {name!r} exists already.", code="service_account_exists"),
+    )
     audit.record(
         work,
         actor=caller.actor,

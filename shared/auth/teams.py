@@ -17,7 +17,7 @@ from shared.auth.tables import team_members, teams, users
 from shared.errors import Conflict, NotFound
 from shared.models import Shape
 from shared.pagination import Keyset, PageQuery, keyset_page
-from shared.platform.db import UnitOfWork
+from shared.platform.db import UnitOfWork, insert_new
 from shared.platform.namespaces import USERS_NAMESPACE
 
 public_team = Shape(TeamOut)
@@ -44,20 +44,20 @@ def create_team(work: UnitOfWork, body: TeamIn, caller: Principal) -> dict[str, 
     """A new team (organisation-wide admins only); 409 `team_exists` when the name is taken."""
     roles.require(caller.grants, "admin")
     name = body.name
-    row = work.conn.execute(
-        pg_insert(teams)
-        .values(
-            id=uuid.uuid4(),
-            name=name,
-            display_name=body.display_name.strip(),
-            created_by=caller.user_id,
-            created_at=work.now,
-        )
-        .on_conflict_do_nothing(index_elements=["name"])
-        .returning(teams)
-    ).first()
-    if row is None:
-        raise Conflict(f"A team named {name!r} exists already.", code="team_exists")
+    values = {
+        "id": uuid.uuid4(),
+        "name": name,
+        "display_name": body.display_name.strip(),
+        "created_by": caller.user_id,
+        "created_at": work.now,
+    }
+    row = insert_new(
+        work.conn,
+        teams,
+        values,
+        key="name",
+        taken=lambda: Conflict(f"A team named {name!r} exists already.", code="team_exists"),
+    )
     audit.record(
         work, actor=caller.actor, action="team.created", entity_type="team", entity_id=row.id, data={"name": name}
     )

@@ -107,6 +107,29 @@ def savepoint(conn: sa.Connection, *, taken: Callable[[], Exception]) -> Iterato
         raise
 
 
+def insert_new(
+    conn: sa.Connection,
+    table: sa.Table,
+    values: Mapping[str, Any],
+    *,
+    key: str,
+    returning: Iterable[sa.ColumnElement[Any]] | None = None,
+    taken: Callable[[], Exception],
+) -> sa.Row[Any]:
+    """Insert one row whose `key` column (a unique index) must be new, and return it (`returning`,
+    else every column); `taken()` is raised when a row with that key exists, committed or being
+    written by a request still open (ON CONFLICT DO NOTHING waits for it: no savepoint, and the
+    transaction stays usable)."""
+    from sqlalchemy.dialects.postgresql import insert
+
+    columns = list(returning) if returning is not None else list(table.c)
+    statement = insert(table).values(**values).on_conflict_do_nothing(index_elements=[key]).returning(*columns)
+    row = conn.execute(statement).first()
+    if row is None:
+        raise taken()
+    return row
+
+
 def _read_alone(conn: sa.Connection, statement: sa.Executable, parameters: Mapping[str, Any] | None) -> list[Any]:
     """Run one statement in the driver's autocommit mode, then turn that off again before the
     connection goes back to the pool. pg8000's own switch: SQLAlchemy's `isolation_level="AUTOCOMMIT"`
