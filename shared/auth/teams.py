@@ -44,20 +44,9 @@ def create_team(work: UnitOfWork, body: TeamIn, caller: Principal) -> dict[str, 
     """A new team (organisation-wide admins only); 409 `team_exists` when the name is taken."""
     roles.require(caller.grants, "admin")
     name = body.name
-    values = {
-        "id": uuid.uuid4(),
-        "name": name,
-        "display_name": body.display_name.strip(),
-        "created_by": caller.user_id,
-        "created_at": work.now,
-    }
-    row = insert_new(
-        work.conn,
-        teams,
-        values,
-        key="name",
-        taken=lambda: Conflict(f"A team named {name!r} exists already.", code="team_exists"),
-    )
+    exists = Conflict(f"A team named {name!r} exists already.", code="team_exists")
+    made = {"id": uuid.uuid4(), "name": name, "display_name": body.display_name.strip(), "created_by": caller.user_id}
+    row = insert_new(work.conn, teams, made | {"created_at": work.now}, key="name", taken=lambda: exists)
     audit.record(
         work, actor=caller.actor, action="team.created", entity_type="team", entity_id=row.id, data={"name": name}
     )
