@@ -11,7 +11,8 @@ from shared.audit import service as audit
 from shared.auth import roles
 from shared.auth.principal import Principal
 from shared.deployments import rules
-from shared.deployments.gates import check_move, environment_row, release_authors, requirement_at
+from shared.deployments.environments import environment_row
+from shared.deployments.gates import check_move, release_authors, requirement_at
 from shared.deployments.records import get_deployment, with_decisions
 from shared.deployments.schemas import ApprovalIn
 from shared.deployments.tables import approvals, deployments

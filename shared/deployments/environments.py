@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -26,6 +26,19 @@ from shared.platform.db import UnitOfWork, savepoint
 
 _BY_POSITION = Keyset((environments.c.position,), (Position,))
 _environment = Shape(EnvironmentOut, given=("policy",))
+
+
+def environment_row(conn: sa.Connection, name: str, *, lock: Literal["share", "update"] | None = None) -> Any:
+    """The environment's row (held FOR SHARE or FOR UPDATE with `lock`), or 422 `unknown_environment`."""
+    query = sa.select(environments).where(environments.c.name == name)
+    row = conn.execute(query.with_for_update(read=lock == "share") if lock else query).first()
+    if row is None:
+        raise Invalid(
+            f"There is no environment {name!r}.",
+            code="unknown_environment",
+            errors=[FieldError("environment", "unknown environment")],
+        )
+    return row
 
 
 def public_policy(row: Any) -> dict[str, Any]:

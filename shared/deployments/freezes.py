@@ -1,4 +1,4 @@
-"""Freeze windows: stored, listed, and turned into `rules.Freeze` for the gates."""
+"""Freeze windows: stored, listed, and turned into `holds.Freeze` for the gates."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from shared.audit import service as audit
 from shared.auth import roles
 from shared.auth.people import describe_actor
 from shared.auth.principal import Principal
-from shared.deployments import rules
+from shared.deployments import holds
 from shared.deployments.schemas import FreezeIn, FreezeOut
 from shared.deployments.tables import environments, freezes
 from shared.errors import FieldError, Invalid, NotFound
@@ -29,9 +29,9 @@ public_freeze = Shape(FreezeOut, given=("active",))
 _RECORDED = tuple(name for name in FreezeOut.model_fields if name not in ("id", "created_by", "created_at", "active"))
 
 
-def window(row: Any) -> rules.Freeze:
+def window(row: Any) -> holds.Freeze:
     """A stored freeze as the rules see it."""
-    return rules.Freeze(
+    return holds.Freeze(
         id=row.id,
         environment=row.environment,
         application=row.application,
@@ -43,7 +43,7 @@ def window(row: Any) -> rules.Freeze:
     )
 
 
-def load_freezes(conn: sa.Connection, *, now: datetime | None = None) -> list[rules.Freeze]:
+def load_freezes(conn: sa.Connection, *, now: datetime | None = None) -> list[holds.Freeze]:
     """Every weekly window and every one-off window not yet over."""
     query = sa.select(freezes)
     if now is not None:

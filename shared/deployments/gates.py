@@ -10,27 +10,17 @@ import sqlalchemy as sa
 from shared.applications import rules as paths
 from shared.audit.tables import audit_events
 from shared.deployments import rules
-from shared.deployments.environments import policies, policy_of, promotion_path, public_policy
+from shared.deployments.environments import environment_row, policies, policy_of, promotion_path, public_policy
 from shared.deployments.freezes import load_freezes
+from shared.deployments.locks import load_locks
 from shared.deployments.schemas import BlockerOut
-from shared.deployments.tables import deployments, environments
-from shared.errors import Conflict, FieldError, Invalid
+from shared.deployments.tables import deployments
+from shared.errors import Conflict, FieldError
 from shared.models import Shape
 from shared.platform.db import UnitOfWork
 from shared.releases.service import load_release
 
 public_blocker = Shape(BlockerOut)
-
-
-def environment_row(conn: sa.Connection, name: str) -> Any:
-    row = conn.execute(sa.select(environments).where(environments.c.name == name)).first()
-    if row is None:
-        raise Invalid(
-            f"There is no environment {name!r}.",
-            code="unknown_environment",
-            errors=[FieldError("environment", "unknown environment")],
-        )
-    return row
 
 
 def stage_of(conn: sa.Connection, application: str, environment: str) -> tuple[paths.Stage, paths.Stage | None]:
@@ -45,7 +35,9 @@ def requirement_at(conn: sa.Connection, application: str, environment: Any) -> p
     return paths.requirement(stage, policy_of(environment))
 
 
-def gate_facts(work: UnitOfWork, *, release: Any, environment: Any, override_freeze: bool = False) -> rules.GateFacts:
+def gate_facts(
+    work: UnitOfWork, *, release: Any, environment: Any, override_freeze: bool = False, override_lock: bool = False
+) -> rules.GateFacts:
     """Read what the gates need about deploying `release` to `environment`, along its application's path,
     with the environment policies over it."""
     conn = work.conn
@@ -82,6 +74,8 @@ def gate_facts(work: UnitOfWork, *, release: Any, environment: Any, override_fre
         previous_soak_minutes=previous.soak_minutes if previous is not None else 0,
         live_in_previous_since=live_since,
         freezes=load_freezes(conn, now=work.now),
+        locks=load_locks(conn, now=work.now, environment=environment.name),
+        override_lock=override_lock,
         active_deployment=bool(active),
         override_freeze=override_freeze,
     )
@@ -123,6 +117,8 @@ def check_move(work: UnitOfWork, *, deployment: Any, release: Any, to_status: st
         application=deployment.application,
         freezes=tuple(load_freezes(work.conn, now=work.now)),
         overridden=frozenset(deployment.overridden_freezes or ()),
+        locks=tuple(load_locks(work.conn, now=work.now, environment=deployment.environment)),
+        overridden_locks=frozenset(deployment.overridden_locks or ()),
     )
     blocking = rules.move_blockers(facts, work.now)
     if blocking:

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from shared.auth.people import describe_actor
-from shared.deployments import gates, rules
+from shared.deployments import environments, gates, rules
 from shared.deployments.schemas import ApprovalOut, DeploymentOut
 from shared.deployments.tables import approvals, deployments
 from shared.errors import DomainError, NotFound
@@ -53,7 +53,7 @@ def who_may_approve(conn: sa.Connection, *, application: str, environment: str) 
     """Who may approve a deployment of `application` to `environment`, in words."""
     managers = f"release managers of {application} in {environment}"
     try:
-        needed = gates.requirement_at(conn, application, gates.environment_row(conn, environment))
+        needed = gates.requirement_at(conn, application, environments.environment_row(conn, environment))
     except DomainError:
         return managers
     if not needed.approver_teams:

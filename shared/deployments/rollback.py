@@ -1,4 +1,5 @@
-"""Rollback: back to the last good release in an environment, without approvals, even in a freeze."""
+"""Rollback: back to the last good release in an environment, without approvals, even in a freeze
+(but not past a lock, unless an admin overrides it)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ import sqlalchemy as sa
 from shared.audit import service as audit
 from shared.auth import roles
 from shared.auth.principal import Principal
-from shared.deployments import rules
-from shared.deployments.gates import environment_row
+from shared.deployments import holds, rules
+from shared.deployments.environments import environment_row
+from shared.deployments.gates import gates_failed
+from shared.deployments.locks import load_locks
 from shared.deployments.records import insert_deployment, public_deployment
 from shared.deployments.schemas import RollbackIn
+from shared.deployments.service import require_override
 from shared.deployments.tables import deployments
 from shared.errors import Conflict
 from shared.platform.db import UnitOfWork
@@ -26,6 +30,12 @@ def rollback(work: UnitOfWork, *, caller: Principal, request: RollbackIn) -> dic
     application, environment = request.application, request.environment
     environment_row(work.conn, environment)
     roles.require(caller.grants, "release_manager", application=application, environment=environment)
+    locks = load_locks(work.conn, now=work.now, environment=environment)
+    holding = holds.active_locks(locks, environment, work.now, application)
+    if request.override_lock:
+        require_override(caller.grants, holding, application=application, environment=environment, what="lock")
+    elif holding:
+        raise gates_failed([rules.locked(environment, holding)])
     chosen = rules.rollback_target(_history(work.conn, application, environment))
     if chosen is None:
         raise Conflict(
@@ -42,6 +52,7 @@ def rollback(work: UnitOfWork, *, caller: Principal, request: RollbackIn) -> dic
         actor=caller.actor,
         reason=request.reason,
         replaces_id=live.id,
+        overridden_locks=[lock.id for lock in holding] if request.override_lock else [],
     )
     audit.record(
         work,
@@ -55,6 +66,7 @@ def rollback(work: UnitOfWork, *, caller: Principal, request: RollbackIn) -> dic
             "to_release": str(release.id),
             "replaces": str(live.id),
             "reason": request.reason,
+            "lock_overridden": [lock.reason for lock in holding] if request.override_lock else [],
         },
     )
     changed(work, release.id, live.release_id)

@@ -1,13 +1,14 @@
-"""Deployment rules as plain functions over plain data: gates, freezes, status moves, rollback."""
+"""Deployment rules as plain functions over plain data: gates, status moves, four eyes, rollback
+(what holds an environment at a moment, freezes and locks, is in `holds`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
-from zoneinfo import ZoneInfo
 
+from shared.deployments.holds import Freeze, Lock, active_freezes, active_locks
 from shared.errors import Conflict, Forbidden
 
 # -- enumerations (the tables' checks, the request and response models and the rules all use these) --
@@ -25,8 +26,6 @@ Kind = Literal["deploy", "rollback"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 Decision = Literal["approve", "reject"]
 DECISIONS: tuple[Decision, ...] = get_args(Decision)
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-DAYS: tuple[Weekday, ...] = get_args(Weekday)
 
 # What a pipeline may report: only forward, and `cancelled` only before the deployment ends.
 _MOVES = {
@@ -57,60 +56,6 @@ def replaced_by_success(*, kind: str, status: str, replaces_id: Any) -> Any:
     return None
 
 
-# -- freeze windows -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Freeze:
-    """A one-off window (`starts_at`..`ends_at`) or weekly wall-clock windows in a time zone."""
-
-    environment: str | None
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
-    weekly: tuple[dict[str, str], ...] = ()
-    timezone: str | None = None
-    reason: str = ""
-    id: Any = None
-    # None: every application.
-    application: str | None = None
-
-    def applies_to(self, environment: str, application: str | None = None) -> bool:
-        """Does the window hold deployments to `environment` (of `application`; None: of any)?"""
-        if self.application is not None and application is not None and self.application != application:
-            return False
-        return self.environment is None or self.environment == environment
-
-    def covers(self, moment: datetime) -> bool:
-        """Is `moment` (timezone-aware) inside this window? Weekly windows follow daylight saving."""
-        if not self.weekly:
-            assert self.starts_at is not None and self.ends_at is not None
-            return self.starts_at <= moment < self.ends_at
-        local = moment.astimezone(ZoneInfo(self.timezone or "UTC"))
-        return any(_weekly_covers(entry, local) for entry in self.weekly)
-
-
-def _parse_clock(text: str) -> time:
-    return time(23, 59, 59, 999999) if text == "24:00" else time.fromisoformat(text)
-
-
-def _weekly_covers(entry: dict[str, str], local: datetime) -> bool:
-    """`{day, start, end}` in local wall-clock time; an end at or before the start runs past midnight."""
-    day = DAYS.index(entry["day"])
-    start, end = _parse_clock(entry["start"]), _parse_clock(entry["end"])
-    now, today = local.time().replace(tzinfo=None), local.weekday()
-    if start < end:
-        return today == day and start <= now < end
-    # Overnight: from `start` on `day` until `end` on the next day.
-    return (today == day and now >= start) or (today == (day + 1) % 7 and now < end)
-
-
-def active_freezes(
-    freezes: list[Freeze], environment: str, moment: datetime, application: str | None = None
-) -> list[Freeze]:
-    """The windows that cover `environment` (for `application`) at `moment`."""
-    return [f for f in freezes if f.applies_to(environment, application) and f.covers(moment)]
-
-
 # -- gates ------------------------------------------------------------------------------------------
 
 
@@ -127,6 +72,9 @@ class GateFacts:
     # When R's latest successful deployment to the previous environment finished (None: never).
     live_in_previous_since: datetime | None = None
     freezes: list[Freeze] = field(default_factory=list)
+    # The locks holding the environment now (for any application), and whether an admin overrides them.
+    locks: list[Lock] = field(default_factory=list)
+    override_lock: bool = False
     active_deployment: bool = False
     override_freeze: bool = False
     # Every approver belongs to each of these teams (the stage's and the environment policy's).
@@ -176,6 +124,9 @@ def blockers(facts: GateFacts, now: datetime) -> list[Blocker]:
     covering = active_freezes(facts.freezes, facts.environment, now, facts.application)
     if covering and not facts.override_freeze:
         found.append(_frozen(facts.environment, covering))
+    holding = active_locks(facts.locks, facts.environment, now, facts.application)
+    if holding and not facts.override_lock:
+        found.append(locked(facts.environment, holding))
     if facts.active_deployment:
         found.append(deployment_in_progress(facts.application, facts.environment))
     return found
@@ -195,6 +146,17 @@ def _not_ready(release_status: str) -> Blocker:
 def _frozen(environment: str, covering: list[Freeze]) -> Blocker:
     reasons = "; ".join(f.reason for f in covering)
     return Blocker("environment_frozen", f"{environment} is frozen: {reasons}.")
+
+
+def locked(environment: str, holding: Iterable[Lock]) -> Blocker:
+    """The refusal while locks hold: who locked, when, why, and until when, for each."""
+    parts = []
+    for lock in holding:
+        scope = f" for {lock.application}" if lock.application else ""
+        until = f", until {lock.unlock_at.isoformat()}" if lock.unlock_at else ", until someone unlocks it"
+        since = lock.locked_at.isoformat()
+        parts.append(f"{environment} is locked{scope} by {lock.locked_by} since {since}{until}: {lock.reason}")
+    return Blocker("environment_locked", "; ".join(parts) + ".")
 
 
 # -- gates at every step ----------------------------------------------------------------------------
@@ -222,9 +184,11 @@ class MoveFacts:
     environment: str
     freezes: tuple[Freeze, ...] = ()
     application: str | None = None
+    locks: tuple[Lock, ...] = ()
     # The windows an admin overrode at request time: the override holds for those, for the whole
-    # deployment, and for no window that began to cover it later.
+    # deployment, and for no window that began to cover it later. The same for locks.
     overridden: frozenset[Any] = frozenset()
+    overridden_locks: frozenset[Any] = frozenset()
 
 
 def move_blockers(facts: MoveFacts, now: datetime) -> list[Blocker]:
@@ -241,14 +205,14 @@ def move_blockers(facts: MoveFacts, now: datetime) -> list[Blocker]:
     ]
     if covering and facts.kind != "rollback":
         found.append(_frozen(facts.environment, covering))
+    holding = [
+        lock
+        for lock in active_locks(list(facts.locks), facts.environment, now, facts.application)
+        if lock.id not in facts.overridden_locks
+    ]
+    if holding:  # a lock stops rollbacks too: it is a person saying "hands off" (an admin overrides it)
+        found.append(locked(facts.environment, holding))
     return found
-
-
-def override_scopes(covering: Iterable[Freeze], application: str) -> set[str | None]:
-    """Where an admin must be one to override the windows `covering` a deployment of `application`
-    (None: organisation-wide): a window for every application is the organisation's, and only an
-    organisation-wide admin lifts it; a window of this application alone, its admin."""
-    return {f.application for f in covering} or {application}
 
 
 # -- four eyes --------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from shared.deployments import rules
+from shared.deployments import holds, rules
 from shared.models import Out, Strict, Timestamp
 from shared.names import SLUG_PATTERN
 from shared.pagination import PageQuery
@@ -32,12 +32,14 @@ class DeploymentIn(Strict):
 
     environment: str = ENVIRONMENT
     override_freeze: bool = False
+    override_lock: bool = Field(default=False, description="An admin there starts it although a lock holds.")
     reason: str | None = Field(default=None, min_length=1, max_length=1000)
 
     @model_validator(mode="after")
     def _override_needs_a_reason(self) -> Self:
-        if self.override_freeze and not self.reason:
-            raise ValueError("reason: required when override_freeze is set")
+        for flag in ("override_freeze", "override_lock"):
+            if getattr(self, flag) and not self.reason:
+                raise ValueError(f"reason: required when {flag} is set")
         return self
 
 
@@ -60,10 +62,45 @@ class RollbackIn(Strict):
     application: str = Field(pattern=SLUG_PATTERN)
     environment: str = ENVIRONMENT
     reason: str = Field(min_length=1, max_length=1000)
+    override_lock: bool = Field(default=False, description="An admin there rolls back although a lock holds.")
+
+
+class LockIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"environment": "production", "reason": "Incident INC-4711: payments failing"},
+                {
+                    "environment": "staging",
+                    "application": "shop",
+                    "reason": "Data migration",
+                    "unlock_at": "2026-12-08T18:00:00Z",
+                },
+            ]
+        },
+    )
+
+    environment: str = ENVIRONMENT
+    application: str | None = Field(default=None, pattern=SLUG_PATTERN, description="None: every application.")
+    reason: str = Field(min_length=1, max_length=1000)
+    unlock_at: Timestamp | None = Field(default=None, description="It unlocks itself then (None: only by unlocking).")
+
+
+class UnlockIn(Strict):
+    reason: str | None = Field(default=None, min_length=1, max_length=1000)
+
+
+class LockQuery(PageQuery):
+    environment: str | None = Field(default=None, max_length=63)
+    application: str | None = Field(
+        default=None, max_length=63, description="Its locks and those of every application."
+    )
+    active: bool | None = Field(default=None, description="true: only those holding now; false: only those that ended.")
 
 
 class WeeklyWindow(Strict):
-    day: rules.Weekday = Field(description="Weekday; full names and any case are accepted (`Friday` becomes `fri`).")
+    day: holds.Weekday = Field(description="Weekday; full names and any case are accepted (`Friday` becomes `fri`).")
     start: str = Field(pattern=CLOCK, description="Local wall-clock time, HH:MM (seconds are dropped).")
     end: str = Field(pattern=CLOCK, description="HH:MM; at or before `start` means the next day.")
 
@@ -232,6 +269,7 @@ class DeploymentOut(Out):
     requested_by: uuid.UUID
     reason: str | None
     override_freeze: bool
+    overridden_locks: list[uuid.UUID] = Field(description="The locks an admin's request overrode.")
     replaces_id: uuid.UUID | None
     approvals: list[ApprovalOut]
     created_at: datetime
@@ -277,3 +315,23 @@ class FreezeOut(Out):
     created_by: uuid.UUID
     created_at: datetime
     active: bool
+
+
+class PersonOut(Out):
+    id: uuid.UUID
+    email: str | None = Field(description="null for a service account.")
+    display_name: str | None
+
+
+class LockOut(Out):
+    id: uuid.UUID
+    environment: str
+    application: str | None = Field(description="null: every application.")
+    reason: str
+    locked_by: PersonOut
+    locked_at: datetime
+    unlock_at: datetime | None = Field(description="When it unlocks itself (null: only by unlocking).")
+    unlocked_by: PersonOut | None
+    unlocked_at: datetime | None
+    unlock_reason: str | None
+    active: bool = Field(description="Whether it holds now.")

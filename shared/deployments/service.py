@@ -6,8 +6,8 @@ The gates are in `gates`, the records (shown, loaded, listed) in `records`; the 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
@@ -15,8 +15,9 @@ from shared import etags
 from shared.audit import service as audit
 from shared.auth import roles
 from shared.auth.principal import Principal
-from shared.deployments import rules
-from shared.deployments.gates import check_move, environment_row, gate_facts, gates_failed
+from shared.deployments import holds, rules
+from shared.deployments.environments import environment_row
+from shared.deployments.gates import check_move, gate_facts, gates_failed
 from shared.deployments.gates import preflight as preflight
 from shared.deployments.records import get_deployment, insert_deployment, public_deployment, with_decisions
 from shared.deployments.records import list_deployments as list_deployments
@@ -36,16 +37,21 @@ def request_deployment(
     request: DeploymentIn,
 ) -> dict[str, Any]:
     """Deploy a ready release to an environment once every gate passes (all checked in this transaction),
-    by a developer of its application there (an override of a freeze: an admin there)."""
+    by a developer of its application there (an override of a freeze or a lock: an admin there)."""
     grants, actor = caller.grants, caller.actor
-    override_freeze, reason = request.override_freeze, request.reason
+    override_freeze, override_lock, reason = request.override_freeze, request.override_lock, request.reason
     release = load_release(work.conn, release_id, lock="share")  # a release can't be cancelled under us
     target = environment_row(work.conn, request.environment)
     roles.require(grants, "developer", application=release.application, environment=target.name)
-    facts = gate_facts(work, release=release, environment=target, override_freeze=override_freeze)
-    covering = rules.active_freezes(facts.freezes, target.name, work.now, release.application)
+    facts = gate_facts(
+        work, release=release, environment=target, override_freeze=override_freeze, override_lock=override_lock
+    )
+    covering = holds.active_freezes(facts.freezes, target.name, work.now, release.application)
     if override_freeze:
-        _require_override(grants, covering, application=release.application, environment=target.name)
+        require_override(grants, covering, application=release.application, environment=target.name)
+    holding = holds.active_locks(facts.locks, target.name, work.now, release.application)
+    if override_lock:
+        require_override(grants, holding, application=release.application, environment=target.name, what="lock")
     blocking = rules.blockers(facts, work.now)
     if blocking:
         raise gates_failed(blocking)
@@ -60,6 +66,7 @@ def request_deployment(
         reason=reason,
         override_freeze=override_freeze,
         overridden_freezes=[f.id for f in covering] if override_freeze else [],
+        overridden_locks=[lock.id for lock in holding] if override_lock else [],
     )
     overridden = [f.reason for f in covering] if override_freeze else []
     audit.record(
@@ -73,6 +80,7 @@ def request_deployment(
             "environment": target.name,
             "status": status,
             "freeze_overridden": overridden,
+            "lock_overridden": [lock.reason for lock in holding] if override_lock else [],
             "reason": reason,
         },
     )
@@ -80,11 +88,18 @@ def request_deployment(
     return public_deployment(row, approvals=[])
 
 
-def _require_override(
-    grants: Iterable[roles.Grant], covering: Iterable[rules.Freeze], *, application: str, environment: str
+def require_override(
+    grants: Iterable[roles.Grant],
+    covering: Sequence[holds.Freeze] | Sequence[holds.Lock],
+    *,
+    application: str,
+    environment: str,
+    what: Literal["freeze", "lock"] = "freeze",
 ) -> None:
-    """403 `freeze_override_forbidden` unless the caller is an admin over every window it would override."""
-    for scope in rules.override_scopes(covering, application):
+    """403 `freeze_override_forbidden` (`lock_override_forbidden`) unless the caller is an admin over
+    every freeze window (lock) it would override: of the organisation where one covers every
+    application, else of the application."""
+    for scope in holds.override_scopes(covering, application):
         held = roles.role_on(grants, application=scope, environment=environment)
         if held is None or not roles.at_least(held, "admin"):
             whose = (
@@ -93,8 +108,8 @@ def _require_override(
                 else f"{application}'s: only an admin of {application}"
             )
             raise Forbidden(
-                f"The freeze on {environment} is {whose} there may override it; you have {held or 'no role'}.",
-                code="freeze_override_forbidden",
+                f"The {what} on {environment} is {whose} there may override it; you have {held or 'no role'}.",
+                code=f"{what}_override_forbidden",
             )
 
 

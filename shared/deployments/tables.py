@@ -1,4 +1,4 @@
-"""Environments, deployments, approvals and freeze windows."""
+"""Environments, deployments, approvals, freeze windows and locks."""
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
@@ -40,6 +40,8 @@ deployments = sa.Table(
     sa.Column("override_freeze", sa.Boolean, nullable=False, server_default=sa.false()),
     # The freeze windows the request overrode: an override holds for those, never for a later one.
     sa.Column("overridden_freezes", ARRAY(UUID(as_uuid=True)), nullable=False, server_default="{}"),
+    # The locks the request overrode (an admin, with the request's reason): the same rule as freezes.
+    sa.Column("overridden_locks", ARRAY(UUID(as_uuid=True)), nullable=False, server_default="{}"),
     # For a rollback: the live deployment it replaces (marked rolled_back when the rollback succeeds).
     sa.Column("replaces_id", UUID(as_uuid=True), sa.ForeignKey("deployments.id")),
     sa.Column("log_url", sa.Text),
@@ -97,6 +99,29 @@ freezes = sa.Table(
         "OR (weekly IS NOT NULL AND timezone IS NOT NULL)",
         name="one_off_or_weekly",
     ),
+)
+
+# "Stop the line": while a lock holds, nothing new starts in its environment (for its application, or
+# every one). Unlocked locks stay, as the record of who stopped what, when and why.
+environment_locks = sa.Table(
+    "environment_locks",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("environment", sa.Text, sa.ForeignKey("environments.name", onupdate="CASCADE"), nullable=False),
+    # NULL: every application.
+    sa.Column("application", sa.Text, sa.ForeignKey("applications.name", onupdate="CASCADE")),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("locked_by", UUID(as_uuid=True), nullable=False),
+    sa.Column("locked_at", sa.DateTime(timezone=True), nullable=False),
+    # It unlocks itself then (NULL: only someone unlocking it ends it).
+    sa.Column("unlock_at", sa.DateTime(timezone=True)),
+    sa.Column("unlocked_by", UUID(as_uuid=True)),
+    sa.Column("unlocked_at", sa.DateTime(timezone=True)),
+    sa.Column("unlock_reason", sa.Text),
+    sa.CheckConstraint("unlock_at IS NULL OR unlock_at > locked_at", name="unlocks_after_it_locks"),
+    sa.CheckConstraint("(unlocked_at IS NULL) = (unlocked_by IS NULL)", name="unlocked_by_someone"),
+    sa.Index("ix_environment_locks_environment_unlocked_at", "environment", "unlocked_at"),
+    sa.Index("ix_environment_locks_locked_at_id", "locked_at", "id"),
 )
 
 DEFAULT_ENVIRONMENTS = [

@@ -1,11 +1,11 @@
 """The routes of environments and their policies, deployments and approvals, rollbacks, freezes,
-the overview and metrics."""
+locks, the overview and metrics."""
 
 from typing import Any
 from uuid import UUID
 
 from shared import etags
-from shared.deployments import approvals, environments, freezes
+from shared.deployments import approvals, environments, freezes, locks
 from shared.deployments import metrics as dora
 from shared.deployments import overview as live
 from shared.deployments import rollback as rollbacks
@@ -18,6 +18,7 @@ from shared.deployments.schemas import (
     DeploymentOut,
     EnvironmentOut,
     FreezeOut,
+    LockOut,
     PolicyOut,
     PreflightOut,
 )
@@ -218,6 +219,36 @@ def create_freeze(call: Call, body: deployment_schemas.FreezeIn) -> dict[str, An
 def delete_freeze(call: Call, freeze_id: UUID) -> None:
     """End a freeze window."""
     freezes.delete_freeze(call.work, freeze_id=freeze_id, caller=call.principal)
+
+
+# -- locks ------------------------------------------------------------------------------------------
+
+
+@routes.get("/locks", role="viewer", lists=True, response=LockOut)
+def list_locks(call: Call, query: deployment_schemas.LockQuery) -> Reply:
+    """Environment locks, newest first, each saying whether it holds now."""
+    items, cursor = locks.list_locks(call.work, query)
+    return listing(call, items, cursor)
+
+
+@routes.post("/locks", role="release_manager", status=201, also_answers=(409,), response=LockOut, location=True)
+def lock(call: Call, body: deployment_schemas.LockIn) -> Reply:
+    """Lock an environment ("stop the line"): nothing new starts there until it is unlocked."""
+    found = locks.lock(call.work, caller=call.principal, body=body)
+    return Reply(body=found, headers={"Location": call.location(f"/locks/{found['id']}")})
+
+
+@routes.get("/locks/<uuid:lock_id>", role="viewer", response=LockOut)
+def get_lock(call: Call, lock_id: UUID) -> Reply:
+    """One lock (with an ETag)."""
+    found = locks.get_lock(call.work, lock_id=lock_id)
+    return Reply(body=found, etag=etags.etag(found))
+
+
+@routes.post("/locks/<uuid:lock_id>/unlock", role="release_manager", also_answers=(409,), response=LockOut)
+def unlock(call: Call, body: deployment_schemas.UnlockIn, lock_id: UUID) -> dict[str, Any]:
+    """Unlock: what waited may start again; the lock stays on record."""
+    return locks.unlock(call.work, lock_id=lock_id, caller=call.principal, body=body)
 
 
 # -- overview and metrics ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Event bodies: the standard JSON envelope, and messages for Slack and Google Chat incoming webhooks.
 
 An event is `{id, type, timestamp, data}`; `data` holds `application`, `environment`, `actor`
-(`{id, email}` or a string) and, as the API shows them, `release` and/or `deployment` (or `freeze`).
+(`{id, email}` or a string) and, as the API shows them, `release` and/or `deployment` (or `freeze`, or `lock`).
 Chat messages only read those fields, and tolerate any of them missing.
 """
 
@@ -87,6 +87,8 @@ _SUMMARIES = {
     "deployment.rolled_back": "{what} was rolled back in {environment}",
     "freeze.created": "{actor} froze deployments to {environment}",
     "freeze.deleted": "{actor} lifted a deployment freeze on {environment}",
+    "environment.locked": "{actor} locked {environment}{scope}: nothing new starts there",
+    "environment.unlocked": "{actor} unlocked {environment}{scope}",
     "application.updated": "{actor} changed the application {what} (its names or promotion path)",
     "environment.updated": "{actor} changed the environment {environment} or its policy",
 }
@@ -98,7 +100,8 @@ def summary(event: Mapping[str, Any]) -> str:
     what = " ".join(p for p in (facts.application, facts.version) if p) or "a release"
     environment = facts.environment or "every environment"
     template = _SUMMARIES.get(str(event.get("type")), "{type}")
-    return template.format(what=what, environment=environment, actor=facts.actor, type=event.get("type"))
+    scope = f" for {facts.application}" if facts.application else ""
+    return template.format(what=what, environment=environment, actor=facts.actor, type=event.get("type"), scope=scope)
 
 
 def approve_command(deployment_id: str) -> str:

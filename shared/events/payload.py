@@ -1,5 +1,5 @@
 """What an event is about, read once from its `data`: the entity it carries (a release, a deployment
-or a freeze, as the API shows it) and the names subscriptions filter on and messages quote.
+or a freeze or a lock, as the API shows it) and the names subscriptions filter on and messages quote.
 
 Every event's `data` holds the entity under its own key, with `actor` and the audit record's own
 fields beside it; where two places could name a value (a deployment's `application` and its
@@ -44,13 +44,19 @@ def about(event: Mapping[str, Any]) -> About:
     """What `event` (with `type` and `data`) is about."""
     data = event.get("data")
     data = data if isinstance(data, Mapping) else {}
-    release, deployment, freeze = _entity(data, "release"), _entity(data, "deployment"), _entity(data, "freeze")
+    release, deployment = _entity(data, "release"), _entity(data, "deployment")
+    freeze = _entity(data, "freeze") or _entity(data, "lock")  # a freeze or a lock: where, and why
     actor = data.get("actor")
     if isinstance(actor, Mapping):
         actor = _text(actor.get("email"), actor.get("name"), actor.get("id"))
     return About(
         type=_text(event.get("type")),
-        application=_text(data.get("application"), release.get("application"), deployment.get("application")),
+        application=_text(
+            data.get("application"),
+            release.get("application"),
+            deployment.get("application"),
+            freeze.get("application"),
+        ),
         version=_text(release.get("version"), deployment.get("version")),
         environment=_text(data.get("environment"), deployment.get("environment"), freeze.get("environment")),
         release_id=_text(release.get("id"), deployment.get("release_id"), data.get("release_id")),

@@ -26,6 +26,8 @@ EVENT_TYPES = (
     "deployment.rolled_back",
     "freeze.created",
     "freeze.deleted",
+    "environment.locked",
+    "environment.unlocked",
     "application.updated",
     "environment.updated",
 )
@@ -45,6 +47,8 @@ _SAME = {
     "deployment.rolled_back": "deployment.rolled_back",
     "freeze.created": "freeze.created",
     "freeze.deleted": "freeze.deleted",
+    "environment.locked": "environment.locked",
+    "environment.unlocked": "environment.unlocked",
     # A change of a path or a policy: what the gates ask from now on.
     "application.updated": "application.updated",
     "environment.updated": "environment.updated",

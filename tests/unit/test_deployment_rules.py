@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.deployments import rules
+from shared.deployments import holds, rules
 from shared.errors import Conflict, Forbidden
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -52,11 +52,11 @@ def test_backward_or_skipping_moves_are_conflicts(current, requested):
 
 
 def one_off(start, end, environment=None):
-    return rules.Freeze(environment=environment, starts_at=start, ends_at=end, reason="launch")
+    return holds.Freeze(environment=environment, starts_at=start, ends_at=end, reason="launch")
 
 
 def weekly(day, start, end, zone="Europe/Berlin", environment=None):
-    return rules.Freeze(
+    return holds.Freeze(
         environment=environment, weekly=({"day": day, "start": start, "end": end},), timezone=zone, reason="weekend"
     )
 
@@ -78,8 +78,8 @@ def test_a_freeze_without_environment_covers_all_and_one_with_covers_only_its_ow
         one_off(start, start + timedelta(hours=1), "production"),
     )
 
-    assert rules.active_freezes([everywhere, production], "dev", start) == [everywhere]
-    assert rules.active_freezes([everywhere, production], "production", start) == [everywhere, production]
+    assert holds.active_freezes([everywhere, production], "dev", start) == [everywhere]
+    assert holds.active_freezes([everywhere, production], "production", start) == [everywhere, production]
 
 
 def test_weekly_window_is_local_wall_clock_time():
@@ -289,7 +289,7 @@ def test_a_freeze_of_another_environment_does_not_block_the_move():
 
 
 def test_an_override_given_at_request_and_a_rollback_pass_a_freeze_but_not_a_cancelled_release():
-    freeze = (rules.Freeze(environment=None, starts_at=NOW, ends_at=NOW + timedelta(hours=1), reason="x", id="f1"),)
+    freeze = (holds.Freeze(environment=None, starts_at=NOW, ends_at=NOW + timedelta(hours=1), reason="x", id="f1"),)
 
     assert rules.move_blockers(move(freezes=freeze, overridden=frozenset({"f1"})), NOW) == []
     assert rules.move_blockers(move(freezes=freeze, kind="rollback"), NOW) == []
@@ -299,8 +299,8 @@ def test_an_override_given_at_request_and_a_rollback_pass_a_freeze_but_not_a_can
 
 
 def test_an_override_holds_for_the_windows_it_overrode_not_for_one_that_began_later():
-    overridden = rules.Freeze(environment=None, starts_at=NOW, ends_at=NOW + timedelta(hours=1), reason="a", id="f1")
-    later = rules.Freeze(environment="production", starts_at=NOW, ends_at=NOW + timedelta(hours=1), reason="b", id="f2")
+    overridden = holds.Freeze(environment=None, starts_at=NOW, ends_at=NOW + timedelta(hours=1), reason="a", id="f1")
+    later = holds.Freeze(environment="production", starts_at=NOW, ends_at=NOW + timedelta(hours=1), reason="b", id="f2")
 
     blocking = rules.move_blockers(move(freezes=(overridden, later), overridden=frozenset({"f1"})), NOW)
 
@@ -308,13 +308,13 @@ def test_an_override_holds_for_the_windows_it_overrode_not_for_one_that_began_la
 
 
 def test_the_organisations_freeze_needs_an_organisation_wide_admin_to_override_and_a_teams_its_admin():
-    org = rules.Freeze(environment="production", application=None, reason="org")
-    team = rules.Freeze(environment="production", application="checkout", reason="team")
+    org = holds.Freeze(environment="production", application=None, reason="org")
+    team = holds.Freeze(environment="production", application="checkout", reason="team")
 
-    assert rules.override_scopes([org], "checkout") == {None}
-    assert rules.override_scopes([team], "checkout") == {"checkout"}
-    assert rules.override_scopes([org, team], "checkout") == {None, "checkout"}
-    assert rules.override_scopes([], "checkout") == {"checkout"}
+    assert holds.override_scopes([org], "checkout") == {None}
+    assert holds.override_scopes([team], "checkout") == {"checkout"}
+    assert holds.override_scopes([org, team], "checkout") == {None, "checkout"}
+    assert holds.override_scopes([], "checkout") == {"checkout"}
 
 
 # -- four eyes ------------------------------------------------------------------------------------

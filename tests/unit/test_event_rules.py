@@ -68,6 +68,8 @@ def test_every_event_type_the_audit_log_can_yield_is_in_the_catalogue():
             ("deployment.rolled_back", {}),
             ("freeze.created", {}),
             ("freeze.deleted", {}),
+            ("environment.locked", {}),
+            ("environment.unlocked", {}),
             ("application.updated", {}),
             ("environment.updated", {}),
             *[("deployment.status_changed", {"to": s}) for s in ("in_progress", "succeeded", "failed", "cancelled")],
