@@ -384,3 +384,53 @@ def test_a_succeeded_rollback_marks_the_deployment_it_replaced():
 )
 def test_nothing_is_rolled_back_by_a_rollback_that_has_not_succeeded_nor_by_a_deploy(kind, status):
     assert rules.replaced_by_success(kind=kind, status=status, replaces_id="live") is None
+
+
+# -- locks ------------------------------------------------------------------------------------------
+
+
+def a_lock(**overrides):
+    base = {
+        "id": "l1",
+        "environment": "production",
+        "reason": "INC-4711",
+        "locked_by": "Ana <ana@example.com>",
+        "locked_at": NOW - timedelta(minutes=5),
+    }
+    return holds.Lock(**(base | overrides))
+
+
+def test_a_lock_holds_its_environment_for_its_application_until_its_unlock_time():
+    everyone = a_lock()
+    shop_only = a_lock(application="shop", unlock_at=NOW + timedelta(minutes=1))
+
+    assert everyone.holds("production", NOW, "cart") and not everyone.holds("staging", NOW, "cart")
+    assert shop_only.holds("production", NOW, "shop") and not shop_only.holds("production", NOW, "cart")
+    assert not shop_only.holds("production", NOW + timedelta(minutes=1), "shop")  # unlocked itself, on the minute
+
+
+def test_the_lock_gate_names_who_when_why_and_until_when_and_an_override_passes_it():
+    lock = a_lock(unlock_at=NOW + timedelta(hours=1))
+    held = facts(environment="production", locks=[lock])
+
+    (blocker,) = rules.blockers(held, NOW)
+    assert blocker.code == "environment_locked"
+    assert "Ana <ana@example.com>" in blocker.detail and "INC-4711" in blocker.detail
+    assert lock.locked_at.isoformat() in blocker.detail and lock.unlock_at.isoformat() in blocker.detail
+    assert rules.blockers(facts(environment="production", locks=[lock], override_lock=True), NOW) == []
+    assert rules.blockers(facts(environment="staging", locks=[lock]), NOW) == []
+
+
+def test_a_lock_stops_every_move_to_running_even_a_rollback_but_not_one_it_was_overridden_for():
+    lock = (a_lock(),)
+
+    assert codes(rules.move_blockers(move(locks=lock), NOW)) == ["environment_locked"]
+    assert codes(rules.move_blockers(move(locks=lock, kind="rollback"), NOW)) == ["environment_locked"]
+    assert rules.move_blockers(move(locks=lock, overridden_locks=frozenset({"l1"})), NOW) == []
+    later = (a_lock(), a_lock(id="l2", reason="second"))
+    assert "second" in rules.move_blockers(move(locks=later, overridden_locks=frozenset({"l1"})), NOW)[0].detail
+
+
+def test_overriding_a_lock_of_every_application_is_the_organisations():
+    assert holds.override_scopes([a_lock()], "shop") == {None}
+    assert holds.override_scopes([a_lock(application="shop")], "shop") == {"shop"}
