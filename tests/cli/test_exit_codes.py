@@ -52,6 +52,25 @@ def test_a_gate_block_is_3_and_names_every_blocking_gate(relman: Relman, dev_ser
     }
 
 
+def test_a_locked_environment_is_3_and_says_who_locked_it_and_why(relman: Relman, dev_server: DevServer):
+    developer, manager = people()
+    ready(relman, developer)
+    locked = relman("lock", "--env", "dev", "--reason", "INC-4711: payments failing", token=manager)
+    listed = relman("locks", "--env", "dev", token=developer)
+
+    blocked = relman("deploy", "checkout@1.4.0", "--to", "dev", token=developer)
+    relman("unlock", "--env", "dev", token=manager)
+    again = relman("unlock", "--env", "dev", token=manager)
+    after = relman("deploy", "checkout@1.4.0", "--to", "dev", token=developer)
+
+    assert locked.returncode == 0, locked.stderr
+    assert "INC-4711: payments failing" in listed.stdout and "(all)" in listed.stdout
+    assert blocked.returncode == 3 and "environment_locked:" in blocked.stderr
+    assert "INC-4711: payments failing" in blocked.stderr
+    assert again.returncode == 1 and "No lock holds dev" in again.stderr
+    assert after.returncode == 0, after.stderr
+
+
 def test_a_rejected_deployment_is_4(relman: Relman, dev_server: DevServer):
     developer, manager = people()
     through_staging(relman, developer)

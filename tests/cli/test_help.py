@@ -12,7 +12,7 @@ COMMANDS = [
     [], ["whoami"], ["release"], ["release", "create"], ["release", "show"], ["release", "finalize"],
     ["release", "cancel"], ["release", "list"], ["preflight"], ["deploy"], ["report"], ["run"], ["approve"],
     ["reject"], ["rollback"], ["status"], ["metrics"], ["freeze"], ["freeze", "list"], ["freeze", "create"],
-    ["freeze", "delete"],
+    ["freeze", "delete"], ["lock"], ["unlock"], ["locks"],
 ]  # fmt: skip
 
 

@@ -42,6 +42,9 @@ def test_every_command_prints_one_json_document(relman: Relman, dev_server: DevS
                      "--reason", "Weekend", token=manager)  # fmt: skip
     as_json("freeze list", "freeze", "list")
     as_json("freeze delete", "freeze", "delete", freeze["id"], token=manager)
+    as_json("lock", "lock", "--env", "staging", "--reason", "INC-1", token=manager)
+    as_json("locks", "locks")
+    as_json("unlock", "unlock", "--env", "staging", "--reason", "Fixed", token=manager)
     as_json("release cancel", "release", "cancel", "shop@2.0.0", "--reason", "Bad build")
     as_json(
         "rollback (nothing to go back to)", "rollback", "shop", "--env", "dev", "--reason", "x", token=manager, code=1
@@ -63,6 +66,8 @@ def test_every_command_prints_one_json_document(relman: Relman, dev_server: DevS
     assert documents["approve"]["deployment"]["status"] == "queued"
     assert documents["status"]["environments"]["staging"]["live"]["version"] == "2.0.0"
     assert documents["freeze list"]["items"][0]["reason"] == "Weekend"
+    assert documents["locks"]["items"][0]["reason"] == "INC-1" and documents["locks"]["items"][0]["active"]
+    assert documents["unlock"]["active"] is False and documents["unlock"]["unlock_reason"] == "Fixed"
     assert documents["rollback (nothing to go back to)"]["code"] == "no_rollback_target"
     assert documents["usage error"]["code"] == "usage_error"
 

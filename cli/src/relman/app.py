@@ -9,7 +9,7 @@ import sys
 import click
 
 from relman import __version__, output
-from relman.commands import Group, approvals, deploy, freeze, release, run, status, whoami
+from relman.commands import Group, approvals, deploy, freeze, lock, release, run, status, whoami
 from relman.errors import OK, USAGE, ApiError, RelmanError, problem
 from relman.output import say
 
@@ -88,6 +88,9 @@ for command in (
     status.status,
     status.metrics,
     freeze.freeze,
+    lock.lock,
+    lock.unlock,
+    lock.locks,
 ):
     cli.add_command(command)
 

@@ -7,7 +7,15 @@ from typing import Any
 OK, USAGE, AUTH, BLOCKED, ENDED_BADLY, TIMED_OUT, UNAVAILABLE = 0, 1, 2, 3, 4, 5, 6
 
 GATES = frozenset(
-    {"release_not_ready", "promotion_required", "soak_time_pending", "environment_frozen", "deployment_in_progress"}
+    {
+        "release_not_ready",
+        "promotion_required",
+        "soak_time_pending",
+        "below_environment_policy",
+        "environment_frozen",
+        "environment_locked",
+        "deployment_in_progress",
+    }
 )
 """Problem codes of a deployment gate: a 409 carrying one is "blocked by a gate" (exit 3)."""
 

@@ -219,6 +219,21 @@ def render_freezes(d: dict[str, Any]) -> str:
     return table(rows, ["id", "environment", "when", "active", "reason"])
 
 
+def render_locks(d: dict[str, Any]) -> str:
+    rows = []
+    for lock in d["items"]:
+        who = lock.get("locked_by") or {}
+        ended = f"unlocked {lock['unlocked_at']}" if lock.get("unlocked_at") else ""
+        shown = {
+            "application": lock.get("application") or "(all)",
+            "by": who.get("display_name") or who.get("email") or who.get("id"),
+            "since": lock.get("locked_at"),
+            "until": lock.get("unlock_at") or ended,
+        }
+        rows.append(lock | shown)
+    return table(rows, ["environment", "application", "by", "since", "until", "active", "reason"])
+
+
 def render_nothing(_: Any) -> str:
     """For a result that has nothing to show people (a deletion: its message said it)."""
     return ""
