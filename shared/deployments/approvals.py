@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from shared.audit import service as audit
 from shared.auth import roles
 from shared.auth.principal import Principal
-from shared.deployments import rules
+from shared.deployments import expiry, rules
 from shared.deployments.environments import environment_row
 from shared.deployments.gates import check_move, release_authors, requirement_at
 from shared.deployments.records import get_deployment, with_decisions
@@ -38,6 +38,7 @@ def decide(
     )
     authors = release_authors(work.conn, release)
     rules.require_four_eyes(caller.actor, authors=authors, requested_by=str(row.requested_by))
+    expiry.refuse_if_stale(work, row)
     rules.require_pending_approval(row.status)
     approval_id = _insert(work, deployment_id=row.id, actor=caller.actor, approval=approval)
     new_status = _move(work, row=row, release=release, decision=approval.decision, required=needed.required_approvals)
@@ -84,10 +85,11 @@ def _move(work: UnitOfWork, *, row: Any, release: Any, decision: rules.Decision,
     new_status = rules.status_after_decision(
         current=row.status, decision=decision, approvals=int(approved or 0), required=required
     )
+    values: dict[str, Any] = {"updated_at": work.now}  # a decision moves it: its expiry starts again
     if new_status != row.status:
         check_move(work, deployment=row, release=release, to_status=new_status)
-        values: dict[str, Any] = {"status": new_status, "updated_at": work.now}
+        values["status"] = new_status
         if new_status == "rejected":
             values["finished_at"] = work.now
-        work.conn.execute(sa.update(deployments).where(deployments.c.id == row.id).values(**values))
+    work.conn.execute(sa.update(deployments).where(deployments.c.id == row.id).values(**values))
     return new_status

@@ -48,6 +48,7 @@ def public_policy(row: Any) -> dict[str, Any]:
         "min_approvals": row.min_approvals,
         "approver_team": row.approver_team,
         "skippable": row.skippable,
+        "expire_after_hours": row.expire_after_hours,
         "updated_at": row.policy_updated_at,
     }
 

@@ -14,12 +14,22 @@ from shared.errors import Conflict, Forbidden
 # -- enumerations (the tables' checks, the request and response models and the rules all use these) --
 
 Status = Literal[
-    "pending_approval", "queued", "in_progress", "succeeded", "failed", "rejected", "cancelled", "rolled_back"
+    "pending_approval",
+    "queued",
+    "in_progress",
+    "succeeded",
+    "failed",
+    "rejected",
+    "cancelled",
+    "rolled_back",
+    "expired",
 ]
 STATUSES: tuple[Status, ...] = get_args(Status)
 # Under way: at most one per application and environment (a partial unique index holds it).
 ACTIVE: tuple[Status, ...] = ("pending_approval", "queued", "in_progress")
-FINISHED: tuple[Status, ...] = ("succeeded", "failed", "rejected", "cancelled", "rolled_back")
+FINISHED: tuple[Status, ...] = ("succeeded", "failed", "rejected", "cancelled", "rolled_back", "expired")
+# Waiting on a person or a pipeline: ends as `expired` once nobody moved it for its environment's time.
+EXPIRES: tuple[Status, ...] = ("pending_approval", "queued")
 # What a pipeline may report (`StatusIn`); `_MOVES` says from where.
 Reported = Literal["in_progress", "succeeded", "failed", "cancelled"]
 Kind = Literal["deploy", "rollback"]
@@ -38,6 +48,11 @@ _MOVES = {
 def initial_status(required_approvals: int) -> Status:
     """A requested deployment waits for approval where the environment asks for any; else it is queued."""
     return "pending_approval" if required_approvals > 0 else "queued"
+
+
+def is_stale(status: str, last_moved_at: datetime, now: datetime, *, expire_after_hours: int) -> bool:
+    """Has a waiting deployment gone unmoved for its environment's `expire_after_hours` (then it expires)?"""
+    return status in EXPIRES and now >= last_moved_at + timedelta(hours=expire_after_hours)
 
 
 def next_status(current: str, requested: str) -> str:

@@ -213,6 +213,13 @@ class PolicyIn(Strict):
         description="false: no path reaches an environment after this one (in the catalogue's order) "
         "without going through this one first.",
     )
+    expire_after_hours: int = Field(
+        default=24,
+        ge=1,
+        le=720,
+        description="A deployment waiting here (pending_approval or queued) that nobody moved for this long "
+        "ends as expired, freeing the slot.",
+    )
 
 
 class DeploymentQuery(PageQuery):
@@ -238,6 +245,7 @@ class PolicyOut(Out):
     min_approvals: int
     approver_team: str | None
     skippable: bool
+    expire_after_hours: int
     updated_at: datetime | None = Field(description="When an admin last set it (null: never).")
 
 

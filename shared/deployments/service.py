@@ -15,7 +15,7 @@ from shared import etags
 from shared.audit import service as audit
 from shared.auth import roles
 from shared.auth.principal import Principal
-from shared.deployments import holds, rules
+from shared.deployments import expiry, holds, rules
 from shared.deployments.environments import environment_row
 from shared.deployments.gates import check_move, gate_facts, gates_failed
 from shared.deployments.gates import preflight as preflight
@@ -43,6 +43,9 @@ def request_deployment(
     release = load_release(work.conn, release_id, lock="share")  # a release can't be cancelled under us
     target = environment_row(work.conn, request.environment)
     roles.require(grants, "developer", application=release.application, environment=target.name)
+    expiry.expire_stale(
+        work, application=release.application, environment=target.name
+    )  # a forgotten one frees the slot
     facts = gate_facts(
         work, release=release, environment=target, override_freeze=override_freeze, override_lock=override_lock
     )
@@ -132,6 +135,7 @@ def report_status(
     release = load_release(work.conn, release_id, lock="share")
     row = get_deployment(work, release_id=release_id, deployment_id=deployment_id, lock=True)
     roles.require(caller.grants, "developer", application=release.application, environment=row.environment)
+    expiry.refuse_if_stale(work, row)
     if if_match is not None:
         etags.check(with_decisions(work.conn, [row])[0], if_match)
     previous = row.status

@@ -20,8 +20,11 @@ environments = sa.Table(
     sa.Column("approver_team", sa.Text, sa.ForeignKey("teams.name", onupdate="CASCADE")),
     sa.Column("skippable", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("policy_updated_at", sa.DateTime(timezone=True)),
+    # A deployment waiting here (pending_approval, queued) that nobody moved for this long expires.
+    sa.Column("expire_after_hours", sa.Integer, nullable=False, server_default="24"),
     sa.CheckConstraint("required_approvals >= 0 AND soak_minutes >= 0", name="non_negative"),
     sa.CheckConstraint("min_approvals >= 0", name="min_approvals_non_negative"),
+    sa.CheckConstraint("expire_after_hours >= 1", name="expire_after_hours_positive"),
     sa.CheckConstraint(f"name ~ '{SLUG_PATTERN}'", name="name_slug"),
 )
 

@@ -85,6 +85,7 @@ _SUMMARIES = {
     "deployment.failed": "Deployment of {what} to {environment} failed",
     "deployment.cancelled": "Deployment of {what} to {environment} was cancelled",
     "deployment.rolled_back": "{what} was rolled back in {environment}",
+    "deployment.expired": "The request to deploy {what} to {environment} expired: nobody moved it",
     "freeze.created": "{actor} froze deployments to {environment}",
     "freeze.deleted": "{actor} lifted a deployment freeze on {environment}",
     "environment.locked": "{actor} locked {environment}{scope}: nothing new starts there",

@@ -93,3 +93,4 @@ class DispatchOut(Out):
     delivered: int = Field(description="Deliveries answered with a 2xx in this run.")
     failed: int = Field(description="Attempts that failed in this run (to be retried, or given up).")
     pending: int = Field(description="Deliveries still due or waiting for a retry.")
+    expired: int = Field(description="Deployments this run ended as expired (nobody moved them in time).")

@@ -137,6 +137,7 @@ def test_only_an_organisation_wide_admin_sets_a_policy_and_it_is_shown_with_its_
         "min_approvals": 0,
         "approver_team": None,
         "skippable": True,
+        "expire_after_hours": 24,
         "updated_at": None,
     }
     assert stale.status_code == 412

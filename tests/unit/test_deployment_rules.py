@@ -434,3 +434,28 @@ def test_a_lock_stops_every_move_to_running_even_a_rollback_but_not_one_it_was_o
 def test_overriding_a_lock_of_every_application_is_the_organisations():
     assert holds.override_scopes([a_lock()], "shop") == {None}
     assert holds.override_scopes([a_lock(application="shop")], "shop") == {"shop"}
+
+
+# -- expiry -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "idle_hours", "stale"),
+    [
+        ("pending_approval", 23.9, False),
+        ("pending_approval", 24, True),  # on the hour
+        ("queued", 30, True),
+        ("in_progress", 100, False),  # running: only its pipeline ends it
+        ("succeeded", 100, False),
+    ],
+)
+def test_only_a_waiting_deployment_goes_stale_and_on_its_hour(status, idle_hours, stale):
+    moved = NOW - timedelta(hours=idle_hours)
+
+    assert rules.is_stale(status, moved, NOW, expire_after_hours=24) is stale
+
+
+def test_expired_is_a_terminal_status_no_report_moves_it():
+    assert "expired" in rules.FINISHED and "expired" not in rules.ACTIVE
+    with pytest.raises(Conflict):
+        rules.next_status("expired", "in_progress")

@@ -66,6 +66,7 @@ def test_every_event_type_the_audit_log_can_yield_is_in_the_catalogue():
             ("deployment.approved", {}),
             ("deployment.rejected", {}),
             ("deployment.rolled_back", {}),
+            ("deployment.expired", {}),
             ("freeze.created", {}),
             ("freeze.deleted", {}),
             ("environment.locked", {}),

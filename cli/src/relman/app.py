@@ -26,7 +26,7 @@ Example (a pipeline's whole deployment, keyless or with RELMAN_TOKEN):
     cls=Group,
     help="relman: record releases, promote them through their environments, report and roll back.\n" + EXAMPLE,
     epilog="Exit codes: 0 ok · 1 usage or invalid input · 2 not signed in or not allowed · 3 blocked by a gate · "
-    "4 the deployment ended failed, rejected or cancelled · 5 --timeout reached · 6 the service unreachable. "
+    "4 the deployment ended failed, rejected, cancelled or expired · 5 --timeout reached · 6 the service unreachable. "
     'Shell completion: eval "$(_RELMAN_COMPLETE=bash_source relman)" (zsh_source, fish_source).',
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
 )

@@ -17,7 +17,7 @@ from relman.output import printable
 
 RUNNABLE = frozenset({"queued", "in_progress", "succeeded"})  # approved: the pipeline may run it
 LANDED = frozenset({"succeeded"})
-ENDED = frozenset({"failed", "rejected", "cancelled", "rolled_back"})
+ENDED = frozenset({"failed", "rejected", "cancelled", "rolled_back", "expired"})
 CI_LINE_EVERY = 30.0
 
 
