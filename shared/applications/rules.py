@@ -17,6 +17,8 @@ class Stage:
     required_approvals: int = 0
     soak_minutes: int = 0
     approver_team: str | None = None
+    # False (forward-only): a release older by SemVer than the one live here deploys only as a rollback.
+    allow_older: bool = False
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,17 @@ class StageIn(Strict):
         pattern=SLUG_PATTERN,
         description="Only members of this team (holding release_manager+ here) may approve; null: any release manager.",
     )
+    allow_older: bool = Field(
+        default=False,
+        description="false (forward-only): a release older by SemVer than the one live here deploys only as a "
+        "rollback (`POST /releases/rollback`, with its reason).",
+    )
 
     def stage(self) -> rules.Stage:
         """The stage as stored: every field set, defaults included."""
-        return rules.Stage(self.environment, self.required_approvals, self.soak_minutes, self.approver_team)
+        return rules.Stage(
+            self.environment, self.required_approvals, self.soak_minutes, self.approver_team, self.allow_older
+        )
 
 
 def _stages(path: list[StageIn] | None) -> list[rules.Stage] | None:
@@ -91,6 +98,7 @@ class StageOut(Out):
     required_approvals: int
     soak_minutes: int
     approver_team: str | None
+    allow_older: bool
 
 
 class ApplicationOut(Out):

@@ -34,7 +34,7 @@ def exists(conn: sa.Connection, name: str) -> bool:
 
 
 def _stage(row: Any) -> rules.Stage:
-    return rules.Stage(row.environment, row.required_approvals, row.soak_minutes, row.approver_team)
+    return rules.Stage(row.environment, row.required_approvals, row.soak_minutes, row.approver_team, row.allow_older)
 
 
 def own_paths(conn: sa.Connection, names: Sequence[str]) -> dict[str, list[rules.Stage]]:

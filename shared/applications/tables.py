@@ -44,6 +44,8 @@ application_stages = sa.Table(
         sa.Text,
         sa.ForeignKey("teams.name", onupdate="CASCADE"),
     ),
+    # False (forward-only): an older release than the live one goes back only as a rollback.
+    sa.Column("allow_older", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("application", "environment", name="uq_application_stages_environment"),
     sa.CheckConstraint("required_approvals >= 0 AND soak_minutes >= 0", name="non_negative"),
 )

@@ -54,6 +54,16 @@ def gate_facts(
                 deployments.c.status == "succeeded",
             )
         )
+    live_version = conn.scalar(
+        sa.select(deployments.c.version)
+        .where(
+            deployments.c.application == release.application,
+            deployments.c.environment == environment.name,
+            deployments.c.status == "succeeded",
+        )
+        .order_by(deployments.c.finished_at.desc())
+        .limit(1)
+    )
     active = conn.scalar(
         sa.select(sa.func.count())
         .select_from(deployments)
@@ -70,6 +80,9 @@ def gate_facts(
         required_approvals=needed.required_approvals,
         approver_teams=needed.approver_teams,
         skipped_by_policy=tuple(p.environment for p in skipped),
+        version=release.version,
+        live_version=live_version,
+        allow_older=stage.allow_older,
         previous_environment=previous.environment if previous is not None else None,
         previous_soak_minutes=previous.soak_minutes if previous is not None else 0,
         live_in_previous_since=live_since,

@@ -10,6 +10,7 @@ from typing import Any, Literal, get_args
 
 from shared.deployments.holds import Freeze, Lock, active_freezes, active_locks
 from shared.errors import Conflict, Forbidden
+from shared.releases.rules import parse_version
 
 # -- enumerations (the tables' checks, the request and response models and the rules all use these) --
 
@@ -96,6 +97,11 @@ class GateFacts:
     approver_teams: tuple[str, ...] = ()
     # Environments the application's path skips before this one although their policy says none may.
     skipped_by_policy: tuple[str, ...] = ()
+    # Forward-only: the release's version, the one live in the environment (None: nothing), and
+    # whether the stage lets an older one deploy as a deploy.
+    version: str | None = None
+    live_version: str | None = None
+    allow_older: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,15 @@ def blockers(facts: GateFacts, now: datetime) -> list[Blocker]:
                 f"{facts.environment} may skip; an admin of the application adds it to the path.",
             )
         )
+    if older_than_live(facts):
+        found.append(
+            Blocker(
+                "older_than_live",
+                f"{facts.application} {facts.version} is older than {facts.live_version}, live in {facts.environment}: "
+                "going back is a rollback (POST /releases/rollback, with its reason), unless the stage allows "
+                "older releases (allow_older).",
+            )
+        )
     covering = active_freezes(facts.freezes, facts.environment, now, facts.application)
     if covering and not facts.override_freeze:
         found.append(_frozen(facts.environment, covering))
@@ -145,6 +160,13 @@ def blockers(facts: GateFacts, now: datetime) -> list[Blocker]:
     if facts.active_deployment:
         found.append(deployment_in_progress(facts.application, facts.environment))
     return found
+
+
+def older_than_live(facts: GateFacts) -> bool:
+    """Forward-only: is the release older by SemVer than what is live there, where the stage forbids it?"""
+    if facts.allow_older or facts.version is None or facts.live_version is None:
+        return False
+    return parse_version(facts.version) < parse_version(facts.live_version)
 
 
 def deployment_in_progress(application: str | None, environment: str) -> Blocker:

@@ -31,12 +31,12 @@ from tests.factories import (
 from tests.functions.test_events import private_targets, subscribe  # noqa: F401 - a fixture
 from tests.integration.events.receivers import receiver
 
-DEFAULTS = {"required_approvals": 0, "soak_minutes": 0, "approver_team": None}
+DEFAULTS = {"required_approvals": 0, "soak_minutes": 0, "approver_team": None, "allow_older": False}
 # Stages whose bodies carry different keys: none but the environment, some, all of them.
 SHAPES = [
     {"environment": "dev"},
     {"environment": "staging", "soak_minutes": 30},
-    {"environment": "production", "required_approvals": 1, "approver_team": "sre"},
+    {"environment": "production", "required_approvals": 1, "approver_team": "sre", "allow_older": True},
 ]
 
 
@@ -48,7 +48,10 @@ def stored_path(name: str) -> list[dict]:
             .order_by(application_stages.c.position)
         )
         return [
-            {k: getattr(r, k) for k in ("environment", "required_approvals", "soak_minutes", "approver_team")}
+            {
+                k: getattr(r, k)
+                for k in ("environment", "required_approvals", "soak_minutes", "approver_team", "allow_older")
+            }
             for r in rows
         ]
 

@@ -459,3 +459,24 @@ def test_expired_is_a_terminal_status_no_report_moves_it():
     assert "expired" in rules.FINISHED and "expired" not in rules.ACTIVE
     with pytest.raises(Conflict):
         rules.next_status("expired", "in_progress")
+
+
+# -- forward-only -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("version", "live", "allow_older", "older"),
+    [
+        ("1.0.0", "1.1.0", False, True),
+        ("1.9.0", "1.10.0", False, True),  # by number, not as text
+        ("2.0.0-rc.1", "2.0.0", False, True),  # a pre-release comes before its release
+        ("1.1.0", "1.1.0", False, False),  # the same again
+        ("1.2.0", "1.1.0", False, False),
+        ("1.0.0", None, False, False),  # nothing live yet
+        ("1.0.0", "1.1.0", True, False),  # the stage allows it
+    ],
+)
+def test_forward_only_refuses_only_an_older_release_where_the_stage_forbids_it(version, live, allow_older, older):
+    found = rules.blockers(facts(version=version, live_version=live, allow_older=allow_older, application="shop"), NOW)
+
+    assert codes(found) == (["older_than_live"] if older else [])

@@ -11,6 +11,7 @@ GATES = frozenset(
         "release_not_ready",
         "promotion_required",
         "soak_time_pending",
+        "older_than_live",
         "below_environment_policy",
         "environment_frozen",
         "environment_locked",
