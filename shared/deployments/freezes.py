@@ -40,6 +40,7 @@ def window(row: Any) -> holds.Freeze:
         weekly=tuple(row.weekly or ()),
         timezone=row.timezone,
         reason=row.reason,
+        allows_fixes=row.allow_fixes,
     )
 
 

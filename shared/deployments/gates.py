@@ -75,6 +75,7 @@ def gate_facts(
     )
     return rules.GateFacts(
         release_status=release.status,
+        release_kind=release.kind,
         environment=environment.name,
         application=release.application,
         required_approvals=needed.required_approvals,
@@ -126,6 +127,7 @@ def check_move(work: UnitOfWork, *, deployment: Any, release: Any, to_status: st
     facts = rules.MoveFacts(
         kind=deployment.kind,
         release_status=release.status,
+        release_kind=release.kind,
         environment=deployment.environment,
         application=deployment.application,
         freezes=tuple(load_freezes(work.conn, now=work.now)),

@@ -29,6 +29,8 @@ class Freeze:
     id: Any = None
     # None: every application.
     application: str | None = None
+    # Releases of kind `fix` pass it.
+    allows_fixes: bool = False
 
     def applies_to(self, environment: str, application: str | None = None) -> bool:
         """Does the window hold deployments to `environment` (of `application`; None: of any)?"""

@@ -82,6 +82,8 @@ class GateFacts:
     release_status: str
     environment: str
     required_approvals: int
+    # A `fix` passes the freezes that allow fixes.
+    release_kind: str = "change"
     application: str | None = None
     previous_environment: str | None = None
     previous_soak_minutes: int = 0
@@ -151,7 +153,7 @@ def blockers(facts: GateFacts, now: datetime) -> list[Blocker]:
                 "older releases (allow_older).",
             )
         )
-    covering = active_freezes(facts.freezes, facts.environment, now, facts.application)
+    covering = holding_freezes(facts.freezes, facts.environment, now, facts.application, facts.release_kind)
     if covering and not facts.override_freeze:
         found.append(_frozen(facts.environment, covering))
     holding = active_locks(facts.locks, facts.environment, now, facts.application)
@@ -160,6 +162,15 @@ def blockers(facts: GateFacts, now: datetime) -> list[Blocker]:
     if facts.active_deployment:
         found.append(deployment_in_progress(facts.application, facts.environment))
     return found
+
+
+def holding_freezes(
+    freezes: list[Freeze], environment: str, now: datetime, application: str | None, release_kind: str
+) -> list[Freeze]:
+    """The freezes covering `environment` now that hold a release of `release_kind` (a fix passes
+    those that allow fixes)."""
+    covering = active_freezes(freezes, environment, now, application)
+    return [f for f in covering if not (release_kind == "fix" and f.allows_fixes)]
 
 
 def older_than_live(facts: GateFacts) -> bool:
@@ -220,6 +231,7 @@ class MoveFacts:
     release_status: str
     environment: str
     freezes: tuple[Freeze, ...] = ()
+    release_kind: str = "change"
     application: str | None = None
     locks: tuple[Lock, ...] = ()
     # The windows an admin overrode at request time: the override holds for those, for the whole
@@ -237,7 +249,7 @@ def move_blockers(facts: MoveFacts, now: datetime) -> list[Blocker]:
         found.append(_not_ready(facts.release_status))
     covering = [
         f
-        for f in active_freezes(list(facts.freezes), facts.environment, now, facts.application)
+        for f in holding_freezes(list(facts.freezes), facts.environment, now, facts.application, facts.release_kind)
         if f.id not in facts.overridden
     ]
     if covering and facts.kind != "rollback":

@@ -155,6 +155,10 @@ class FreezeIn(Strict):
     weekly: list[WeeklyWindow] | None = Field(default=None, min_length=1, max_length=50)
     timezone: str | None = Field(default=None, max_length=64, description="IANA zone, e.g. Europe/Berlin.")
     reason: str = Field(min_length=1, max_length=1000)
+    allow_fixes: bool = Field(
+        default=False,
+        description="true: releases of kind fix (with their incident) deploy through it without an override.",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -320,6 +324,7 @@ class FreezeOut(Out):
     weekly: list[WeeklyOut] | None
     timezone: str | None
     reason: str
+    allow_fixes: bool
     created_by: uuid.UUID
     created_at: datetime
     active: bool

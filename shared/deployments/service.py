@@ -49,7 +49,7 @@ def request_deployment(
     facts = gate_facts(
         work, release=release, environment=target, override_freeze=override_freeze, override_lock=override_lock
     )
-    covering = holds.active_freezes(facts.freezes, target.name, work.now, release.application)
+    covering = rules.holding_freezes(facts.freezes, target.name, work.now, release.application, release.kind)
     if override_freeze:
         require_override(grants, covering, application=release.application, environment=target.name)
     holding = holds.active_locks(facts.locks, target.name, work.now, release.application)

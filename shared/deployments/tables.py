@@ -95,6 +95,8 @@ freezes = sa.Table(
     sa.Column("weekly", JSONB),
     sa.Column("timezone", sa.Text),
     sa.Column("reason", sa.Text, nullable=False),
+    # True: a release of kind `fix` deploys through it without an override.
+    sa.Column("allow_fixes", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_by", UUID(as_uuid=True), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint(

@@ -62,6 +62,9 @@ READY: Status = "ready"
 CANCELLED: Status = "cancelled"
 # How a release may start: as a draft, or ready at once.
 Initial = Literal["draft", "ready"]
+# What a release is: a change, or a fix for an incident (which a freeze may let through).
+Kind = Literal["change", "fix"]
+KINDS: tuple[Kind, ...] = get_args(Kind)
 _TRANSITIONS: dict[tuple[str, str], Status] = {
     ("finalize", DRAFT): READY,
     ("cancel", DRAFT): CANCELLED,

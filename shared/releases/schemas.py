@@ -79,6 +79,16 @@ class ReleaseIn(Strict):
     source: Source | None = None
     artifacts: list[Artifact] = Field(default_factory=list, max_length=100)
     status: rules.Initial = "draft"
+    kind: rules.Kind = Field(default="change", description="fix: it fixes an incident; a freeze may let fixes through.")
+    incident_url: str | None = Field(
+        default=None, max_length=2000, pattern=r"^https?://", description="The incident it fixes (required for a fix)."
+    )
+
+    @model_validator(mode="after")
+    def _a_fix_names_its_incident(self) -> Self:
+        if self.kind == "fix" and self.incident_url is None:
+            raise ValueError("incident_url: required for a release of kind fix")
+        return self
 
 
 class ReleasePatch(Strict):
@@ -146,6 +156,8 @@ class ReleaseOut(Out):
     artifacts: list[ArtifactOut]
     status: rules.Status
     cancel_reason: str | None
+    kind: rules.Kind
+    incident_url: str | None
     created_by: uuid.UUID
     created_at: datetime
     updated_at: datetime

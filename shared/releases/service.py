@@ -163,7 +163,7 @@ def create_release(work: UnitOfWork, *, actor: str, release: ReleaseIn, register
         "created_by": uuid.UUID(actor),
         "created_at": work.now,
         "updated_at": work.now,
-    } | release.model_dump(mode="json", include={"source", "artifacts"})
+    } | release.model_dump(mode="json", include={"source", "artifacts", "kind", "incident_url"})
     with savepoint(
         work.conn,
         taken=lambda: Conflict(f"{release.application} {release.version} exists already.", code="duplicate_version"),

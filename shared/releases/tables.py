@@ -5,7 +5,7 @@ from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 
 from shared.names import SLUG_PATTERN
 from shared.platform.db import metadata, one_of
-from shared.releases.rules import STATUSES
+from shared.releases.rules import KINDS, STATUSES
 
 releases = sa.Table(
     "releases",
@@ -21,6 +21,9 @@ releases = sa.Table(
     sa.Column("artifacts", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("cancel_reason", sa.Text),
+    sa.Column("kind", sa.Text, nullable=False, server_default="change"),
+    # For a fix: the incident it fixes (required then).
+    sa.Column("incident_url", sa.Text),
     sa.Column("created_by", UUID(as_uuid=True), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -32,6 +35,8 @@ releases = sa.Table(
     ),
     sa.UniqueConstraint("application", "version", name="uq_releases_application_version"),
     sa.CheckConstraint(one_of("status", STATUSES), name="status"),
+    sa.CheckConstraint(one_of("kind", KINDS), name="kind"),
+    sa.CheckConstraint("kind <> 'fix' OR incident_url IS NOT NULL", name="a_fix_names_its_incident"),
     sa.CheckConstraint(f"application ~ '{SLUG_PATTERN}'", name="application_slug"),
     sa.Index("ix_releases_created_at_id", "created_at", "id"),
     sa.Index("ix_releases_version_key_id", "version_key", "id"),

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.factories import deploy, ready_release
+from tests.factories import deploy, ready_release, report
 
 # -- freezes --------------------------------------------------------------------------------------
 
@@ -109,3 +109,59 @@ def test_weekly_windows_take_full_day_names_and_seconds(releases, manager):
 
     assert response.status_code == 201
     assert response.get_json()["weekly"] == [{"day": "fri", "start": "16:00", "end": "23:59"}]
+
+
+# -- fixes through a freeze -------------------------------------------------------------------------
+
+
+def freeze_for(releases, manager, **extra):
+    now = datetime.now(UTC)
+    body = {
+        "environment": "dev",
+        "starts_at": (now - timedelta(minutes=5)).isoformat(),
+        "ends_at": (now + timedelta(hours=2)).isoformat(),
+        "reason": "Code freeze for the launch",
+    }
+    made = releases.post("/releases/freezes", json=body | extra, headers=manager)
+    assert made.status_code == 201, made.get_json()
+    return made.get_json()
+
+
+def test_a_freeze_that_allows_fixes_lets_a_fix_through_without_an_override_and_nothing_else(
+    releases, developer, manager
+):
+    freeze = freeze_for(releases, manager, allow_fixes=True)
+    incident = "https://status.example.com/incidents/4711"
+    fix = ready_release(releases, developer, version="1.0.1", kind="fix", incident_url=incident)
+    change = ready_release(releases, developer, application="cart", version="1.1.0")
+
+    through = deploy(releases, developer, fix["id"], "dev")
+    held = deploy(releases, developer, change["id"], "dev")
+    started = report(releases, developer, fix["id"], through.get_json()["id"], "in_progress")
+
+    assert freeze["allow_fixes"] is True
+    assert fix["kind"] == "fix" and fix["incident_url"] == incident
+    assert through.status_code == 201 and through.get_json()["override_freeze"] is False
+    assert held.status_code == 409 and held.get_json()["code"] == "environment_frozen"
+    assert started.status_code == 200  # the freeze lets it start too
+
+
+def test_a_freeze_holds_fixes_unless_it_says_so(releases, developer, manager):
+    freeze_for(releases, manager)
+    fix = ready_release(
+        releases, developer, version="1.0.1", kind="fix", incident_url="https://status.example.com/incidents/1"
+    )
+
+    assert deploy(releases, developer, fix["id"], "dev").get_json()["code"] == "environment_frozen"
+
+
+def test_a_fix_names_its_incident(releases, developer):
+    body = {"application": "shop", "version": "1.0.1", "title": "Hotfix", "kind": "fix"}
+
+    no_incident = releases.post("/releases", json=body, headers=developer)
+    not_a_url = releases.post("/releases", json=body | {"incident_url": "INC-4711"}, headers=developer)
+    unknown_kind = releases.post("/releases", json=body | {"kind": "hotfix"}, headers=developer)
+
+    assert no_incident.status_code == 422 and "incident_url" in [e["field"] for e in no_incident.get_json()["errors"]]
+    assert not_a_url.status_code == 422 and unknown_kind.status_code == 422
+    assert releases.get("/releases?application=shop", headers=developer).get_json()["items"] == []

@@ -480,3 +480,15 @@ def test_forward_only_refuses_only_an_older_release_where_the_stage_forbids_it(v
     found = rules.blockers(facts(version=version, live_version=live, allow_older=allow_older, application="shop"), NOW)
 
     assert codes(found) == (["older_than_live"] if older else [])
+
+
+def test_a_fix_passes_only_the_freezes_that_allow_fixes():
+    strict = holds.Freeze(environment=None, starts_at=NOW, ends_at=NOW + timedelta(hours=1), reason="strict", id="a")
+    lenient = holds.Freeze(
+        environment=None, starts_at=NOW, ends_at=NOW + timedelta(hours=1), reason="lenient", id="b", allows_fixes=True
+    )
+
+    assert rules.holding_freezes([strict, lenient], "production", NOW, "shop", "fix") == [strict]
+    assert rules.holding_freezes([strict, lenient], "production", NOW, "shop", "change") == [strict, lenient]
+    assert rules.move_blockers(move(freezes=(lenient,), release_kind="fix"), NOW) == []
+    assert codes(rules.move_blockers(move(freezes=(lenient,)), NOW)) == ["environment_frozen"]
