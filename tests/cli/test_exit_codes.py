@@ -71,6 +71,24 @@ def test_a_locked_environment_is_3_and_says_who_locked_it_and_why(relman: Relman
     assert after.returncode == 0, after.stderr
 
 
+def test_a_fix_goes_through_a_freeze_that_allows_fixes(relman: Relman, dev_server: DevServer):
+    developer, manager = people()
+    frozen = relman(
+        "freeze", "create", "--env", "dev", "--starts-at", "2020-01-01T00:00:00Z", "--ends-at", "2099-01-01T00:00:00Z",
+        "--reason", "Launch week", "--allow-fixes", token=manager,
+    )  # fmt: skip
+    fix = relman("release", "create", "-a", "checkout", "--version", "1.4.1", "--ready",
+                 "--fix", "https://status.example.com/incidents/4711", token=developer)  # fmt: skip
+    ready(relman, developer, "1.5.0")
+
+    through = relman("deploy", "checkout@1.4.1", "--to", "dev", token=developer)
+    held = relman("preflight", "checkout@1.5.0", "--to", "dev", token=developer)
+
+    assert frozen.returncode == 0 and fix.returncode == 0, frozen.stderr + fix.stderr
+    assert through.returncode == 0, through.stderr
+    assert held.returncode == 3 and "environment_frozen:" in held.stderr
+
+
 def test_a_rejected_deployment_is_4(relman: Relman, dev_server: DevServer):
     developer, manager = people()
     through_staging(relman, developer)

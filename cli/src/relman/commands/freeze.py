@@ -58,6 +58,7 @@ def _weekly(text: str) -> dict[str, str]:
 @click.option("--weekly", multiple=True, metavar="'DAY HH:MM-HH:MM'", help="A weekly window (repeatable).")
 @click.option("--timezone", help="IANA zone of the weekly windows, e.g. Europe/Berlin.")
 @click.option("--reason", required=True)
+@click.option("--allow-fixes", is_flag=True, help="Let releases made with `release create --fix` through.")
 @click.pass_context
 def freeze_create(
     ctx: click.Context,
@@ -67,6 +68,7 @@ def freeze_create(
     weekly: tuple[str, ...],
     timezone: str | None,
     reason: str,
+    allow_fixes: bool,
 ) -> int:
     """A one-off (--starts-at/--ends-at) or weekly (--weekly, --timezone) freeze window.
 
@@ -75,7 +77,7 @@ def freeze_create(
       relman freeze create --env production --starts-at 2026-12-24T00:00:00Z \\
         --ends-at 2026-12-27T00:00:00Z --reason Holidays
     """
-    body: dict[str, Any] = {"environment": environment, "reason": reason}
+    body: dict[str, Any] = {"environment": environment, "reason": reason, "allow_fixes": allow_fixes or None}
     if weekly:
         body |= {"weekly": [_weekly(w) for w in weekly], "timezone": timezone}
     else:

@@ -42,6 +42,9 @@ def _artifact(text: str) -> dict[str, str]:
 @click.option("--committed-at", help="RFC 3339, e.g. 2026-11-25T16:20:00Z")
 @click.option("--artifact", "artifacts", multiple=True, metavar="NAME=URI@sha256:HEX", help="Repeatable.")
 @click.option("--ready", is_flag=True, help="Create it ready (content frozen, deployable) rather than a draft.")
+@click.option(
+    "--fix", "incident_url", metavar="INCIDENT_URL", help="A fix for this incident (a freeze may let fixes through)."
+)
 @click.pass_context
 def release_create(
     ctx: click.Context,
@@ -56,6 +59,7 @@ def release_create(
     committed_at: str | None,
     artifacts: tuple[str, ...],
     ready: bool,
+    incident_url: str | None,
 ) -> int:
     """Record a release. Safe to retry: the same inputs send the same Idempotency-Key, so they make one release.
 
@@ -82,6 +86,8 @@ def release_create(
         body["artifacts"] = [_artifact(a) for a in artifacts]
     if ready:
         body["status"] = "ready"
+    if incident_url:
+        body |= {"kind": "fix", "incident_url": incident_url}
     from relman.client import idempotency_key
 
     made, response = client(ctx).post("/releases", body, key=idempotency_key("/releases", body))
