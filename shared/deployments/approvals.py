@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from shared.audit import service as audit
 from shared.auth import roles
 from shared.auth.principal import Principal
-from shared.deployments import expiry, rules
+from shared.deployments import approval_rules, expiry, rules
 from shared.deployments.environments import environment_row
 from shared.deployments.gates import check_move, release_authors, requirement_at
 from shared.deployments.records import get_deployment, with_decisions
@@ -33,13 +33,13 @@ def decide(
     row = get_deployment(work, release_id=release_id, deployment_id=deployment_id, lock=True)
     roles.require(caller.grants, "release_manager", application=release.application, environment=row.environment)
     needed = requirement_at(work.conn, release.application, environment_row(work.conn, row.environment))
-    rules.require_approver_teams(
+    approval_rules.require_approver_teams(
         needed.approver_teams, caller.teams, application=release.application, environment=row.environment
     )
     authors = release_authors(work.conn, release)
-    rules.require_four_eyes(caller.actor, authors=authors, requested_by=str(row.requested_by))
+    approval_rules.require_four_eyes(caller.actor, authors=authors, requested_by=str(row.requested_by))
     expiry.refuse_if_stale(work, row)
-    rules.require_pending_approval(row.status)
+    approval_rules.require_pending_approval(row.status)
     approval_id = _insert(work, deployment_id=row.id, actor=caller.actor, approval=approval)
     new_status = _move(work, row=row, release=release, decision=approval.decision, required=needed.required_approvals)
     audit.record(
@@ -82,7 +82,7 @@ def _move(work: UnitOfWork, *, row: Any, release: Any, decision: rules.Decision,
         .select_from(approvals)
         .where(approvals.c.deployment_id == row.id, approvals.c.decision == "approve")
     )
-    new_status = rules.status_after_decision(
+    new_status = approval_rules.status_after_decision(
         current=row.status, decision=decision, approvals=int(approved or 0), required=required
     )
     values: dict[str, Any] = {"updated_at": work.now}  # a decision moves it: its expiry starts again

@@ -16,6 +16,7 @@ from shared.auth import roles
 from shared.auth.people import describe_actor
 from shared.auth.principal import Principal
 from shared.auth.teams import known_teams
+from shared.deployments import holds
 from shared.deployments.schemas import EnvironmentOut, PolicyIn
 from shared.deployments.tables import environments
 from shared.errors import Conflict, FieldError, Invalid, NotFound, PreconditionFailed
@@ -49,6 +50,9 @@ def public_policy(row: Any) -> dict[str, Any]:
         "approver_team": row.approver_team,
         "skippable": row.skippable,
         "expire_after_hours": row.expire_after_hours,
+        "deploy_windows": row.deploy_windows,
+        "windows_timezone": row.windows_timezone,
+        "outside_window": row.outside_window,
         "updated_at": row.policy_updated_at,
     }
 
@@ -61,6 +65,13 @@ def public_environment(row: Any) -> dict[str, Any]:
 def policy_of(row: Any) -> paths.Policy:
     """An environment row's policy as the rules see it."""
     return paths.Policy(row.name, row.position, row.min_approvals, row.approver_team, row.skippable)
+
+
+def windows_of(row: Any) -> holds.DeployWindows | None:
+    """An environment row's deploy windows as the rules see them (None: any time)."""
+    if not row.deploy_windows:
+        return None
+    return holds.DeployWindows(tuple(row.deploy_windows), row.windows_timezone, row.outside_window)
 
 
 def policies(conn: sa.Connection) -> dict[str, paths.Policy]:
@@ -169,7 +180,7 @@ def put_policy(
             code="unknown_team",
             errors=[FieldError("approver_team", "unknown team")],
         )
-    values = policy.model_dump() | {"policy_updated_at": work.now}
+    values = policy.model_dump(mode="json") | {"policy_updated_at": work.now}
     row = work.conn.execute(
         sa.update(environments).where(environments.c.name == name).values(**values).returning(environments)
     ).one()

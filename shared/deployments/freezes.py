@@ -15,7 +15,7 @@ from shared.auth import roles
 from shared.auth.people import describe_actor
 from shared.auth.principal import Principal
 from shared.deployments import holds
-from shared.deployments.schemas import FreezeIn, FreezeOut
+from shared.deployments.hold_schemas import FreezeIn, FreezeOut
 from shared.deployments.tables import environments, freezes
 from shared.errors import FieldError, Invalid, NotFound
 from shared.events import outbox

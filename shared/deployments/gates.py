@@ -9,8 +9,15 @@ import sqlalchemy as sa
 
 from shared.applications import rules as paths
 from shared.audit.tables import audit_events
-from shared.deployments import rules
-from shared.deployments.environments import environment_row, policies, policy_of, promotion_path, public_policy
+from shared.deployments import approval_rules, rules
+from shared.deployments.environments import (
+    environment_row,
+    policies,
+    policy_of,
+    promotion_path,
+    public_policy,
+    windows_of,
+)
 from shared.deployments.freezes import load_freezes
 from shared.deployments.locks import load_locks
 from shared.deployments.schemas import BlockerOut
@@ -84,6 +91,7 @@ def gate_facts(
         version=release.version,
         live_version=live_version,
         allow_older=stage.allow_older,
+        windows=windows_of(environment),
         previous_environment=previous.environment if previous is not None else None,
         previous_soak_minutes=previous.soak_minutes if previous is not None else 0,
         live_in_previous_since=live_since,
@@ -134,6 +142,8 @@ def check_move(work: UnitOfWork, *, deployment: Any, release: Any, to_status: st
         overridden=frozenset(deployment.overridden_freezes or ()),
         locks=tuple(load_locks(work.conn, now=work.now, environment=deployment.environment)),
         overridden_locks=frozenset(deployment.overridden_locks or ()),
+        windows=windows_of(environment_row(work.conn, deployment.environment)),
+        starting=to_status == "in_progress",
     )
     blocking = rules.move_blockers(facts, work.now)
     if blocking:
@@ -147,8 +157,8 @@ def release_authors(conn: sa.Connection, release: Any) -> set[str]:
         .where(
             audit_events.c.entity_type == "release",
             audit_events.c.entity_id == str(release.id),
-            audit_events.c.action.in_(rules.AUTHORING_ACTIONS),
+            audit_events.c.action.in_(approval_rules.AUTHORING_ACTIONS),
         )
         .distinct()
     )
-    return rules.release_authors(str(release.created_by), [(e.actor, e.action) for e in events])
+    return approval_rules.release_authors(str(release.created_by), [(e.actor, e.action) for e in events])

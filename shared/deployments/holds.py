@@ -100,6 +100,30 @@ def active_locks(
     return [lock for lock in locks if lock.holds(environment, moment, application)]
 
 
+# -- deploy windows --------------------------------------------------------------------------------
+
+OutsideWindow = Literal["refuse", "wait"]
+
+
+@dataclass(frozen=True)
+class DeployWindows:
+    """When work may start in an environment: weekly wall-clock windows in a time zone (the
+    counterpart of freezes). Outside them a request is refused (`refuse`), or accepted and its
+    start held until a window opens (`wait`)."""
+
+    weekly: tuple[dict[str, str], ...]
+    timezone: str
+    outside: OutsideWindow = "refuse"
+
+    def open_at(self, moment: datetime) -> bool:
+        local = moment.astimezone(ZoneInfo(self.timezone))
+        return any(_weekly_covers(entry, local) for entry in self.weekly)
+
+    def describe(self) -> str:
+        spans = ", ".join(f"{w['day']} {w['start']}-{w['end']}" for w in self.weekly)
+        return f"{spans} ({self.timezone})"
+
+
 # -- overrides --------------------------------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ from shared.auth.principal import Principal
 from shared.auth.tables import service_accounts, users
 from shared.deployments import holds, rules
 from shared.deployments.environments import environment_row
-from shared.deployments.schemas import LockIn, LockOut, LockQuery, UnlockIn
+from shared.deployments.hold_schemas import LockIn, LockOut, LockQuery, UnlockIn
 from shared.deployments.tables import environment_locks
 from shared.errors import Conflict, FieldError, Invalid, NotFound
 from shared.events import outbox

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
 
-from shared.deployments.holds import Freeze, Lock, active_freezes, active_locks
-from shared.errors import Conflict, Forbidden
+from shared.deployments.holds import DeployWindows, Freeze, Lock, active_freezes, active_locks
+from shared.errors import Conflict
 from shared.releases.rules import parse_version
 
 # -- enumerations (the tables' checks, the request and response models and the rules all use these) --
@@ -104,6 +104,8 @@ class GateFacts:
     version: str | None = None
     live_version: str | None = None
     allow_older: bool = False
+    # The environment's deploy windows (None: any time).
+    windows: DeployWindows | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,9 @@ def blockers(facts: GateFacts, now: datetime) -> list[Blocker]:
                 "older releases (allow_older).",
             )
         )
+    windows = facts.windows
+    if windows is not None and windows.outside == "refuse" and not windows.open_at(now):
+        found.append(outside_window(facts.environment, windows))
     covering = holding_freezes(facts.freezes, facts.environment, now, facts.application, facts.release_kind)
     if covering and not facts.override_freeze:
         found.append(_frozen(facts.environment, covering))
@@ -171,6 +176,13 @@ def holding_freezes(
     those that allow fixes)."""
     covering = active_freezes(freezes, environment, now, application)
     return [f for f in covering if not (release_kind == "fix" and f.allows_fixes)]
+
+
+def outside_window(environment: str, windows: DeployWindows) -> Blocker:
+    return Blocker(
+        "outside_deploy_window",
+        f"Work starts in {environment} only inside its deploy windows: {windows.describe()}.",
+    )
 
 
 def older_than_live(facts: GateFacts) -> bool:
@@ -232,6 +244,10 @@ class MoveFacts:
     environment: str
     freezes: tuple[Freeze, ...] = ()
     release_kind: str = "change"
+    # The environment's deploy windows, and whether this move is the start (`in_progress`): a window
+    # holds when work starts, whether the request was refused or made to wait outside it.
+    windows: DeployWindows | None = None
+    starting: bool = False
     application: str | None = None
     locks: tuple[Lock, ...] = ()
     # The windows an admin overrode at request time: the override holds for those, for the whole
@@ -254,6 +270,9 @@ def move_blockers(facts: MoveFacts, now: datetime) -> list[Blocker]:
     ]
     if covering and facts.kind != "rollback":
         found.append(_frozen(facts.environment, covering))
+    windows = facts.windows
+    if windows is not None and facts.starting and facts.kind != "rollback" and not windows.open_at(now):
+        found.append(outside_window(facts.environment, windows))
     holding = [
         lock
         for lock in active_locks(list(facts.locks), facts.environment, now, facts.application)
@@ -262,53 +281,6 @@ def move_blockers(facts: MoveFacts, now: datetime) -> list[Blocker]:
     if holding:  # a lock stops rollbacks too: it is a person saying "hands off" (an admin overrides it)
         found.append(locked(facts.environment, holding))
     return found
-
-
-# -- four eyes --------------------------------------------------------------------------------------
-
-# What makes someone an author of a release, as its audit log records it.
-AUTHORING_ACTIONS = ("release.created", "release.updated", "release.finalized")
-
-
-def release_authors(created_by: str, events: Iterable[tuple[str, str]]) -> set[str]:
-    """Everyone who created, edited or finalized the release, from its `(actor, action)` audit events."""
-    return {str(created_by)} | {actor for actor, action in events if action in AUTHORING_ACTIONS}
-
-
-def require_pending_approval(status: str) -> None:
-    """Only a deployment waiting for approval takes decisions (409 `not_pending_approval`)."""
-    if status != "pending_approval":
-        raise Conflict(f"The deployment is {status}, not waiting for approval.", code="not_pending_approval")
-
-
-def status_after_decision(*, current: str, decision: str, approvals: int, required: int) -> str:
-    """After a decision on a deployment waiting for approval: one rejection rejects it; it is
-    queued once its approvals reach what the environment requires; until then it keeps waiting."""
-    if decision == "reject":
-        return "rejected"
-    return "queued" if approvals >= required else current
-
-
-def require_approver_teams(
-    teams: Sequence[str], member_of: Iterable[str], *, application: str, environment: str
-) -> None:
-    """An approver is a member of every approver team the stage and the policy name (403 `not_an_approver`)."""
-    missing = [team for team in teams if team not in set(member_of)]
-    if missing:
-        raise Forbidden(
-            f"Approvals of {application} in {environment} are for members of the team "
-            f"{' and of the team '.join(teams)}; you are not in {', '.join(missing)}.",
-            code="not_an_approver",
-        )
-
-
-def require_four_eyes(actor: str, *, authors: set[str], requested_by: str) -> None:
-    """An approver is neither an author of the release nor the deployment's requester (403 `self_approval`)."""
-    if actor in authors or actor == str(requested_by):
-        raise Forbidden(
-            "Whoever created, edited or finalized the release, or requested the deployment, cannot decide on it.",
-            code="self_approval",
-        )
 
 
 # -- rollback ---------------------------------------------------------------------------------------

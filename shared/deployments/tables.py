@@ -22,9 +22,16 @@ environments = sa.Table(
     sa.Column("policy_updated_at", sa.DateTime(timezone=True)),
     # A deployment waiting here (pending_approval, queued) that nobody moved for this long expires.
     sa.Column("expire_after_hours", sa.Integer, nullable=False, server_default="24"),
+    # Deploy windows: weekly wall-clock windows in a zone when work may start here (NULL: any time),
+    # and what a request outside them gets: refused, or accepted with its start held until one opens.
+    sa.Column("deploy_windows", JSONB(none_as_null=True)),
+    sa.Column("windows_timezone", sa.Text),
+    sa.Column("outside_window", sa.Text, nullable=False, server_default="refuse"),
     sa.CheckConstraint("required_approvals >= 0 AND soak_minutes >= 0", name="non_negative"),
     sa.CheckConstraint("min_approvals >= 0", name="min_approvals_non_negative"),
     sa.CheckConstraint("expire_after_hours >= 1", name="expire_after_hours_positive"),
+    sa.CheckConstraint("deploy_windows IS NULL OR windows_timezone IS NOT NULL", name="windows_have_a_zone"),
+    sa.CheckConstraint("outside_window IN ('refuse', 'wait')", name="outside_window"),
     sa.CheckConstraint(f"name ~ '{SLUG_PATTERN}'", name="name_slug"),
 )
 

@@ -5,20 +5,19 @@ from typing import Any
 from uuid import UUID
 
 from shared import etags
-from shared.deployments import approvals, environments, freezes, locks
+from shared.deployments import approvals, environments, freezes, hold_schemas, locks
 from shared.deployments import metrics as dora
 from shared.deployments import overview as live
 from shared.deployments import rollback as rollbacks
 from shared.deployments import schemas as deployment_schemas
 from shared.deployments import service as deployments
+from shared.deployments.hold_schemas import FreezeOut, LockOut
 from shared.deployments.metrics import MetricsOut, MetricsQuery
 from shared.deployments.overview import OverviewOut, OverviewQuery
 from shared.deployments.schemas import (
     DecisionOut,
     DeploymentOut,
     EnvironmentOut,
-    FreezeOut,
-    LockOut,
     PolicyOut,
     PreflightOut,
 )
@@ -196,7 +195,7 @@ def rollback(call: Call, body: deployment_schemas.RollbackIn) -> Reply:
 
 
 @routes.get("/freezes", role="viewer", lists=True, response=FreezeOut)
-def list_freezes(call: Call, query: deployment_schemas.FreezeQuery) -> Reply:
+def list_freezes(call: Call, query: hold_schemas.FreezeQuery) -> Reply:
     """Freeze windows, each saying whether it is active now."""
     items, cursor = freezes.list_freezes(
         call.work,
@@ -210,7 +209,7 @@ def list_freezes(call: Call, query: deployment_schemas.FreezeQuery) -> Reply:
 
 
 @routes.post("/freezes", role="release_manager", status=201, response=FreezeOut)
-def create_freeze(call: Call, body: deployment_schemas.FreezeIn) -> dict[str, Any]:
+def create_freeze(call: Call, body: hold_schemas.FreezeIn) -> dict[str, Any]:
     """A one-off or weekly freeze window, for one environment or all."""
     return freezes.create_freeze(call.work, caller=call.principal, freeze=body)
 
@@ -225,14 +224,14 @@ def delete_freeze(call: Call, freeze_id: UUID) -> None:
 
 
 @routes.get("/locks", role="viewer", lists=True, response=LockOut)
-def list_locks(call: Call, query: deployment_schemas.LockQuery) -> Reply:
+def list_locks(call: Call, query: hold_schemas.LockQuery) -> Reply:
     """Environment locks, newest first, each saying whether it holds now."""
     items, cursor = locks.list_locks(call.work, query)
     return listing(call, items, cursor)
 
 
 @routes.post("/locks", role="release_manager", status=201, also_answers=(409,), response=LockOut, location=True)
-def lock(call: Call, body: deployment_schemas.LockIn) -> Reply:
+def lock(call: Call, body: hold_schemas.LockIn) -> Reply:
     """Lock an environment ("stop the line"): nothing new starts there until it is unlocked."""
     found = locks.lock(call.work, caller=call.principal, body=body)
     return Reply(body=found, headers={"Location": call.location(f"/locks/{found['id']}")})
@@ -246,7 +245,7 @@ def get_lock(call: Call, lock_id: UUID) -> Reply:
 
 
 @routes.post("/locks/<uuid:lock_id>/unlock", role="release_manager", also_answers=(409,), response=LockOut)
-def unlock(call: Call, body: deployment_schemas.UnlockIn, lock_id: UUID) -> dict[str, Any]:
+def unlock(call: Call, body: hold_schemas.UnlockIn, lock_id: UUID) -> dict[str, Any]:
     """Unlock: what waited may start again; the lock stays on record."""
     return locks.unlock(call.work, lock_id=lock_id, caller=call.principal, body=body)
 

@@ -141,6 +141,9 @@ def test_only_an_organisation_wide_admin_sets_a_policy_and_it_is_shown_with_its_
         "approver_team": None,
         "skippable": True,
         "expire_after_hours": 24,
+        "deploy_windows": None,
+        "windows_timezone": None,
+        "outside_window": "refuse",
         "updated_at": None,
     }
     assert stale.status_code == 412

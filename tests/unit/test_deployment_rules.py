@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.deployments import holds, rules
+from shared.deployments import approval_rules, holds, rules
 from shared.errors import Conflict, Forbidden
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -329,18 +329,18 @@ def test_authors_are_whoever_created_edited_or_finalized_the_release():
         ("reader", "release.viewed"),
     ]
 
-    assert rules.release_authors("creator", events) == {"creator", "editor", "finalizer"}
+    assert approval_rules.release_authors("creator", events) == {"creator", "editor", "finalizer"}
 
 
 @pytest.mark.parametrize("approver", ["creator", "editor", "finalizer", "requester"])
 def test_no_author_and_not_the_requester_may_decide(approver):
     with pytest.raises(Forbidden) as raised:
-        rules.require_four_eyes(approver, authors={"creator", "editor", "finalizer"}, requested_by="requester")
+        approval_rules.require_four_eyes(approver, authors={"creator", "editor", "finalizer"}, requested_by="requester")
     assert raised.value.code == "self_approval"
 
 
 def test_a_fifth_person_may_decide():
-    rules.require_four_eyes("someone-else", authors={"creator", "editor"}, requested_by="requester")
+    approval_rules.require_four_eyes("someone-else", authors={"creator", "editor"}, requested_by="requester")
 
 
 # -- approvals --------------------------------------------------------------------------------------
@@ -352,22 +352,21 @@ def test_a_deployment_waits_for_approval_only_where_the_environment_asks_for_one
 
 
 def test_one_rejection_rejects_whatever_the_approvals():
-    assert rules.status_after_decision(current="pending_approval", decision="reject", approvals=5, required=1) == (
-        "rejected"
-    )
+    after = approval_rules.status_after_decision(current="pending_approval", decision="reject", approvals=5, required=1)
+    assert after == "rejected"
 
 
 def test_a_deployment_is_queued_once_its_approvals_reach_the_requirement_and_waits_until_then():
     waiting = {"current": "pending_approval", "decision": "approve", "required": 2}
-    assert rules.status_after_decision(**waiting, approvals=1) == "pending_approval"
-    assert rules.status_after_decision(**waiting, approvals=2) == "queued"
-    assert rules.status_after_decision(**waiting, approvals=3) == "queued"
+    assert approval_rules.status_after_decision(**waiting, approvals=1) == "pending_approval"
+    assert approval_rules.status_after_decision(**waiting, approvals=2) == "queued"
+    assert approval_rules.status_after_decision(**waiting, approvals=3) == "queued"
 
 
 def test_only_a_deployment_waiting_for_approval_takes_decisions():
-    rules.require_pending_approval("pending_approval")
+    approval_rules.require_pending_approval("pending_approval")
     with pytest.raises(Conflict) as caught:
-        rules.require_pending_approval("queued")
+        approval_rules.require_pending_approval("queued")
     assert caught.value.code == "not_pending_approval"
 
 
@@ -492,3 +491,31 @@ def test_a_fix_passes_only_the_freezes_that_allow_fixes():
     assert rules.holding_freezes([strict, lenient], "production", NOW, "shop", "change") == [strict, lenient]
     assert rules.move_blockers(move(freezes=(lenient,), release_kind="fix"), NOW) == []
     assert codes(rules.move_blockers(move(freezes=(lenient,)), NOW)) == ["environment_frozen"]
+
+
+# -- deploy windows ---------------------------------------------------------------------------------
+
+
+def windows(outside="refuse"):
+    return holds.DeployWindows(({"day": "tue", "start": "10:00", "end": "16:00"},), "Europe/Berlin", outside)
+
+
+def test_a_deploy_window_opens_and_closes_on_the_minute_in_its_zone():
+    tuesday_berlin = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)  # 10:00 in Berlin
+
+    assert windows().open_at(tuesday_berlin)
+    assert not windows().open_at(tuesday_berlin - timedelta(minutes=1))
+    assert not windows().open_at(tuesday_berlin + timedelta(hours=6))  # 16:00: closed
+
+
+def test_outside_a_window_refuse_blocks_the_request_and_wait_only_the_start():
+    friday = datetime(2026, 12, 11, 11, 0, tzinfo=UTC)
+
+    assert codes(rules.blockers(facts(windows=windows("refuse")), friday)) == ["outside_deploy_window"]
+    assert rules.blockers(facts(windows=windows("wait")), friday) == []
+    for outside in ("refuse", "wait"):
+        assert codes(rules.move_blockers(move(windows=windows(outside), starting=True), friday)) == [
+            "outside_deploy_window"
+        ]
+        assert rules.move_blockers(move(windows=windows(outside), starting=False), friday) == []  # an approval
+        assert rules.move_blockers(move(windows=windows(outside), starting=True, kind="rollback"), friday) == []

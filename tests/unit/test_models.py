@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pydantic
 import pytest
 
-from shared.deployments.schemas import FreezeIn
+from shared.deployments.hold_schemas import FreezeIn
 from shared.releases.schemas import ReleaseIn
 
 

@@ -13,6 +13,7 @@ GATES = frozenset(
         "soak_time_pending",
         "older_than_live",
         "below_environment_policy",
+        "outside_deploy_window",
         "environment_frozen",
         "environment_locked",
         "deployment_in_progress",
