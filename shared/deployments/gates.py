@@ -71,14 +71,16 @@ def gate_facts(
         .order_by(deployments.c.finished_at.desc())
         .limit(1)
     )
-    active = conn.scalar(
-        sa.select(sa.func.count())
-        .select_from(deployments)
-        .where(
+    # At most one is under way (a unique index holds it); one nobody moved in time no longer counts.
+    active = conn.execute(
+        sa.select(deployments.c.id, deployments.c.status, deployments.c.updated_at).where(
             deployments.c.application == release.application,
             deployments.c.environment == environment.name,
             deployments.c.status.in_(rules.ACTIVE),
         )
+    ).first()
+    stale = active is not None and rules.is_stale(
+        active.status, active.updated_at, work.now, expire_after_hours=environment.expire_after_hours
     )
     return rules.GateFacts(
         release_status=release.status,
@@ -98,7 +100,8 @@ def gate_facts(
         freezes=load_freezes(conn, now=work.now),
         locks=load_locks(conn, now=work.now, environment=environment.name),
         override_lock=override_lock,
-        active_deployment=bool(active),
+        active_deployment=active is not None and not stale,
+        stale_deployment=active.id if active is not None and stale else None,
         override_freeze=override_freeze,
     )
 
@@ -132,6 +135,8 @@ def check_move(work: UnitOfWork, *, deployment: Any, release: Any, to_status: st
     """409 with the first failed gate's code when moving `deployment` to `to_status` is no longer allowed."""
     if not rules.starts_work(to_status):
         return
+    # FOR SHARE: a lock being made now (it holds the row FOR UPDATE) is seen, or waits for this move.
+    held = environment_row(work.conn, deployment.environment, lock="share")
     facts = rules.MoveFacts(
         kind=deployment.kind,
         release_status=release.status,
@@ -140,9 +145,9 @@ def check_move(work: UnitOfWork, *, deployment: Any, release: Any, to_status: st
         application=deployment.application,
         freezes=tuple(load_freezes(work.conn, now=work.now)),
         overridden=frozenset(deployment.overridden_freezes or ()),
-        locks=tuple(load_locks(work.conn, now=work.now, environment=deployment.environment)),
+        locks=tuple(load_locks(work.conn, now=work.now, environment=held.name)),
         overridden_locks=frozenset(deployment.overridden_locks or ()),
-        windows=windows_of(environment_row(work.conn, deployment.environment)),
+        windows=windows_of(held),
         starting=to_status == "in_progress",
     )
     blocking = rules.move_blockers(facts, work.now)

@@ -75,10 +75,10 @@ def as_rule(conn: sa.Connection, row: Any) -> holds.Lock:
 
 
 def load_locks(conn: sa.Connection, *, now: datetime, environment: str) -> list[holds.Lock]:
-    """The locks holding `environment` at `now` (for any application). The environment's row is held
-    FOR SHARE first, so a lock being made now (which holds it FOR UPDATE) is either seen, or waits
-    for this transaction: a deployment cannot start past a lock committed while it was checked."""
-    environment_row(conn, environment, lock="share")
+    """The locks holding `environment` at `now` (for any application). A caller about to start work
+    holds the environment's row FOR SHARE first (`environment_row(lock="share")`), so a lock being
+    made now (which holds it FOR UPDATE) is either seen, or waits for that transaction: nothing
+    starts past a lock committed while it was checked."""
     query = sa.select(environment_locks).where(environment_locks.c.environment == environment, _holds_now(now))
     return [as_rule(conn, row) for row in conn.execute(query.order_by(environment_locks.c.locked_at))]
 
@@ -118,7 +118,7 @@ def lock(work: UnitOfWork, *, caller: Principal, body: LockIn) -> dict[str, Any]
     ).first()
     if held is not None:
         raise Conflict(
-            f"{rules.locked(body.environment, [as_rule(work.conn, held)]).detail}",
+            rules.locked(body.environment, [as_rule(work.conn, held)]).detail,
             code="already_locked",
             errors=[FieldError(None, f"lock {held.id}", code="already_locked")],
         )

@@ -28,7 +28,7 @@ def rollback(work: UnitOfWork, *, caller: Principal, request: RollbackIn) -> dic
     """Redeploy the last release that succeeded here before the live one (no approvals, freezes allowed),
     by a release manager of the application there."""
     application, environment = request.application, request.environment
-    environment_row(work.conn, environment)
+    environment_row(work.conn, environment, lock="share")  # a lock made now waits, or is seen
     roles.require(caller.grants, "release_manager", application=application, environment=environment)
     locks = load_locks(work.conn, now=work.now, environment=environment)
     holding = holds.active_locks(locks, environment, work.now, application)

@@ -94,6 +94,8 @@ class GateFacts:
     locks: list[Lock] = field(default_factory=list)
     override_lock: bool = False
     active_deployment: bool = False
+    # The one under way there that nobody moved in time: it expires when a request takes the slot.
+    stale_deployment: Any = None
     override_freeze: bool = False
     # Every approver belongs to each of these teams (the stage's and the environment policy's).
     approver_teams: tuple[str, ...] = ()

@@ -41,11 +41,8 @@ def request_deployment(
     grants, actor = caller.grants, caller.actor
     override_freeze, override_lock, reason = request.override_freeze, request.override_lock, request.reason
     release = load_release(work.conn, release_id, lock="share")  # a release can't be cancelled under us
-    target = environment_row(work.conn, request.environment)
+    target = environment_row(work.conn, request.environment, lock="share")  # a lock made now waits, or is seen
     roles.require(grants, "developer", application=release.application, environment=target.name)
-    expiry.expire_stale(
-        work, application=release.application, environment=target.name
-    )  # a forgotten one frees the slot
     facts = gate_facts(
         work, release=release, environment=target, override_freeze=override_freeze, override_lock=override_lock
     )
@@ -58,6 +55,8 @@ def request_deployment(
     blocking = rules.blockers(facts, work.now)
     if blocking:
         raise gates_failed(blocking)
+    if facts.stale_deployment is not None:  # a forgotten one frees the slot, with this request
+        expiry.expire_stale(work, deployment_id=facts.stale_deployment)
     status = rules.initial_status(facts.required_approvals)
     row = insert_deployment(
         work,
