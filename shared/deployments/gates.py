@@ -61,27 +61,7 @@ def gate_facts(
                 deployments.c.status == "succeeded",
             )
         )
-    live_version = conn.scalar(
-        sa.select(deployments.c.version)
-        .where(
-            deployments.c.application == release.application,
-            deployments.c.environment == environment.name,
-            deployments.c.status == "succeeded",
-        )
-        .order_by(deployments.c.finished_at.desc())
-        .limit(1)
-    )
-    # At most one is under way (a unique index holds it); one nobody moved in time no longer counts.
-    active = conn.execute(
-        sa.select(deployments.c.id, deployments.c.status, deployments.c.updated_at).where(
-            deployments.c.application == release.application,
-            deployments.c.environment == environment.name,
-            deployments.c.status.in_(rules.ACTIVE),
-        )
-    ).first()
-    stale = active is not None and rules.is_stale(
-        active.status, active.updated_at, work.now, expire_after_hours=environment.expire_after_hours
-    )
+    active, stale = _under_way(work, release.application, environment)
     return rules.GateFacts(
         release_status=release.status,
         release_kind=release.kind,
@@ -91,7 +71,7 @@ def gate_facts(
         approver_teams=needed.approver_teams,
         skipped_by_policy=tuple(p.environment for p in skipped),
         version=release.version,
-        live_version=live_version,
+        live_version=_live_version(conn, release.application, environment.name),
         allow_older=stage.allow_older,
         windows=windows_of(environment),
         previous_environment=previous.environment if previous is not None else None,
@@ -104,6 +84,36 @@ def gate_facts(
         stale_deployment=active.id if active is not None and stale else None,
         override_freeze=override_freeze,
     )
+
+
+def _live_version(conn: sa.Connection, application: str, environment: str) -> str | None:
+    """The version of the application's latest success in the environment (None: nothing live)."""
+    return conn.scalar(
+        sa.select(deployments.c.version)
+        .where(
+            deployments.c.application == application,
+            deployments.c.environment == environment,
+            deployments.c.status == "succeeded",
+        )
+        .order_by(deployments.c.finished_at.desc())
+        .limit(1)
+    )
+
+
+def _under_way(work: UnitOfWork, application: str, environment: Any) -> tuple[Any, bool]:
+    """The deployment under way there (at most one: a unique index holds it), and whether nobody
+    moved it in time (then it no longer counts, and expires when a request takes its slot)."""
+    active = work.conn.execute(
+        sa.select(deployments.c.id, deployments.c.status, deployments.c.updated_at).where(
+            deployments.c.application == application,
+            deployments.c.environment == environment.name,
+            deployments.c.status.in_(rules.ACTIVE),
+        )
+    ).first()
+    stale = active is not None and rules.is_stale(
+        active.status, active.updated_at, work.now, expire_after_hours=environment.expire_after_hours
+    )
+    return active, stale
 
 
 def preflight(work: UnitOfWork, *, release_id: uuid.UUID, environment: str) -> dict[str, Any]:
