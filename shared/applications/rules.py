@@ -4,9 +4,40 @@ that no application's path may go below."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from shared.errors import FieldError, Invalid
+
+
+@dataclass(frozen=True)
+class ApprovalRule:
+    """`count` approvals from a group: members of `team`, holders of `role` (or more) on the
+    application there, or (neither) anyone who may approve there."""
+
+    count: int
+    team: str | None = None
+    role: str | None = None
+
+    @property
+    def group(self) -> str:
+        """What an approver qualifies for: `team:<name>`, `role:<role>` or `any`."""
+        if self.team is not None:
+            return f"team:{self.team}"
+        return f"role:{self.role}" if self.role is not None else "any"
+
+    def describe(self) -> str:
+        """The rule in words: "2 from the team sre"."""
+        if self.team is not None:
+            return f"{self.count} from the team {self.team}"
+        if self.role is not None:
+            return f"{self.count} from holders of {self.role}"
+        return f"{self.count} from any approver"
+
+
+def approval_rules_of(stored: Sequence[Mapping[str, Any]] | None) -> tuple[ApprovalRule, ...]:
+    """Approval rules as stored (`[{count, team, role}]`, a JSONB array) as the rules see them."""
+    return tuple(ApprovalRule(int(r["count"]), r.get("team"), r.get("role")) for r in stored or ())
 
 
 @dataclass(frozen=True)
@@ -19,6 +50,9 @@ class Stage:
     approver_team: str | None = None
     # False (forward-only): a release older by SemVer than the one live here deploys only as a rollback.
     allow_older: bool = False
+    # Approval rules, all of which must be met (then `required_approvals` is their sum and there is
+    # no `approver_team`); empty: `required_approvals` from anyone `approver_team` admits.
+    approval_rules: tuple[ApprovalRule, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -34,10 +68,12 @@ class Policy:
     # False: a path that reaches any environment after this one (in the catalogue's order) goes
     # through this one first.
     skippable: bool = True
+    # Rules every stage here meets on top of its own (by group, the higher count).
+    approval_rules: tuple[ApprovalRule, ...] = ()
 
     @property
     def sets_anything(self) -> bool:
-        return self.min_approvals > 0 or self.approver_team is not None or not self.skippable
+        return bool(self.min_approvals or self.approver_team or not self.skippable or self.approval_rules)
 
 
 @dataclass(frozen=True)
@@ -47,6 +83,8 @@ class Requirement:
     required_approvals: int
     # An approver belongs to every one of these teams (the stage's and the policy's).
     approver_teams: tuple[str, ...] = ()
+    # Every rule is met before the deployment is queued; their counts add up to `required_approvals`.
+    rules: tuple[ApprovalRule, ...] = field(default=())
 
 
 def locate(path: Sequence[Stage], environment: str, *, application: str) -> tuple[Stage, Stage | None]:
@@ -76,12 +114,23 @@ def check_path(environments: Sequence[str]) -> None:
 
 
 def requirement(stage: Stage, policy: Policy | None) -> Requirement:
-    """What approving a deployment at `stage` needs, with its environment's policy applied on top."""
+    """What approving a deployment at `stage` needs, with its environment's policy applied on top: the
+    stage's rules and the policy's, one per group with the higher count; then, where they add up to
+    fewer than the policy's minimum, the rest from any approver."""
     teams = [stage.approver_team] if stage.approver_team else []
     if policy is not None and policy.approver_team and policy.approver_team not in teams:
         teams.insert(0, policy.approver_team)
-    floor = policy.min_approvals if policy is not None else 0
-    return Requirement(max(stage.required_approvals, floor), tuple(teams))
+    own = stage.approval_rules or ((ApprovalRule(stage.required_approvals),) if stage.required_approvals else ())
+    merged = {rule.group: rule for rule in own}
+    for rule in policy.approval_rules if policy is not None else ():
+        held = merged.get(rule.group)
+        merged[rule.group] = rule if held is None or held.count < rule.count else held
+    missing = (policy.min_approvals if policy is not None else 0) - sum(r.count for r in merged.values())
+    if missing > 0:
+        anyone = merged.get("any")
+        merged["any"] = ApprovalRule(missing + (anyone.count if anyone else 0))
+    found = tuple(merged.values())
+    return Requirement(sum(r.count for r in found), tuple(teams), found)
 
 
 def skipped(path: Sequence[Stage], target: str, policies: Mapping[str, Policy]) -> list[Policy]:

@@ -3,14 +3,53 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from shared.applications import rules
 from shared.models import Out, Strict
 from shared.names import SLUG_PATTERN
+
+
+class ApprovalRuleIn(Strict):
+    """`count` approvals from a group: a team, a role on the application there, or (neither) anyone
+    who may approve there."""
+
+    count: int = Field(ge=1, le=10)
+    team: str | None = Field(default=None, pattern=SLUG_PATTERN, description="From members of this team.")
+    role: Literal["release_manager", "admin"] | None = Field(
+        default=None, description="From those holding this role (or more) on the application there."
+    )
+
+    @model_validator(mode="after")
+    def _one_group(self) -> Self:
+        if self.team is not None and self.role is not None:
+            raise ValueError("a rule names a team or a role, not both")
+        return self
+
+    def rule(self) -> rules.ApprovalRule:
+        return rules.ApprovalRule(self.count, self.team, self.role)
+
+
+def _distinct_groups(value: list[ApprovalRuleIn]) -> list[ApprovalRuleIn]:
+    groups = [rule.rule().group for rule in value]
+    repeated = sorted({g for g in groups if groups.count(g) > 1})
+    if repeated:
+        raise ValueError(f"one rule per group; {', '.join(repeated)} appears twice")
+    return value
+
+
+ApprovalRules = Annotated[
+    list[ApprovalRuleIn],
+    Field(
+        max_length=5,
+        description="All must be met; one person's approval counts for one rule only, and the release's "
+        "authors and the requester never count.",
+    ),
+    AfterValidator(_distinct_groups),
+]
 
 
 class StageIn(Strict):
@@ -29,12 +68,23 @@ class StageIn(Strict):
         description="false (forward-only): a release older by SemVer than the one live here deploys only as a "
         "rollback (`POST /releases/rollback`, with its reason).",
     )
+    approval_rules: ApprovalRules = Field(
+        default_factory=list,
+        description="Approval rules, e.g. 1 from the team qa and 2 from the team sre; given, they replace "
+        "required_approvals and approver_team (and required_approvals becomes their sum).",
+    )
+
+    @model_validator(mode="after")
+    def _rules_or_count(self) -> Self:
+        if self.approval_rules and (self.required_approvals or self.approver_team):
+            raise ValueError("approval_rules replace required_approvals and approver_team: give one or the other")
+        return self
 
     def stage(self) -> rules.Stage:
         """The stage as stored: every field set, defaults included."""
-        return rules.Stage(
-            self.environment, self.required_approvals, self.soak_minutes, self.approver_team, self.allow_older
-        )
+        own = tuple(rule.rule() for rule in self.approval_rules)
+        required = sum(rule.count for rule in own) if own else self.required_approvals
+        return rules.Stage(self.environment, required, self.soak_minutes, self.approver_team, self.allow_older, own)
 
 
 def _stages(path: list[StageIn] | None) -> list[rules.Stage] | None:
@@ -93,12 +143,19 @@ class ApplicationPatch(Strict):
 # -- responses ------------------------------------------------------------------------------------
 
 
+class ApprovalRuleOut(Out):
+    count: int
+    team: str | None
+    role: str | None
+
+
 class StageOut(Out):
     environment: str
     required_approvals: int
     soak_minutes: int
     approver_team: str | None
     allow_older: bool
+    approval_rules: list[ApprovalRuleOut] = Field(description="Empty: required_approvals from approver_team.")
 
 
 class ApplicationOut(Out):

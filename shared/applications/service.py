@@ -18,7 +18,7 @@ from shared.applications.tables import application_stages, applications
 from shared.audit import service as audit
 from shared.auth import roles
 from shared.auth.people import describe_actor
-from shared.auth.teams import known_teams
+from shared.auth.teams import require_teams
 from shared.errors import Conflict, FieldError, Invalid, NotFound
 from shared.events import outbox
 from shared.pagination import Keyset, keyset_page
@@ -34,7 +34,10 @@ def exists(conn: sa.Connection, name: str) -> bool:
 
 
 def _stage(row: Any) -> rules.Stage:
-    return rules.Stage(row.environment, row.required_approvals, row.soak_minutes, row.approver_team, row.allow_older)
+    own = rules.approval_rules_of(row.approval_rules)
+    return rules.Stage(
+        row.environment, row.required_approvals, row.soak_minutes, row.approver_team, row.allow_older, own
+    )
 
 
 def own_paths(conn: sa.Connection, names: Sequence[str]) -> dict[str, list[rules.Stage]]:
@@ -94,14 +97,15 @@ def _set_path(
     if not path:
         return
     rules.check_path([stage.environment for stage in path])
-    known = known_teams(work.conn, {stage.approver_team for stage in path if stage.approver_team})
-    for index, stage in enumerate(path):
-        if stage.approver_team and stage.approver_team not in known:
-            raise Invalid(
-                f"There is no team {stage.approver_team!r}.",
-                code="unknown_team",
-                errors=[FieldError(f"path.{index}.approver_team", "unknown team")],
-            )
+    named = {
+        f"path.{index}.approver_team": stage.approver_team for index, stage in enumerate(path) if stage.approver_team
+    } | {
+        f"path.{index}.approval_rules.{at}.team": rule.team
+        for index, stage in enumerate(path)
+        for at, rule in enumerate(stage.approval_rules)
+        if rule.team
+    }
+    require_teams(work.conn, named)
     _check_environments(path, policies)
     rules.check_policies(path, policies)
     # Every row carries every column: a stage is a complete value, so one executemany stores each as given.

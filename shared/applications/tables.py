@@ -6,6 +6,7 @@ exist, follows an environment's rename, and a gate reads one application's stage
 An application without stages follows the environments catalogue (the default path)."""
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 
 from shared.names import SLUG_PATTERN
 from shared.platform.db import metadata
@@ -46,6 +47,11 @@ application_stages = sa.Table(
     ),
     # False (forward-only): an older release than the live one goes back only as a rollback.
     sa.Column("allow_older", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Approval rules ("1 from qa and 2 from sre"), all to be met: [{count, team, role}]; empty: the
+    # stage asks `required_approvals` from anyone `approver_team` admits. Teams are checked on write
+    # (teams are never renamed nor deleted).
+    sa.Column("approval_rules", JSONB, nullable=False, server_default="[]"),
     sa.UniqueConstraint("application", "environment", name="uq_application_stages_environment"),
+    sa.CheckConstraint("jsonb_typeof(approval_rules) = 'array'", name="approval_rules_array"),
     sa.CheckConstraint("required_approvals >= 0 AND soak_minutes >= 0", name="non_negative"),
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ from shared.auth import roles
 from shared.auth.principal import Principal
 from shared.auth.schemas import MemberOut, TeamIn, TeamOut
 from shared.auth.tables import team_members, teams, users
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, FieldError, Invalid, NotFound
 from shared.models import Shape
 from shared.pagination import Keyset, PageQuery, keyset_page
 from shared.platform.db import UnitOfWork, insert_new
@@ -31,6 +31,15 @@ def known_teams(conn: sa.Connection, names: Iterable[str]) -> set[str]:
     if not wanted:
         return set()
     return set(conn.scalars(sa.select(teams.c.name).where(teams.c.name.in_(wanted))))
+
+
+def require_teams(conn: sa.Connection, named: Mapping[str, str]) -> None:
+    """422 `unknown_team` for the first field (`named` maps each field to the team it names) whose
+    team does not exist."""
+    known = known_teams(conn, named.values())
+    for at, team in named.items():
+        if team not in known:
+            raise Invalid(f"There is no team {team!r}.", code="unknown_team", errors=[FieldError(at, "unknown team")])
 
 
 def _team(conn: sa.Connection, name: str) -> Any:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from typing import Any
 
 import sqlalchemy as sa
 
+from shared.applications.rules import Requirement
 from shared.audit import service as audit
 from shared.auth import roles
 from shared.auth.principal import Principal
 from shared.deployments import approval_rules, expiry, rules
 from shared.deployments.environments import environment_row
 from shared.deployments.gates import check_move, release_authors, requirement_at
-from shared.deployments.records import get_deployment, with_decisions
+from shared.deployments.records import approvers, get_deployment, with_decisions
 from shared.deployments.schemas import ApprovalIn
 from shared.deployments.tables import approvals, deployments
 from shared.errors import Conflict
@@ -24,31 +26,44 @@ from shared.releases.service import changed, load_release
 def decide(
     work: UnitOfWork, *, release_id: uuid.UUID, deployment_id: uuid.UUID, caller: Principal, approval: ApprovalIn
 ) -> dict[str, Any]:
-    """An approval or rejection by a release manager of the application there (a member of the stage's
-    approver team, where it names one) who neither created, edited nor finalized the release, nor
-    requested the deployment: so every recorded approval counts. The environment's policy applies on
-    top of the stage (its minimum of approvals, its approver team). The approval that queues it re-checks
-    the gates (409 changes nothing)."""
+    """An approval or rejection by a release manager of the application there who qualifies for one of
+    the approval rules (and is a member of the policy's approver team, where it names one), and who
+    neither created, edited nor finalized the release, nor requested the deployment. An approval counts
+    for one rule only and must fill a place (409 `approval_not_needed` otherwise): so every recorded
+    approval counts. The rules are read now, the environment's policy on top of the stage. The approval
+    that meets every rule queues the deployment and re-checks the gates (409 changes nothing)."""
     release = load_release(work.conn, release_id, lock="share")  # a release can't be cancelled under us
     row = get_deployment(work, release_id=release_id, deployment_id=deployment_id, lock=True)
-    roles.require(caller.grants, "release_manager", application=release.application, environment=row.environment)
+    where = {"application": release.application, "environment": row.environment}
+    roles.require(caller.grants, "release_manager", **where)
     needed = requirement_at(work.conn, release.application, environment_row(work.conn, row.environment))
-    approval_rules.require_approver_teams(
-        needed.approver_teams, caller.teams, application=release.application, environment=row.environment
+    approval_rules.require_approver_teams(needed.approver_teams, caller.teams, **where)
+    me = approval_rules.Approver(
+        caller.actor, approval_rules.groups_of(caller.teams, roles.role_on(caller.grants, **where))
     )
+    approval_rules.require_in_a_group(needed.rules, me.groups or frozenset(), environment=row.environment)
     authors = release_authors(work.conn, release)
     approval_rules.require_four_eyes(caller.actor, authors=authors, requested_by=str(row.requested_by))
     expiry.refuse_if_stale(work, row)
     approval_rules.require_pending_approval(row.status)
-    approval_id = _insert(work, deployment_id=row.id, actor=caller.actor, approval=approval)
-    new_status = _move(work, row=row, release=release, decision=approval.decision, required=needed.required_approvals)
+    decisions = work.conn.execute(
+        sa.select(approvals).where(approvals.c.deployment_id == row.id).order_by(approvals.c.created_at)
+    ).all()
+    if any(str(d.user_id) == caller.actor for d in decisions):
+        raise _already_decided()
+    before = approvers(decisions)
+    if approval.decision == "approve" and needed.rules:
+        approval_rules.require_counts(needed.rules, before, me)
+    approval_id = _insert(work, deployment_id=row.id, me=me, approval=approval)
+    met = approval_rules.all_met(needed.rules, [*before, me])
+    new_status = _move(work, row=row, release=release, decision=approval.decision, met=met, needed=needed)
     audit.record(
         work,
         actor=caller.actor,
         action=f"deployment.{approval.decision}d",
         entity_type="deployment",
         entity_id=row.id,
-        data={"comment": approval.comment, "status": new_status},
+        data={"comment": approval.comment, "status": new_status, "qualified_for": sorted(me.groups or ())},
     )
     changed(work, row.release_id)
     deployment = with_decisions(work.conn, [get_deployment(work, release_id=release_id, deployment_id=deployment_id)])
@@ -56,36 +71,37 @@ def decide(
     return mine | {"deployment": deployment[0]}
 
 
-def _insert(work: UnitOfWork, *, deployment_id: uuid.UUID, actor: str, approval: ApprovalIn) -> uuid.UUID:
-    """Record the decision (one per person and deployment: 409 `already_decided`); its id."""
+def _already_decided() -> Conflict:
+    return Conflict("You have already decided on this deployment.", code="already_decided")
+
+
+def _insert(
+    work: UnitOfWork, *, deployment_id: uuid.UUID, me: approval_rules.Approver, approval: ApprovalIn
+) -> uuid.UUID:
+    """Record the decision, with the groups its maker is in (one per person and deployment: 409
+    `already_decided`, also when two of theirs race); its id."""
     approval_id = uuid.uuid4()
-    with savepoint(
-        work.conn, taken=lambda: Conflict("You have already decided on this deployment.", code="already_decided")
-    ):
+    with savepoint(work.conn, taken=_already_decided):
         work.conn.execute(
             sa.insert(approvals).values(
                 id=approval_id,
                 deployment_id=deployment_id,
-                user_id=uuid.UUID(actor),
+                user_id=uuid.UUID(me.actor),
                 decision=approval.decision,
                 comment=approval.comment,
+                qualified_for=sorted(me.groups or ()),
                 created_at=work.now,
             )
         )
     return approval_id
 
 
-def _move(work: UnitOfWork, *, row: Any, release: Any, decision: rules.Decision, required: int) -> str:
-    """The deployment's status after the decision, stored (the gates checked again when it moves)."""
-    approved = work.conn.scalar(
-        sa.select(sa.func.count())
-        .select_from(approvals)
-        .where(approvals.c.deployment_id == row.id, approvals.c.decision == "approve")
-    )
-    new_status = approval_rules.status_after_decision(
-        current=row.status, decision=decision, approvals=int(approved or 0), required=required
-    )
-    values: dict[str, Any] = {"updated_at": work.now}  # a decision moves it: its expiry starts again
+def _move(work: UnitOfWork, *, row: Any, release: Any, decision: rules.Decision, met: bool, needed: Requirement) -> str:
+    """The deployment's status after the decision, stored with the rules it was decided against (the
+    gates checked again when it moves)."""
+    new_status = approval_rules.status_after_decision(current=row.status, decision=decision, met=met)
+    # A decision moves it: its expiry starts again.
+    values: dict[str, Any] = {"updated_at": work.now, "approval_rules": [asdict(r) for r in needed.rules]}
     if new_status != row.status:
         check_move(work, deployment=row, release=release, to_status=new_status)
         values["status"] = new_status

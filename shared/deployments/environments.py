@@ -15,7 +15,7 @@ from shared.audit import service as audit
 from shared.auth import roles
 from shared.auth.people import describe_actor
 from shared.auth.principal import Principal
-from shared.auth.teams import known_teams
+from shared.auth.teams import require_teams
 from shared.deployments import holds
 from shared.deployments.schemas import EnvironmentOut, PolicyIn
 from shared.deployments.tables import environments
@@ -53,6 +53,7 @@ def public_policy(row: Any) -> dict[str, Any]:
         "deploy_windows": row.deploy_windows,
         "windows_timezone": row.windows_timezone,
         "outside_window": row.outside_window,
+        "approval_rules": row.approval_rules,
         "updated_at": row.policy_updated_at,
     }
 
@@ -64,7 +65,8 @@ def public_environment(row: Any) -> dict[str, Any]:
 
 def policy_of(row: Any) -> paths.Policy:
     """An environment row's policy as the rules see it."""
-    return paths.Policy(row.name, row.position, row.min_approvals, row.approver_team, row.skippable)
+    own = paths.approval_rules_of(row.approval_rules)
+    return paths.Policy(row.name, row.position, row.min_approvals, row.approver_team, row.skippable, own)
 
 
 def windows_of(row: Any) -> holds.DeployWindows | None:
@@ -174,12 +176,9 @@ def put_policy(
     before = _load(work.conn, name, lock=True)
     if if_match is not None:
         etags.check(public_policy(before), if_match)
-    if policy.approver_team is not None and not known_teams(work.conn, [policy.approver_team]):
-        raise Invalid(
-            f"There is no team {policy.approver_team!r}.",
-            code="unknown_team",
-            errors=[FieldError("approver_team", "unknown team")],
-        )
+    named = {"approver_team": policy.approver_team} if policy.approver_team else {}
+    named |= {f"approval_rules.{at}.team": rule.team for at, rule in enumerate(policy.approval_rules) if rule.team}
+    require_teams(work.conn, named)
     values = policy.model_dump(mode="json") | {"policy_updated_at": work.now}
     row = work.conn.execute(
         sa.update(environments).where(environments.c.name == name).values(**values).returning(environments)

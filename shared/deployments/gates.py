@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
@@ -69,6 +70,7 @@ def gate_facts(
         application=release.application,
         required_approvals=needed.required_approvals,
         approver_teams=needed.approver_teams,
+        approval_rules=needed.rules,
         skipped_by_policy=tuple(p.environment for p in skipped),
         version=release.version,
         live_version=_live_version(conn, release.application, environment.name),
@@ -127,6 +129,7 @@ def preflight(work: UnitOfWork, *, release_id: uuid.UUID, environment: str) -> d
         "needs_approval": facts.required_approvals > 0,
         "required_approvals": facts.required_approvals,
         "approver_teams": list(facts.approver_teams),
+        "approval_rules": [dataclasses.asdict(rule) for rule in facts.approval_rules],
         "policy": public_policy(target) if policy_of(target).sets_anything else None,
         "blocking": [public_blocker(b) for b in blocking],
     }

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
+from shared.applications.rules import approval_rules_of
 from shared.auth.people import describe_actor
-from shared.deployments import environments, gates, rules
+from shared.deployments import approval_rules, environments, gates, rules
 from shared.deployments.schemas import ApprovalOut, DeploymentOut
 from shared.deployments.tables import approvals, deployments
 from shared.errors import DomainError, NotFound
@@ -18,20 +20,35 @@ from shared.pagination import Id, Keyset, Timestamp, keyset_page
 from shared.platform.db import UnitOfWork, savepoint
 from shared.releases.service import describe_release
 
-# A deployment as the API shows it, given its approvals (`public_approval` each).
-public_deployment = Shape(DeploymentOut, given=("approvals",))
+_deployment = Shape(DeploymentOut, given=("approvals", "approval_rules"))
 public_approval = Shape(ApprovalOut)
 _NEWEST_FIRST = Keyset((deployments.c.created_at, deployments.c.id), (Timestamp, Id), descending=True)
 
 
+def approvers(decisions: Iterable[Any]) -> list[approval_rules.Approver]:
+    """Who approved, from approval rows, oldest first, with the groups each was in then."""
+    return [
+        approval_rules.Approver(str(d.user_id), frozenset(d.qualified_for) if d.qualified_for is not None else None)
+        for d in decisions
+        if d.decision == "approve"
+    ]
+
+
+def public_deployment(row: Any, decisions: Sequence[Any] = ()) -> dict[str, Any]:
+    """A deployment as the API shows it, given its approval rows (oldest first): each approval, and
+    each approval rule with who counts for it."""
+    progress = approval_rules.progress(approval_rules_of(row.approval_rules), approvers(decisions))
+    return _deployment(row, approvals=[public_approval(d) for d in decisions], approval_rules=progress)
+
+
 def with_decisions(conn: sa.Connection, rows: list[Any]) -> list[dict[str, Any]]:
     """The deployments as the API shows them, with their approvals (one query for all)."""
-    found: dict[Any, list[dict[str, Any]]] = {r.id: [] for r in rows}
+    found: dict[Any, list[Any]] = {r.id: [] for r in rows}
     if found:
         query = sa.select(approvals).where(approvals.c.deployment_id.in_(list(found))).order_by(approvals.c.created_at)
         for row in conn.execute(query):
-            found[row.deployment_id].append(public_approval(row))
-    return [public_deployment(r, approvals=found[r.id]) for r in rows]
+            found[row.deployment_id].append(row)
+    return [public_deployment(r, found[r.id]) for r in rows]
 
 
 @outbox.describes("deployment")
@@ -56,9 +73,11 @@ def who_may_approve(conn: sa.Connection, *, application: str, environment: str) 
         needed = gates.requirement_at(conn, application, environments.environment_row(conn, environment))
     except DomainError:
         return managers
-    if not needed.approver_teams:
-        return managers
-    return f"members of the team {' and of the team '.join(needed.approver_teams)} who are {managers}"
+    if needed.approver_teams:
+        managers = f"members of the team {' and of the team '.join(needed.approver_teams)} who are {managers}"
+    if any(rule.group != "any" for rule in needed.rules):
+        return f"{managers}: {', '.join(rule.describe() for rule in needed.rules)}"
+    return managers
 
 
 def get_deployment(work: UnitOfWork, *, release_id: uuid.UUID, deployment_id: uuid.UUID, lock: bool = False) -> Any:

@@ -70,7 +70,7 @@ def rollback(work: UnitOfWork, *, caller: Principal, request: RollbackIn) -> dic
         },
     )
     changed(work, release.id, live.release_id)
-    return public_deployment(row, approvals=[])
+    return public_deployment(row)
 
 
 def _history(conn: sa.Connection, application: str, environment: str) -> list[rules.PastDeployment]:

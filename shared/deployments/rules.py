@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
 
+from shared.applications.rules import ApprovalRule
 from shared.deployments.holds import DeployWindows, Freeze, Lock, active_freezes, active_locks
 from shared.errors import Conflict
 from shared.releases.rules import parse_version
@@ -99,6 +100,8 @@ class GateFacts:
     override_freeze: bool = False
     # Every approver belongs to each of these teams (the stage's and the environment policy's).
     approver_teams: tuple[str, ...] = ()
+    # The approval rules to meet ("1 from qa and 2 from sre"); their counts add up to required_approvals.
+    approval_rules: tuple[ApprovalRule, ...] = ()
     # Environments the application's path skips before this one although their policy says none may.
     skipped_by_policy: tuple[str, ...] = ()
     # Forward-only: the release's version, the one live in the environment (None: nothing), and

@@ -9,6 +9,7 @@ from typing import Self
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from shared.applications.schemas import ApprovalRuleOut, ApprovalRules
 from shared.deployments import holds, rules
 from shared.deployments.hold_schemas import ENVIRONMENT, WeeklyOut, WeeklyWindow, known_zone
 from shared.models import Out, Strict
@@ -106,6 +107,10 @@ class PolicyIn(Strict):
     outside_window: holds.OutsideWindow = Field(
         default="refuse", description="refuse: a request outside the windows is refused; wait: it starts in the next."
     )
+    approval_rules: ApprovalRules = Field(
+        default_factory=list,
+        description="Rules every stage here meets on top of its own (for a group both name, the higher count).",
+    )
 
     @field_validator("windows_timezone")
     @classmethod
@@ -146,6 +151,7 @@ class PolicyOut(Out):
     deploy_windows: list[WeeklyOut] | None
     windows_timezone: str | None
     outside_window: holds.OutsideWindow
+    approval_rules: list[ApprovalRuleOut]
     updated_at: datetime | None = Field(description="When an admin last set it (null: never).")
 
 
@@ -163,7 +169,16 @@ class ApprovalOut(Out):
     user_id: uuid.UUID
     decision: rules.Decision
     comment: str
+    qualified_for: list[str] | None = Field(
+        description="The groups (team:<name>, role:<role>) the approver was in when they decided "
+        "(null: decided before approvals had groups; it counts for any rule)."
+    )
     created_at: datetime
+
+
+class RuleProgressOut(ApprovalRuleOut):
+    approved_by: list[uuid.UUID] = Field(description="Who counts for this rule (one person for one rule only).")
+    remaining: int = Field(description="Approvals this rule still needs (0: met).")
 
 
 class DeploymentOut(Out):
@@ -180,6 +195,10 @@ class DeploymentOut(Out):
     overridden_locks: list[uuid.UUID] = Field(description="The locks an admin's request overrode.")
     replaces_id: uuid.UUID | None
     approvals: list[ApprovalOut]
+    approval_rules: list[RuleProgressOut] = Field(
+        description="The approval rules it waits for (as of its request or its last decision), each with its "
+        "progress; empty: it needs no approval."
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -201,5 +220,8 @@ class PreflightOut(Out):
     needs_approval: bool
     required_approvals: int = Field(description="Approvals needed here: the stage's or its policy's, the higher.")
     approver_teams: list[str] = Field(description="Every approver belongs to each of these teams (empty: any).")
+    approval_rules: list[ApprovalRuleOut] = Field(
+        description="What approving needs here, the stage's rules and the policy's merged: all must be met."
+    )
     policy: PolicyOut | None = Field(description="The environment's policy, where it sets anything.")
     blocking: list[BlockerOut]

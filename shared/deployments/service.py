@@ -5,6 +5,7 @@ The gates are in `gates`, the records (shown, loaded, listed) in `records`; the 
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
@@ -69,6 +70,7 @@ def request_deployment(
         override_freeze=override_freeze,
         overridden_freezes=[f.id for f in covering] if override_freeze else [],
         overridden_locks=[lock.id for lock in holding] if override_lock else [],
+        approval_rules=[dataclasses.asdict(rule) for rule in facts.approval_rules],
     )
     overridden = [f.reason for f in covering] if override_freeze else []
     audit.record(
@@ -87,7 +89,7 @@ def request_deployment(
         },
     )
     changed(work, release.id)
-    return public_deployment(row, approvals=[])
+    return public_deployment(row)
 
 
 def require_override(

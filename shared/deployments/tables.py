@@ -27,11 +27,14 @@ environments = sa.Table(
     sa.Column("deploy_windows", JSONB(none_as_null=True)),
     sa.Column("windows_timezone", sa.Text),
     sa.Column("outside_window", sa.Text, nullable=False, server_default="refuse"),
+    # Approval rules every stage here meets on top of its own: [{count, team, role}].
+    sa.Column("approval_rules", JSONB, nullable=False, server_default="[]"),
     sa.CheckConstraint("required_approvals >= 0 AND soak_minutes >= 0", name="non_negative"),
     sa.CheckConstraint("min_approvals >= 0", name="min_approvals_non_negative"),
     sa.CheckConstraint("expire_after_hours >= 1", name="expire_after_hours_positive"),
     sa.CheckConstraint("deploy_windows IS NULL OR windows_timezone IS NOT NULL", name="windows_have_a_zone"),
     sa.CheckConstraint("outside_window IN ('refuse', 'wait')", name="outside_window"),
+    sa.CheckConstraint("jsonb_typeof(approval_rules) = 'array'", name="approval_rules_array"),
     sa.CheckConstraint(f"name ~ '{SLUG_PATTERN}'", name="name_slug"),
 )
 
@@ -54,6 +57,8 @@ deployments = sa.Table(
     sa.Column("overridden_locks", ARRAY(UUID(as_uuid=True)), nullable=False, server_default="{}"),
     # For a rollback: the live deployment it replaces (marked rolled_back when the rollback succeeds).
     sa.Column("replaces_id", UUID(as_uuid=True), sa.ForeignKey("deployments.id")),
+    # The approval rules it waits for, as of its request or its last decision: [{count, team, role}].
+    sa.Column("approval_rules", JSONB, nullable=False, server_default="[]"),
     sa.Column("log_url", sa.Text),
     sa.Column("message", sa.Text),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -61,6 +66,7 @@ deployments = sa.Table(
     sa.Column("started_at", sa.DateTime(timezone=True)),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
     sa.CheckConstraint(one_of("kind", KINDS), name="kind"),
+    sa.CheckConstraint("jsonb_typeof(approval_rules) = 'array'", name="approval_rules_array"),
     sa.CheckConstraint(one_of("status", STATUSES), name="status"),
     # The database itself guarantees one deployment under way per application and environment.
     sa.Index(
@@ -84,6 +90,9 @@ approvals = sa.Table(
     sa.Column("user_id", UUID(as_uuid=True), nullable=False),
     sa.Column("decision", sa.Text, nullable=False),
     sa.Column("comment", sa.Text, nullable=False, server_default=""),
+    # The groups (`team:<name>`, `role:<role>`) the approver was in when they decided; NULL: decided
+    # before approvals had groups (it counts for any rule).
+    sa.Column("qualified_for", ARRAY(sa.Text)),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.UniqueConstraint("deployment_id", "user_id", name="uq_approvals_one_decision_per_person"),
     sa.CheckConstraint(one_of("decision", DECISIONS), name="decision"),

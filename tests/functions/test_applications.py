@@ -34,6 +34,7 @@ def test_an_application_whose_path_skips_staging_promotes_dev_to_production(rele
         "needs_approval": True,
         "required_approvals": 1,
         "approver_teams": [],
+        "approval_rules": [{"count": 1, "team": None, "role": None}],
         "policy": None,
         "blocking": [],
     }

@@ -108,6 +108,7 @@ def test_preflight_lists_every_blocker_and_writes_nothing(releases, developer):
         "needs_approval": True,
         "required_approvals": 1,
         "approver_teams": [],
+        "approval_rules": [{"count": 1, "team": None, "role": None}],
         "policy": None,
         "blocking": [{"code": "promotion_required", "detail": response.get_json()["blocking"][0]["detail"]}],
     }
@@ -116,6 +117,7 @@ def test_preflight_lists_every_blocker_and_writes_nothing(releases, developer):
         "needs_approval": False,
         "required_approvals": 0,
         "approver_teams": [],
+        "approval_rules": [],
         "policy": None,
         "blocking": [],
     }

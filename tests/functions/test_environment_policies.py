@@ -31,7 +31,13 @@ from tests.factories import (
 from tests.functions.test_events import private_targets, subscribe  # noqa: F401 - a fixture
 from tests.integration.events.receivers import receiver
 
-DEFAULTS = {"required_approvals": 0, "soak_minutes": 0, "approver_team": None, "allow_older": False}
+DEFAULTS = {
+    "required_approvals": 0,
+    "soak_minutes": 0,
+    "approver_team": None,
+    "allow_older": False,
+    "approval_rules": [],
+}
 # Stages whose bodies carry different keys: none but the environment, some, all of them.
 SHAPES = [
     {"environment": "dev"},
@@ -50,7 +56,14 @@ def stored_path(name: str) -> list[dict]:
         return [
             {
                 k: getattr(r, k)
-                for k in ("environment", "required_approvals", "soak_minutes", "approver_team", "allow_older")
+                for k in (
+                    "environment",
+                    "required_approvals",
+                    "soak_minutes",
+                    "approver_team",
+                    "allow_older",
+                    "approval_rules",
+                )
             }
             for r in rows
         ]
@@ -144,6 +157,7 @@ def test_only_an_organisation_wide_admin_sets_a_policy_and_it_is_shown_with_its_
         "deploy_windows": None,
         "windows_timezone": None,
         "outside_window": "refuse",
+        "approval_rules": [],
         "updated_at": None,
     }
     assert stale.status_code == 412

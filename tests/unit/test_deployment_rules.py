@@ -352,15 +352,14 @@ def test_a_deployment_waits_for_approval_only_where_the_environment_asks_for_one
 
 
 def test_one_rejection_rejects_whatever_the_approvals():
-    after = approval_rules.status_after_decision(current="pending_approval", decision="reject", approvals=5, required=1)
+    after = approval_rules.status_after_decision(current="pending_approval", decision="reject", met=True)
     assert after == "rejected"
 
 
-def test_a_deployment_is_queued_once_its_approvals_reach_the_requirement_and_waits_until_then():
-    waiting = {"current": "pending_approval", "decision": "approve", "required": 2}
-    assert approval_rules.status_after_decision(**waiting, approvals=1) == "pending_approval"
-    assert approval_rules.status_after_decision(**waiting, approvals=2) == "queued"
-    assert approval_rules.status_after_decision(**waiting, approvals=3) == "queued"
+def test_a_deployment_is_queued_once_its_rules_are_met_and_waits_until_then():
+    waiting = {"current": "pending_approval", "decision": "approve"}
+    assert approval_rules.status_after_decision(**waiting, met=False) == "pending_approval"
+    assert approval_rules.status_after_decision(**waiting, met=True) == "queued"
 
 
 def test_only_a_deployment_waiting_for_approval_takes_decisions():

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from shared.applications.rules import Policy, Requirement, Stage, below_policy, check_policies, requirement, skipped
+from shared.applications.rules import (
+    ApprovalRule,
+    Policy,
+    Requirement,
+    Stage,
+    below_policy,
+    check_policies,
+    requirement,
+    skipped,
+)
 from shared.errors import Invalid
 
 POLICIES = {
@@ -15,11 +24,11 @@ POLICIES = {
 
 
 def test_the_stage_or_the_policy_whichever_asks_more_decides_an_approval():
-    assert requirement(Stage("production", 1), POLICIES["production"]) == Requirement(2, ("sre",))
+    assert requirement(Stage("production", 1), POLICIES["production"]) == Requirement(2, ("sre",), (ApprovalRule(2),))
     assert requirement(Stage("production", 3, approver_team="qa"), POLICIES["production"]) == Requirement(
-        3, ("sre", "qa")
+        3, ("sre", "qa"), (ApprovalRule(3),)
     )
-    assert requirement(Stage("dev", 1, approver_team="qa"), None) == Requirement(1, ("qa",))
+    assert requirement(Stage("dev", 1, approver_team="qa"), None) == Requirement(1, ("qa",), (ApprovalRule(1),))
 
 
 def test_a_path_that_skips_an_unskippable_environment_before_a_later_one_is_below_the_policy():
