@@ -53,6 +53,9 @@ class Stage:
     # Approval rules, all of which must be met (then `required_approvals` is their sum and there is
     # no `approver_team`); empty: `required_approvals` from anyone `approver_team` admits.
     approval_rules: tuple[ApprovalRule, ...] = ()
+    # The hotfix lane: who (this role or more, in the environment deployed to) may skip this stage,
+    # with a reason; None: no one.
+    skippable_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,40 @@ def locate(path: Sequence[Stage], environment: str, *, application: str) -> tupl
         code="environment_not_on_path",
         errors=[FieldError("environment", "not on the application's promotion path")],
     )
+
+
+def locate_skipping(
+    path: Sequence[Stage], environment: str, skip: Sequence[str], *, application: str
+) -> tuple[Stage, Stage | None]:
+    """The stage for `environment` and the one before it once the stages in `skip` are left out (the
+    hotfix lane: promotion and soak time look at the nearest stage not skipped)."""
+    return locate(
+        [s for s in path if s.environment not in skip or s.environment == environment],
+        environment,
+        application=application,
+    )
+
+
+def skip_refusals(
+    path: Sequence[Stage], environment: str, skip: Sequence[str], policies: Mapping[str, Policy]
+) -> list[FieldError]:
+    """Why the stages in `skip` may not be skipped on the way to `environment` (empty: they may, by
+    whoever holds each one's `skippable_by`): each is a stage before it on the path, says who may skip
+    it, and its environment policy lets paths skip it."""
+    before = {s.environment: s for s in path[: next(i for i, s in enumerate(path) if s.environment == environment)]}
+    refusals: list[FieldError] = []
+    for index, name in enumerate(skip):
+        stage, policy = before.get(name), policies.get(name)
+        if stage is None:
+            why = f"{name} is not a stage before {environment} on the path"
+        elif stage.skippable_by is None:
+            why = f"{name}'s stage does not let anyone skip it (skippable_by is null)"
+        elif policy is not None and not policy.skippable:
+            why = f"{name}'s environment policy says no path skips it"
+        else:
+            continue
+        refusals.append(FieldError(f"skip_stages.{index}", why, code="skip_not_allowed"))
+    return refusals
 
 
 def check_path(environments: Sequence[str]) -> None:

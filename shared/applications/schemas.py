@@ -74,6 +74,12 @@ class StageIn(Strict):
         "required_approvals and approver_team (and required_approvals becomes their sum).",
     )
 
+    skippable_by: Literal["release_manager", "admin"] | None = Field(
+        default=None,
+        description="The hotfix lane: who (this role or more where the release goes) may skip this stage on "
+        "the way to a later one, with a reason (null: no one).",
+    )
+
     @model_validator(mode="after")
     def _rules_or_count(self) -> Self:
         if self.approval_rules and (self.required_approvals or self.approver_team):
@@ -84,7 +90,15 @@ class StageIn(Strict):
         """The stage as stored: every field set, defaults included."""
         own = tuple(rule.rule() for rule in self.approval_rules)
         required = sum(rule.count for rule in own) if own else self.required_approvals
-        return rules.Stage(self.environment, required, self.soak_minutes, self.approver_team, self.allow_older, own)
+        return rules.Stage(
+            self.environment,
+            required,
+            self.soak_minutes,
+            self.approver_team,
+            self.allow_older,
+            approval_rules=own,
+            skippable_by=self.skippable_by,
+        )
 
 
 def _stages(path: list[StageIn] | None) -> list[rules.Stage] | None:
@@ -156,6 +170,7 @@ class StageOut(Out):
     approver_team: str | None
     allow_older: bool
     approval_rules: list[ApprovalRuleOut] = Field(description="Empty: required_approvals from approver_team.")
+    skippable_by: str | None
 
 
 class ApplicationOut(Out):

@@ -36,7 +36,13 @@ def exists(conn: sa.Connection, name: str) -> bool:
 def _stage(row: Any) -> rules.Stage:
     own = rules.approval_rules_of(row.approval_rules)
     return rules.Stage(
-        row.environment, row.required_approvals, row.soak_minutes, row.approver_team, row.allow_older, own
+        row.environment,
+        row.required_approvals,
+        row.soak_minutes,
+        row.approver_team,
+        row.allow_older,
+        own,
+        row.skippable_by,
     )
 
 

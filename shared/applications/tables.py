@@ -51,7 +51,10 @@ application_stages = sa.Table(
     # stage asks `required_approvals` from anyone `approver_team` admits. Teams are checked on write
     # (teams are never renamed nor deleted).
     sa.Column("approval_rules", JSONB, nullable=False, server_default="[]"),
+    # The hotfix lane: who (this role or more) may skip this stage, with a reason; NULL: no one.
+    sa.Column("skippable_by", sa.Text),
     sa.UniqueConstraint("application", "environment", name="uq_application_stages_environment"),
     sa.CheckConstraint("jsonb_typeof(approval_rules) = 'array'", name="approval_rules_array"),
+    sa.CheckConstraint("skippable_by IN ('release_manager', 'admin')", name="skippable_by"),
     sa.CheckConstraint("required_approvals >= 0 AND soak_minutes >= 0", name="non_negative"),
 )

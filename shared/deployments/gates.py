@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,7 +24,7 @@ from shared.deployments.freezes import load_freezes
 from shared.deployments.locks import load_locks
 from shared.deployments.schemas import BlockerOut
 from shared.deployments.tables import deployments
-from shared.errors import Conflict, FieldError
+from shared.errors import Conflict, FieldError, Invalid
 from shared.models import Shape
 from shared.platform.db import UnitOfWork
 from shared.releases.service import load_release
@@ -44,14 +45,18 @@ def requirement_at(conn: sa.Connection, application: str, environment: Any) -> p
 
 
 def gate_facts(
-    work: UnitOfWork, *, release: Any, environment: Any, override_freeze: bool = False, override_lock: bool = False
+    work: UnitOfWork,
+    *,
+    release: Any,
+    environment: Any,
+    override_freeze: bool = False,
+    override_lock: bool = False,
+    skip: Sequence[str] = (),
 ) -> rules.GateFacts:
-    """Read what the gates need about deploying `release` to `environment`, along its application's path,
-    with the environment policies over it."""
+    """Read what the gates need about deploying `release` to `environment`, along its application's path
+    (less the stages in `skip`: the hotfix lane), with the environment policies over it."""
     conn = work.conn
-    path = promotion_path(conn, release.application)
-    stage, previous = paths.locate(path, environment.name, application=release.application)
-    skipped = paths.skipped(path, environment.name, policies(conn))
+    stage, previous, skipping, skipped = _along_path(conn, release.application, environment.name, skip)
     needed = paths.requirement(stage, policy_of(environment))
     live_since = None
     if previous is not None:
@@ -71,7 +76,8 @@ def gate_facts(
         required_approvals=needed.required_approvals,
         approver_teams=needed.approver_teams,
         approval_rules=needed.rules,
-        skipped_by_policy=tuple(p.environment for p in skipped),
+        skipped_by_policy=skipped,
+        skipping=skipping,
         version=release.version,
         live_version=_live_version(conn, release.application, environment.name),
         allow_older=stage.allow_older,
@@ -86,6 +92,26 @@ def gate_facts(
         stale_deployment=active.id if active is not None and stale else None,
         override_freeze=override_freeze,
     )
+
+
+def _along_path(
+    conn: sa.Connection, application: str, environment: str, skip: Sequence[str]
+) -> tuple[paths.Stage, paths.Stage | None, tuple[paths.Stage, ...], tuple[str, ...]]:
+    """The stage for `environment` on the application's path, the one before it once `skip` is left
+    out, the stages skipped, and the environments the path itself skips though a policy says none may;
+    422 `skip_not_allowed` for a stage that may not be skipped."""
+    path, every_policy = promotion_path(conn, application), policies(conn)
+    stage, previous = paths.locate_skipping(path, environment, skip, application=application)
+    refusals = paths.skip_refusals(path, environment, skip, every_policy)
+    if refusals:
+        raise Invalid(
+            "These stages may not be skipped: " + "; ".join(e.message for e in refusals) + ".",
+            code="skip_not_allowed",
+            errors=refusals,
+        )
+    skipping = tuple(s for s in path if s.environment in skip)
+    skipped = tuple(p.environment for p in paths.skipped(path, environment, every_policy))
+    return stage, previous, skipping, skipped
 
 
 def _live_version(conn: sa.Connection, application: str, environment: str) -> str | None:
@@ -118,11 +144,11 @@ def _under_way(work: UnitOfWork, application: str, environment: Any) -> tuple[An
     return active, stale
 
 
-def preflight(work: UnitOfWork, *, release_id: uuid.UUID, environment: str) -> dict[str, Any]:
-    """Every gate that would block a deployment now; nothing is written."""
+def preflight(work: UnitOfWork, *, release_id: uuid.UUID, environment: str, skip: Sequence[str] = ()) -> dict[str, Any]:
+    """Every gate that would block a deployment now (skipping the stages in `skip`); nothing is written."""
     release = load_release(work.conn, release_id)
     target = environment_row(work.conn, environment)
-    facts = gate_facts(work, release=release, environment=target)
+    facts = gate_facts(work, release=release, environment=target, skip=skip)
     blocking = rules.blockers(facts, work.now)
     return {
         "allowed": not blocking,
@@ -130,7 +156,8 @@ def preflight(work: UnitOfWork, *, release_id: uuid.UUID, environment: str) -> d
         "required_approvals": facts.required_approvals,
         "approver_teams": list(facts.approver_teams),
         "approval_rules": [dataclasses.asdict(rule) for rule in facts.approval_rules],
-        "policy": public_policy(target) if policy_of(target).sets_anything else None,
+        # Shown once an admin has set it (deploy windows and expiry included), or where it sets a floor.
+        "policy": public_policy(target) if target.policy_updated_at or policy_of(target).sets_anything else None,
         "blocking": [public_blocker(b) for b in blocking],
     }
 

@@ -10,6 +10,8 @@ Definitions (also in the README):
 - Time to restore: for a rolled-back deploy, from when it went live until the rollback that
   replaced it succeeded; for a failed deploy, from its failure until the next success in that
   environment. p50, hours; unrestored failures are counted but have no time yet.
+- Stage skips (not a DORA figure): finished deploys whose request took the hotfix lane, over all
+  finished deploys.
 - Rework rate: the share of finished deployments that were rollbacks, or deploys following a
   failure (the previous deployment there failed, was rolled back, or was itself a rollback).
 """
@@ -63,6 +65,12 @@ class ReworkOut(Out):
     deployments: int
 
 
+class SkipsOut(Out):
+    rate: float | None
+    skips: int = Field(description="Finished deploys whose request skipped a stage (the hotfix lane).")
+    deployments: int
+
+
 class MetricsOut(Out):
     application: str | None
     environment: str
@@ -74,12 +82,14 @@ class MetricsOut(Out):
     change_failure_rate: FailureRateOut
     time_to_restore: RestoreOut
     rework_rate: ReworkOut
+    stage_skips: SkipsOut = Field(description="How often the hotfix lane was taken (not a DORA figure).")
 
 
 _METRICS = sa.text(
     """
     WITH finished AS (
         SELECT d.id, d.application, d.kind, d.status, d.created_at, d.finished_at, d.replaces_id,
+               cardinality(d.skipped_stages) > 0 AS skipped,
                COALESCE((r.source ->> 'committed_at')::timestamptz, r.created_at) AS committed_at
         FROM deployments d JOIN releases r ON r.id = d.release_id
         WHERE d.environment = :environment
@@ -108,6 +118,7 @@ _METRICS = sa.text(
     SELECT
         count(*) AS finished,
         count(*) FILTER (WHERE kind = 'deploy') AS deploys,
+        count(*) FILTER (WHERE kind = 'deploy' AND skipped) AS skips,
         count(*) FILTER (WHERE kind = 'deploy' AND status IN ('succeeded', 'rolled_back')) AS successful_deploys,
         count(*) FILTER (WHERE kind = 'deploy' AND status IN ('failed', 'rolled_back')) AS failures,
         count(*) FILTER (WHERE kind = 'deploy' AND status IN ('failed', 'rolled_back') AND restored_at IS NOT NULL)
@@ -164,4 +175,5 @@ def metrics(work: UnitOfWork, *, application: str | None, environment: str, days
         },
         "time_to_restore": {"p50_hours": _hours(row.restore_p50), "restores": row.restores, "failures": row.failures},
         "rework_rate": {"rate": _ratio(row.rework, row.finished), "rework": row.rework, "deployments": row.finished},
+        "stage_skips": {"rate": _ratio(row.skips, row.deploys), "skips": row.skips, "deployments": row.deploys},
     }

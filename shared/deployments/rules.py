@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
 
-from shared.applications.rules import ApprovalRule
+from shared.applications.rules import ApprovalRule, Stage
 from shared.deployments.holds import DeployWindows, Freeze, Lock, active_freezes, active_locks
 from shared.errors import Conflict
 from shared.releases.rules import parse_version
@@ -104,6 +104,8 @@ class GateFacts:
     approval_rules: tuple[ApprovalRule, ...] = ()
     # Environments the application's path skips before this one although their policy says none may.
     skipped_by_policy: tuple[str, ...] = ()
+    # The hotfix lane: the stages this request skips (each says who may, in its `skippable_by`).
+    skipping: tuple[Stage, ...] = ()
     # Forward-only: the release's version, the one live in the environment (None: nothing), and
     # whether the stage lets an older one deploy as a deploy.
     version: str | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Self
+from typing import Annotated, Self
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
@@ -15,6 +15,15 @@ from shared.deployments.hold_schemas import ENVIRONMENT, WeeklyOut, WeeklyWindow
 from shared.models import Out, Strict
 from shared.names import SLUG_PATTERN
 from shared.pagination import PageQuery
+
+SkipStages = Annotated[
+    list[Annotated[str, Field(pattern=SLUG_PATTERN)]],
+    Field(
+        max_length=10,
+        description="The hotfix lane: stages before this environment to skip (each stage's skippable_by "
+        "says who may; a reason is required). Promotion and soak time look at the nearest stage not skipped.",
+    ),
+]
 
 
 class DeploymentIn(Strict):
@@ -31,11 +40,12 @@ class DeploymentIn(Strict):
     environment: str = ENVIRONMENT
     override_freeze: bool = False
     override_lock: bool = Field(default=False, description="An admin there starts it although a lock holds.")
+    skip_stages: SkipStages = Field(default_factory=list)
     reason: str | None = Field(default=None, min_length=1, max_length=1000)
 
     @model_validator(mode="after")
     def _override_needs_a_reason(self) -> Self:
-        for flag in ("override_freeze", "override_lock"):
+        for flag in ("override_freeze", "override_lock", "skip_stages"):
             if getattr(self, flag) and not self.reason:
                 raise ValueError(f"reason: required when {flag} is set")
         return self
@@ -43,6 +53,7 @@ class DeploymentIn(Strict):
 
 class PreflightIn(Strict):
     environment: str = ENVIRONMENT
+    skip_stages: SkipStages = Field(default_factory=list)
 
 
 class StatusIn(Strict):
@@ -193,6 +204,7 @@ class DeploymentOut(Out):
     reason: str | None
     override_freeze: bool
     overridden_locks: list[uuid.UUID] = Field(description="The locks an admin's request overrode.")
+    skipped_stages: list[str] = Field(description="The stages its request skipped (the hotfix lane).")
     replaces_id: uuid.UUID | None
     approvals: list[ApprovalOut]
     approval_rules: list[RuleProgressOut] = Field(
@@ -223,5 +235,7 @@ class PreflightOut(Out):
     approval_rules: list[ApprovalRuleOut] = Field(
         description="What approving needs here, the stage's rules and the policy's merged: all must be met."
     )
-    policy: PolicyOut | None = Field(description="The environment's policy, where it sets anything.")
+    policy: PolicyOut | None = Field(
+        description="The environment's policy, once an admin has set it or where it sets a floor."
+    )
     blocking: list[BlockerOut]

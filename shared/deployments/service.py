@@ -8,11 +8,13 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
 
 from shared import etags
+from shared.applications import rules as paths
 from shared.audit import service as audit
 from shared.auth import roles
 from shared.auth.principal import Principal
@@ -39,26 +41,20 @@ def request_deployment(
 ) -> dict[str, Any]:
     """Deploy a ready release to an environment once every gate passes (all checked in this transaction),
     by a developer of its application there (an override of a freeze or a lock: an admin there)."""
-    grants, actor = caller.grants, caller.actor
-    override_freeze, override_lock, reason = request.override_freeze, request.override_lock, request.reason
+    grants, actor, reason = caller.grants, caller.actor, request.reason
     release = load_release(work.conn, release_id, lock="share")  # a release can't be cancelled under us
     target = environment_row(work.conn, request.environment, lock="share")  # a lock made now waits, or is seen
     roles.require(grants, "developer", application=release.application, environment=target.name)
-    facts = gate_facts(
-        work, release=release, environment=target, override_freeze=override_freeze, override_lock=override_lock
-    )
-    covering = rules.holding_freezes(facts.freezes, target.name, work.now, release.application, release.kind)
-    if override_freeze:
-        require_override(grants, covering, application=release.application, environment=target.name)
-    holding = holds.active_locks(facts.locks, target.name, work.now, release.application)
-    if override_lock:
-        require_override(grants, holding, application=release.application, environment=target.name, what="lock")
+    overrides = {"override_freeze": request.override_freeze, "override_lock": request.override_lock}
+    facts = gate_facts(work, release=release, environment=target, skip=request.skip_stages, **overrides)
+    freezes, locks = _what_it_overrides(grants, facts, request, application=release.application, now=work.now)
     blocking = rules.blockers(facts, work.now)
     if blocking:
         raise gates_failed(blocking)
     if facts.stale_deployment is not None:  # a forgotten one frees the slot, with this request
         expiry.expire_stale(work, deployment_id=facts.stale_deployment)
     status = rules.initial_status(facts.required_approvals)
+    skipped = [stage.environment for stage in facts.skipping]
     row = insert_deployment(
         work,
         release=release,
@@ -67,12 +63,12 @@ def request_deployment(
         status=status,
         actor=actor,
         reason=reason,
-        override_freeze=override_freeze,
-        overridden_freezes=[f.id for f in covering] if override_freeze else [],
-        overridden_locks=[lock.id for lock in holding] if override_lock else [],
+        override_freeze=request.override_freeze,
+        overridden_freezes=[f.id for f in freezes],
+        overridden_locks=[lock.id for lock in locks],
         approval_rules=[dataclasses.asdict(rule) for rule in facts.approval_rules],
+        skipped_stages=skipped,
     )
-    overridden = [f.reason for f in covering] if override_freeze else []
     audit.record(
         work,
         actor=actor,
@@ -83,13 +79,48 @@ def request_deployment(
             "release_id": str(release.id),
             "environment": target.name,
             "status": status,
-            "freeze_overridden": overridden,
-            "lock_overridden": [lock.reason for lock in holding] if override_lock else [],
+            "freeze_overridden": [f.reason for f in freezes],
+            "lock_overridden": [lock.reason for lock in locks],
+            "skipped_stages": skipped,
             "reason": reason,
         },
     )
     changed(work, release.id)
     return public_deployment(row)
+
+
+def _what_it_overrides(
+    grants: Iterable[roles.Grant], facts: rules.GateFacts, request: DeploymentIn, *, application: str, now: datetime
+) -> tuple[list[holds.Freeze], list[holds.Lock]]:
+    """The freezes and locks the request overrides (none unless it says so), once the caller is found
+    to hold what skipping its stages and overriding them takes (403 otherwise)."""
+    environment = facts.environment
+    require_skip(grants, facts.skipping, application=application, environment=environment)
+    freezes: list[holds.Freeze] = []
+    locks: list[holds.Lock] = []
+    if request.override_freeze:
+        freezes = rules.holding_freezes(facts.freezes, environment, now, application, facts.release_kind)
+        require_override(grants, freezes, application=application, environment=environment)
+    if request.override_lock:
+        locks = holds.active_locks(facts.locks, environment, now, application)
+        require_override(grants, locks, application=application, environment=environment, what="lock")
+    return freezes, locks
+
+
+def require_skip(
+    grants: Iterable[roles.Grant], skipping: Iterable[paths.Stage], *, application: str, environment: str
+) -> None:
+    """403 `skip_forbidden` unless the caller holds, where the release goes, the role each skipped
+    stage names in its `skippable_by`."""
+    held = roles.role_on(grants, application=application, environment=environment)
+    for stage in skipping:
+        needed = stage.skippable_by or "admin"
+        if held is None or not roles.at_least(held, needed):
+            raise Forbidden(
+                f"Skipping {stage.environment} on the way to {environment} is for those holding {needed} on "
+                f"{application} there; you have {held or 'no role'}.",
+                code="skip_forbidden",
+            )
 
 
 def require_override(

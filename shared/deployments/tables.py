@@ -57,6 +57,8 @@ deployments = sa.Table(
     sa.Column("overridden_locks", ARRAY(UUID(as_uuid=True)), nullable=False, server_default="{}"),
     # For a rollback: the live deployment it replaces (marked rolled_back when the rollback succeeds).
     sa.Column("replaces_id", UUID(as_uuid=True), sa.ForeignKey("deployments.id")),
+    # The hotfix lane: the stages before this one its request skipped (by their skippable_by, with its reason).
+    sa.Column("skipped_stages", ARRAY(sa.Text), nullable=False, server_default="{}"),
     # The approval rules it waits for, as of its request or its last decision: [{count, team, role}].
     sa.Column("approval_rules", JSONB, nullable=False, server_default="[]"),
     sa.Column("log_url", sa.Text),

@@ -104,7 +104,7 @@ def request_deployment(call: Call, body: deployment_schemas.DeploymentIn, releas
 )
 def preflight(call: Call, body: deployment_schemas.PreflightIn, release_id: UUID) -> dict[str, Any]:
     """Every gate that would block a deployment now; nothing is written."""
-    return deployments.preflight(call.work, release_id=release_id, environment=body.environment)
+    return deployments.preflight(call.work, release_id=release_id, environment=body.environment, skip=body.skip_stages)
 
 
 @routes.get("/<uuid:release_id>/deployments", role="viewer", lists=True, response=DeploymentOut)

@@ -78,6 +78,7 @@ _SUMMARIES = {
     "release.cancelled": "{what} was cancelled by {actor}",
     "deployment.requested": "{actor} asked to deploy {what} to {environment}",
     "deployment.pending_approval": "Approval needed: {what} to {environment}",
+    "deployment.stage_skipped": "{actor} took the hotfix lane: {what} goes to {environment} skipping a stage",
     "deployment.approved": "{actor} approved the deployment of {what} to {environment}",
     "deployment.rejected": "{actor} rejected the deployment of {what} to {environment}",
     "deployment.started": "Deployment of {what} to {environment} started",

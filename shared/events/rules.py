@@ -17,6 +17,7 @@ EVENT_TYPES = (
     "release.cancelled",
     "deployment.requested",
     "deployment.pending_approval",
+    "deployment.stage_skipped",
     "deployment.approved",
     "deployment.rejected",
     "deployment.started",
@@ -78,6 +79,8 @@ def events_for(action: str, data: Mapping[str, Any] | None = None) -> list[str]:
     events = [event]
     if action == "deployment.requested" and data.get("status") == "pending_approval":
         events.append("deployment.pending_approval")
+    if action == "deployment.requested" and data.get("skipped_stages"):
+        events.append("deployment.stage_skipped")  # the hotfix lane: someone skipped a stage, with a reason
     if action == "release.created" and data.get("status") == "ready":
         events.append("release.ready")  # created ready: there is no separate finalize
     return events

@@ -58,6 +58,7 @@ def test_every_command_prints_one_json_document(relman: Relman, dev_server: DevS
         "needs_approval": False,
         "required_approvals": 0,
         "approver_teams": [],
+        "approval_rules": [],
         "policy": None,
         "blocking": [],
     }

@@ -103,7 +103,7 @@ def test_create_finalize_run_to_production_with_an_approval_status_and_rollback(
     status = relman("status", "checkout", "--output", "json", token=pipeline)
     assert json.loads(status.stdout)["environments"]["production"]["live"]["version"] == "1.4.0"
     table = relman("status", "checkout", token=pipeline).stdout.splitlines()
-    assert table[0].split() == ["ENVIRONMENT", "LIVE", "PREVIOUS", "UNDER", "WAY"]
+    assert table[0].split() == ["ENVIRONMENT", "LIVE", "PREVIOUS", "UNDER", "WAY", "GATES"]
     assert table[3].split()[:2] == ["production", "1.4.0"]
 
     # 1.5.0 follows, misbehaves in production and is rolled back; the pipeline reports the rollback.

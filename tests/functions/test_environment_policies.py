@@ -37,12 +37,19 @@ DEFAULTS = {
     "approver_team": None,
     "allow_older": False,
     "approval_rules": [],
+    "skippable_by": None,
 }
 # Stages whose bodies carry different keys: none but the environment, some, all of them.
 SHAPES = [
     {"environment": "dev"},
     {"environment": "staging", "soak_minutes": 30},
-    {"environment": "production", "required_approvals": 1, "approver_team": "sre", "allow_older": True},
+    {
+        "environment": "production",
+        "required_approvals": 1,
+        "approver_team": "sre",
+        "allow_older": True,
+        "skippable_by": "admin",
+    },
 ]
 
 
@@ -63,6 +70,7 @@ def stored_path(name: str) -> list[dict]:
                     "approver_team",
                     "allow_older",
                     "approval_rules",
+                    "skippable_by",
                 )
             }
             for r in rows

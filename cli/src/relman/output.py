@@ -151,15 +151,74 @@ def render_deployment(d: dict[str, Any]) -> str:
             ("kind", d.get("kind")),
             ("status", d.get("status")),
             ("approvals", ", ".join(f"{a['decision']} by {a['user_id']}" for a in d.get("approvals") or [])),
+            ("still needed", _still_needed(d.get("approval_rules") or [])),
+            ("skipped", ", ".join(d.get("skipped_stages") or [])),
             ("log", d.get("log_url")),
             ("message", d.get("message")),
         ]
     )
 
 
+def _still_needed(rules: list[dict[str, Any]]) -> str:
+    """What a waiting deployment's approval rules still need: "1 from the team sre"."""
+    return ", ".join(describe_rule(r | {"count": r["remaining"]}) for r in rules if r.get("remaining"))
+
+
 def render_verdict(a: dict[str, Any]) -> str:
     verdict = "allowed" if a["allowed"] else "blocked"
-    return f"{verdict}" + (" (needs approval)" if a.get("needs_approval") else "")
+    first = f"{verdict}" + (" (needs approval)" if a.get("needs_approval") else "")
+    teams = a.get("approver_teams") or []
+    rest = summary(
+        [
+            ("approvals", ", ".join(describe_rule(rule) for rule in a.get("approval_rules") or [])),
+            ("approvers in", " and ".join(f"the team {team}" for team in teams)),
+            ("deploy windows", describe_windows(a.get("policy"))),
+        ]
+    )
+    return first + ("\n" + rest if rest else "")
+
+
+def describe_rule(rule: dict[str, Any]) -> str:
+    """An approval rule in words: "2 from the team sre"."""
+    if rule.get("team"):
+        group = f"the team {rule['team']}"
+    else:
+        group = f"holders of {rule['role']}" if rule.get("role") else "any approver"
+    return f"{rule['count']} from {group}"
+
+
+def describe_windows(policy: dict[str, Any] | None) -> str | None:
+    """An environment policy's deploy windows in words (None: it has none, work starts any time)."""
+    if not policy or not policy.get("deploy_windows"):
+        return None
+    spans = ", ".join(f"{w['day']} {w['start']}-{w['end']}" for w in policy["deploy_windows"])
+    outside = "refused" if policy.get("outside_window") == "refuse" else "held until one opens"
+    return f"{spans} {policy.get('windows_timezone')} (outside them: {outside})"
+
+
+def describe_gates(stage: dict[str, Any] | None, policy: dict[str, Any] | None) -> str:
+    """What a stage and its environment's policy ask, in a few words, for `relman status`."""
+    if stage is None:
+        return "not on the path"
+    rules = [describe_rule(rule) for rule in stage.get("approval_rules") or []]
+    if not rules and stage.get("required_approvals"):
+        team = f" from the team {stage['approver_team']}" if stage.get("approver_team") else ""
+        rules = [f"{stage['required_approvals']} approval{'s' if stage['required_approvals'] != 1 else ''}{team}"]
+    parts = [", ".join(rules)] if rules else []
+    if stage.get("soak_minutes"):
+        parts.append(f"soak {stage['soak_minutes']} min")
+    if stage.get("skippable_by"):
+        parts.append(f"skippable by {stage['skippable_by']}")
+    if policy:
+        floor = [describe_rule(rule) for rule in policy.get("approval_rules") or []]
+        if policy.get("min_approvals"):
+            floor.insert(0, f"at least {policy['min_approvals']}")
+        if floor:
+            parts.append("policy: " + ", ".join(floor))
+        windows = describe_windows(policy)
+        if windows:
+            parts.append(f"windows {windows}")
+    return "; ".join(parts)
 
 
 def print_gates(gates: list[dict[str, Any]]) -> None:
@@ -175,6 +234,7 @@ def render_overview(o: dict[str, Any]) -> str:
         return str(entry["version"]) + (" (rollback)" if entry.get("kind") == "rollback" else "")
 
     rows = []
+    stages, policies = o.get("stages") or {}, o.get("policies") or {}
     for name, stage in o["environments"].items():
         moving = stage.get("in_progress")
         under_way = f"{moving['version']} {moving['status']}" if moving else None
@@ -184,9 +244,10 @@ def render_overview(o: dict[str, Any]) -> str:
                 "live": cell(stage.get("live")),
                 "previous": cell(stage.get("previous")),
                 "under way": under_way,
+                "gates": describe_gates(stages.get(name), policies.get(name)) if "stages" in o else None,
             }
         )
-    return table(rows, ["environment", "live", "previous", "under way"])
+    return table(rows, ["environment", "live", "previous", "under way"] + (["gates"] if "stages" in o else []))
 
 
 def render_metrics(m: dict[str, Any]) -> str:

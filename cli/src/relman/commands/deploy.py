@@ -38,15 +38,26 @@ def fetcher(api: Client, deployment: dict[str, Any]) -> Callable[[], dict[str, A
     return lambda: dict(api.get(path))
 
 
-def request(api: Client, rel: str, environment: str, *, override_freeze: bool, reason: str | None) -> dict[str, Any]:
-    """Request a deployment of `rel` to `environment`, and say how it stands."""
+def request(
+    api: Client,
+    rel: str,
+    environment: str,
+    *,
+    override_freeze: bool,
+    reason: str | None,
+    skip: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Request a deployment of `rel` to `environment` (skipping the stages in `skip`: the hotfix
+    lane), and say how it stands."""
     from relman import resolve
     from relman.client import fresh_key
 
     body: dict[str, Any] = {"environment": environment}
     if override_freeze:
-        body |= {"override_freeze": True, "reason": reason}
-    elif reason:
+        body["override_freeze"] = True
+    if skip:
+        body["skip_stages"] = list(skip)
+    if reason:
         body["reason"] = reason
     made, _ = api.post(f"/releases/{resolve.release_id(api, rel)}/deployments", body, key=fresh_key())
     what = f"{made['application']}@{made['version']} → {environment}"
@@ -71,9 +82,13 @@ def report_status(api: Client, deployment: dict[str, Any], status: str, **extra:
 @click.command()
 @click.argument("rel", metavar="RELEASE")
 @click.option("--to", "environment", required=True, metavar="ENV", help="The environment to check.")
+@click.option(
+    "--skip-stage", "skip", multiple=True, metavar="ENV", help="Check as if skipping this stage (hotfix lane)."
+)
 @click.pass_context
-def preflight(ctx: click.Context, rel: str, environment: str) -> int:
-    """Every gate that would block a deployment now (exit 3 when one does); nothing is written.
+def preflight(ctx: click.Context, rel: str, environment: str, skip: tuple[str, ...]) -> int:
+    """Every gate that would block a deployment now (exit 3 when one does), and what approving it
+    needs (the approval rules) and when work may start there (the deploy windows); nothing is written.
 
     \b
     Example:
@@ -82,9 +97,8 @@ def preflight(ctx: click.Context, rel: str, environment: str) -> int:
     from relman import resolve
 
     api = client(ctx)
-    answer, _ = api.post(
-        f"/releases/{resolve.release_id(api, rel)}/deployments/preflight", {"environment": environment}
-    )
+    body: dict[str, Any] = {"environment": environment} | ({"skip_stages": list(skip)} if skip else {})
+    answer, _ = api.post(f"/releases/{resolve.release_id(api, rel)}/deployments/preflight", body)
     output.result(answer, output.render_verdict)
     if not answer["allowed"]:
         output.print_gates(answer["blocking"])
@@ -98,7 +112,14 @@ def preflight(ctx: click.Context, rel: str, environment: str) -> int:
 @click.option("--wait", is_flag=True, help="Wait until the deployment may run (approved: queued).")
 @TIMEOUT
 @click.option("--override-freeze", is_flag=True, help="Deploy through a freeze (admins; needs --reason).")
-@click.option("--reason", help="Why (required with --override-freeze).")
+@click.option(
+    "--skip-stage",
+    "skip",
+    multiple=True,
+    metavar="ENV",
+    help="The hotfix lane: skip this stage on the way (its skippable_by role; needs --reason). Repeatable.",
+)
+@click.option("--reason", help="Why (required with --override-freeze and --skip-stage).")
 @click.pass_context
 def deploy(
     ctx: click.Context,
@@ -107,18 +128,22 @@ def deploy(
     wait: bool,
     timeout: float | None,
     override_freeze: bool,
+    skip: tuple[str, ...],
     reason: str | None,
 ) -> int:
     """Request a deployment; with --wait, until it is approved and may run.
 
     \b
-    Example:
+    Examples:
       relman deploy checkout@1.4.0 --to production --wait --timeout 7200
+      relman deploy checkout@1.4.1 --to production --skip-stage staging --reason "SEV-1 INC-4411"
     """
     if override_freeze and not reason:
         raise click.UsageError("--override-freeze needs --reason")
+    if skip and not reason:
+        raise click.UsageError("--skip-stage needs --reason")
     api = client(ctx)
-    made = request(api, rel, environment, override_freeze=override_freeze, reason=reason)
+    made = request(api, rel, environment, override_freeze=override_freeze, reason=reason, skip=skip)
     if wait:
         from relman import waiting
 

@@ -13,13 +13,21 @@ from relman.errors import OK
 @click.argument("application")
 @click.pass_context
 def status(ctx: click.Context, application: str) -> int:
-    """What is live where: per environment, the live release, the one before it, and any deployment under way.
+    """What is live where: per environment, the live release, the one before it, any deployment under
+    way, and the gates there (the stage's approval rules, soak and hotfix lane; the policy's floor and
+    deploy windows).
 
     \b
     Example:
       relman status checkout
     """
-    output.result(client(ctx).get("/releases/overview", application=application), output.render_overview)
+    api = client(ctx)
+    found = dict(api.get("/releases/overview", application=application))
+    path = api.get(f"/releases/applications/{application}")["path"]
+    catalogue = api.get("/releases/environments", limit=100)["items"]
+    found["stages"] = {stage["environment"]: stage for stage in path}
+    found["policies"] = {env["name"]: env["policy"] for env in catalogue}
+    output.result(found, output.render_overview)
     return OK
 
 
