@@ -3,8 +3,9 @@
 import operator
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 
 def _in_utc(value: datetime) -> datetime:
@@ -19,6 +20,23 @@ def _in_utc(value: datetime) -> datetime:
 Timestamp = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 # The same where an offset may be left out (then it is UTC).
 LenientTimestamp = Annotated[datetime, AfterValidator(_in_utc)]
+
+
+def _a_link(value: str) -> str:
+    """A link a person can open: http(s), with a host, that parses (not `http://[`)."""
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError as error:
+        raise ValueError(f"not a URL: {error}") from None
+    if not host or any(c.isspace() for c in value):
+        raise ValueError("not a URL: it needs a host, and no spaces")
+    return value
+
+
+# A link to something outside (a log, an incident), kept as given.
+WebLink = Annotated[str, Field(max_length=2000, pattern=r"^https?://"), AfterValidator(_a_link)]
 
 
 class Strict(BaseModel):

@@ -12,7 +12,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from shared.applications.schemas import ApprovalRuleOut, ApprovalRules
 from shared.deployments import holds, rules
 from shared.deployments.hold_schemas import ENVIRONMENT, WeeklyOut, WeeklyWindow, known_zone
-from shared.models import Out, Strict
+from shared.models import Out, Strict, WebLink
 from shared.names import SLUG_PATTERN
 from shared.pagination import PageQuery
 
@@ -58,7 +58,7 @@ class PreflightIn(Strict):
 
 class StatusIn(Strict):
     status: rules.Reported
-    log_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
+    log_url: WebLink | None = None
     message: str | None = Field(default=None, max_length=4000)
 
 

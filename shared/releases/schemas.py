@@ -9,7 +9,7 @@ from typing import Annotated, Literal, Self
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from shared.models import LenientTimestamp, Out, Strict, Timestamp
+from shared.models import LenientTimestamp, Out, Strict, Timestamp, WebLink
 from shared.names import SLUG_PATTERN
 from shared.pagination import PageQuery
 from shared.releases import rules
@@ -80,9 +80,7 @@ class ReleaseIn(Strict):
     artifacts: list[Artifact] = Field(default_factory=list, max_length=100)
     status: rules.Initial = "draft"
     kind: rules.Kind = Field(default="change", description="fix: it fixes an incident; a freeze may let fixes through.")
-    incident_url: str | None = Field(
-        default=None, max_length=2000, pattern=r"^https?://", description="The incident it fixes (required for a fix)."
-    )
+    incident_url: WebLink | None = Field(default=None, description="The incident it fixes (required for a fix).")
 
     @model_validator(mode="after")
     def _a_fix_names_its_incident(self) -> Self:

@@ -36,3 +36,19 @@ def test_an_instant_before_the_first_year_in_utc_is_invalid_not_an_error():
         FreezeIn.model_validate(
             {"starts_at": "0001-01-01T00:00:00+01:00", "ends_at": "2026-01-22T00:00:00Z", "reason": "x"}
         )
+
+
+@pytest.mark.parametrize("link", ["http://[", "https://", "http://exa mple.com/x", "https://example.com:port/"])
+def test_a_link_that_does_not_parse_or_has_no_host_is_refused(link):
+    # Fuzzing found `http://[` stored as an incident link: no browser (nor URL parser) opens it.
+    with pytest.raises(pydantic.ValidationError, match="not a URL"):
+        ReleaseIn.model_validate({"application": "shop", "version": "1.0.0", "title": "t", "kind": "fix",
+                                  "incident_url": link})  # fmt: skip
+
+
+def test_a_link_is_kept_as_given():
+    link = "https://status.example.com/incidents/4411?tab=timeline#now"
+    made = ReleaseIn.model_validate(
+        {"application": "shop", "version": "1.0.0", "title": "t", "kind": "fix", "incident_url": link}
+    )
+    assert made.incident_url == link
