@@ -1,4 +1,5 @@
-"""`make dev`: the three functions on one origin, each loaded as functions-framework loads it.
+"""`make dev`: the four functions on one origin (the console at /console/, where / redirects),
+each loaded as functions-framework loads it.
 `python -m shared.devserver documents DIR` writes the three OpenAPI documents instead (`make lint-api`).
 
 With no DATABASE_URL the embedded PostgreSQL under `.data/` is used; with no REDIS_URL an
@@ -18,12 +19,14 @@ from typing import Any
 from flask import Request
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import run_simple
+from werkzeug.utils import redirect
 
 from shared.platform.logs import configure_logging
 from shared.platform.settings import ConfigError, get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
-FUNCTIONS = ("auth", "releases", "health")
+FUNCTIONS = ("auth", "releases", "health")  # the API's, each with its OpenAPI document
+CONSOLE = "console"  # the people's pages, at /console/ (and / redirects there)
 log = logging.getLogger("shared.devserver")
 
 
@@ -40,10 +43,12 @@ def build_app() -> Any:
     fallback = Api("", title="not found")
     mounts = {
         f"/{name}": _root_as_slash(functions_framework.create_app(name, str(function_source(name))))
-        for name in FUNCTIONS
+        for name in (*FUNCTIONS, CONSOLE)
     }
 
     def not_found(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO", "/") in ("", "/"):
+            return redirect(f"/{CONSOLE}/")(environ, start_response)
         return fallback(Request(environ))(environ, start_response)
 
     return DispatcherMiddleware(not_found, mounts)

@@ -21,10 +21,11 @@ locals {
   # admits exactly the methods the API serves instead.
   api_methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
-  # The endpoints that take a password or mint tokens, matched on the path as the API routes it:
+  # The endpoints that take a password or mint tokens (the API's, and the console's sign-in), matched on the path as the API routes it:
   # percent-decoded, lowercased, with repeated and trailing slashes (`//auth/login/`,
   # `/auth/%6cogin`, `/AUTH/login` all count).
-  credential_paths = "^/+auth/+(login|register|refresh|tokens|me/+password)/*$"
+  # The console's sign-in form takes a password too.
+  credential_paths = "^/+(auth/+(login|register|refresh|tokens|me/+password)|console/+login)/*$"
 }
 
 resource "google_compute_security_policy" "main" {

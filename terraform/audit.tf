@@ -14,7 +14,7 @@
 
 locals {
   # The functions that append audit events, so write checkpoints.
-  audit_writers = ["auth", "releases"]
+  audit_writers = ["auth", "releases", "console"]
   # Cloud Run service of each (a gen2 function runs as the Cloud Run service of the same name).
   audit_writer_filter = join(" OR ", [for f in local.audit_writers : "resource.labels.service_name = \"${local.name}-${f}\""])
 }

@@ -64,6 +64,16 @@ resource "google_compute_url_map" "https" {
         service = google_compute_backend_service.main[path_rule.key].id
       }
     }
+
+    # The site's root is the console, as `make dev` serves it.
+    path_rule {
+      paths = ["/"]
+      url_redirect {
+        path_redirect          = "/console/"
+        redirect_response_code = "FOUND"
+        strip_query            = true
+      }
+    }
   }
 }
 

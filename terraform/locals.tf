@@ -10,6 +10,8 @@ locals {
     auth     = ["jwt-key", "redis-auth", "redis-ca", "audit-key"]
     releases = ["jwt-key", "redis-auth", "redis-ca", "audit-key"]
     health   = ["redis-auth", "redis-ca"]
+    # The console signs people in (tokens, CSRF keys from the signing key) and records what they do.
+    console = ["jwt-key", "redis-auth", "redis-ca", "audit-key"]
   }
   # Secrets handed over as environment variables (secret -> variable) ...
   secret_env = {

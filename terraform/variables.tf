@@ -122,6 +122,7 @@ variable "functions" {
     auth     = { memory = "512Mi", cpu = "1", timeout_seconds = 30, min_instances = 0, max_instances = 3, concurrency = 8, db_max_overflow = 2 }
     releases = { memory = "512Mi", cpu = "1", timeout_seconds = 60, min_instances = 0, max_instances = 4, concurrency = 8, db_max_overflow = 2 }
     health   = { memory = "256Mi", cpu = "1", timeout_seconds = 10, min_instances = 0, max_instances = 2, concurrency = 4, db_max_overflow = 2 }
+    console  = { memory = "512Mi", cpu = "1", timeout_seconds = 30, min_instances = 0, max_instances = 2, concurrency = 4, db_max_overflow = 0 }
   }
 
   validation {

@@ -160,7 +160,7 @@ def apps(services: dict[str, str]) -> dict[str, Any]:
 
     return {
         name: functions_framework.create_app(name, str(ROOT / "functions" / name / "main.py"))
-        for name in ("auth", "releases", "health")
+        for name in ("auth", "releases", "health", "console")
     }
 
 

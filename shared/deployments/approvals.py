@@ -34,16 +34,7 @@ def decide(
     that meets every rule queues the deployment and re-checks the gates (409 changes nothing)."""
     release = load_release(work.conn, release_id, lock="share")  # a release can't be cancelled under us
     row = get_deployment(work, release_id=release_id, deployment_id=deployment_id, lock=True)
-    where = {"application": release.application, "environment": row.environment}
-    roles.require(caller.grants, "release_manager", **where)
-    needed = requirement_at(work.conn, release.application, environment_row(work.conn, row.environment))
-    approval_rules.require_approver_teams(needed.approver_teams, caller.teams, **where)
-    me = approval_rules.Approver(
-        caller.actor, approval_rules.groups_of(caller.teams, roles.role_on(caller.grants, **where))
-    )
-    approval_rules.require_in_a_group(needed.rules, me.groups or frozenset(), environment=row.environment)
-    authors = release_authors(work.conn, release)
-    approval_rules.require_four_eyes(caller.actor, authors=authors, requested_by=str(row.requested_by))
+    needed, me = eligibility(work, release=release, row=row, caller=caller)
     expiry.refuse_if_stale(work, row)
     approval_rules.require_pending_approval(row.status)
     decisions = work.conn.execute(
@@ -69,6 +60,24 @@ def decide(
     deployment = with_decisions(work.conn, [get_deployment(work, release_id=release_id, deployment_id=deployment_id)])
     mine: dict[str, Any] = next(a for a in deployment[0]["approvals"] if a["id"] == approval_id)
     return mine | {"deployment": deployment[0]}
+
+
+def eligibility(
+    work: UnitOfWork, *, release: Any, row: Any, caller: Principal
+) -> tuple[Requirement, approval_rules.Approver]:
+    """May `caller` decide on the deployment `row` of `release`? A release manager of the application
+    there (403 `insufficient_role`), in the policy's approver team and the group of one of the rules
+    (403 `not_an_approver`), neither an author of the release nor its requester (403
+    `self_approval`). What the decision needs, and the caller as an approver with their groups."""
+    where = {"application": release.application, "environment": row.environment}
+    roles.require(caller.grants, "release_manager", **where)
+    needed = requirement_at(work.conn, release.application, environment_row(work.conn, row.environment))
+    approval_rules.require_approver_teams(needed.approver_teams, caller.teams, **where)
+    groups = approval_rules.groups_of(caller.teams, roles.role_on(caller.grants, **where))
+    approval_rules.require_in_a_group(needed.rules, groups, environment=row.environment)
+    authors = release_authors(work.conn, release)
+    approval_rules.require_four_eyes(caller.actor, authors=authors, requested_by=str(row.requested_by))
+    return needed, approval_rules.Approver(caller.actor, groups)
 
 
 def _already_decided() -> Conflict:

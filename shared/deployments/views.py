@@ -5,13 +5,14 @@ from typing import Any
 from uuid import UUID
 
 from shared import etags
-from shared.deployments import approvals, environments, freezes, hold_schemas, locks
+from shared.deployments import approvals, environments, freezes, hold_schemas, locks, matrix
 from shared.deployments import metrics as dora
 from shared.deployments import overview as live
 from shared.deployments import rollback as rollbacks
 from shared.deployments import schemas as deployment_schemas
 from shared.deployments import service as deployments
 from shared.deployments.hold_schemas import FreezeOut, LockOut
+from shared.deployments.matrix import MatrixQuery, MatrixRowOut
 from shared.deployments.metrics import MetricsOut, MetricsQuery
 from shared.deployments.overview import OverviewOut, OverviewQuery
 from shared.deployments.schemas import (
@@ -257,6 +258,14 @@ def unlock(call: Call, body: hold_schemas.UnlockIn, lock_id: UUID) -> dict[str, 
 def overview(call: Call, query: OverviewQuery) -> dict[str, Any]:
     """Per environment: the live release, the one before it, and any deployment under way."""
     return live.overview(call.work, application=query.application)
+
+
+@routes.get("/matrix", role="viewer", lists=True, response=MatrixRowOut)
+def get_matrix(call: Call, query: MatrixQuery) -> Reply:
+    """Applications by environments, a page of applications by name: in each cell the live release and
+    the latest attempt where it is another one."""
+    items, cursor = matrix.matrix(call.work, query)
+    return listing(call, items, cursor)
 
 
 @routes.get("/metrics", role="viewer", response=MetricsOut)

@@ -58,9 +58,14 @@ def problem(
     return response
 
 
+def status_of(error: errors.DomainError) -> int:
+    """The HTTP status of a service's error."""
+    return next(code for kind, code in _STATUS.items() if isinstance(error, kind))
+
+
 def from_domain_error(error: errors.DomainError) -> Response:
     """Map a service's error to its status and problem body."""
-    status = next(code for kind, code in _STATUS.items() if isinstance(error, kind))
+    status = status_of(error)
     headers: dict[str, str] = {}
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="release-manager"'
@@ -114,7 +119,8 @@ def _sqlalchemy_errors() -> Any:
     return sys.modules.get("sqlalchemy.exc")
 
 
-def _is_database_outage(error: Exception) -> bool:
+def is_database_outage(error: Exception) -> bool:
+    """Is `error` the database being unreachable (then the answer is 503 with Retry-After)?"""
     exc = _sqlalchemy_errors()
     if exc is not None and isinstance(error, exc.OperationalError | exc.InterfaceError | exc.TimeoutError):
         return True
@@ -145,7 +151,7 @@ def from_unexpected(error: Exception) -> Response:
         # One line naming the setting, not a stack trace: the instance can't serve until it is fixed.
         log.error(str(error))
         return problem(503, "misconfigured", "Service misconfigured", "The service is misconfigured; see its logs.")
-    if _is_database_outage(error):
+    if is_database_outage(error):
         log.warning("database unavailable", extra={"error": type(error).__name__})
         return problem(
             503,

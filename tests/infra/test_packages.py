@@ -25,7 +25,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/main.py"))
 # The path each function is asked for, and what a working package answers there without a token.
-PROBES = {"health": ("/", {200}), "auth": ("/auth/me", {401}), "releases": ("/releases/", {401, 404})}
+PROBES = {
+    "health": ("/", {200}),
+    "auth": ("/auth/me", {401}),
+    "releases": ("/releases/", {401, 404}),
+    "console": ("/console/login", {200}),  # its templates and static files travel in the package
+}
 
 
 def build(dist: Path) -> dict:
@@ -194,3 +199,4 @@ def test_each_package_installs_into_a_fresh_environment_and_answers_with_nothing
     assert json.loads(answers["health"][2])["checks"]["database"]["status"] == "ok"
     assert answers["auth"][1].startswith("application/problem+json")
     assert answers["releases"][1].startswith("application/problem+json")
+    assert answers["console"][1].startswith("text/html") and b"<h1>Sign in</h1>" in answers["console"][2]

@@ -25,7 +25,7 @@ REQUIRED_EVERYWHERE = {
     "REDIS_PASSWORD", "REDIS_CA_CERT", "GCP_PROJECT_ID", "GCP_REGION", "TRUST_FORWARDED_FOR", "APP_VERSION",
     "DB_POOL_SIZE", "DB_MAX_OVERFLOW", "THREADS",
 }  # fmt: skip
-TOKEN_FUNCTIONS = {"auth", "releases"}
+TOKEN_FUNCTIONS = {"auth", "releases", "console"}  # the console signs people in
 NOT_SETTINGS = {"THREADS", "WORKERS"}  # read by functions-framework's gunicorn, not by shared/platform/settings.py
 # A plausible production value for each variable, to run the real settings validation over them.
 SAMPLES = {
@@ -57,7 +57,7 @@ SAMPLES = {
     "AUDIT_CHECKPOINTS": "logging:projects/acme-releases-prod/locations/europe-west1/buckets/rm-production-audit"
     "-checkpoints/views/checkpoints",
 }
-AUDIT_WRITERS = {"auth", "releases"}  # the functions that append audit events
+AUDIT_WRITERS = {"auth", "releases", "console"}  # the functions that append audit events
 
 
 def plain_env(name: str) -> set[str]:
@@ -534,14 +534,18 @@ import importlib.util, json, sys
 spec = importlib.util.spec_from_file_location("main", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
-print(json.dumps(sorted({route.method for route in module.api.routes})))
+if hasattr(module, "api"):  # an API function: its route table
+    methods = {route.method for route in module.api.routes}
+else:  # the console: its Flask app's rules
+    methods = {m for rule in module.app.app.url_map.iter_rules() for m in rule.methods}
+print(json.dumps(sorted(methods)))
 """
 
 
 def api_methods() -> set[str]:
-    """Every method the three route tables serve (each function's `api.routes`, its concepts'
-    tables included, read in a fresh interpreter: a function's main.py sets up its Flask app once),
-    plus the CORS preflight and HEAD."""
+    """Every method the functions serve (each API function's `api.routes`, its concepts' tables
+    included, and the console's Flask rules, read in a fresh interpreter: a function's main.py sets
+    up its Flask app once), plus the CORS preflight and HEAD."""
     methods = set()
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "ENVIRONMENT": "test"}
     for name in FOLDERS:

@@ -1,0 +1,127 @@
+"""The matrix: applications by environments, a page of applications at a time. Each cell holds the
+live release (since when, requested by whom) and the latest attempt where it is another one (a
+failed or waiting deployment shows on its cell). Three queries a page, whatever its size."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import Field
+from sqlalchemy.dialects.postgresql import distinct_on
+
+from shared.applications.tables import applications
+from shared.auth.tables import bindings, teams, users
+from shared.deployments import rules
+from shared.deployments.tables import deployments, environments
+from shared.models import Out
+from shared.names import SLUG_PATTERN
+from shared.pagination import Keyset, PageQuery, keyset_page
+from shared.platform.db import UnitOfWork
+
+_BY_NAME = Keyset((applications.c.name,), (str,))
+
+
+class MatrixQuery(PageQuery):
+    application: str | None = Field(default=None, pattern=SLUG_PATTERN, description="Only this application.")
+    team: str | None = Field(
+        default=None, pattern=SLUG_PATTERN, description="Only the applications this team holds a binding on."
+    )
+
+
+class CellEntryOut(Out):
+    deployment_id: uuid.UUID
+    release_id: uuid.UUID
+    version: str
+    kind: rules.Kind
+    status: rules.Status
+    requested_by: uuid.UUID
+    requested_by_name: str | None = Field(description="The requester's display name, else email (null: unknown).")
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class CellOut(Out):
+    live: CellEntryOut | None = Field(description="The latest success there (null: nothing live).")
+    latest: CellEntryOut | None = Field(description="The latest attempt, where it is not the live one.")
+
+
+class MatrixRowOut(Out):
+    application: str
+    display_name: str
+    cells: dict[str, CellOut] = Field(description="By environment, in the catalogue's order.")
+
+
+def matrix(work: UnitOfWork, query: MatrixQuery) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of applications by name, each with a cell per environment."""
+    chosen = sa.select(applications.c.name, applications.c.display_name)
+    if query.application is not None:
+        chosen = chosen.where(applications.c.name == query.application)
+    if query.team is not None:
+        chosen = chosen.where(_bound_to_team(query.team))
+    rows, cursor = keyset_page(work.conn, chosen, _BY_NAME, limit=query.limit, cursor=query.cursor)
+    names = [row.name for row in rows]
+    order = environment_names(work.conn)
+    live = _latest(work.conn, names, deployments.c.finished_at, deployments.c.status == "succeeded")
+    latest = _latest(work.conn, names, deployments.c.created_at)
+    items = []
+    for row in rows:
+        cells = {}
+        for environment in order:
+            here, last = live.get((row.name, environment)), latest.get((row.name, environment))
+            shown_last = (
+                last if last is not None and (here is None or last["deployment_id"] != here["deployment_id"]) else None
+            )
+            cells[environment] = {"live": here, "latest": shown_last}
+        items.append({"application": row.name, "display_name": row.display_name, "cells": cells})
+    return items, cursor
+
+
+def environment_names(conn: sa.Connection) -> list[str]:
+    """The catalogue's environments, in order: the matrix's columns."""
+    return list(conn.scalars(sa.select(environments.c.name).order_by(environments.c.position)))
+
+
+def _bound_to_team(team: str) -> Any:
+    """Applications a binding of `team` reaches (one on every application reaches all)."""
+    return sa.exists(
+        sa.select(bindings.c.id)
+        .join(teams, sa.and_(bindings.c.subject_type == "team", bindings.c.subject_id == teams.c.id))
+        .where(
+            teams.c.name == team,
+            sa.or_(bindings.c.application.is_(None), bindings.c.application == applications.c.name),
+        )
+    )
+
+
+def _latest(conn: sa.Connection, names: list[str], newest: Any, *where: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per application and environment, the deployment with the highest `newest` among those
+    matching `where` (one DISTINCT ON query over the page's applications), with its requester's name."""
+    if not names:
+        return {}
+    query = (
+        sa.select(
+            deployments.c.application,
+            deployments.c.environment,
+            deployments.c.id.label("deployment_id"),
+            deployments.c.release_id,
+            deployments.c.version,
+            deployments.c.kind,
+            deployments.c.status,
+            deployments.c.requested_by,
+            sa.func.coalesce(users.c.display_name, users.c.email).label("requested_by_name"),
+            deployments.c.created_at,
+            deployments.c.finished_at,
+        )
+        .outerjoin(users, users.c.id == deployments.c.requested_by)
+        .where(deployments.c.application.in_(names), *where)
+        .ext(distinct_on(deployments.c.application, deployments.c.environment))
+        .order_by(deployments.c.application, deployments.c.environment, newest.desc().nulls_last(), deployments.c.id)
+    )
+    found = {}
+    for row in conn.execute(query):
+        entry = row._asdict()
+        found[(entry.pop("application"), entry.pop("environment"))] = entry
+    return found
