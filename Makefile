@@ -15,6 +15,10 @@ CLI_SOURCES := cli/pyproject.toml $(wildcard cli/src/relman/*.py cli/src/relman/
 SPECTRAL_VERSION := 6.16.3
 TOOLS := .tools
 SPECTRAL_STAMP := $(TOOLS)/.spectral-$(SPECTRAL_VERSION)
+# axe-core (npm), which the console's browser tests run in each page; its own folder, so that npm
+# does not prune Spectral.
+AXE_VERSION := 4.14.1
+AXE_STAMP := $(TOOLS)/axe/.axe-core-$(AXE_VERSION)
 NODE := $(shell command -v node 2>/dev/null)
 export PYTHONPATH := $(CURDIR)
 
@@ -48,6 +52,10 @@ $(SPECTRAL_STAMP):
 	@touch $(SPECTRAL_STAMP)
 
 # Spectral's OpenAPI ruleset (.spectral.yaml) over the documents exactly as the functions serve them.
+$(AXE_STAMP):
+	npm install --prefix $(TOOLS)/axe --no-audit --no-fund --silent --no-save axe-core@$(AXE_VERSION)
+	@touch $(AXE_STAMP)
+
 lint-api: $(STAMP) $(SPECTRAL_STAMP)
 	LOG_LEVEL=WARNING $(BIN)/python -m shared.devserver documents $(TOOLS)/openapi >/dev/null
 	$(TOOLS)/node_modules/.bin/spectral lint --fail-severity warn --quiet $(TOOLS)/openapi/*.json
@@ -63,7 +71,7 @@ security: $(STAMP)
 	$(BIN)/bandit --quiet --recursive --severity-level medium shared functions cli/src
 
 # lint-api runs where Node is installed (`make test` says when it is skipped).
-test: lint typecheck security docs $(if $(NODE),lint-api) $(CHECKOV_STAMP) $(CLI_STAMP)
+test: lint typecheck security docs $(if $(NODE),lint-api $(AXE_STAMP)) $(CHECKOV_STAMP) $(CLI_STAMP)
 	@$(if $(NODE),,echo "make test: no node here, so Spectral (make lint-api) is skipped")
 	CHECKOV=$(CURDIR)/$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest $(PYTEST_ARGS)
 
