@@ -140,6 +140,11 @@ def list_events(
     return [public(r) for r in kept], next_cursor
 
 
+def newest(conn: sa.Connection, *, limit: int) -> list[dict[str, Any]]:
+    """The newest events, newest first (what the console shows admins)."""
+    return [public(r) for r in conn.execute(filtered().order_by(audit_events.c.seq.desc()).limit(limit))]
+
+
 def export_lines(engine: sa.Engine, *, batch: int | None = None, **filters: Any) -> Iterator[bytes]:
     """Every matching event as one JSON line, read in keyset pages of `batch` events. Each page
     is read on a connection that goes back to the pool before any line is handed to the client,

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import flask
+import pydantic
 from flask import Request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -42,7 +43,7 @@ SECURITY_HEADERS = {
 
 def create_app() -> flask.Flask:
     """The console, ready to serve."""
-    from shared.console import pages
+    from shared.console import insight, pages, stages  # noqa: F401 - each adds its pages to the blueprint
 
     app = flask.Flask(
         "shared.console",
@@ -57,6 +58,7 @@ def create_app() -> flask.Flask:
     app.after_request(_secure)
     app.teardown_request(_close)
     app.register_error_handler(errors.DomainError, _domain_error)
+    app.register_error_handler(pydantic.ValidationError, _invalid)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     return app
@@ -98,6 +100,14 @@ def _secure(response: Response) -> Response:
 def _domain_error(error: errors.DomainError) -> tuple[str, int]:
     _rollback()
     return flask.render_template("problem.html", code=error.code, detail=error.detail), problems.status_of(error)
+
+
+def _invalid(error: pydantic.ValidationError) -> tuple[str, int]:
+    """A form field that does not validate: 422, naming each field as the API does."""
+    _rollback()
+    fields = ", ".join(".".join(str(p) for p in issue["loc"]) or "form" for issue in error.errors(include_url=False))
+    detail = f"Check these fields: {fields}."
+    return flask.render_template("problem.html", code="validation_failed", detail=detail), 422
 
 
 def _http_error(error: HTTPException) -> tuple[str, int]:

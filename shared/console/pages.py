@@ -30,7 +30,8 @@ from shared.web import client_address
 blueprint = flask.Blueprint("pages", __name__)
 
 
-def _signed_in() -> session.Session:
+def signed_in() -> session.Session:
+    """The signed-in person; a page without one sends them to the login form (and back)."""
     current: session.Session | None = flask.g.session
     if current is None:
         raise _SignIn()
@@ -110,7 +111,7 @@ def _next() -> str:
 def matrix_page() -> Any:
     """Applications by environments: what is live where, the latest attempt where it differs, and a
     freeze or a lock on its environment's column."""
-    _signed_in()
+    signed_in()
     work = flask.g.work
     query = matrix.MatrixQuery.model_validate(
         {k: v for k, v in flask.request.args.items() if k in ("application", "team", "cursor") and v} | {"limit": 25}
@@ -136,7 +137,7 @@ def matrix_page() -> Any:
 def inbox_page() -> Any:
     """Every deployment waiting for approval, with what it changes and what it still needs; the
     person's own decision buttons, or why they may not decide."""
-    me = _signed_in()
+    me = signed_in()
     items, _ = list_deployments(flask.g.work, limit=100, cursor=None, status="pending_approval")
     return flask.render_template("inbox.html", items=inbox.entries(flask.g.work, items, me.principal))
 
@@ -144,7 +145,7 @@ def inbox_page() -> Any:
 @blueprint.post("/approvals/<uuid:release_id>/<uuid:deployment_id>")
 def decide(release_id: uuid.UUID, deployment_id: uuid.UUID) -> Any:
     """Approve or reject, with a comment, as the API does (every rule of `approvals.decide`)."""
-    me = _signed_in()
+    me = signed_in()
     form = flask.request.form
     decision = ApprovalIn.model_validate({"decision": form.get("decision"), "comment": form.get("comment", "")})
     approvals.decide(
@@ -160,7 +161,7 @@ def decide(release_id: uuid.UUID, deployment_id: uuid.UUID) -> Any:
 @blueprint.get("/releases/<uuid:release_id>")
 def release_page(release_id: uuid.UUID) -> Any:
     """A release: its notes (Markdown, sanitised), source, digests and where it is deployed."""
-    me = _signed_in()
+    me = signed_in()
     roles.require(me.principal.grants, "viewer")
     release = get_release(flask.g.work, release_id=release_id)
     deployed, _ = list_deployments(flask.g.work, limit=100, cursor=None, release_id=release_id)

@@ -173,10 +173,20 @@ def gates_failed(blocking: list[rules.Blocker]) -> Conflict:
 
 def check_move(work: UnitOfWork, *, deployment: Any, release: Any, to_status: str) -> None:
     """409 with the first failed gate's code when moving `deployment` to `to_status` is no longer allowed."""
+    blocking = move_blocking(work, deployment=deployment, release=release, to_status=to_status)
+    if blocking:
+        raise gates_failed(blocking)
+
+
+def move_blocking(
+    work: UnitOfWork, *, deployment: Any, release: Any, to_status: str, hold: bool = True
+) -> list[rules.Blocker]:
+    """The gates that hold moving `deployment` to `to_status` now (none for a move that starts no
+    work). `hold`: read the environment FOR SHARE, as a move does (a page that only shows it does not)."""
     if not rules.starts_work(to_status):
-        return
+        return []
     # FOR SHARE: a lock being made now (it holds the row FOR UPDATE) is seen, or waits for this move.
-    held = environment_row(work.conn, deployment.environment, lock="share")
+    held = environment_row(work.conn, deployment.environment, lock="share" if hold else None)
     facts = rules.MoveFacts(
         kind=deployment.kind,
         release_status=release.status,
@@ -190,9 +200,7 @@ def check_move(work: UnitOfWork, *, deployment: Any, release: Any, to_status: st
         windows=windows_of(held),
         starting=to_status == "in_progress",
     )
-    blocking = rules.move_blockers(facts, work.now)
-    if blocking:
-        raise gates_failed(blocking)
+    return rules.move_blockers(facts, work.now)
 
 
 def release_authors(conn: sa.Connection, release: Any) -> set[str]:

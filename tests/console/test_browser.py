@@ -167,7 +167,17 @@ def test_people_use_the_console_as_the_api_allows_and_every_screen_passes_axe(ch
         assert person.dialogs == []
         person.close()
 
-    for path in ("/console/", "/console/approvals", f"/console/releases/{case['release']['id']}"):
+    screens = {
+        "application": "/console/applications/checkout",
+        "deployment": f"/console/deployments/{case['release']['id']}/{case['deployment']['id']}",
+        "metrics": "/console/metrics?environment=staging",
+    }
+    viewer_again = Person(chromium, server, viewer)
+    for name, path in screens.items():
+        viewer_again.page.goto(path)
+        shoot(viewer_again.page, name)
+    viewer_again.close()
+    for path in ("/console/", "/console/approvals", f"/console/releases/{case['release']['id']}", *screens.values()):
         assert axe_violations(chromium, server, team_a, path) == [], path
     login = chromium.new_context(base_url=server.base, bypass_csp=True)
     page = login.new_page()
