@@ -43,7 +43,7 @@ SECURITY_HEADERS = {
 
 def create_app() -> flask.Flask:
     """The console, ready to serve."""
-    from shared.console import insight, pages, stages  # noqa: F401 - each adds its pages to the blueprint
+    from shared.console import insight, pages, release_page, stages  # noqa: F401 - each adds its pages to the blueprint
 
     app = flask.Flask(
         "shared.console",

@@ -11,13 +11,10 @@ from typing import Any
 
 import flask
 
-from shared.auth import roles
 from shared.auth import service as auth
 from shared.auth.ratelimit import get_limiter
 from shared.auth.schemas import LoginIn, RefreshIn
-from shared.catalog import get_release
 from shared.console import assets, inbox, session
-from shared.console.markup import notes_html
 from shared.deployments import approvals, holds, matrix
 from shared.deployments.freezes import load_freezes
 from shared.deployments.locks import load_locks
@@ -153,16 +150,3 @@ def decide(release_id: uuid.UUID, deployment_id: uuid.UUID) -> Any:
     )
     flask.g.work.commit()
     return flask.redirect(flask.url_for("pages.inbox_page", done=decision.decision), code=303)
-
-
-# -- a release --------------------------------------------------------------------------------------
-
-
-@blueprint.get("/releases/<uuid:release_id>")
-def release_page(release_id: uuid.UUID) -> Any:
-    """A release: its notes (Markdown, sanitised), source, digests and where it is deployed."""
-    me = signed_in()
-    roles.require(me.principal.grants, "viewer")
-    release = get_release(flask.g.work, release_id=release_id)
-    deployed, _ = list_deployments(flask.g.work, limit=100, cursor=None, release_id=release_id)
-    return flask.render_template("release.html", release=release, notes=notes_html(release["notes"]), deployed=deployed)
