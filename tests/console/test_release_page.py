@@ -29,3 +29,4 @@ def test_a_release_says_what_it_brings_where_with_the_commit_range(console, rele
     assert "https://github.com/acme/shop/compare/" + "a" * 40 + "..." + "c" * 40 in dev
     assert "nothing live yet" in page  # staging and production
     assert "live there." in older and "release.created" in older  # its timeline
+    assert "<title>shop 1.2.0 · Release Manager</title>" in page
