@@ -111,13 +111,13 @@ class BenchDatabase:
         for start in range(0, len(keys), 1000):
             client.delete(*keys[start : start + 1000])
 
-    def make_user(self, role: str) -> dict[str, Any]:
+    def make_user(self, role: str, *, name: str | None = None) -> dict[str, Any]:
         from shared.auth import service
         from shared.platform.db import unit_of_work
 
         with unit_of_work() as work:
             account = service.NewAccount(
-                email=f"{role}-{self.id}@bench.example.com", password=PASSWORD, display_name=role, role=role
+                email=f"{name or role}-{self.id}@bench.example.com", password=PASSWORD, display_name=role, role=role
             )
             return service.create_account(work, account)
 

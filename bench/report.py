@@ -7,7 +7,7 @@ from typing import Any
 from bench import stats
 from bench.scale import INFORMATIONAL, SCALE_QUERIES
 
-COLD_START_GOALS = {"health": 2.5, "auth": 3.0, "releases": 3.0}
+COLD_START_GOALS = {"health": 2.5, "auth": 3.0, "releases": 3.0, "console": 3.0}
 # `relman --help` against a bare interpreter start; an event's commit-to-receiver against a plain POST.
 LATENCY_GOALS = {"cli_help": 5.0, "event_delivery": 25.0}
 
@@ -45,6 +45,8 @@ def report(results: dict[str, Any]) -> str:
         parts.append(scale_section(results["scale"]))
     if "latency" in results:
         parts.append(latency_section(results["latency"]))
+    if "console" in results:
+        parts.append(console_section(results["console"]))
     if "login" in results:
         parts.append(login_line(results["login"]))
     return "\n".join(parts)
@@ -62,6 +64,30 @@ def cold_start_section(cold_start: dict[str, Any], path: str, *, goals: bool = T
         f"\nCold start from the deploy package, spawn to first 200, {path} "
         f"(median of {spawns} spawns each, alternating with hello)\n"
         + stats.table(["function", "hello ms", "ours ms", "ratio", "target", ""], rows)
+    )
+
+
+def _at_most(value: float, goal: float) -> str:
+    return stats.verdict(value, goal, at_least=False)
+
+
+def console_section(console: dict[str, Any]) -> str:
+    """Each console page's server time against the API's JSON for the same data."""
+    from bench.console import GOAL
+
+    rows = [
+        [
+            name,
+            row["api_ms"],
+            row["console_ms"],
+            row["ratio"],
+            f"<= {GOAL}",
+            stats.verdict(row["ratio"], GOAL, at_least=False),
+        ]
+        for name, row in console.items()
+    ]
+    return "\nThe console's pages against the API's JSON for the same data (in-process, median)\n" + stats.table(
+        ["page", "API ms", "console ms", "ratio", "target", ""], rows
     )
 
 

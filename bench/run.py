@@ -25,6 +25,7 @@ from bench.cold_start import (
     where_the_time_goes,
     with_secret_reference,
 )
+from bench.console import console_pages
 from bench.data import BenchDatabase
 from bench.fixtures import prepare
 from bench.hot_profile import hot_profile
@@ -61,13 +62,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=30, help="runs of each scale query")
     parser.add_argument(
-        "--only", choices=["cold", "warm", "scale", "latency"], action="append", help="run only these parts"
+        "--only",
+        choices=["cold", "warm", "scale", "latency", "console"],
+        action="append",
+        help="run only these parts",
     )
     parser.add_argument("--quick", action="store_true", help="a smoke run: 2 s loads, 2 spawns, 20,000 releases")
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds, args.warmup, args.spawns, args.large, args.repeats = 2.0, 0.5, 2, 20_000, 10
-    parts = set(args.only or ["cold", "warm", "scale", "latency"])
+    parts = set(args.only or ["cold", "warm", "scale", "latency", "console"])
     results: dict[str, Any] = {
         "machine": machine(),
         "settings": vars(args),
@@ -108,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                 "health": ("/health", {}),
                 "auth": ("/auth/me", auth),
                 "releases": (f"/releases/{fixtures['hit_ids'][0]}", auth),
+                "console": ("/console/login", {}),
             }
             with unpacked_packages() as folders:
                 results["cold_start"] = cold_start(env, probes, args.spawns, logs, folders)
@@ -140,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
                 "event_delivery": event_delivery(admin, {"Authorization": f"Bearer {token}"}),
             }
             print("  latencies: done", flush=True)
+        if "console" in parts:
+            results["console"] = console_pages(db, token_of, repeats=args.repeats)
+            print("  console: done", flush=True)
         results["login"] = login_budget()
     finally:
         db.drop()

@@ -9,14 +9,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from shared import catalog
 from shared.auth.principal import Principal
 from shared.auth.tables import users
 from shared.deployments import approvals
-from shared.deployments.records import get_deployment
-from shared.errors import DomainError
 from shared.platform.db import UnitOfWork
-from shared.releases.service import load_release
+from shared.releases.tables import releases
 
 SUMMARY_CHARACTERS = 280
 
@@ -41,25 +38,33 @@ def people(work: UnitOfWork, ids: set[Any]) -> dict[str, str]:
 
 
 def entries(work: UnitOfWork, waiting: list[dict[str, Any]], caller: Principal) -> list[dict[str, Any]]:
-    """What the inbox shows for each waiting deployment; `refused` is None where the caller may decide."""
+    """What the inbox shows for each waiting deployment; `refused` is None where the caller may
+    decide. A few queries for all of them, however many wait."""
     names = people(work, {d["requested_by"] for d in waiting})
+    told = (
+        {
+            row.id: row
+            for row in work.conn.execute(
+                sa.select(releases.c.id, releases.c.title, releases.c.notes, releases.c.created_by).where(
+                    releases.c.id.in_(list({d["release_id"] for d in waiting}))
+                )
+            )
+        }
+        if waiting
+        else {}
+    )
+    refused = approvals.refusals(work, waiting, caller, created_by={i: r.created_by for i, r in told.items()})
     shown = []
     for deployment in waiting:
-        release = catalog.get_release(work, release_id=deployment["release_id"])
-        row = get_deployment(work, release_id=deployment["release_id"], deployment_id=deployment["id"])
-        try:
-            approvals.eligibility(work, release=load_release(work.conn, row.release_id), row=row, caller=caller)
-            refused = None
-        except DomainError as error:
-            refused = {"code": error.code, "detail": error.detail}
-        still = [rule for rule in deployment["approval_rules"] if rule["remaining"]]
+        release = told[deployment["release_id"]]
+        error = refused[str(deployment["id"])]
         shown.append(
             {
                 "deployment": deployment,
-                "release": release,
-                "summary": summary(release["notes"]),
-                "still_needed": still,
-                "refused": refused,
+                "release": {"title": release.title, "notes": release.notes},
+                "summary": summary(release.notes),
+                "still_needed": [rule for rule in deployment["approval_rules"] if rule["remaining"]],
+                "refused": {"code": error.code, "detail": error.detail} if error is not None else None,
                 "requester": names.get(str(deployment["requested_by"]), "someone"),
             }
         )

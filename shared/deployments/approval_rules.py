@@ -7,8 +7,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from shared.applications.rules import ApprovalRule
+from shared.applications.rules import ApprovalRule, Requirement
 from shared.auth import roles
+from shared.auth.principal import Principal
 from shared.errors import Conflict, Forbidden
 
 # -- four eyes --------------------------------------------------------------------------------------
@@ -103,6 +104,28 @@ def progress(rules: Sequence[ApprovalRule], approvers: Sequence[Approver]) -> li
         }
         for rule, got in zip(rules, assign(rules, approvers), strict=True)
     ]
+
+
+def require_eligible(
+    caller: Principal,
+    *,
+    application: str,
+    environment: str,
+    needed: Requirement,
+    authors: set[str],
+    requested_by: str,
+) -> frozenset[str]:
+    """May `caller` decide on a deployment of `application` in `environment`? A release manager there
+    (403 `insufficient_role`), in the policy's approver team and the group of one of the rules (403
+    `not_an_approver`), neither an author of the release nor its requester (403 `self_approval`).
+    The groups the caller counts in."""
+    where = {"application": application, "environment": environment}
+    roles.require(caller.grants, "release_manager", **where)
+    require_approver_teams(needed.approver_teams, caller.teams, **where)
+    groups = groups_of(caller.teams, roles.role_on(caller.grants, **where))
+    require_in_a_group(needed.rules, groups, environment=environment)
+    require_four_eyes(caller.actor, authors=authors, requested_by=requested_by)
+    return groups
 
 
 def require_in_a_group(rules: Sequence[ApprovalRule], groups: frozenset[str], *, environment: str) -> None:

@@ -8,17 +8,20 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from shared.applications import rules as paths
+from shared.applications import service as applications
 from shared.applications.rules import Requirement
 from shared.audit import service as audit
 from shared.auth import roles
 from shared.auth.principal import Principal
 from shared.deployments import approval_rules, expiry, rules
-from shared.deployments.environments import environment_row
-from shared.deployments.gates import check_move, release_authors, requirement_at
+from shared.deployments.environments import environment_row, path_of_catalogue, policy_of
+from shared.deployments.gates import authors_of, check_move, release_authors, requirement_at
 from shared.deployments.records import approvers, get_deployment, with_decisions
 from shared.deployments.schemas import ApprovalIn
 from shared.deployments.tables import approvals, deployments
-from shared.errors import Conflict
+from shared.deployments.tables import environments as environment_table
+from shared.errors import Conflict, DomainError
 from shared.platform.db import UnitOfWork, savepoint
 from shared.releases.service import changed, load_release
 
@@ -69,15 +72,50 @@ def eligibility(
     there (403 `insufficient_role`), in the policy's approver team and the group of one of the rules
     (403 `not_an_approver`), neither an author of the release nor its requester (403
     `self_approval`). What the decision needs, and the caller as an approver with their groups."""
-    where = {"application": release.application, "environment": row.environment}
-    roles.require(caller.grants, "release_manager", **where)
+    roles.require(caller.grants, "release_manager", application=release.application, environment=row.environment)
     needed = requirement_at(work.conn, release.application, environment_row(work.conn, row.environment))
-    approval_rules.require_approver_teams(needed.approver_teams, caller.teams, **where)
-    groups = approval_rules.groups_of(caller.teams, roles.role_on(caller.grants, **where))
-    approval_rules.require_in_a_group(needed.rules, groups, environment=row.environment)
-    authors = release_authors(work.conn, release)
-    approval_rules.require_four_eyes(caller.actor, authors=authors, requested_by=str(row.requested_by))
+    groups = approval_rules.require_eligible(
+        caller,
+        application=release.application,
+        environment=row.environment,
+        needed=needed,
+        authors=release_authors(work.conn, release),
+        requested_by=str(row.requested_by),
+    )
     return needed, approval_rules.Approver(caller.actor, groups)
+
+
+def refusals(
+    work: UnitOfWork, waiting: list[dict[str, Any]], caller: Principal, *, created_by: dict[Any, Any]
+) -> dict[str, DomainError | None]:
+    """For each waiting deployment (as the API shows it), why `caller` may not decide on it (None:
+    they may), by deployment id: the checks of `eligibility`, in three queries for all of them.
+    `created_by`: each release's creator, by release id (the caller has read the releases)."""
+    if not waiting:
+        return {}
+    conn = work.conn
+    authors = authors_of(conn, created_by)
+    own = applications.own_paths(conn, sorted({d["application"] for d in waiting}))
+    catalogue = conn.execute(sa.select(environment_table).order_by(environment_table.c.position)).all()
+    default = path_of_catalogue(catalogue)
+    policies = {row.name: policy_of(row) for row in catalogue}
+    found: dict[str, DomainError | None] = {}
+    for d in waiting:
+        try:
+            roles.require(caller.grants, "release_manager", application=d["application"], environment=d["environment"])
+            stage, _ = paths.locate(own[d["application"]] or default, d["environment"], application=d["application"])
+            approval_rules.require_eligible(
+                caller,
+                application=d["application"],
+                environment=d["environment"],
+                needed=paths.requirement(stage, policies.get(d["environment"])),
+                authors=authors[d["release_id"]],
+                requested_by=str(d["requested_by"]),
+            )
+            found[str(d["id"])] = None
+        except DomainError as error:
+            found[str(d["id"])] = error
+    return found
 
 
 def _already_decided() -> Conflict:

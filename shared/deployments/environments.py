@@ -89,7 +89,11 @@ def list_environments(work: UnitOfWork, *, limit: int, cursor: str | None) -> tu
 
 def default_path(conn: sa.Connection) -> list[paths.Stage]:
     """The environments catalogue as a promotion path: what an application without its own follows."""
-    rows = conn.execute(sa.select(environments).order_by(environments.c.position))
+    return path_of_catalogue(conn.execute(sa.select(environments).order_by(environments.c.position)))
+
+
+def path_of_catalogue(rows: Iterable[Any]) -> list[paths.Stage]:
+    """Environment rows, in their order, as the default promotion path."""
     return [paths.Stage(r.name, r.required_approvals, r.soak_minutes) for r in rows]
 
 

@@ -205,13 +205,21 @@ def move_blocking(
 
 def release_authors(conn: sa.Connection, release: Any) -> set[str]:
     """Who created, edited or finalized the release, as its audit log (append-only) records it."""
+    return authors_of(conn, {release.id: release.created_by})[release.id]
+
+
+def authors_of(conn: sa.Connection, created_by: dict[Any, Any]) -> dict[Any, set[str]]:
+    """The authors of each release (`created_by`: release id -> its creator), in one query."""
     events = conn.execute(
-        sa.select(audit_events.c.actor, audit_events.c.action)
+        sa.select(audit_events.c.entity_id, audit_events.c.actor, audit_events.c.action)
         .where(
             audit_events.c.entity_type == "release",
-            audit_events.c.entity_id == str(release.id),
+            audit_events.c.entity_id.in_([str(i) for i in created_by]),
             audit_events.c.action.in_(approval_rules.AUTHORING_ACTIONS),
         )
         .distinct()
     )
-    return approval_rules.release_authors(str(release.created_by), [(e.actor, e.action) for e in events])
+    by_release: dict[str, list[tuple[str, str]]] = {str(i): [] for i in created_by}
+    for event in events:
+        by_release[event.entity_id].append((event.actor, event.action))
+    return {i: approval_rules.release_authors(str(c), by_release[str(i)]) for i, c in created_by.items()}
