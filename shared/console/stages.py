@@ -13,9 +13,11 @@ from shared.audit import service as audit
 from shared.auth import roles
 from shared.console import inbox
 from shared.console.pages import blueprint, signed_in
-from shared.deployments import approvals, gates, rollback
+from shared.deployments import approvals, gates, holds, rollback
 from shared.deployments import service as deployments
+from shared.deployments.freezes import load_freezes
 from shared.deployments.hold_schemas import ENVIRONMENT
+from shared.deployments.locks import load_locks
 from shared.deployments.overview import overview
 from shared.deployments.records import get_deployment, who_may_approve, with_decisions
 from shared.deployments.schemas import DeploymentIn, RollbackIn
@@ -52,6 +54,7 @@ def application_page(name: str) -> Any:
     work = flask.g.work
     application = catalog.get_application(work, name=name)
     live = overview(work, application=name)["environments"]
+    freezes = load_freezes(work.conn, now=work.now)
     stages = []
     previous: dict[str, Any] | None = None
     for stage in application["path"]:
@@ -63,6 +66,7 @@ def application_page(name: str) -> Any:
             {
                 "stage": stage,
                 "here": here,
+                "holds": _holds(work, freezes, name, stage["environment"]),
                 "candidate": candidate,
                 "promote": _promote_refusal(work, me, name, stage["environment"], candidate),
                 "rollback": _may(
@@ -74,6 +78,15 @@ def application_page(name: str) -> Any:
         )
         previous = stage
     return flask.render_template("application.html", application=application, stages=stages)
+
+
+def _holds(work: Any, freezes: list[holds.Freeze], application: str, environment: str) -> list[str]:
+    """The freezes and locks holding `application` in `environment` now, in words."""
+    frozen = [f"frozen: {f.reason}" for f in holds.active_freezes(freezes, environment, work.now, application)]
+    locks = holds.active_locks(
+        load_locks(work.conn, now=work.now, environment=environment), environment, work.now, application
+    )
+    return frozen + [f"locked by {lock.locked_by}: {lock.reason}" for lock in locks]
 
 
 def _promote_refusal(work: Any, me: Any, application: str, environment: str, candidate: Any) -> dict[str, str] | None:

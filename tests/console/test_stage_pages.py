@@ -56,6 +56,7 @@ def test_a_gate_that_would_refuse_the_promotion_disables_it_with_its_code(consol
     page = console.get("/console/applications/shop").get_data(as_text=True)
 
     assert "environment_frozen" in page and "Launch day" in page
+    assert '<div class="banner" role="note">frozen: Launch day</div>' in page  # on the stage itself
 
 
 def test_a_waiting_deployment_says_what_it_still_needs_from_whom_and_what_would_hold_it(console, releases):
