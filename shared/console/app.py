@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import flask
 import pydantic
@@ -20,6 +21,7 @@ from werkzeug.wrappers import Response
 from shared import errors
 from shared.console import session
 from shared.platform.db import unit_of_work
+from shared.platform.settings import ConfigError
 from shared.web import problems
 
 HERE = Path(__file__).resolve().parent
@@ -71,6 +73,9 @@ def _open() -> None:
     flask.g.work_context = stack
     flask.g.work = stack.__enter__()
     flask.g.session = session.current(flask.g.work, flask.request)
+    if flask.request.method == "POST" and not _same_origin(flask.request):
+        # The sign-in form too (it carries no token yet): no other site may sign someone in here.
+        raise errors.Forbidden("This form was sent from another site.", code="csrf_token_invalid")
     if flask.request.method == "POST" and flask.request.endpoint != "pages.login":
         current = flask.g.session
         sent = flask.request.form.get("csrf") or flask.request.headers.get("X-CSRF-Token")
@@ -78,6 +83,16 @@ def _open() -> None:
             raise errors.Forbidden(
                 "This form is not from this console session; reload the page.", code="csrf_token_invalid"
             )
+
+
+def _same_origin(request: Request) -> bool:
+    """A browser's POST says where it comes from (`Origin`); one from another host is refused. No
+    header (an old browser, a script): the CSRF token decides."""
+    origin = request.headers.get("Origin")
+    # The host as the browser addressed it: the Host header, or the one a proxy forwards (a
+    # browser's cross-site form cannot set that header).
+    hosts = {host for host in (request.host, request.headers.get("X-Forwarded-Host")) if host}
+    return origin is None or urlsplit(origin).netloc in hosts  # `Origin: null` (a sandbox) is refused
 
 
 def _close(error: BaseException | None) -> None:
@@ -119,6 +134,10 @@ def _http_error(error: HTTPException) -> tuple[str, int]:
 def _unexpected(error: Exception) -> tuple[str, int, dict[str, str]]:
     """A dependency outage (the database) is 503 with Retry-After; anything else a bare 500."""
     _rollback()
+    if isinstance(error, ConfigError):
+        log.error(str(error))
+        page = flask.render_template("problem.html", code="misconfigured", detail="The service is misconfigured.")
+        return page, 503, {}
     if problems.is_database_outage(error):
         log.warning("console: the database is unavailable: %s", type(error).__name__)
         page = flask.render_template(

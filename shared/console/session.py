@@ -42,8 +42,7 @@ class Session:
     def csrf_token(self) -> str:
         """The token every state-changing form carries: an HMAC of the session under the service's
         signing key, so a page of another origin cannot know it."""
-        settings = get_settings()
-        key = settings.jwt_secret.get_secret_value() if settings.jwt_secret is not None else ""
+        key = get_settings().signing_key()  # never empty: without a key the instance is misconfigured
         subject = f"family:{self.family_id}" if self.family_id else f"iap:{self.principal.user_id}"
         return hmac.new(key.encode(), f"console-csrf:{subject}".encode(), hashlib.sha256).hexdigest()
 

@@ -81,6 +81,27 @@ def test_the_session_cookie_is_httponly_and_strict_and_logout_ends_the_session(c
     assert console.get("/console/").status_code == 302
 
 
+def test_a_sign_in_or_a_form_posted_from_another_site_is_refused(console, waiting):
+    user = make_user("release_manager")
+
+    elsewhere = console.post(
+        "/console/login",
+        data={"email": user["email"], "password": PASSWORD},
+        headers={"Origin": "https://evil.example"},
+    )
+    here = console.post(
+        "/console/login", data={"email": user["email"], "password": PASSWORD}, headers={"Origin": "http://localhost"}
+    )
+
+    sandboxed = console.post(
+        "/console/login", data={"email": user["email"], "password": PASSWORD}, headers={"Origin": "null"}
+    )
+
+    assert elsewhere.status_code == 403 and "Set-Cookie" not in elsewhere.headers
+    assert sandboxed.status_code == 403
+    assert here.status_code == 302
+
+
 def test_every_page_carries_a_strict_content_security_policy(console):
     sign_in(console, make_user("viewer"))
 
