@@ -3,6 +3,9 @@ qa and 2 from sre"), one person counting for one rule only (shared/deployments/a
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 import pytest
 
 from tests.factories import (
@@ -17,10 +20,12 @@ from tests.factories import (
     make_user,
     ready_release,
     register_application,
+    report,
     ship,
 )
 
 QA_AND_SRE = [{"count": 1, "team": "qa"}, {"count": 2, "team": "sre"}]
+QA_AND_ONE_SRE = [{"count": 1, "team": "qa"}, {"count": 1, "team": "sre"}]
 
 
 def manager_in(*teams_of_people):
@@ -205,3 +210,42 @@ def test_a_rule_naming_an_unknown_team_is_refused(releases, admin, people):
     assert stage.get_json()["errors"][0]["field"] == "path.0.approval_rules.0.team"
     assert (policy.status_code, policy.get_json()["code"]) == (422, "unknown_team")
     assert policy.get_json()["errors"][0]["field"] == "approval_rules.0.team"
+
+
+def approve_at_once(apps, case, people, who: tuple[str, ...]) -> dict[str, Any]:
+    """Each of `who` approves `case` from a client of their own, released together by a barrier."""
+    answers: dict[str, Any] = {}
+    barrier = threading.Barrier(len(who))
+
+    def decide(name: str) -> None:
+        own = apps["releases"].test_client()
+        barrier.wait()
+        answers[name] = approve(own, case, people[name])
+
+    threads = [threading.Thread(target=decide, args=(name,)) for name in who]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    return answers
+
+
+def test_two_approvals_for_different_rules_at_once_both_count_and_queue_it_once(apps, admin, developer, people):
+    # The decision holds the deployment's row FOR UPDATE: the second approval sees the first, so
+    # the one that completes the rules queues it, and neither is lost. Five rounds, each racing.
+    client = apps["releases"].test_client()
+    path = [{"environment": "staging"}, {"environment": "production", "approval_rules": QA_AND_ONE_SRE}]
+    register_application(client, admin, "racing", path=path)
+    for n in range(5):
+        release = ready_release(client, developer, application="racing", version=f"1.0.{n}")
+        ship(client, developer, release["id"], "staging")
+        case = {"release": release, "deployment": deploy(client, developer, release["id"], "production").get_json()}
+
+        answers = approve_at_once(apps, case, people, ("ana", "bo"))
+
+        assert {who: a.status_code for who, a in answers.items()} == {"ana": 201, "bo": 201}
+        assert sorted(a.get_json()["deployment"]["status"] for a in answers.values()) == [
+            "pending_approval",
+            "queued",
+        ]
+        final = deployment_of(client, developer, release["id"], case["deployment"]["id"])
+        assert final["status"] == "queued" and len(final["approvals"]) == 2
+        report(client, developer, release["id"], case["deployment"]["id"], "cancelled")
