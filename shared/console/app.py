@@ -68,7 +68,10 @@ def create_app() -> flask.Flask:
 
 def _open() -> None:
     """Each request's unit of work and session; a form that changes state must carry the session's
-    CSRF token (403 otherwise, before anything is read or written)."""
+    CSRF token (403 otherwise, before anything is read or written). An asset (CSS, htmx) needs
+    neither: it is served without touching the database."""
+    if flask.request.endpoint == "static":
+        return
     stack = unit_of_work()
     flask.g.work_context = stack
     flask.g.work = stack.__enter__()

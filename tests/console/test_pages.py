@@ -204,6 +204,19 @@ class Tags(HTMLParser):
             self.htmx = attrs
 
 
+def test_assets_are_served_without_the_database(console, monkeypatch):
+    from shared.console import app as console_app
+
+    def no_database(*args, **kwargs):
+        raise AssertionError("an asset opened a unit of work")
+
+    monkeypatch.setattr(console_app, "unit_of_work", no_database)
+    css = console.get("/console/assets/console.css")
+
+    assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
+    assert css.headers["X-Content-Type-Options"] == "nosniff"
+
+
 def test_the_vendored_htmx_matches_its_integrity_hash():
     body = (HERE / "static" / assets.HTMX["file"]).read_bytes()
 
