@@ -154,6 +154,17 @@ def clean_state(services: dict[str, str]) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
+def dev_server(services: dict[str, str]) -> Iterator[Any]:
+    """One `python -m shared.devserver` (what `make dev` runs) for the whole run, on a free port, over
+    this run's database and cache prefix: the dev server, relman and console tests share it."""
+    from tests.servers import DevServer
+
+    server = DevServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def apps(services: dict[str, str]) -> dict[str, Any]:
     """Each function loaded by functions-framework itself, as Cloud Functions loads it."""
     import functions_framework

@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +21,6 @@ RELMAN = Path(sys.executable).with_name("relman")
 @pytest.fixture(autouse=True)
 def starts_clean(clean_state: None) -> None:
     """Make the shared `clean_state` (tests/services.py) apply to each test in this folder."""
-
-
-@pytest.fixture(scope="session")
-def dev_server(services: dict[str, str]) -> Iterator[DevServer]:
-    server = DevServer()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -32,13 +32,6 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in r
 
 
 @pytest.fixture(scope="module")
-def server(services: dict[str, str]) -> Iterator[DevServer]:
-    server = DevServer()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
@@ -56,14 +49,19 @@ class Person:
         self.errors: list[str] = []  # the console's errors: a CSP violation, a script failing
         self.page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
         self.page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
-        self.page.goto("/console/")
-        self.page.fill("#email", user["email"])
-        self.page.fill("#password", PASSWORD)
-        self.page.click("form.login button")
-        self.page.wait_for_url("**/console/")
+        sign_in(self.page, user)
 
     def close(self) -> None:
         self.context.close()
+
+
+def sign_in(page: Any, user: dict[str, Any]) -> None:
+    """Through the login form, as a person does; back on the matrix after."""
+    page.goto("/console/")
+    page.fill("#email", user["email"])
+    page.fill("#password", PASSWORD)
+    page.click("form.login button")
+    page.wait_for_url("**/console/")
 
 
 def api(server: DevServer, method: str, path: str, headers: dict[str, str], body: Any = None) -> Any:
@@ -94,10 +92,7 @@ def axe_violations(chromium: Any, server: DevServer, user: dict[str, Any], path:
     context = chromium.new_context(base_url=server.base, bypass_csp=True)
     try:
         page = context.new_page()
-        page.goto("/console/login")
-        page.fill("#email", user["email"])
-        page.fill("#password", PASSWORD)
-        page.click("form.login button")
+        sign_in(page, user)
         page.goto(path)
         page.add_script_tag(path=str(AXE))
         result = page.evaluate("async () => (await axe.run(document)).violations")
@@ -111,7 +106,8 @@ def shoot(page: Any, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def test_people_use_the_console_as_the_api_allows_and_every_screen_passes_axe(chromium, server, clean_state):
+def test_people_use_the_console_as_the_api_allows_and_every_screen_passes_axe(chromium, dev_server, clean_state):
+    server = dev_server
     case = shipped_and_waiting(server)
     team_a = make_user("release_manager")
     viewer = make_user("viewer")
