@@ -145,6 +145,19 @@ def newest(conn: sa.Connection, *, limit: int) -> list[dict[str, Any]]:
     return [public(r) for r in conn.execute(filtered().order_by(audit_events.c.seq.desc()).limit(limit))]
 
 
+def last_verified(conn: sa.Connection) -> dict[str, Any] | None:
+    """Where the last verify that succeeded got to, `{seq, verified_at, since}` (`since`: events
+    appended after it, not yet verified), read from its anchor, whose MAC this instance checks; None
+    when no verify has succeeded. It needs neither the checkpoints nor the right to read them. A
+    verify that fails leaves the anchor as it was."""
+    settings = get_settings()
+    found = anchors.load(conn, key=settings.audit_signing_key(), sink=sink_for(settings).name)
+    if found is None:
+        return None
+    since = conn.scalar(sa.select(sa.func.count()).where(audit_events.c.seq > found.checkpoint.seq))
+    return {"seq": found.checkpoint.seq, "verified_at": found.verified_at, "since": since}
+
+
 def export_lines(engine: sa.Engine, *, batch: int | None = None, **filters: Any) -> Iterator[bytes]:
     """Every matching event as one JSON line, read in keyset pages of `batch` events. Each page
     is read on a connection that goes back to the pool before any line is handed to the client,

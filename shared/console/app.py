@@ -115,9 +115,19 @@ def _secure(response: Response) -> Response:
     return response
 
 
+def sent_with_htmx() -> bool:
+    """The request is htmx's (a form sent in place): it is answered with a fragment, not a page."""
+    return flask.request.headers.get("HX-Request") == "true"
+
+
+def _problem(code: str, detail: str) -> str:
+    """The problem as a page, or as a fragment for htmx (shown where its form asked)."""
+    return flask.render_template("_problem.html" if sent_with_htmx() else "problem.html", code=code, detail=detail)
+
+
 def _domain_error(error: errors.DomainError) -> tuple[str, int]:
     _rollback()
-    return flask.render_template("problem.html", code=error.code, detail=error.detail), problems.status_of(error)
+    return _problem(error.code, error.detail), problems.status_of(error)
 
 
 def _invalid(error: pydantic.ValidationError) -> tuple[str, int]:
@@ -125,13 +135,13 @@ def _invalid(error: pydantic.ValidationError) -> tuple[str, int]:
     _rollback()
     fields = ", ".join(".".join(str(p) for p in issue["loc"]) or "form" for issue in error.errors(include_url=False))
     detail = f"Check these fields: {fields}."
-    return flask.render_template("problem.html", code="validation_failed", detail=detail), 422
+    return _problem("validation_failed", detail), 422
 
 
 def _http_error(error: HTTPException) -> tuple[str, int]:
     _rollback()
     status = error.code or 500
-    return flask.render_template("problem.html", code=error.name.lower(), detail=error.description), status
+    return _problem(error.name.lower(), error.description or error.name), status
 
 
 def _unexpected(error: Exception) -> tuple[str, int, dict[str, str]]:
@@ -139,22 +149,16 @@ def _unexpected(error: Exception) -> tuple[str, int, dict[str, str]]:
     _rollback()
     if isinstance(error, ConfigError):
         log.error(str(error))
-        page = flask.render_template("problem.html", code="misconfigured", detail="The service is misconfigured.")
-        return page, 503, {}
+        return _problem("misconfigured", "The service is misconfigured."), 503, {}
     if problems.is_database_outage(error):
         log.warning("console: the database is unavailable: %s", type(error).__name__)
-        page = flask.render_template(
-            "problem.html", code="database_unavailable", detail="The database cannot be reached; try again shortly."
+        return (
+            _problem("database_unavailable", "The database cannot be reached; try again shortly."),
+            503,
+            {"Retry-After": "5"},
         )
-        return page, 503, {"Retry-After": "5"}
     log.exception("console: unexpected error")
-    return (
-        flask.render_template(
-            "problem.html", code="internal_error", detail="Something went wrong on our side; it has been logged."
-        ),
-        500,
-        {},
-    )
+    return _problem("internal_error", "Something went wrong on our side; it has been logged."), 500, {}
 
 
 def _rollback() -> None:

@@ -1,5 +1,6 @@
 """The console's metrics page: the DORA figures of an application (or all) in an environment, with
-a server-rendered SVG chart of deploys and failures per day; and, for admins, the audit log."""
+a server-rendered SVG chart of deploys and failures per day; and, for admins, the audit log and
+how far its chain was last verified."""
 
 from __future__ import annotations
 
@@ -72,9 +73,9 @@ def metrics_page() -> Any:
     query = dora.MetricsQuery.model_validate({k: v for k, v in flask.request.args.items() if v})
     figures = dora.metrics(work, application=query.application, environment=query.environment, days=query.days)
     series = bars(per_day(work, application=query.application, environment=query.environment, days=query.days))
-    log = None
+    log = verified = None
     if roles.role_on(me.principal.grants) == "admin":  # an organisation-wide admin
-        log = audit.newest(work.conn, limit=50)
+        log, verified = audit.newest(work.conn, limit=50), audit.last_verified(work.conn)
     return flask.render_template(
         "metrics.html",
         m=figures,
@@ -84,4 +85,5 @@ def metrics_page() -> Any:
         width=CHART_WIDTH,
         height=CHART_HEIGHT,
         log=log,
+        verified=verified,
     )

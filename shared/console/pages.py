@@ -14,11 +14,11 @@ import flask
 from shared.auth import service as auth
 from shared.auth.ratelimit import get_limiter
 from shared.auth.schemas import LoginIn, RefreshIn
-from shared.console import assets, inbox, session
-from shared.deployments import approvals, holds, matrix
+from shared.console import assets, session
+from shared.console.app import sent_with_htmx
+from shared.deployments import approvals, holds, inbox, matrix
 from shared.deployments.freezes import load_freezes
 from shared.deployments.locks import load_locks
-from shared.deployments.records import list_deployments
 from shared.deployments.schemas import ApprovalIn
 from shared.errors import DomainError, Unauthorized
 from shared.platform.settings import get_settings
@@ -135,18 +135,23 @@ def inbox_page() -> Any:
     """Every deployment waiting for approval, with what it changes and what it still needs; the
     person's own decision buttons, or why they may not decide."""
     me = signed_in()
-    items, _ = list_deployments(flask.g.work, limit=100, cursor=None, status="pending_approval")
-    return flask.render_template("inbox.html", items=inbox.entries(flask.g.work, items, me.principal))
+    items, _ = inbox.approval_requests(flask.g.work, me.principal, inbox.ApprovalRequestQuery(limit=100))
+    return flask.render_template("inbox.html", items=items)
 
 
 @blueprint.post("/approvals/<uuid:release_id>/<uuid:deployment_id>")
 def decide(release_id: uuid.UUID, deployment_id: uuid.UUID) -> Any:
-    """Approve or reject, with a comment, as the API does (every rule of `approvals.decide`)."""
+    """Approve or reject, with a comment, as the API does (every rule of `approvals.decide`): back to
+    the inbox, or with htmx the decided request in place of the form."""
     me = signed_in()
     form = flask.request.form
     decision = ApprovalIn.model_validate({"decision": form.get("decision"), "comment": form.get("comment", "")})
-    approvals.decide(
+    made = approvals.decide(
         flask.g.work, release_id=release_id, deployment_id=deployment_id, caller=me.principal, approval=decision
     )
     flask.g.work.commit()
-    return flask.redirect(flask.url_for("pages.inbox_page", done=decision.decision), code=303)
+    if not sent_with_htmx():
+        return flask.redirect(flask.url_for("pages.inbox_page", done=decision.decision), code=303)
+    # In place: the decided request replaces the whole article, not only the form's outcome.
+    headers = {"HX-Retarget": f"#request-{deployment_id}", "HX-Reswap": "outerHTML"}
+    return flask.render_template("_decided.html", decision=made), 200, headers

@@ -11,7 +11,7 @@ import flask
 from shared import catalog
 from shared.audit import service as audit
 from shared.auth import roles
-from shared.console import inbox
+from shared.auth.people import names_of
 from shared.console.pages import blueprint, signed_in
 from shared.deployments import approvals, gates, holds, rollback
 from shared.deployments import service as deployments
@@ -145,10 +145,8 @@ def deployment_page(release_id: uuid.UUID, deployment_id: uuid.UUID) -> Any:
     timeline, _ = audit.list_events(
         work.conn, entity_type="deployment", entity_id=str(deployment_id), limit=100, cursor=None
     )
-    names = inbox.people(
-        work,
-        {row.requested_by, *(a["user_id"] for a in shown["approvals"])}
-        | {e["actor"] for e in timeline if _is_id(e["actor"])},
+    names = names_of(
+        work.conn, {row.requested_by, *(a["user_id"] for a in shown["approvals"])} | {e["actor"] for e in timeline}
     )
     holding = []
     refused = None
@@ -170,11 +168,3 @@ def deployment_page(release_id: uuid.UUID, deployment_id: uuid.UUID) -> Any:
         refused=refused,
         approvers=who_may_approve(work.conn, application=row.application, environment=row.environment),
     )
-
-
-def _is_id(value: str) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True

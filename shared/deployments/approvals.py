@@ -88,8 +88,9 @@ def eligibility(
 def refusals(
     work: UnitOfWork, waiting: list[dict[str, Any]], caller: Principal, *, created_by: dict[Any, Any]
 ) -> dict[str, DomainError | None]:
-    """For each waiting deployment (as the API shows it), why `caller` may not decide on it (None:
-    they may), by deployment id: the checks of `eligibility`, in three queries for all of them.
+    """For each waiting deployment (as the API shows it), why `caller` may not approve it (None: they
+    may), by deployment id: the checks of `decide` before it writes, in three queries for all of them
+    (`approval_not_needed` alone still lets them reject).
     `created_by`: each release's creator, by release id (the caller has read the releases)."""
     if not waiting:
         return {}
@@ -104,18 +105,30 @@ def refusals(
         try:
             roles.require(caller.grants, "release_manager", application=d["application"], environment=d["environment"])
             stage, _ = paths.locate(own[d["application"]] or default, d["environment"], application=d["application"])
-            approval_rules.require_eligible(
+            needed = paths.requirement(stage, policies.get(d["environment"]))
+            groups = approval_rules.require_eligible(
                 caller,
                 application=d["application"],
                 environment=d["environment"],
-                needed=paths.requirement(stage, policies.get(d["environment"])),
+                needed=needed,
                 authors=authors[d["release_id"]],
                 requested_by=str(d["requested_by"]),
             )
+            if any(str(a["user_id"]) == caller.actor for a in d["approvals"]):
+                raise _already_decided()
+            if needed.rules:
+                before = [_approver(a) for a in d["approvals"] if a["decision"] == "approve"]
+                approval_rules.require_counts(needed.rules, before, approval_rules.Approver(caller.actor, groups))
             found[str(d["id"])] = None
         except DomainError as error:
             found[str(d["id"])] = error
     return found
+
+
+def _approver(shown: dict[str, Any]) -> approval_rules.Approver:
+    """An approval as the API shows it, as an approver with the groups they were in then."""
+    groups = shown["qualified_for"]
+    return approval_rules.Approver(str(shown["user_id"]), frozenset(groups) if groups is not None else None)
 
 
 def _already_decided() -> Conflict:

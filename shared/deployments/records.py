@@ -22,7 +22,7 @@ from shared.releases.service import describe_release
 
 _deployment = Shape(DeploymentOut, given=("approvals", "approval_rules"))
 public_approval = Shape(ApprovalOut)
-_NEWEST_FIRST = Keyset((deployments.c.created_at, deployments.c.id), (Timestamp, Id), descending=True)
+NEWEST_FIRST = Keyset((deployments.c.created_at, deployments.c.id), (Timestamp, Id), descending=True)
 
 
 def approvers(decisions: Iterable[Any]) -> list[approval_rules.Approver]:
@@ -132,5 +132,5 @@ def list_deployments(
     ):
         if value is not None:
             query = query.where(deployments.c[column] == value)
-    rows, next_cursor = keyset_page(work.conn, query, _NEWEST_FIRST, limit=limit, cursor=cursor)
+    rows, next_cursor = keyset_page(work.conn, query, NEWEST_FIRST, limit=limit, cursor=cursor)
     return with_decisions(work.conn, rows), next_cursor

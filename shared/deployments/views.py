@@ -5,13 +5,14 @@ from typing import Any
 from uuid import UUID
 
 from shared import etags
-from shared.deployments import approvals, environments, freezes, hold_schemas, locks, matrix
+from shared.deployments import approvals, environments, freezes, hold_schemas, inbox, locks, matrix
 from shared.deployments import metrics as dora
 from shared.deployments import overview as live
 from shared.deployments import rollback as rollbacks
 from shared.deployments import schemas as deployment_schemas
 from shared.deployments import service as deployments
 from shared.deployments.hold_schemas import FreezeOut, LockOut
+from shared.deployments.inbox import ApprovalRequestOut, ApprovalRequestQuery
 from shared.deployments.matrix import MatrixQuery, MatrixRowOut
 from shared.deployments.metrics import MetricsOut, MetricsQuery
 from shared.deployments.overview import OverviewOut, OverviewQuery
@@ -129,6 +130,14 @@ def all_deployments(call: Call, query: deployment_schemas.DeploymentQuery) -> Re
         environment=query.environment,
         status=query.status,
     )
+    return listing(call, items, cursor)
+
+
+@routes.get("/approval-requests", role="viewer", lists=True, response=ApprovalRequestOut)
+def approval_requests(call: Call, query: ApprovalRequestQuery) -> Reply:
+    """The approvals inbox: deployments waiting for approval, newest first, each with its release's
+    summary, its requester and rules still unmet, and whether the caller may decide it (or why not)."""
+    items, cursor = inbox.approval_requests(call.work, call.principal, query)
     return listing(call, items, cursor)
 
 

@@ -151,16 +151,26 @@ def test_people_use_the_console_as_the_api_allows_and_every_screen_passes_axe(ch
     assert onlooker.dialogs == []
     shoot(onlooker.page, "release")
 
-    # Approving from the inbox queues the deployment.
+    # Approving from the inbox queues the deployment; htmx sends the form in place and the decided
+    # request replaces it. A second manager's page, opened before, shows the refusal in its form.
+    late = Person(chromium, server, make_user("release_manager"))
+    late.page.goto("/console/approvals")
     approver.page.goto("/console/approvals")
     shoot(approver.page, "approvals")
+    request = f"#request-{case['deployment']['id']}"
     approver.page.fill(f"#comment-{case['deployment']['id']}", "CHG-7")
     approver.page.click('button[value="approve"]')
-    approver.page.wait_for_url("**/console/approvals?done=approve")
+    approver.page.locator(f"{request} .notice").wait_for()
+    assert "the deployment is queued now" in approver.page.locator(request).inner_text()
+    assert approver.page.url.endswith("/console/approvals")  # in place: no reload
     shown = api(
         server, "GET", f"/releases/{case['release']['id']}/deployments/{case['deployment']['id']}", case["headers"]
     )
     assert shown["status"] == "queued" and shown["approvals"][0]["comment"] == "CHG-7"
+    late.page.click('button[value="approve"]')
+    late.page.locator(f"{request} .outcome .problem").wait_for()
+    assert "not_pending_approval" in late.page.locator(f"{request} .outcome").inner_text()
+    late.errors = [e for e in late.errors if "409" not in e]  # the browser logs the refused request
 
     # A POST without the session's CSRF token, from the signed-in browser itself, is refused.
     forged = approver.page.request.post(
@@ -168,7 +178,7 @@ def test_people_use_the_console_as_the_api_allows_and_every_screen_passes_axe(ch
     )
     assert forged.status == 403 and "csrf_token_invalid" in forged.text()
 
-    for person in (approver, author, onlooker):
+    for person in (approver, author, onlooker, late):
         assert person.dialogs == [] and person.errors == []
         person.close()
 

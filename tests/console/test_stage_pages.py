@@ -98,10 +98,20 @@ def test_the_metrics_page_charts_deploys_per_day_and_shows_admins_the_audit_log(
     sign_in(console, make_user("developer"))
     as_developer = console.get("/console/metrics?environment=staging&days=7").get_data(as_text=True)
     console.post("/console/logout", data={"csrf": csrf_of(console, "/console/metrics")})
-    sign_in(console, make_user("admin"))
+    admin = make_user("admin")
+    sign_in(console, admin)
+    before = console.get("/console/metrics?environment=staging&days=7").get_data(as_text=True)
+    verify = releases.get("/releases/audit/verify", headers=bearer(access_token(admin))).get_json()
+    assert verify["ok"] is True
+    ship(releases, headers, release["id"], "production", approver=bearer(access_token(make_user("release_manager"))))
     as_admin = console.get("/console/metrics?environment=staging&days=7").get_data(as_text=True)
 
     assert "1.00 a day" not in as_developer and "0.14 a day (1 deploys)" in as_developer
     assert as_developer.count("<rect ") == 1 and "1 deploys, 0 failures" in as_developer  # one day has a bar
     assert "The audit log" not in as_developer
     assert "The audit log" in as_admin and "deployment.requested" in as_admin
+    # How far the chain was last verified, from the verify's MAC-checked anchor, and what came after.
+    assert "No verify of the chain has succeeded yet." in before
+    verified = "verified <strong>ok</strong> on "
+    assert verified in as_admin and f"through event {verify['last_checkpoint']['seq']};" in as_admin
+    assert re.search(r"; [1-9]\d* events appended since are checked by the next verify", as_admin)
