@@ -13,6 +13,8 @@ class FieldError:
     field: str | None
     message: str
     code: str | None = None
+    # What a gate names (`deployment_id`, `release_id` for `deployment_in_progress`), as pairs.
+    refers: tuple[tuple[str, str], ...] = ()
 
     def as_dict(self) -> dict[str, str]:
         item = {"message": self.message}
@@ -20,6 +22,7 @@ class FieldError:
             item["field"] = self.field
         if self.code is not None:
             item["code"] = self.code
+        item.update(self.refers)
         return item
 
 

@@ -89,6 +89,7 @@ def gate_facts(
         locks=load_locks(conn, now=work.now, environment=environment.name),
         override_lock=override_lock,
         active_deployment=active is not None and not stale,
+        under_way=active,
         stale_deployment=active.id if active is not None and stale else None,
         override_freeze=override_freeze,
     )
@@ -132,7 +133,13 @@ def _under_way(work: UnitOfWork, application: str, environment: Any) -> tuple[An
     """The deployment under way there (at most one: a unique index holds it), and whether nobody
     moved it in time (then it no longer counts, and expires when a request takes its slot)."""
     active = work.conn.execute(
-        sa.select(deployments.c.id, deployments.c.status, deployments.c.updated_at).where(
+        sa.select(
+            deployments.c.id,
+            deployments.c.release_id,
+            deployments.c.version,
+            deployments.c.status,
+            deployments.c.updated_at,
+        ).where(
             deployments.c.application == application,
             deployments.c.environment == environment.name,
             deployments.c.status.in_(rules.ACTIVE),
@@ -167,7 +174,7 @@ def gates_failed(blocking: list[rules.Blocker]) -> Conflict:
     return Conflict(
         blocking[0].detail,
         code=blocking[0].code,
-        errors=[FieldError(None, b.detail, code=b.code) for b in blocking],
+        errors=[FieldError(None, b.detail, code=b.code, refers=b.refers) for b in blocking],
     )
 
 

@@ -80,11 +80,17 @@ def who_may_approve(conn: sa.Connection, *, application: str, environment: str) 
     return managers
 
 
-def get_deployment(work: UnitOfWork, *, release_id: uuid.UUID, deployment_id: uuid.UUID, lock: bool = False) -> Any:
-    query = sa.select(deployments).where(deployments.c.id == deployment_id, deployments.c.release_id == release_id)
+def get_deployment(
+    work: UnitOfWork, *, release_id: uuid.UUID | None, deployment_id: uuid.UUID, lock: bool = False
+) -> Any:
+    """The deployment's row (of that release, unless `release_id` is None), or 404 `deployment_not_found`."""
+    query = sa.select(deployments).where(deployments.c.id == deployment_id)
+    if release_id is not None:
+        query = query.where(deployments.c.release_id == release_id)
     row = work.conn.execute(query.with_for_update() if lock else query).first()
     if row is None:
-        raise NotFound("No such deployment of this release.", code="deployment_not_found")
+        of = " of this release" if release_id is not None else ""
+        raise NotFound(f"No such deployment{of}.", code="deployment_not_found")
     return row
 
 
@@ -105,10 +111,19 @@ def insert_deployment(
         **extra,
     }
 
-    # The partial unique index decides races: of two concurrent requests, one inserts.
-    with savepoint(
-        work.conn, taken=lambda: gates.gates_failed([rules.deployment_in_progress(release.application, environment)])
-    ):
+    # The partial unique index decides races: of two concurrent requests, one inserts; the other's
+    # refusal names the winner (committed by then: the index waits for it).
+    def taken() -> Exception:
+        winner = work.conn.execute(
+            sa.select(deployments.c.id, deployments.c.release_id, deployments.c.version, deployments.c.status).where(
+                deployments.c.application == release.application,
+                deployments.c.environment == environment,
+                deployments.c.status.in_(rules.ACTIVE),
+            )
+        ).first()
+        return gates.gates_failed([rules.deployment_in_progress(release.application, environment, winner)])
+
+    with savepoint(work.conn, taken=taken):
         return work.conn.execute(sa.insert(deployments).values(**values).returning(deployments)).one()
 
 

@@ -95,6 +95,8 @@ class GateFacts:
     locks: list[Lock] = field(default_factory=list)
     override_lock: bool = False
     active_deployment: bool = False
+    # That deployment (`id, release_id, version, status`), for the refusal to name it.
+    under_way: Any = None
     # The one under way there that nobody moved in time: it expires when a request takes the slot.
     stale_deployment: Any = None
     override_freeze: bool = False
@@ -119,6 +121,8 @@ class GateFacts:
 class Blocker:
     code: str
     detail: str
+    # What the gate names, as (member, value) pairs its item in the problem's `errors` carries.
+    refers: tuple[tuple[str, str], ...] = ()
 
 
 def blockers(facts: GateFacts, now: datetime) -> list[Blocker]:
@@ -172,7 +176,7 @@ def blockers(facts: GateFacts, now: datetime) -> list[Blocker]:
     if holding and not facts.override_lock:
         found.append(locked(facts.environment, holding))
     if facts.active_deployment:
-        found.append(deployment_in_progress(facts.application, facts.environment))
+        found.append(deployment_in_progress(facts.application, facts.environment, facts.under_way))
     return found
 
 
@@ -199,11 +203,20 @@ def older_than_live(facts: GateFacts) -> bool:
     return parse_version(facts.version) < parse_version(facts.live_version)
 
 
-def deployment_in_progress(application: str | None, environment: str) -> Blocker:
+def deployment_in_progress(application: str | None, environment: str, under_way: Any = None) -> Blocker:
     """One deployment at a time per application and environment: the gate, and the answer when a
-    concurrent request won the race for the slot."""
+    concurrent request won the race for the slot. It names the deployment under way where it is
+    known (`id, release_id, version, status`), so the person can wait for it, decide or cancel it."""
     what = application or "this application"
-    return Blocker("deployment_in_progress", f"Another deployment of {what} to {environment} is under way.")
+    detail = f"Another deployment of {what} to {environment} is under way"
+    if under_way is None:
+        return Blocker("deployment_in_progress", detail + ".")
+    status = str(under_way.status).replace("_", " ")
+    return Blocker(
+        "deployment_in_progress",
+        f"{detail}: {under_way.version}, {status} (deployment {under_way.id}).",
+        refers=(("deployment_id", str(under_way.id)), ("release_id", str(under_way.release_id))),
+    )
 
 
 def _not_ready(release_status: str) -> Blocker:

@@ -148,8 +148,8 @@ def require_override(
             )
 
 
-def read_deployment(work: UnitOfWork, *, release_id: uuid.UUID, deployment_id: uuid.UUID) -> dict[str, Any]:
-    """One deployment of a release, with its approvals."""
+def read_deployment(work: UnitOfWork, *, release_id: uuid.UUID | None, deployment_id: uuid.UUID) -> dict[str, Any]:
+    """One deployment (of that release, unless `release_id` is None), with its approvals."""
     return with_decisions(work.conn, [get_deployment(work, release_id=release_id, deployment_id=deployment_id)])[0]
 
 

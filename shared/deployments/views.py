@@ -141,6 +141,12 @@ def approval_requests(call: Call, query: ApprovalRequestQuery) -> Reply:
     return listing(call, items, cursor)
 
 
+@routes.get("/deployments/<uuid:deployment_id>", role="viewer", also_answers=(304,), response=DeploymentOut)
+def find_deployment(call: Call, deployment_id: UUID) -> dict[str, Any]:
+    """One deployment by its id alone, with its approvals (the same answer as under its release)."""
+    return deployments.read_deployment(call.work, release_id=None, deployment_id=deployment_id)
+
+
 @routes.get(
     "/<uuid:release_id>/deployments/<uuid:deployment_id>",
     role="viewer",

@@ -53,7 +53,21 @@ PROBLEM_SCHEMA = {
             "type": "array",
             "items": {
                 "type": "object",
-                "properties": {"field": {"type": "string"}, "message": {"type": "string"}, "code": {"type": "string"}},
+                "properties": {
+                    "field": {"type": "string"},
+                    "message": {"type": "string"},
+                    "code": {"type": "string"},
+                    "deployment_id": {
+                        "type": "string",
+                        "format": "uuid",
+                        "description": "`deployment_in_progress`: the deployment under way.",
+                    },
+                    "release_id": {
+                        "type": "string",
+                        "format": "uuid",
+                        "description": "`deployment_in_progress`: its release.",
+                    },
+                },
                 "required": ["message"],
             },
         },

@@ -46,12 +46,16 @@ def test_one_deployment_at_a_time_per_application_and_environment(releases, deve
         ready_release(releases, developer, version="1.0.0"),
         ready_release(releases, developer, version="1.1.0"),
     )
-    deploy(releases, developer, first["id"], "dev")
+    under_way = deploy(releases, developer, first["id"], "dev").get_json()
 
     response = deploy(releases, developer, second["id"], "dev")
 
     assert response.status_code == 409
     assert response.get_json()["code"] == "deployment_in_progress"
+    # The refusal names the deployment that holds the slot, so it can be found, decided or cancelled.
+    (gate,) = response.get_json()["errors"]
+    assert gate["deployment_id"] == under_way["id"] and gate["release_id"] == first["id"]
+    assert f"1.0.0, queued (deployment {under_way['id']})" in gate["message"]
     assert (
         deploy(releases, developer, ready_release(releases, developer, application="cart")["id"], "dev").status_code
         == 201
@@ -128,18 +132,26 @@ def test_ten_racing_deployments_give_exactly_one_201(apps, developer):
     client = apps["releases"].test_client()
     release = ready_release(client, developer)
     statuses: list[int] = []
+    refusals: list[dict] = []
     barrier = threading.Barrier(10)
 
     def request():
         own = apps["releases"].test_client()
         barrier.wait()
-        statuses.append(deploy(own, developer, release["id"], "dev").status_code)
+        answer = deploy(own, developer, release["id"], "dev")
+        statuses.append(answer.status_code)
+        if answer.status_code == 409:
+            refusals.append(answer.get_json())
 
     threads = [threading.Thread(target=request) for _ in range(10)]
     [t.start() for t in threads]
     [t.join() for t in threads]
 
     assert sorted(statuses) == [201] + [409] * 9
+    # Whether a loser lost at the gate or at the unique index, its refusal names the winner.
+    (winner,) = client.get(f"/releases/{release['id']}/deployments", headers=developer).get_json()["items"]
+    for answer in refusals:
+        assert answer["errors"][0]["deployment_id"] == winner["id"], answer
 
 
 def test_a_cancelled_release_is_never_deployable_again(releases, developer):

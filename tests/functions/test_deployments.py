@@ -123,3 +123,19 @@ def test_a_stale_if_match_on_a_status_report_is_412_and_changes_nothing(releases
     assert stale.status_code == 412
     listed = releases.get(f"/releases/{release['id']}/deployments", headers=developer).get_json()["items"]
     assert listed[0]["status"] == "in_progress"
+
+
+def test_a_deployment_is_read_by_its_id_alone_with_its_etag(releases, developer, viewer):
+    release = ready_release(releases, developer)
+    made = deploy(releases, developer, release["id"], "dev")
+    path = f"/releases/deployments/{made.get_json()['id']}"
+
+    flat = releases.get(path, headers=viewer)
+    unchanged = releases.get(path, headers={**viewer, "If-None-Match": flat.headers["ETag"]})
+    under_release = releases.get(f"/releases/{release['id']}/deployments/{made.get_json()['id']}", headers=viewer)
+    missing = releases.get("/releases/deployments/00000000-0000-4000-8000-000000000000", headers=viewer)
+
+    assert flat.status_code == 200 and flat.get_json() == under_release.get_json()
+    assert flat.headers["ETag"] == under_release.headers["ETag"]
+    assert unchanged.status_code == 304
+    assert missing.status_code == 404 and missing.get_json()["code"] == "deployment_not_found"
