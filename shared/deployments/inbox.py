@@ -3,8 +3,8 @@
 needs) and whether the caller may approve or reject it, or the API's own reason why not.
 
 `GET /releases/approval-requests` and the console's inbox are this one read: a keyset page, newest
-first, in five queries whatever its size (the deployments with their releases and requesters, their
-approvals, the releases' authors, the applications' paths, the environments)."""
+first, in six queries whatever its size (the deployments with their releases, their approvals, the
+people's names, the releases' authors, the applications' paths, the environments)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from pydantic import Field
 
 from shared.auth.principal import Principal
-from shared.auth.tables import users
 from shared.deployments import approvals
 from shared.deployments.records import NEWEST_FIRST, with_decisions
 from shared.deployments.schemas import DeploymentOut, RuleProgressOut
@@ -48,7 +47,6 @@ class RefusalOut(Out):
 class ApprovalRequestOut(Out):
     deployment: DeploymentOut
     release: ReleaseBriefOut
-    requested_by_name: str | None = Field(description="The requester's display name, else email (null: unknown).")
     still_needed: list[RuleProgressOut] = Field(description="The deployment's approval rules not yet met.")
     may_approve: bool = Field(description="true: the caller may approve it now.")
     may_reject: bool = Field(
@@ -75,10 +73,8 @@ def approval_requests(
             releases.c.title.label("release_title"),
             releases.c.notes.label("release_notes"),
             releases.c.created_by.label("release_created_by"),
-            sa.func.coalesce(users.c.display_name, users.c.email).label("requested_by_name"),
         )
         .join(releases, releases.c.id == deployments.c.release_id)
-        .outerjoin(users, users.c.id == deployments.c.requested_by)
         .where(deployments.c.status == "pending_approval")
     )
     for column, value in (("application", query.application), ("environment", query.environment)):
@@ -94,7 +90,6 @@ def approval_requests(
             {
                 "deployment": deployment,
                 "release": {"id": row.release_id, "title": row.release_title, "summary": summary(row.release_notes)},
-                "requested_by_name": row.requested_by_name,
                 "still_needed": [rule for rule in deployment["approval_rules"] if rule["remaining"]],
                 "may_approve": error is None,
                 "may_reject": error is None or error.code == "approval_not_needed",

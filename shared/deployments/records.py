@@ -9,7 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from shared.applications.rules import approval_rules_of
-from shared.auth.people import describe_actor
+from shared.auth.people import describe_actor, names_of
+from shared.auth.tables import users
 from shared.deployments import approval_rules, environments, gates, rules
 from shared.deployments.schemas import ApprovalOut, DeploymentOut
 from shared.deployments.tables import approvals, deployments
@@ -20,7 +21,7 @@ from shared.pagination import Id, Keyset, Timestamp, keyset_page
 from shared.platform.db import UnitOfWork, savepoint
 from shared.releases.service import describe_release
 
-_deployment = Shape(DeploymentOut, given=("approvals", "approval_rules"))
+_deployment = Shape(DeploymentOut, given=("approvals", "approval_rules", "requested_by_name"))
 public_approval = Shape(ApprovalOut)
 NEWEST_FIRST = Keyset((deployments.c.created_at, deployments.c.id), (Timestamp, Id), descending=True)
 
@@ -34,21 +35,34 @@ def approvers(decisions: Iterable[Any]) -> list[approval_rules.Approver]:
     ]
 
 
-def public_deployment(row: Any, decisions: Sequence[Any] = ()) -> dict[str, Any]:
-    """A deployment as the API shows it, given its approval rows (oldest first): each approval, and
-    each approval rule with who counts for it."""
+def public_deployment(row: Any, decisions: Sequence[Any] = (), *, names: dict[str, str]) -> dict[str, Any]:
+    """A deployment as the API shows it, given its approval rows (oldest first, each with its
+    approver's `user_name`) and people's names by id: each approval, and each approval rule with
+    who counts for it."""
     progress = approval_rules.progress(approval_rules_of(row.approval_rules), approvers(decisions))
-    return _deployment(row, approvals=[public_approval(d) for d in decisions], approval_rules=progress)
+    return _deployment(
+        row,
+        approvals=[public_approval(d) for d in decisions],
+        approval_rules=progress,
+        requested_by_name=names.get(str(row.requested_by)),
+    )
 
 
 def with_decisions(conn: sa.Connection, rows: list[Any]) -> list[dict[str, Any]]:
-    """The deployments as the API shows them, with their approvals (one query for all)."""
+    """The deployments as the API shows them, with their approvals and people's names (two queries
+    for all)."""
     found: dict[Any, list[Any]] = {r.id: [] for r in rows}
     if found:
-        query = sa.select(approvals).where(approvals.c.deployment_id.in_(list(found))).order_by(approvals.c.created_at)
+        query = (
+            sa.select(approvals, sa.func.coalesce(users.c.display_name, users.c.email).label("user_name"))
+            .outerjoin(users, users.c.id == approvals.c.user_id)
+            .where(approvals.c.deployment_id.in_(list(found)))
+            .order_by(approvals.c.created_at)
+        )
         for row in conn.execute(query):
             found[row.deployment_id].append(row)
-    return [public_deployment(r, found[r.id]) for r in rows]
+    names = names_of(conn, {r.requested_by for r in rows})
+    return [public_deployment(r, found[r.id], names=names) for r in rows]
 
 
 @outbox.describes("deployment")

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from shared.audit import service as audit
 from shared.auth import roles
+from shared.auth.people import names_of
 from shared.auth.principal import Principal
 from shared.deployments import holds, rules
 from shared.deployments.environments import environment_row
@@ -70,7 +71,7 @@ def rollback(work: UnitOfWork, *, caller: Principal, request: RollbackIn) -> dic
         },
     )
     changed(work, release.id, live.release_id)
-    return public_deployment(row)
+    return public_deployment(row, names=names_of(work.conn, [row.requested_by]))  # no approvals yet
 
 
 def _history(conn: sa.Connection, application: str, environment: str) -> list[rules.PastDeployment]:

@@ -178,6 +178,7 @@ class EnvironmentOut(Out):
 class ApprovalOut(Out):
     id: uuid.UUID
     user_id: uuid.UUID
+    user_name: str | None = Field(description="The approver's display name, else email (null: unknown).")
     decision: rules.Decision
     comment: str
     qualified_for: list[str] | None = Field(
@@ -201,6 +202,7 @@ class DeploymentOut(Out):
     kind: rules.Kind
     status: rules.Status
     requested_by: uuid.UUID
+    requested_by_name: str | None = Field(description="The requester's display name, else email (null: unknown).")
     reason: str | None
     override_freeze: bool
     overridden_locks: list[uuid.UUID] = Field(description="The locks an admin's request overrode.")

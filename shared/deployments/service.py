@@ -17,6 +17,7 @@ from shared import etags
 from shared.applications import rules as paths
 from shared.audit import service as audit
 from shared.auth import roles
+from shared.auth.people import names_of
 from shared.auth.principal import Principal
 from shared.deployments import expiry, holds, rules
 from shared.deployments.environments import environment_row
@@ -86,7 +87,7 @@ def request_deployment(
         },
     )
     changed(work, release.id)
-    return public_deployment(row)
+    return public_deployment(row, names=names_of(work.conn, [row.requested_by]))  # no approvals yet
 
 
 def _what_it_overrides(
@@ -192,7 +193,7 @@ def report_status(
         data={"from": previous, "to": new_status, "message": report.message},
     )
     changed(work, *touched)
-    return with_decisions(work.conn, [row])[0]
+    return public_deployment(row, names=names_of(work.conn, [row.requested_by]))  # no approvals yet
 
 
 def _replaced_by(work: UnitOfWork, row: Any, new_status: str, *, actor: str) -> list[Any]:

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from tests.servers import DevServer, call
 
 RELMAN = Path(sys.executable).with_name("relman")
+CONFIG_HOMES = Path(tempfile.gettempdir()) / f"relman-test-config-{os.getpid()}"
 
 
 @pytest.fixture(autouse=True)
@@ -32,31 +34,49 @@ def relman_bin() -> str:
 
 def clean_env(**extra: str) -> dict[str, str]:
     """This process's environment without any RELMAN_*, CI or OIDC setting leaking into the CLI under test."""
-    leaks = ("RELMAN_", "ACTIONS_ID_TOKEN_", "GCE_METADATA_", "GITHUB_", "CI")
+    leaks = ("RELMAN_", "ACTIONS_ID_TOKEN_", "GCE_METADATA_", "GITHUB_", "CI", "XDG_CONFIG_HOME", "PYTHON_KEYRING")
     env = {k: v for k, v in os.environ.items() if not k.startswith(leaks)}
     # No metadata server is reachable from a test unless one points GCE_METADATA_HOST at a stand-in.
     env["GCE_METADATA_HOST"] = "127.0.0.1:9"
+    # Never the person's own config nor OS keyring: a folder of the test's own, and no keyring (so the
+    # private file) unless a test puts the keyring stand-in in its place.
+    env["XDG_CONFIG_HOME"] = str(CONFIG_HOMES / "unset")
+    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
     return env | extra
 
 
 class Relman:
-    """Runs the installed `relman` with RELMAN_URL (and RELMAN_TOKEN, when given) set."""
+    """Runs the installed `relman` with RELMAN_URL (and RELMAN_TOKEN, when given) set, and a config
+    folder of the test's own (`config_home`)."""
 
-    def __init__(self, binary: str, url: str) -> None:
+    def __init__(self, binary: str, url: str, config_home: Path | None = None) -> None:
         self.binary, self.url = binary, url
+        self.config_home = config_home or CONFIG_HOMES / "unset"
 
     def env(self, token: str | None = None, **extra: str) -> dict[str, str]:
-        base = {"RELMAN_URL": self.url, "RELMAN_POLL_MAX_SECONDS": "0.5", "RELMAN_RETRY_SECONDS": "10"}
+        base = {
+            "RELMAN_URL": self.url,
+            "RELMAN_POLL_MAX_SECONDS": "0.5",
+            "RELMAN_RETRY_SECONDS": "10",
+            "XDG_CONFIG_HOME": str(self.config_home),
+        }
         if token:
             base["RELMAN_TOKEN"] = token
         return clean_env(**(base | extra))
 
     def __call__(
-        self, *args: str, token: str | None = None, timeout: float = 60, cwd: str | Path | None = None, **extra: str
+        self,
+        *args: str,
+        token: str | None = None,
+        timeout: float = 60,
+        cwd: str | Path | None = None,
+        input: str | None = None,
+        **extra: str,
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [self.binary, *args],
             env=self.env(token, **extra),
+            input=input,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -75,8 +95,8 @@ class Relman:
 
 
 @pytest.fixture
-def relman(relman_bin: str, dev_server: DevServer) -> Relman:
-    return Relman(relman_bin, dev_server.base)
+def relman(relman_bin: str, dev_server: DevServer, tmp_path: Path) -> Relman:
+    return Relman(relman_bin, dev_server.base, tmp_path / "config")
 
 
 def api_token(base: str, access: str, role: str = "developer") -> str:

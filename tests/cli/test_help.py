@@ -12,7 +12,8 @@ COMMANDS = [
     [], ["whoami"], ["release"], ["release", "create"], ["release", "show"], ["release", "finalize"],
     ["release", "cancel"], ["release", "list"], ["preflight"], ["deploy"], ["report"], ["run"], ["approve"],
     ["reject"], ["rollback"], ["status"], ["metrics"], ["freeze"], ["freeze", "list"], ["freeze", "create"],
-    ["freeze", "delete"], ["lock"], ["unlock"], ["locks"],
+    ["freeze", "delete"], ["lock"], ["unlock"], ["locks"], ["login"], ["logout"], ["config"], ["config", "set"],
+    ["config", "unset"], ["approvals"], ["deployment"], ["deployment", "show"], ["deployment", "cancel"],
 ]  # fmt: skip
 
 

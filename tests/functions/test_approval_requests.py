@@ -26,7 +26,7 @@ def test_each_request_says_what_changes_who_asked_and_whether_the_caller_may_dec
     assert [item["deployment"]["id"] for item in mine] == [case["deployment"]["id"]]
     item = mine[0]
     assert item["release"] == {"id": case["release"]["id"], "title": "1.0.0", "summary": ""}
-    assert item["requested_by_name"] == "Release Manager"
+    assert item["deployment"]["requested_by_name"] == "Release Manager"
     assert item["still_needed"] == [{"count": 1, "team": None, "role": None, "approved_by": [], "remaining": 1}]
     assert item["may_approve"] is item["may_reject"] is True and item["refusal"] is None
     assert requester[0]["may_approve"] is requester[0]["may_reject"] is False

@@ -3,22 +3,28 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
+from typing import Any
 
 import click
 
-from relman import __version__, output
-from relman.commands import Group, approvals, deploy, freeze, lock, release, run, status, whoami
+from relman import __version__, output, settings
+from relman.commands import Group, account, approvals, deploy, deployment, freeze, lock, release, run, status, whoami
 from relman.errors import OK, USAGE, ApiError, RelmanError, problem
 from relman.output import say
 
 EXAMPLE = """
 \b
-Example (a pipeline's whole deployment, keyless or with RELMAN_TOKEN):
-  export RELMAN_URL=https://releases.example.com
+Example, a person's day (sign in once; the session is kept and renewed):
+  relman login --url https://releases.example.com
+  relman approvals --mine
+  relman approve checkout@1.4.0 --env production --comment CHG-2231
+\b
+Example, a pipeline's whole deployment (keyless, or RELMAN_URL and RELMAN_TOKEN):
   relman release create --application checkout --version 1.4.0 --from-git --ready
-  relman run checkout@1.4.0 --to production -- ./deploy.sh production
+  relman run checkout@1.4.0 --env production -- ./deploy.sh production
 """
 
 
@@ -54,29 +60,27 @@ Example (a pipeline's whole deployment, keyless or with RELMAN_TOKEN):
     type=click.FloatRange(0),
     default=60.0,
     show_default=True,
-    help="How long to keep retrying a request the service could not answer (429, 503, connection errors).",
+    help="How long to keep retrying a request the service could not answer (429, 503, connection errors; "
+    "a person's commands do not wait on a service that refuses connections).",
+)
+@click.option(
+    "--profile",
+    envvar="RELMAN_PROFILE",
+    show_envvar=True,
+    help="The profile of ~/.config/relman/config.toml to use, and whose sign-in [default: default].",
 )
 @click.pass_context
-def cli(
-    ctx: click.Context,
-    url: str | None,
-    token: str | None,
-    service_account: str | None,
-    audience: str | None,
-    retry_seconds: float,
-) -> None:
-    ctx.obj = {
-        "url": url,
-        "token": token,
-        "service_account": service_account,
-        "audience": audience,
-        "retry_seconds": retry_seconds,
-    }
+def cli(ctx: click.Context, /, **given: Any) -> None:
+    ctx.obj = settings.resolve(ctx, given)
 
 
 cli.params.append(output.option(envvar="RELMAN_OUTPUT"))  # `relman -o json ...`, and RELMAN_OUTPUT
 for command in (
+    account.login,
+    account.logout,
+    account.config,
     whoami.whoami,
+    approvals.approvals,
     release.release,
     deploy.preflight,
     deploy.deploy,
@@ -84,6 +88,7 @@ for command in (
     run.run,
     approvals.approve,
     approvals.reject,
+    deployment.deployment,
     deploy.rollback,
     status.status,
     status.metrics,
@@ -99,7 +104,7 @@ def _wants_json(argv: list[str]) -> bool:
     """For errors found before the options were read (a usage error)."""
     if output.is_json():
         return True
-    pairs = zip(argv, [*argv[1:], ""], strict=True)
+    pairs = itertools.pairwise([*argv, ""])
     return os.environ.get("RELMAN_OUTPUT") == "json" or any(
         a in ("--output=json", "-ojson") or (a in ("--output", "-o") and b == "json") for a, b in pairs
     )
@@ -109,6 +114,9 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         code = cli.main(args=args, prog_name="relman", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as error:  # a bare `relman` (or group): its help, and 0
+        click.echo(error.format_message())
+        sys.exit(OK)
     except click.ClickException as error:  # usage errors and bad parameters: exit 1, as API.md says
         error.show()
         if _wants_json(args):

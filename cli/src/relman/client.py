@@ -34,6 +34,10 @@ class Settings:
     service_account: str | None = None
     audience: str | None = None
     retry_seconds: float = 60.0
+    # The profile whose stored sign-in (`relman login`) is used when neither a token nor keyless is.
+    profile: str = "default"
+    # A person's command: a service that refuses connections fails it at once (a pipeline's retries).
+    fail_fast: bool = False
 
     @property
     def keyless(self) -> bool:
@@ -53,29 +57,74 @@ def fresh_key() -> str:
 
 
 class Credentials:
-    """The bearer token: RELMAN_TOKEN as given, or an exchanged one, kept in memory and renewed before it expires."""
+    """The bearer token: RELMAN_TOKEN as given; else an exchanged one (keyless), kept in memory and
+    renewed before it expires; else the stored sign-in of `relman login`, renewed when spent."""
 
     def __init__(self, settings: Settings, http: httpx.Client) -> None:
         self.settings = settings
         self.http = http
         self._token: str | None = settings.token
         self._renew_at = float("inf")
+        self._login: dict[str, Any] | None = None
 
     def header(self, client: Client) -> dict[str, str]:
         if self.settings.token:
             return {"Authorization": f"Bearer {self.settings.token}"}
-        if not self.settings.keyless:
-            raise NotSignedIn("not signed in: set RELMAN_TOKEN, or RELMAN_SERVICE_ACCOUNT for keyless sign-in")
-        if self._token is None or time.monotonic() >= self._renew_at:
-            self._exchange(client)
-        return {"Authorization": f"Bearer {self._token}"}
+        if self.settings.keyless:
+            if self._token is None or time.monotonic() >= self._renew_at:
+                self._exchange(client)
+            return {"Authorization": f"Bearer {self._token}"}
+        return {"Authorization": f"Bearer {self._signed_in(client)}"}
 
     def forget(self) -> bool:
-        """Drop an exchanged token (the service refused it); True when a new one can be fetched."""
-        if self.settings.token or self._token is None:
+        """Drop a token the service refused; True when a new one can be fetched (once)."""
+        if self.settings.token:
             return False
-        self._token = None
+        if self.settings.keyless:
+            if self._token is None:
+                return False
+            self._token = None
+            return True
+        if self._login is None or self._login.get("access_expires_at") == 0:
+            return False
+        self._login = self._login | {"access_expires_at": 0}  # renewed at the next header
         return True
+
+    def _signed_in(self, client: Client) -> str:
+        from relman import logins
+
+        store = logins.store()
+        name = logins.key(self.settings.profile, self.settings.url)
+        if self._login is None:
+            self._login = store.load(name)
+        if self._login is None:
+            raise NotSignedIn(
+                "not signed in: `relman login` (a person), or RELMAN_TOKEN or RELMAN_SERVICE_ACCOUNT (a pipeline)"
+            )
+        if not logins.fresh(self._login):
+            with logins.renewing():
+                stored = store.load(name)  # another relman may have renewed it meanwhile
+                renewed_elsewhere = stored is not None and stored.get("access_token") != self._login.get("access_token")
+                if stored is not None and renewed_elsewhere and logins.fresh(stored):
+                    self._login = stored
+                else:
+                    self._login = self._renew(client, store, name, stored or self._login)
+        return str(self._login["access_token"])
+
+    def _renew(self, client: Client, store: Any, name: str, login: dict[str, Any]) -> dict[str, Any]:
+        from relman import logins
+
+        body = {"refresh_token": login.get("refresh_token")}
+        try:
+            response = client.send("POST", "/auth/refresh", json_body=body, authenticate=False)
+        except ApiError as error:
+            if error.status not in (400, 401, 422):
+                raise
+            store.save(name, None)
+            raise NotSignedIn(f"your sign-in has ended ({error.code or error.status}): run `relman login`") from None
+        renewed = logins.from_answer(response.json(), login.get("email"))
+        store.save(name, renewed)
+        return renewed
 
     def _exchange(self, client: Client) -> None:
         audience = self.settings.audience or origin(self.settings.url)
@@ -174,7 +223,7 @@ class Client:
             say(f"{self._failure(method, path, _outcome(state))}; retrying in {state.upcoming_sleep:.1f} s")
 
         retrying = tenacity.Retrying(
-            retry=lambda state: retryable(_outcome(state), replayable=replayable),
+            retry=lambda state: self._retries(_outcome(state), replayable=replayable),
             wait=_pause,
             stop=tenacity.stop_before_delay(self.settings.retry_seconds),
             before_sleep=say_retrying,
@@ -183,11 +232,20 @@ class Client:
         try:
             response: httpx.Response = retrying(attempt)
         except httpx.TransportError as error:
+            if self.settings.fail_fast and isinstance(error, httpx.ConnectError):
+                hint = "; is the URL right? `relman config` shows where it comes from"
+                raise Unreachable(self._failure(method, path, error) + hint) from error
             gave_up = " (gave up retrying)" if retryable(error, replayable=replayable) else ""
             raise Unreachable(self._failure(method, path, error) + gave_up) from error
         if response.status_code >= 400:
             raise ApiError(response.status_code, _problem(response))
         return response
+
+    def _retries(self, outcome: httpx.Response | BaseException, *, replayable: bool) -> bool:
+        """`retryable`, but a person's command does not wait on a service that refuses connections."""
+        if self.settings.fail_fast and isinstance(outcome, httpx.ConnectError):
+            return False
+        return retryable(outcome, replayable=replayable)
 
     def _request(
         self, method: str, path: str, params: Any, json_body: Any, headers: dict[str, str], authenticate: bool

@@ -150,8 +150,12 @@ def render_deployment(d: dict[str, Any]) -> str:
             ("environment", d.get("environment")),
             ("kind", d.get("kind")),
             ("status", d.get("status")),
-            ("approvals", ", ".join(f"{a['decision']} by {a['user_id']}" for a in d.get("approvals") or [])),
-            ("still needed", _still_needed(d.get("approval_rules") or [])),
+            ("requested by", d.get("requested_by_name") or d.get("requested_by")),
+            (
+                "approvals",
+                ", ".join(f"{a['decision']} by {a.get('user_name') or a['user_id']}" for a in d.get("approvals") or []),
+            ),
+            ("still needed", still_needed(d.get("approval_rules") or [])),
             ("skipped", ", ".join(d.get("skipped_stages") or [])),
             ("log", d.get("log_url")),
             ("message", d.get("message")),
@@ -159,7 +163,11 @@ def render_deployment(d: dict[str, Any]) -> str:
     )
 
 
-def _still_needed(rules: list[dict[str, Any]]) -> str:
+def _person(approval: dict[str, Any]) -> str:
+    return str(approval.get("user_name") or approval["user_id"])
+
+
+def still_needed(rules: list[dict[str, Any]]) -> str:
     """What a waiting deployment's approval rules still need: "1 from the team sre"."""
     return ", ".join(describe_rule(r | {"count": r["remaining"]}) for r in rules if r.get("remaining"))
 

@@ -1,7 +1,7 @@
 """Names to ids: a release is `ID` or `APPLICATION@VERSION`; a deployment is `ID` or `RELEASE_ID/ID`.
 
-The service reads a deployment only under its release (`/releases/{id}/deployments/{dep_id}`), so a bare
-deployment id is looked up in `GET /releases/deployments` (newest first, the likely status first).
+A bare deployment id is read with `GET /releases/deployments/{id}`; a release with an environment
+names its newest deployment there.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ from relman.errors import RelmanError, problem
 
 if TYPE_CHECKING:
     from relman.client import Client
-
-SCAN_LIMIT = 2000  # deployments looked through for a bare id before giving up
 
 
 def _uuid(text: str) -> str | None:
@@ -41,8 +39,12 @@ def release_id(client: Client, ref: str) -> str:
     raise not_found(f"release {application}@{version}", "release_not_found")
 
 
-def deployment(client: Client, ref: str, *, likely_status: str | None = None) -> dict[str, Any]:
-    """The deployment as the service shows it now."""
+def deployment(
+    client: Client, ref: str, *, likely_status: str | None = None, environment: str | None = None
+) -> dict[str, Any]:
+    """The deployment as the service shows it now: REF is its id, RELEASE_ID/ID, or a release
+    (`APPLICATION@VERSION` or its id) with `environment`: its newest deployment there (in
+    `likely_status` where one is)."""
     release_part, slash, deployment_part = ref.rpartition("/")
     if slash:
         rid, did = release_id(client, release_part), _uuid(deployment_part)
@@ -50,11 +52,13 @@ def deployment(client: Client, ref: str, *, likely_status: str | None = None) ->
             raise RelmanError(f"{deployment_part!r} is not a deployment id")
         return dict(client.get(f"/releases/{rid}/deployments/{did}"))
     did = _uuid(ref)
-    if did is None:
-        raise RelmanError(f"{ref!r} is not a deployment: give its id, or RELEASE/DEPLOYMENT")
-    scans: list[dict[str, Any]] = [{"status": likely_status}] if likely_status else []
-    for filters in [*scans, {}]:
-        for item in client.pages("/releases/deployments", max_items=SCAN_LIMIT, **filters):
-            if item.get("id") == did:
-                return dict(client.get(f"/releases/{item['release_id']}/deployments/{did}"))
-    raise not_found(f"deployment {did}", "deployment_not_found")
+    if did is not None and environment is None:
+        return dict(client.get(f"/releases/deployments/{did}"))
+    if environment is None:
+        raise RelmanError(f"{ref!r} is a release: add --env ENV to say which of its deployments")
+    rid = release_id(client, ref)
+    there = [d for d in client.pages(f"/releases/{rid}/deployments") if d.get("environment") == environment]
+    if not there:
+        raise not_found(f"deployment of {ref} to {environment}", "deployment_not_found")
+    likely = [d for d in there if d.get("status") == likely_status]
+    return dict((likely or there)[0])  # newest first

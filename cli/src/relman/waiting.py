@@ -81,7 +81,7 @@ def _ended(deployment: dict[str, Any]) -> str:
     decisions = [a for a in deployment.get("approvals") or [] if a.get("decision") == "reject"]
     if decisions:
         first = decisions[0]
-        text += f": rejected by {first.get('user_id') or 'an approver'}"
+        text += f": rejected by {first.get('user_name') or first.get('user_id') or 'an approver'}"
         if first.get("comment"):
             text += f" ({first['comment']})"
     elif deployment.get("message"):

@@ -5,6 +5,7 @@ command runs, so `relman --help` and shell completion stay fast."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -24,6 +25,12 @@ class Group(click.Group):
         super().add_command(cmd, name)
 
 
+# The commands a pipeline runs: they keep retrying a service that refuses connections (a restart, a
+# deploy of the service itself) for --retry-seconds. A person's commands fail at once instead, unless
+# --retry-seconds (or its variable, or the profile) says how long to wait.
+PIPELINE_COMMANDS = frozenset({"release", "preflight", "deploy", "report", "run", "rollback"})
+
+
 def client(ctx: click.Context) -> Client:
     """The HTTP client, made on first use from the root command's settings."""
     root = ctx.find_root()
@@ -31,6 +38,7 @@ def client(ctx: click.Context) -> Client:
     if "client" not in obj:
         from relman.client import Client, Settings
 
+        chosen_wait = obj["sources"]["retry_seconds"] != "default"
         obj["client"] = Client(
             Settings(
                 url=obj["url"] or "",
@@ -38,7 +46,25 @@ def client(ctx: click.Context) -> Client:
                 service_account=obj["service_account"],
                 audience=obj["audience"],
                 retry_seconds=obj["retry_seconds"],
+                profile=obj["profile"],
+                fail_fast=root.invoked_subcommand not in PIPELINE_COMMANDS and not chosen_wait,
             )
         )
     found: Client = obj["client"]
     return found
+
+
+class _EnvOption(click.Option):
+    """`--env ENV` in help; `--to`, `-e` and `--environment`, the spellings of earlier versions, still
+    work for one version but are not shown."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        record = super().get_help_record(ctx)
+        return None if record is None else ("--env ENV", record[1])
+
+
+def env_option(help: str = "The environment.", **extra: Any) -> Callable[[Any], Any]:
+    """The one option that names an environment, the same in every command."""
+    return click.option(
+        "--env", "--to", "-e", "--environment", "environment", cls=_EnvOption, metavar="ENV", help=help, **extra
+    )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from relman import output
-from relman.commands import client
+from relman.commands import client, env_option
 from relman.errors import BLOCKED, OK, ApiError
 from relman.output import say
 
@@ -81,7 +81,7 @@ def report_status(api: Client, deployment: dict[str, Any], status: str, **extra:
 
 @click.command()
 @click.argument("rel", metavar="RELEASE")
-@click.option("--to", "environment", required=True, metavar="ENV", help="The environment to check.")
+@env_option("The environment to check.", required=True)
 @click.option(
     "--skip-stage", "skip", multiple=True, metavar="ENV", help="Check as if skipping this stage (hotfix lane)."
 )
@@ -92,7 +92,7 @@ def preflight(ctx: click.Context, rel: str, environment: str, skip: tuple[str, .
 
     \b
     Example:
-      relman preflight checkout@1.4.0 --to production
+      relman preflight checkout@1.4.0 --env production
     """
     from relman import resolve
 
@@ -108,7 +108,7 @@ def preflight(ctx: click.Context, rel: str, environment: str, skip: tuple[str, .
 
 @click.command()
 @click.argument("rel", metavar="RELEASE")
-@click.option("--to", "environment", required=True, metavar="ENV")
+@env_option("The environment to deploy to.", required=True)
 @click.option("--wait", is_flag=True, help="Wait until the deployment may run (approved: queued).")
 @TIMEOUT
 @click.option("--override-freeze", is_flag=True, help="Deploy through a freeze (admins; needs --reason).")
@@ -131,12 +131,13 @@ def deploy(
     skip: tuple[str, ...],
     reason: str | None,
 ) -> int:
-    """Request a deployment; with --wait, until it is approved and may run.
+    """Request a deployment; with --wait, until it is approved and may run (timed out, the request is
+    cancelled: exit 5).
 
     \b
     Examples:
-      relman deploy checkout@1.4.0 --to production --wait --timeout 7200
-      relman deploy checkout@1.4.1 --to production --skip-stage staging --reason "SEV-1 INC-4411"
+      relman deploy checkout@1.4.0 --env production --wait --timeout 7200
+      relman deploy checkout@1.4.1 --env production --skip-stage staging --reason "SEV-1 INC-4411"
     """
     if override_freeze and not reason:
         raise click.UsageError("--override-freeze needs --reason")
@@ -145,11 +146,22 @@ def deploy(
     api = client(ctx)
     made = request(api, rel, environment, override_freeze=override_freeze, reason=reason, skip=skip)
     if wait:
-        from relman import waiting
-
-        made = waiting.wait(fetcher(api, made), made, until=waiting.RUNNABLE, timeout=wait_limit(timeout))
+        made = wait_or_cancel(api, made, timeout, who="relman deploy --wait")
     output.result(made, output.render_deployment)
     return OK
+
+
+def wait_or_cancel(api: Client, made: dict[str, Any], timeout: float | None, *, who: str) -> dict[str, Any]:
+    """Wait until `made` may run; timed out, cancel it, so it neither starts unattended nor holds the
+    environment from the next request (exit 5 still)."""
+    from relman import waiting
+
+    try:
+        return waiting.wait(fetcher(api, made), made, until=waiting.RUNNABLE, timeout=wait_limit(timeout))
+    except waiting.TimedOut:
+        report_status(api, made, "cancelled", message=f"{who} gave up waiting for approval")
+        say(f"Cancelled deployment {made['id']}: nothing will run it.")
+        raise
 
 
 @click.command()
@@ -178,7 +190,7 @@ def report(ctx: click.Context, ref: str, status: str, log_url: str | None, messa
 
 @click.command()
 @click.argument("application")
-@click.option("--env", "environment", required=True, metavar="ENV")
+@env_option("The environment to roll back.", required=True)
 @click.option("--reason", required=True)
 @click.option("--wait", is_flag=True, help="Wait until the rollback is reported succeeded (exit 4 if it fails).")
 @TIMEOUT

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from relman import output
-from relman.commands import Group, client
+from relman.commands import Group, client, env_option
 from relman.errors import OK
 from relman.output import say
 
@@ -24,7 +24,7 @@ def freeze() -> None:
 
 
 @freeze.command("list")
-@click.option("--env", "environment")
+@env_option("Only this environment's freezes.")
 @click.option("--active", is_flag=True, default=None, help="Only windows active now.")
 @click.pass_context
 def freeze_list(ctx: click.Context, environment: str | None, active: bool | None) -> int:
@@ -52,7 +52,7 @@ def _weekly(text: str) -> dict[str, str]:
 
 
 @freeze.command("create")
-@click.option("--env", "environment", help="The environment [default: all].")
+@env_option("The environment [default: all].")
 @click.option("--starts-at", help="RFC 3339 (a one-off window).")
 @click.option("--ends-at", help="RFC 3339.")
 @click.option("--weekly", multiple=True, metavar="'DAY HH:MM-HH:MM'", help="A weekly window (repeatable).")

@@ -7,13 +7,13 @@ from typing import Any
 import click
 
 from relman import output
-from relman.commands import client
+from relman.commands import client, env_option
 from relman.errors import OK, RelmanError
 from relman.output import say
 
 
 @click.command()
-@click.option("--env", "environment", required=True, help="The environment to lock.")
+@env_option("The environment to lock.", required=True)
 @click.option("--app", "application", help="Lock it for this application only [default: every application].")
 @click.option("--reason", required=True, help="Why: shown on every refusal while it holds.")
 @click.option("--until", "unlock_at", metavar="RFC3339", help="It unlocks itself then [default: only by unlock].")
@@ -36,7 +36,7 @@ def lock(ctx: click.Context, environment: str, application: str | None, reason: 
 
 
 @click.command()
-@click.option("--env", "environment", required=True, help="The environment to unlock.")
+@env_option("The environment to unlock.", required=True)
 @click.option("--app", "application", help="The lock of this application [default: the one of every application].")
 @click.option("--reason", help="Why it may start again.")
 @click.pass_context
@@ -61,7 +61,7 @@ def unlock(ctx: click.Context, environment: str, application: str | None, reason
 
 
 @click.command()
-@click.option("--env", "environment", help="Only this environment's.")
+@env_option("Only this environment's.")
 @click.option("--all", "everything", is_flag=True, help="Ended locks too [default: only those holding now].")
 @click.pass_context
 def locks(ctx: click.Context, environment: str | None, everything: bool) -> int:

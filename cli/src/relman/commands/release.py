@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from relman import output
-from relman.commands import Group, client
+from relman.commands import Group, client, env_option
 from relman.errors import OK
 from relman.output import say
 
@@ -156,7 +156,7 @@ def _move(ctx: click.Context, rel: str, action: str, body: dict[str, Any] | None
 
 @release.command("list")
 @click.option("--application", "-a")
-@click.option("--environment", "-e", help="Only releases live there now.")
+@env_option("Only releases live there now.")
 @click.option("--status", type=click.Choice(["draft", "ready", "cancelled"]))
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @click.pass_context

@@ -9,15 +9,15 @@ from typing import Any
 import click
 
 from relman import output
-from relman.commands import client
-from relman.commands.deploy import TIMEOUT, fetcher, report_status, request, wait_limit
+from relman.commands import client, env_option
+from relman.commands.deploy import TIMEOUT, report_status, request, wait_or_cancel
 from relman.errors import ENDED_BADLY, OK
 from relman.output import say
 
 
 @click.command(context_settings={"ignore_unknown_options": False})
 @click.argument("rel", metavar="RELEASE")
-@click.option("--to", "environment", required=True, metavar="ENV")
+@env_option("The environment to deploy to.", required=True)
 @TIMEOUT
 @click.option(
     "--log-url", envvar="RELMAN_LOG_URL", show_envvar=True, help="The pipeline's log, reported with the status."
@@ -44,21 +44,13 @@ def run(
 
     \b
     Example:
-      relman run checkout@1.4.0 --to production --timeout 7200 -- ./deploy.sh production
+      relman run checkout@1.4.0 --env production --timeout 7200 -- ./deploy.sh production
     """
     if override_freeze and not reason:
         raise click.UsageError("--override-freeze needs --reason")
-    from relman import waiting
-
     api = client(ctx)
     made = request(api, rel, environment, override_freeze=override_freeze, reason=reason)
-    try:
-        ready = waiting.wait(fetcher(api, made), made, until=waiting.RUNNABLE, timeout=wait_limit(timeout))
-    except waiting.TimedOut:
-        # Nobody is left to run it: cancelled, it does not start unattended nor block the next run.
-        report_status(api, made, "cancelled", message="relman run gave up waiting for approval")
-        say(f"Cancelled deployment {made['id']}: nothing will run it.")
-        raise
+    ready = wait_or_cancel(api, made, timeout, who="relman run")
     report_status(api, ready, "in_progress", log_url=log_url)
     say(f"Running {' '.join(command)}")
     code = _execute(command, ready)

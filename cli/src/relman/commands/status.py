@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from relman import output
-from relman.commands import client
+from relman.commands import client, env_option
 from relman.errors import OK
 
 
@@ -33,7 +33,7 @@ def status(ctx: click.Context, application: str) -> int:
 
 @click.command()
 @click.option("--application", "-a")
-@click.option("--environment", "-e", default="production", show_default=True)
+@env_option("The environment.", default="production", show_default=True)
 @click.option("--days", type=click.IntRange(1, 365), default=30, show_default=True)
 @click.pass_context
 def metrics(ctx: click.Context, application: str | None, environment: str, days: int) -> int:
