@@ -100,3 +100,26 @@ def test_the_old_spellings_of_the_environment_still_work_but_help_shows_one(relm
 
     assert old.returncode == 0, old.stderr
     assert "--env ENV" in helped.stdout and "--to" not in helped.stdout
+
+
+def test_shell_completion_offers_applications_and_their_versions_from_the_service(relman, dev_server):
+    token = access_token(make_user("developer"))
+    for version in ("1.0.0", "1.10.0", "1.9.0"):
+        api(dev_server.base, token, "POST", "/releases", {"application": "checkout", "version": version, "title": "t"})
+
+    def complete(words: str) -> list[str]:
+        ran = relman(token=token, _RELMAN_COMPLETE="bash_complete", COMP_WORDS=words, COMP_CWORD="2")
+        assert ran.returncode == 0, ran.stderr
+        return ran.stdout.split()
+
+    assert complete("relman status che") == ["plain,checkout"]
+    assert complete("relman deploy che") == ["nospace,checkout@"]
+    assert complete("relman deploy checkout@1.") == [
+        "plain,checkout@1.10.0",
+        "plain,checkout@1.9.0",
+        "plain,checkout@1.0.0",
+    ]
+    # With the service down, completion offers nothing, quietly.
+    down = relman(token=token, _RELMAN_COMPLETE="bash_complete", COMP_WORDS="relman status che", COMP_CWORD="2",
+                  RELMAN_URL="http://127.0.0.1:9")  # fmt: skip
+    assert down.returncode == 0 and down.stdout.strip() == "" and down.stderr == ""

@@ -176,3 +176,17 @@ def test_no_traceback_on_odd_input(relman):
         ran = relman(*args, token="x")
         assert ran.returncode in (0, 1), (args, ran.returncode, ran.stderr)
         assert "Traceback" not in ran.stderr + ran.stdout, args
+
+
+def test_yaml_is_the_same_document_as_json(relman):
+    token = access_token(make_user("viewer"))
+
+    as_json = relman("whoami", "-o", "json", token=token)
+    as_yaml = relman("whoami", "-o", "yaml", token=token)
+    refused = relman("whoami", "-o", "yaml", token="not-a-token")
+
+    import yaml
+
+    assert as_yaml.returncode == 0, as_yaml.stderr
+    assert yaml.safe_load(as_yaml.stdout) == json.loads(as_json.stdout)
+    assert refused.returncode == 2 and yaml.safe_load(refused.stdout)["status"] == 401

@@ -100,14 +100,22 @@ for command in (
     cli.add_command(command)
 
 
-def _wants_json(argv: list[str]) -> bool:
-    """For errors found before the options were read (a usage error)."""
+def _wants_document(argv: list[str]) -> bool:
+    """For errors found before the options were read (a usage error): the format asked for, if a
+    program's (json, yaml), is set."""
     if output.is_json():
         return True
-    pairs = itertools.pairwise([*argv, ""])
-    return os.environ.get("RELMAN_OUTPUT") == "json" or any(
-        a in ("--output=json", "-ojson") or (a in ("--output", "-o") and b == "json") for a, b in pairs
-    )
+    asked = [os.environ.get("RELMAN_OUTPUT", "")]
+    for a, b in itertools.pairwise([*argv, ""]):
+        if a in ("--output", "-o"):
+            asked.append(b)
+        elif a.startswith("--output="):
+            asked.append(a.removeprefix("--output="))
+        elif a.startswith("-o") and not a.startswith("--"):
+            asked.append(a[2:])
+    last = next((a for a in reversed(asked) if a in output.FORMATS), "text")
+    output.MODE["output"] = last
+    return output.is_json()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -119,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(OK)
     except click.ClickException as error:  # usage errors and bad parameters: exit 1, as API.md says
         error.show()
-        if _wants_json(args):
+        if _wants_document(args):
             output.result(problem("usage_error", "Invalid command line", error.format_message()))
         sys.exit(USAGE)
     except click.Abort:

@@ -16,14 +16,18 @@ from typing import Any
 import click
 
 MODE = {"output": "text"}
-"""`text` or `json`, set by `--output` (or RELMAN_OUTPUT)."""
+"""`text`, `json` or `yaml`, set by `--output` (or RELMAN_OUTPUT, or the profile)."""
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
 
 
+FORMATS = ("text", "json", "yaml")
+
+
 def is_json() -> bool:
-    return MODE["output"] == "json"
+    """The result is a document for a program (JSON or YAML), not text for people."""
+    return MODE["output"] in ("json", "yaml")
 
 
 def _set_output(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -37,11 +41,11 @@ def option(envvar: str | None = None) -> click.Option:
     return click.Option(
         ["--output", "-o"],
         envvar=envvar,
-        type=click.Choice(["text", "json"]),
+        type=click.Choice(FORMATS),
         callback=_set_output,
         expose_value=False,
         is_eager=True,
-        help="text (for people) or json (exactly one JSON document on stdout). [env: RELMAN_OUTPUT]",
+        help="text (for people), or json or yaml (exactly one document on stdout). [env: RELMAN_OUTPUT]",
     )
 
 
@@ -51,8 +55,13 @@ def say(message: str) -> None:
 
 
 def result(document: Any, render: Callable[[Any], str] | None = None) -> None:
-    """The command's result: the JSON document as is, or its rendering for people."""
-    if is_json():
+    """The command's result: the document as is (JSON or YAML), or its rendering for people."""
+    if MODE["output"] == "yaml":
+        import yaml
+
+        plain = json.loads(json.dumps(document, default=str))  # what JSON would say, as YAML
+        sys.stdout.write(yaml.safe_dump(plain, sort_keys=False, allow_unicode=True))
+    elif is_json():
         sys.stdout.write(json.dumps(document, indent=2, sort_keys=False, default=str) + "\n")
     else:
         text = render(document) if render is not None else json.dumps(document, indent=2, default=str)

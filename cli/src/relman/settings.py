@@ -48,8 +48,8 @@ def _typed(name: str, value: Any, profile: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise click.BadParameter(f"{where} must be a number of seconds, 0 or more")
         return float(value)
-    if name == "output" and value not in ("text", "json"):
-        raise click.BadParameter(f"{where} must be text or json")
+    if name == "output" and value not in output.FORMATS:
+        raise click.BadParameter(f"{where} must be one of {', '.join(output.FORMATS)}")
     if not isinstance(value, str) or not value:
         raise click.BadParameter(f"{where} must be a non-empty string")
     return value

@@ -123,7 +123,7 @@ def set_value(ctx: click.Context, key: str, value: str) -> int:
     if key == "retry_seconds":
         kept = click.FloatRange(0).convert(value, None, ctx)  # type: ignore[arg-type]  # click converts text
     if key == "output":
-        kept = click.Choice(["text", "json"]).convert(value, None, ctx)
+        kept = click.Choice(output.FORMATS).convert(value, None, ctx)
     profiles.save(profile, key, kept)
     say(f"{key} = {kept!r} in profile {profile} ({profiles.path()}).")
     return OK

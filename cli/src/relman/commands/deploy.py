@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from relman import output
+from relman import complete, output
 from relman.commands import client, env_option
 from relman.errors import BLOCKED, OK, ApiError
 from relman.output import say
@@ -80,7 +80,7 @@ def report_status(api: Client, deployment: dict[str, Any], status: str, **extra:
 
 
 @click.command()
-@click.argument("rel", metavar="RELEASE")
+@click.argument("rel", metavar="RELEASE", shell_complete=complete.releases)
 @env_option("The environment to check.", required=True)
 @click.option(
     "--skip-stage", "skip", multiple=True, metavar="ENV", help="Check as if skipping this stage (hotfix lane)."
@@ -107,7 +107,7 @@ def preflight(ctx: click.Context, rel: str, environment: str, skip: tuple[str, .
 
 
 @click.command()
-@click.argument("rel", metavar="RELEASE")
+@click.argument("rel", metavar="RELEASE", shell_complete=complete.releases)
 @env_option("The environment to deploy to.", required=True)
 @click.option("--wait", is_flag=True, help="Wait until the deployment may run (approved: queued).")
 @TIMEOUT
@@ -189,7 +189,7 @@ def report(ctx: click.Context, ref: str, status: str, log_url: str | None, messa
 
 
 @click.command()
-@click.argument("application")
+@click.argument("application", shell_complete=complete.applications)
 @env_option("The environment to roll back.", required=True)
 @click.option("--reason", required=True)
 @click.option("--wait", is_flag=True, help="Wait until the rollback is reported succeeded (exit 4 if it fails).")

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from relman import output
+from relman import complete, output
 from relman.commands import Group, client, env_option
 from relman.errors import OK
 from relman.output import say
@@ -100,7 +100,7 @@ def release_create(
 
 
 @release.command("show")
-@click.argument("rel", metavar="RELEASE")
+@click.argument("rel", metavar="RELEASE", shell_complete=complete.releases)
 @click.pass_context
 def release_show(ctx: click.Context, rel: str) -> int:
     """A release, with its latest deployment per environment.
@@ -117,7 +117,7 @@ def release_show(ctx: click.Context, rel: str) -> int:
 
 
 @release.command("finalize")
-@click.argument("rel", metavar="RELEASE")
+@click.argument("rel", metavar="RELEASE", shell_complete=complete.releases)
 @click.pass_context
 def release_finalize(ctx: click.Context, rel: str) -> int:
     """Freeze a draft's content: it becomes ready, and deployable.
@@ -130,7 +130,7 @@ def release_finalize(ctx: click.Context, rel: str) -> int:
 
 
 @release.command("cancel")
-@click.argument("rel", metavar="RELEASE")
+@click.argument("rel", metavar="RELEASE", shell_complete=complete.releases)
 @click.option("--reason", required=True, help="Why it must never deploy again.")
 @click.pass_context
 def release_cancel(ctx: click.Context, rel: str, reason: str) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from relman import output
+from relman import complete, output
 from relman.commands import client, env_option
 from relman.commands.deploy import TIMEOUT, report_status, request, wait_or_cancel
 from relman.errors import ENDED_BADLY, OK
@@ -16,7 +16,7 @@ from relman.output import say
 
 
 @click.command(context_settings={"ignore_unknown_options": False})
-@click.argument("rel", metavar="RELEASE")
+@click.argument("rel", metavar="RELEASE", shell_complete=complete.releases)
 @env_option("The environment to deploy to.", required=True)
 @TIMEOUT
 @click.option(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 
-from relman import output
+from relman import complete, output
 from relman.commands import client, env_option
 from relman.errors import OK
 
 
 @click.command()
-@click.argument("application")
+@click.argument("application", shell_complete=complete.applications)
 @click.pass_context
 def status(ctx: click.Context, application: str) -> int:
     """What is live where: per environment, the live release, the one before it, any deployment under
