@@ -190,3 +190,31 @@ def test_yaml_is_the_same_document_as_json(relman):
     assert as_yaml.returncode == 0, as_yaml.stderr
     assert yaml.safe_load(as_yaml.stdout) == json.loads(as_json.stdout)
     assert refused.returncode == 2 and yaml.safe_load(refused.stdout)["status"] == 401
+
+
+def test_behind_iap_a_person_signs_in_with_gcloud_and_relman_keeps_nothing(relman, tmp_path):
+    """Identity-Aware Proxy cannot run here: the stand-in plays the service behind it (what reaches
+    it is what IAP would check), and a `gcloud` script on PATH prints the Google token."""
+    from tests.cli.stand_ins import stand_in
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    gcloud = bin_dir / "gcloud"
+    gcloud.write_text('#!/bin/sh\n[ "$*" = "auth print-access-token" ] && echo ya29.person-token\n')
+    gcloud.chmod(0o755)
+    me = {"id": "5d0c6d4e-0000-4000-8000-000000000001", "email": "ana@example.com", "role": "viewer"}
+    path = f"{bin_dir}:/usr/bin:/bin"
+    with stand_in({("GET", "/auth/me"): lambda seen: (200, {}, me)}) as iap:
+        signed = relman("login", "--url", iap.base, "--iap", RELMAN_URL="", PATH=path)
+        again = relman("whoami", RELMAN_URL="", PATH=path)
+        no_gcloud = relman("whoami", RELMAN_URL="", PATH="/nonexistent")
+
+    assert signed.returncode == 0, signed.stderr
+    assert "through Identity-Aware Proxy as ana@example.com" in signed.stderr
+    assert again.returncode == 0, again.stderr
+    for seen in iap.requests("/auth/me"):
+        assert seen.headers["Proxy-Authorization"] == "Bearer ya29.person-token"
+        assert "Authorization" not in seen.headers
+    assert "iap = true" in (relman.config_home / "relman" / "config.toml").read_text()
+    assert not (relman.config_home / "relman" / "credentials.json").exists()
+    assert no_gcloud.returncode == 2 and "install the Google Cloud CLI" in no_gcloud.stderr

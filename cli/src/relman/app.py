@@ -64,6 +64,13 @@ Example, a pipeline's whole deployment (keyless, or RELMAN_URL and RELMAN_TOKEN)
     "a person's commands do not wait on a service that refuses connections).",
 )
 @click.option(
+    "--iap/--no-iap",
+    envvar="RELMAN_IAP",
+    show_envvar=True,
+    default=False,
+    help="The service is behind Identity-Aware Proxy: sign in with your Google account (gcloud's).",
+)
+@click.option(
     "--profile",
     envvar="RELMAN_PROFILE",
     show_envvar=True,

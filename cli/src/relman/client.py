@@ -38,6 +38,9 @@ class Settings:
     profile: str = "default"
     # A person's command: a service that refuses connections fails it at once (a pipeline's retries).
     fail_fast: bool = False
+    # Behind Identity-Aware Proxy: the person's Google credential (gcloud's) goes to IAP, which
+    # vouches for them to the service; relman holds no session of its own.
+    iap: bool = False
 
     @property
     def keyless(self) -> bool:
@@ -70,6 +73,12 @@ class Credentials:
     def header(self, client: Client) -> dict[str, str]:
         if self.settings.token:
             return {"Authorization": f"Bearer {self.settings.token}"}
+        if self.settings.iap:
+            if self._token is None:
+                from relman import iap
+
+                self._token = iap.google_token()
+            return {"Proxy-Authorization": f"Bearer {self._token}"}
         if self.settings.keyless:
             if self._token is None or time.monotonic() >= self._renew_at:
                 self._exchange(client)
@@ -80,7 +89,7 @@ class Credentials:
         """Drop a token the service refused; True when a new one can be fetched (once)."""
         if self.settings.token:
             return False
-        if self.settings.keyless:
+        if self.settings.keyless or self.settings.iap:
             if self._token is None:
                 return False
             self._token = None

@@ -27,6 +27,7 @@ KEYS = {
     "service_account": "RELMAN_SERVICE_ACCOUNT",
     "audience": "RELMAN_AUDIENCE",
     "retry_seconds": "RELMAN_RETRY_SECONDS",
+    "iap": "RELMAN_IAP",
 }
 DEFAULT_PROFILE = "default"
 

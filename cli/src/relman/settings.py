@@ -17,7 +17,7 @@ def resolve(ctx: click.Context, given: dict[str, Any]) -> dict[str, Any]:
     profile, profile_source = config.chosen(given.get("profile"))
     stored: dict[str, Any] | None = None
     found: dict[str, Any] = {"profile": profile, "sources": {"profile": profile_source}}
-    for name in ("url", "token", "service_account", "audience", "retry_seconds", "output"):
+    for name in ("url", "token", "service_account", "audience", "retry_seconds", "iap", "output"):
         source = ctx.get_parameter_source(name)
         value: Any = given.get(name) if name != "output" else None
         if source == ParameterSource.COMMANDLINE:
@@ -44,6 +44,10 @@ def resolve(ctx: click.Context, given: dict[str, Any]) -> dict[str, Any]:
 def _typed(name: str, value: Any, profile: str) -> Any:
     """A profile's value, checked as its option would check it."""
     where = f"{name} in [profiles.{profile}] of {config.path()}"
+    if name == "iap":
+        if not isinstance(value, bool):
+            raise click.BadParameter(f"{where} must be true or false")
+        return value
     if name == "retry_seconds":
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise click.BadParameter(f"{where} must be a number of seconds, 0 or more")

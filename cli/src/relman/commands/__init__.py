@@ -48,6 +48,7 @@ def client(ctx: click.Context) -> Client:
                 retry_seconds=obj["retry_seconds"],
                 profile=obj["profile"],
                 fail_fast=root.invoked_subcommand not in PIPELINE_COMMANDS and not chosen_wait,
+                iap=bool(obj["iap"]),
             )
         )
     found: Client = obj["client"]

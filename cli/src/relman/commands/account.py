@@ -28,14 +28,19 @@ def _where(ctx: click.Context) -> tuple[dict[str, Any], str]:
 @click.option("--url", help="The service's origin; kept in the profile for the next commands.")
 @click.option("--email", "-u", help="Your account's email [default: asked].")
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin (a script); else it is asked.")
+@click.option(
+    "--iap", is_flag=True, help="The service is behind IAP: your Google account (gcloud's); kept in the profile."
+)
 @click.pass_context
-def login(ctx: click.Context, url: str | None, email: str | None, password_stdin: bool) -> int:
+def login(ctx: click.Context, url: str | None, email: str | None, password_stdin: bool, iap: bool) -> int:
     """Sign in as a person, once: relman keeps the session (the OS keyring, else a file only you can
-    read) and renews its access token when it runs out; `relman logout` ends it.
+    read) and renews its access token when it runs out; `relman logout` ends it. Behind
+    Identity-Aware Proxy (--iap), your Google account as gcloud holds it signs you in instead.
 
     \b
-    Example:
+    Examples:
       relman login --url https://releases.example.com --email ana@example.com
+      relman login --url https://releases.example.com --iap
     """
     from relman import logins
 
@@ -43,6 +48,9 @@ def login(ctx: click.Context, url: str | None, email: str | None, password_stdin
     if url:
         obj["url"], obj["sources"]["url"] = url, "flag"
     obj, name = _where(ctx)
+    if iap or obj["iap"]:
+        obj["iap"] = True
+        return _through_iap(ctx, obj, url)
     email = email or click.prompt("Email")
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else click.prompt("Password", hide_input=True)
     if not password:
@@ -59,6 +67,16 @@ def login(ctx: click.Context, url: str | None, email: str | None, password_stdin
     return OK
 
 
+def _through_iap(ctx: click.Context, obj: dict[str, Any], url: str | None) -> int:
+    me = client(ctx).get("/auth/me")  # IAP vouches for the person; the service names their account
+    for key, value in (("url", url), ("iap", True)):
+        if value:
+            profiles.save(obj["profile"], key, value)
+    say(f"Signed in to {obj['url']} through Identity-Aware Proxy as {me['email']} ({me['role']}); gcloud holds it.")
+    output.result(me, output.render_me)
+    return OK
+
+
 @click.command()
 @click.pass_context
 def logout(ctx: click.Context) -> int:
@@ -71,6 +89,10 @@ def logout(ctx: click.Context) -> int:
     from relman import logins
 
     obj, name = _where(ctx)
+    if obj["iap"]:
+        profiles.save(obj["profile"], "iap", None)
+        say("Signed out here (the profile no longer uses IAP); `gcloud auth revoke` ends the Google sign-in.")
+        return OK
     store = logins.store()
     kept = store.load(name)
     if kept is None:
@@ -124,6 +146,8 @@ def set_value(ctx: click.Context, key: str, value: str) -> int:
         kept = click.FloatRange(0).convert(value, None, ctx)  # type: ignore[arg-type]  # click converts text
     if key == "output":
         kept = click.Choice(output.FORMATS).convert(value, None, ctx)
+    if key == "iap":
+        kept = click.BOOL.convert(value, None, ctx)
     profiles.save(profile, key, kept)
     say(f"{key} = {kept!r} in profile {profile} ({profiles.path()}).")
     return OK
@@ -151,7 +175,7 @@ def _shown(obj: dict[str, Any]) -> dict[str, Any]:
     sources = obj["sources"]
     settings = {
         name: {"value": "(hidden)" if name == "token" and obj.get(name) else obj.get(name), "source": sources[name]}
-        for name in ("url", "token", "service_account", "audience", "retry_seconds")
+        for name in ("url", "token", "service_account", "audience", "retry_seconds", "iap")
     }
     settings["output"] = {"value": output.MODE["output"], "source": sources["output"]}
     signed_in = None
