@@ -176,6 +176,10 @@ def test_no_traceback_on_odd_input(relman):
         ran = relman(*args, token="x")
         assert ran.returncode in (0, 1), (args, ran.returncode, ran.stderr)
         assert "Traceback" not in ran.stderr + ran.stdout, args
+    for url in ("http://[", "http://127.0.0.1:port", "ftp://example.com", "http://"):
+        ran = relman("whoami", token="x", RELMAN_URL=url)
+        assert ran.returncode == 1 and "RELMAN_URL" in ran.stderr, (url, ran.stderr)
+        assert "Traceback" not in ran.stderr, url
 
 
 def test_yaml_is_the_same_document_as_json(relman):

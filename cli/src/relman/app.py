@@ -151,4 +151,9 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         say("Interrupted.")
         sys.exit(130)
+    except Exception as error:  # a bug of ours: one line, not a traceback (RELMAN_DEBUG=1 shows it)
+        if os.environ.get("RELMAN_DEBUG"):
+            raise
+        say(f"relman: unexpected {type(error).__name__}: {error} (RELMAN_DEBUG=1 shows where; please report it)")
+        sys.exit(USAGE)
     sys.exit(code if isinstance(code, int) else OK)

@@ -159,8 +159,13 @@ class Client:
     def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None = None) -> None:
         if not settings.url:
             raise RelmanError("RELMAN_URL is not set: the origin serving /auth, /releases and /health")
-        if urlsplit(settings.url).scheme not in ("http", "https"):
-            raise RelmanError(f"RELMAN_URL must be an http(s) URL, not {settings.url!r}")
+        try:
+            parts = urlsplit(settings.url)
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError as error:
+            raise RelmanError(f"RELMAN_URL is not a URL ({error}): {settings.url!r}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise RelmanError(f"RELMAN_URL must be an http(s) URL with a host, not {settings.url!r}")
         self.settings = settings
         self.base = settings.url.rstrip("/")
         self.http = httpx.Client(
