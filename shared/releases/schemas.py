@@ -157,5 +157,6 @@ class ReleaseOut(Out):
     kind: rules.Kind
     incident_url: str | None
     created_by: uuid.UUID
+    created_by_name: str | None = Field(description="Its creator's display name, else email (null: not a person).")
     created_at: datetime
     updated_at: datetime

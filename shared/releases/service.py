@@ -26,6 +26,13 @@ from shared.releases.tables import releases
 _STATUS_ACTIONS: dict[rules.StatusAction, str] = {"finalize": "release.finalized", "cancel": "release.cancelled"}
 
 _columns = [c for c in releases.c if c.name not in ("search", "version_key")]
+# What the API shows besides: who created it, by name (a person's display name, else email). As a
+# fixed SQL fragment, because SQLAlchemy does not correlate a subquery in RETURNING (the rows that
+# creating and changing a release return carry it too).
+_CREATOR_NAME = sa.literal_column(
+    "(SELECT coalesce(users.display_name, users.email) FROM users WHERE users.id = releases.created_by)"
+).label("created_by_name")
+_shown = [*_columns, _CREATOR_NAME]
 # The `-version` order's cursor holds a `rules.version_sort_key`.
 VersionKey = Annotated[str, StringConstraints(pattern=rules.VERSION_KEY_PATTERN, max_length=512)]
 
@@ -42,7 +49,7 @@ def changed(work: UnitOfWork, *release_ids: object) -> None:
 @outbox.describes("release")
 def describe_release(conn: sa.Connection, release_id: str, data: Any, actor: str) -> dict[str, Any]:
     """A release's events carry it as the API shows it."""
-    row = conn.execute(sa.select(*_columns).where(releases.c.id == uuid.UUID(release_id))).first()
+    row = conn.execute(sa.select(*_shown).where(releases.c.id == uuid.UUID(release_id))).first()
     found: dict[str, Any] = {"actor": describe_actor(conn, actor)}
     if row is not None:
         found |= {"release": public_release(row), "application": row.application}
@@ -62,7 +69,7 @@ def load_release(conn: sa.Connection, release_id: uuid.UUID, *, lock: Literal["s
     `lock="update"` (an edit, a status change) holds it FOR UPDATE; `lock="share"` (whatever moves a
     deployment) FOR SHARE, which the former waits for and the other way round. A deployment's move
     locks its release first, then the deployment: one order, no deadlock."""
-    query = sa.select(*_columns).where(releases.c.id == release_id)
+    query = sa.select(*_shown).where(releases.c.id == release_id)
     if lock is not None:
         query = query.with_for_update(read=lock == "share")
     row = conn.execute(query).first()
@@ -79,7 +86,7 @@ def release_select(*beside: sa.ColumnElement[Any]) -> sa.Select[Any]:
     statement without parameters goes in the simple query protocol, one round trip where a
     parameter costs three (parse, describe, execute), and the driver does not scan its text."""
     release_id = sa.bindparam("release_id", type_=releases.c.id.type, literal_execute=True)
-    return sa.select(*_columns, *beside).where(releases.c.id == release_id)
+    return sa.select(*_shown, *beside).where(releases.c.id == release_id)
 
 
 def read_release(work: UnitOfWork, release_id: uuid.UUID, query: sa.Select[Any]) -> Any:
@@ -119,7 +126,7 @@ def list_page(
     # The cursor's key: `created_at` is among the columns already (decoding a timestamp twice per row
     # was a tenth of a page's time); `version_key` is read only for its order.
     also = [order] if order is releases.c.version_key else []
-    query = sa.select(*_columns, *also)
+    query = sa.select(*_shown, *also)
     if application:
         query = query.where(releases.c.application == application)
     if status:
@@ -168,7 +175,7 @@ def create_release(work: UnitOfWork, *, actor: str, release: ReleaseIn, register
         work.conn,
         taken=lambda: Conflict(f"{release.application} {release.version} exists already.", code="duplicate_version"),
     ):
-        row = work.conn.execute(sa.insert(releases).values(**values).returning(*_columns)).one()
+        row = work.conn.execute(sa.insert(releases).values(**values).returning(*_shown)).one()
     _record(
         work,
         actor,
@@ -188,7 +195,7 @@ def edit_release(work: UnitOfWork, *, row: Any, actor: str, patch: ReleasePatch)
     if not changes:
         return row
     row = work.conn.execute(
-        sa.update(releases).where(releases.c.id == row.id).values(**changes, updated_at=work.now).returning(*_columns)
+        sa.update(releases).where(releases.c.id == row.id).values(**changes, updated_at=work.now).returning(*_shown)
     ).one()
     _record(work, actor, "release.updated", row.id, {"fields": sorted(changes)})
     changed(work, row.id)
@@ -212,7 +219,7 @@ def set_status(work: UnitOfWork, *, row: Any, action: rules.StatusAction, reason
         sa.update(releases)
         .where(releases.c.id == row.id)
         .values(status=status, cancel_reason=reason, updated_at=work.now)
-        .returning(*_columns)
+        .returning(*_shown)
     ).one()
     return row
 

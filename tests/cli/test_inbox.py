@@ -57,8 +57,10 @@ def test_approve_by_release_and_environment_queues_it_and_names_the_approver(rel
 
     assert done.returncode == 0, done.stderr
     assert "Approved checkout@1.0.0 → production: now queued." in done.stderr
+    release = relman("release", "show", "checkout@1.0.0", token=requester)
     assert "approve by Release Manager" in shown.stdout and "requested by: Release Manager" in shown.stdout
     assert str(approver_user["id"]) not in shown.stdout  # a name, not an id
+    assert "by Release Manager" in next(line for line in release.stdout.splitlines() if line.startswith("created:"))
 
 
 def test_a_request_in_the_way_is_named_and_can_be_cancelled(relman, dev_server):

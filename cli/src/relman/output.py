@@ -135,7 +135,7 @@ def render_release(r: dict[str, Any]) -> str:
             ("branch", source.get("branch")),
             ("committed", source.get("committed_at")),
             ("artifacts", ", ".join(f"{a['name']}={a['uri']}" for a in r.get("artifacts") or [])),
-            ("created", f"{r.get('created_at')} by {r.get('created_by')}"),
+            ("created", f"{r.get('created_at')} by {r.get('created_by_name') or r.get('created_by')}"),
         ]
     )
     deployments = r.get("deployments") or {}
