@@ -22,6 +22,7 @@ from shared.deployments.environments import (
 )
 from shared.deployments.freezes import load_freezes
 from shared.deployments.locks import load_locks
+from shared.deployments.queries import live_there
 from shared.deployments.schemas import BlockerOut
 from shared.deployments.tables import deployments
 from shared.errors import Conflict, FieldError, Invalid
@@ -117,16 +118,8 @@ def _along_path(
 
 def _live_version(conn: sa.Connection, application: str, environment: str) -> str | None:
     """The version of the application's latest success in the environment (None: nothing live)."""
-    return conn.scalar(
-        sa.select(deployments.c.version)
-        .where(
-            deployments.c.application == application,
-            deployments.c.environment == environment,
-            deployments.c.status == "succeeded",
-        )
-        .order_by(deployments.c.finished_at.desc())
-        .limit(1)
-    )
+    version: str | None = conn.scalar(live_there(application, environment, deployments.c.version))
+    return version
 
 
 def _under_way(work: UnitOfWork, application: str, environment: Any) -> tuple[Any, bool]:

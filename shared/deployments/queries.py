@@ -1,4 +1,5 @@
-"""Read models over deployments that the release catalogue (release reads and lists) uses."""
+"""Read models over deployments that the release catalogue (release reads and lists) uses, and what
+is live where."""
 
 from __future__ import annotations
 
@@ -96,4 +97,18 @@ def live_release_ids(environment: str) -> sa.Select[Any]:
         .where(deployments.c.environment == environment, deployments.c.status == "succeeded")
         .ext(distinct_on(deployments.c.application))
         .order_by(deployments.c.application, deployments.c.finished_at.desc())
+    )
+
+
+def live_there(application: str, environment: str, column: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    """`column` of the application's latest success in the environment: what is live there."""
+    return (
+        sa.select(column)
+        .where(
+            deployments.c.application == application,
+            deployments.c.environment == environment,
+            deployments.c.status == "succeeded",
+        )
+        .order_by(deployments.c.finished_at.desc())
+        .limit(1)
     )

@@ -5,12 +5,13 @@ from typing import Any
 from uuid import UUID
 
 from shared import etags
-from shared.deployments import approvals, environments, freezes, hold_schemas, inbox, locks, matrix
+from shared.deployments import approvals, compare, environments, freezes, hold_schemas, inbox, locks, matrix
 from shared.deployments import metrics as dora
 from shared.deployments import overview as live
 from shared.deployments import rollback as rollbacks
 from shared.deployments import schemas as deployment_schemas
 from shared.deployments import service as deployments
+from shared.deployments.compare import CompareOut, CompareQuery
 from shared.deployments.hold_schemas import FreezeOut, LockOut
 from shared.deployments.inbox import ApprovalRequestOut, ApprovalRequestQuery
 from shared.deployments.matrix import MatrixQuery, MatrixRowOut
@@ -281,6 +282,13 @@ def get_matrix(call: Call, query: MatrixQuery) -> Reply:
     the latest attempt where it is another one."""
     items, cursor = matrix.matrix(call.work, query)
     return listing(call, items, cursor)
+
+
+@routes.get("/compare", role="viewer", response=CompareOut)
+def what_changes(call: Call, query: CompareQuery) -> dict[str, Any]:
+    """What changes between two releases of an application (`from`), or between what is live in an
+    environment and a candidate (`environment`): the releases in between and the commit range."""
+    return compare.compare(call.work.conn, query)
 
 
 @routes.get("/metrics", role="viewer", response=MetricsOut)

@@ -29,7 +29,7 @@ _columns = [c for c in releases.c if c.name not in ("search", "version_key")]
 # What the API shows besides: who created it, by name (a person's display name, else email). As a
 # fixed SQL fragment, because SQLAlchemy does not correlate a subquery in RETURNING (the rows that
 # creating and changing a release return carry it too).
-_CREATOR_NAME = sa.literal_column(
+_CREATOR_NAME: sa.Label[Any] = sa.literal_column(
     "(SELECT coalesce(users.display_name, users.email) FROM users WHERE users.id = releases.created_by)"
 ).label("created_by_name")
 _shown = [*_columns, _CREATOR_NAME]

@@ -125,3 +125,20 @@ def test_shell_completion_offers_applications_and_their_versions_from_the_servic
     down = relman(token=token, _RELMAN_COMPLETE="bash_complete", COMP_WORDS="relman status che", COMP_CWORD="2",
                   RELMAN_URL="http://127.0.0.1:9")  # fmt: skip
     assert down.returncode == 0 and down.stdout.strip() == "" and down.stderr == ""
+
+
+def test_compare_says_what_a_release_brings_where_another_is_live(relman, dev_server):
+    requester = access_token(make_user("release_manager"))
+    waiting_in_production(dev_server.base, requester)  # 1.0.0 live in dev and staging
+    source = {"repository": "github.com/acme/checkout", "commit_sha": "b" * 40}
+    api(dev_server.base, requester, "POST", "/releases",
+        {"application": "checkout", "version": "1.1.0", "title": "New basket", "status": "ready", "source": source})  # fmt: skip
+
+    against_staging = relman("compare", "checkout@1.1.0", "--env", "staging", token=requester)
+    against_production = relman("compare", "checkout@1.1.0", "-o", "json", token=requester)
+
+    assert against_staging.returncode == 0, against_staging.stderr
+    assert against_staging.stdout.startswith("From checkout@1.0.0 to checkout@1.1.0: brings:")
+    assert "New basket" in against_staging.stdout
+    found = json.loads(against_production.stdout)
+    assert found["base"] is None and [r["version"] for r in found["releases"]] == ["1.1.0", "1.0.0"]

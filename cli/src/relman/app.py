@@ -99,6 +99,7 @@ for command in (
     deploy.rollback,
     status.status,
     status.metrics,
+    status.compare,
     freeze.freeze,
     lock.lock,
     lock.unlock,

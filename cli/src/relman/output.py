@@ -267,6 +267,18 @@ def render_overview(o: dict[str, Any]) -> str:
     return table(rows, ["environment", "live", "previous", "under way"] + (["gates"] if "stages" in o else []))
 
 
+def render_compare(c: dict[str, Any]) -> str:
+    base, head = c.get("base"), c["head"]
+    against = f"{c['application']}@{base['version']}" if base else "nothing live"
+    way = {"forward": "brings", "backward": "takes back (a rollback)", "same": "changes nothing"}[c["direction"]]
+    lines = [f"From {against} to {c['application']}@{head['version']}: {way}" + (":" if c["releases"] else ".")]
+    if c["releases"]:
+        lines.append(table(c["releases"], ["version", "title", "status", "commit_sha"]))
+    if c.get("commit_range"):
+        lines.append(f"commits: {c['commit_range']}" + (f"\n{c['compare_url']}" if c.get("compare_url") else ""))
+    return "\n".join(lines)
+
+
 def render_metrics(m: dict[str, Any]) -> str:
     f, lead = m["deployment_frequency"], m["lead_time_for_changes"]
     cfr, ttr, rw = m["change_failure_rate"], m["time_to_restore"], m["rework_rate"]

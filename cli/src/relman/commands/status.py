@@ -1,4 +1,4 @@
-"""Reading: `relman status` (what is live where) and `relman metrics` (DORA)."""
+"""Reading: `relman status` (what is live where), `relman metrics` (DORA) and `relman compare` (what changes)."""
 
 from __future__ import annotations
 
@@ -45,4 +45,29 @@ def metrics(ctx: click.Context, application: str | None, environment: str, days:
     """
     found = client(ctx).get("/releases/metrics", application=application, environment=environment, days=days)
     output.result(found, output.render_metrics)
+    return OK
+
+
+@click.command()
+@click.argument("rel", metavar="RELEASE", shell_complete=complete.releases)
+@click.option("--from", "base", metavar="VERSION", help="Compare against this version of the application.")
+@env_option("Compare against what is live there [default: production, unless --from].")
+@click.pass_context
+def compare(ctx: click.Context, rel: str, base: str | None, environment: str | None) -> int:
+    """What changes: the releases between what is live in an environment (or --from a version) and
+    RELEASE (APPLICATION@VERSION), with their titles and the commit range.
+
+    \b
+    Examples:
+      relman compare checkout@1.5.0 --env production
+      relman compare checkout@1.5.0 --from 1.4.0 -o json | jq -r .compare_url
+    """
+    application, at, version = rel.partition("@")
+    if not at or not application or not version:
+        raise click.BadParameter("give the release as APPLICATION@VERSION", param_hint="RELEASE")
+    params = {"application": application, "to": version, "from": base}
+    if base is None:
+        params["environment"] = environment or "production"
+    found = client(ctx).get("/releases/compare", **params)
+    output.result(found, output.render_compare)
     return OK

@@ -1,0 +1,151 @@
+"""What changes between two releases of an application, or between what is live in an environment and
+a candidate: the releases in between (newest first, uncancelled), their titles and notes, and the
+commit range with a link to the repository host's compare view (GitHub, GitLab, Bitbucket; Cloud
+Source Repositories has no compare view, so there the range comes without a link).
+`GET /releases/compare` is this read."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from pydantic import Field, model_validator
+
+from shared.deployments.queries import live_there
+from shared.deployments.tables import deployments, environments
+from shared.errors import Invalid, NotFound
+from shared.models import Out, Strict
+from shared.names import SLUG_PATTERN
+from shared.releases import changes
+from shared.releases.rules import version_sort_key
+from shared.releases.schemas import Version
+from shared.releases.tables import releases
+
+Direction = Literal["forward", "backward", "same"]
+
+
+class CompareQuery(Strict):
+    application: str = Field(pattern=SLUG_PATTERN)
+    to: Version = Field(description="The candidate's version.")
+    from_: Version | None = Field(
+        default=None, alias="from", description="The version compared against (or give `environment`)."
+    )
+    environment: str | None = Field(
+        default=None, max_length=63, description="Compare against what is live there (or give `from`)."
+    )
+
+    @model_validator(mode="after")
+    def _one_base(self) -> CompareQuery:
+        if (self.from_ is None) == (self.environment is None):
+            raise ValueError("give either from (a version) or environment (what is live there)")
+        return self
+
+
+class EndOut(Out):
+    release_id: uuid.UUID
+    version: str
+    commit_sha: str | None
+
+
+class BetweenOut(Out):
+    id: uuid.UUID
+    version: str
+    title: str
+    notes: str
+    status: str
+    commit_sha: str | None
+
+
+class CompareOut(Out):
+    application: str
+    base: EndOut | None = Field(description="What is compared against (null: nothing live there yet).")
+    head: EndOut
+    direction: Direction = Field(
+        description="forward: head is newer (deploying it brings `releases`); backward: older (going back "
+        "removes `releases`, a rollback); same."
+    )
+    releases: list[BetweenOut] = Field(description="The releases in between, newest first, the head's side included.")
+    commit_range: str | None = Field(description="`base...head` commits, where both are known.")
+    compare_url: str | None = Field(description="The repository host's compare view of that range (null: unknown).")
+
+
+def compare(conn: sa.Connection, query: CompareQuery) -> dict[str, Any]:
+    """The comparison `CompareOut` describes."""
+    head = _release(conn, query.application, query.to)
+    base = _release(conn, query.application, query.from_) if query.from_ is not None else None
+    if query.environment is not None:
+        base = _live(conn, query.application, query.environment)
+    if base is None or base.version == head.version:
+        direction: Direction = "same" if base is not None else "forward"
+    else:
+        direction = "forward" if version_sort_key(head.version) > version_sort_key(base.version) else "backward"
+    low, high = (base, head) if direction == "forward" else (head, base)
+    between = [] if direction == "same" else _between(conn, query.application, low, high)
+    base_sha, head_sha = _sha(base), _sha(head)
+    repository = (head.source or {}).get("repository") or (base.source or {} if base is not None else {}).get(
+        "repository"
+    )
+    return {
+        "application": query.application,
+        "base": _end(base) if base is not None else None,
+        "head": _end(head),
+        "direction": direction,
+        "releases": between,
+        "commit_range": f"{base_sha}...{head_sha}" if base_sha and head_sha and direction != "same" else None,
+        "compare_url": changes.compare_link(repository, base_sha, head_sha) if direction != "same" else None,
+    }
+
+
+def _release(conn: sa.Connection, application: str, version: str) -> Any:
+    row = conn.execute(
+        sa.select(releases.c.id, releases.c.version, releases.c.source).where(
+            releases.c.application == application, releases.c.version == version
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"There is no release {application} {version}.", code="release_not_found")
+    return row
+
+
+def _live(conn: sa.Connection, application: str, environment: str) -> Any:
+    """The release live in `environment` (its latest success there), or None."""
+    if conn.scalar(sa.select(environments.c.name).where(environments.c.name == environment)) is None:
+        raise Invalid(f"There is no environment {environment!r}.", code="unknown_environment")
+    live = live_there(application, environment, deployments.c.release_id).scalar_subquery()
+    return conn.execute(
+        sa.select(releases.c.id, releases.c.version, releases.c.source).where(releases.c.id == live)
+    ).first()
+
+
+def _between(conn: sa.Connection, application: str, low: Any, high: Any) -> list[dict[str, Any]]:
+    """The uncancelled releases after `low` (None: from the first) up to `high`, newest first."""
+    query = sa.select(
+        releases.c.id, releases.c.version, releases.c.title, releases.c.notes, releases.c.status, releases.c.source
+    ).where(
+        releases.c.application == application,
+        releases.c.version_key <= version_sort_key(high.version),
+        releases.c.status != "cancelled",
+    )
+    if low is not None:
+        query = query.where(releases.c.version_key > version_sort_key(low.version))
+    rows = conn.execute(query.order_by(releases.c.version_key.desc()).limit(100))
+    return [
+        {
+            "id": r.id,
+            "version": r.version,
+            "title": r.title,
+            "notes": r.notes,
+            "status": r.status,
+            "commit_sha": _sha(r),
+        }
+        for r in rows
+    ]
+
+
+def _sha(row: Any) -> str | None:
+    return None if row is None else (row.source or {}).get("commit_sha")
+
+
+def _end(row: Any) -> dict[str, Any]:
+    return {"release_id": row.id, "version": row.version, "commit_sha": _sha(row)}
