@@ -60,7 +60,7 @@ def matrix(work: UnitOfWork, query: MatrixQuery) -> tuple[list[dict[str, Any]], 
     if query.application is not None:
         chosen = chosen.where(applications.c.name == query.application)
     if query.team is not None:
-        chosen = chosen.where(_bound_to_team(query.team))
+        chosen = chosen.where(bound_to_team(query.team))
     rows, cursor = keyset_page(work.conn, chosen, _BY_NAME, limit=query.limit, cursor=query.cursor)
     names = [row.name for row in rows]
     order = environment_names(work.conn)
@@ -84,14 +84,15 @@ def environment_names(conn: sa.Connection) -> list[str]:
     return list(conn.scalars(sa.select(environments.c.name).order_by(environments.c.position)))
 
 
-def _bound_to_team(team: str) -> Any:
-    """Applications a binding of `team` reaches (one on every application reaches all)."""
+def bound_to_team(team: str, application: Any = applications.c.name) -> Any:
+    """Whether a binding of `team` reaches the `application` (a column; one on every application
+    reaches all)."""
     return sa.exists(
         sa.select(bindings.c.id)
         .join(teams, sa.and_(bindings.c.subject_type == "team", bindings.c.subject_id == teams.c.id))
         .where(
             teams.c.name == team,
-            sa.or_(bindings.c.application.is_(None), bindings.c.application == applications.c.name),
+            sa.or_(bindings.c.application.is_(None), bindings.c.application == application),
         )
     )
 

@@ -5,7 +5,7 @@ from typing import Any
 from uuid import UUID
 
 from shared import etags
-from shared.deployments import approvals, compare, environments, freezes, hold_schemas, inbox, locks, matrix
+from shared.deployments import approvals, compare, environments, freezes, hold_schemas, inbox, locks, matrix, timeline
 from shared.deployments import metrics as dora
 from shared.deployments import overview as live
 from shared.deployments import rollback as rollbacks
@@ -24,6 +24,7 @@ from shared.deployments.schemas import (
     PolicyOut,
     PreflightOut,
 )
+from shared.deployments.timeline import TimelineEntryOut, TimelineQuery
 from shared.pagination import PageQuery
 from shared.web import Call, Reply, if_match, listing
 from shared.web.routes import RouteTable
@@ -281,6 +282,14 @@ def get_matrix(call: Call, query: MatrixQuery) -> Reply:
     """Applications by environments, a page of applications by name: in each cell the live release and
     the latest attempt where it is another one."""
     items, cursor = matrix.matrix(call.work, query)
+    return listing(call, items, cursor)
+
+
+@routes.get("/timeline", role="viewer", lists=True, response=TimelineEntryOut)
+def change_timeline(call: Call, query: TimelineQuery) -> Reply:
+    """Every deployment, rollback, lock, freeze and policy change in a time window, across
+    applications, newest first."""
+    items, cursor = timeline.timeline(call.work, query)
     return listing(call, items, cursor)
 
 

@@ -13,7 +13,8 @@ COMMANDS = [
     ["release", "cancel"], ["release", "list"], ["preflight"], ["deploy"], ["report"], ["run"], ["approve"],
     ["reject"], ["rollback"], ["status"], ["metrics"], ["freeze"], ["freeze", "list"], ["freeze", "create"],
     ["freeze", "delete"], ["lock"], ["unlock"], ["locks"], ["login"], ["logout"], ["config"], ["config", "set"],
-    ["config", "unset"], ["approvals"], ["deployment"], ["deployment", "show"], ["deployment", "cancel"], ["compare"],
+    ["config", "unset"], ["approvals"], ["deployment"], ["deployment", "show"], ["deployment", "cancel"],
+    ["compare"], ["timeline"],
 ]  # fmt: skip
 
 

@@ -131,8 +131,8 @@ def test_compare_says_what_a_release_brings_where_another_is_live(relman, dev_se
     requester = access_token(make_user("release_manager"))
     waiting_in_production(dev_server.base, requester)  # 1.0.0 live in dev and staging
     source = {"repository": "github.com/acme/checkout", "commit_sha": "b" * 40}
-    api(dev_server.base, requester, "POST", "/releases",
-        {"application": "checkout", "version": "1.1.0", "title": "New basket", "status": "ready", "source": source})  # fmt: skip
+    newer = {"application": "checkout", "version": "1.1.0", "title": "New basket", "status": "ready", "source": source}
+    api(dev_server.base, requester, "POST", "/releases", newer)
 
     against_staging = relman("compare", "checkout@1.1.0", "--env", "staging", token=requester)
     against_production = relman("compare", "checkout@1.1.0", "-o", "json", token=requester)
@@ -142,3 +142,21 @@ def test_compare_says_what_a_release_brings_where_another_is_live(relman, dev_se
     assert "New basket" in against_staging.stdout
     found = json.loads(against_production.stdout)
     assert found["base"] is None and [r["version"] for r in found["releases"]] == ["1.1.0", "1.0.0"]
+
+
+def test_timeline_answers_what_changed_in_production_in_a_window(relman, dev_server):
+    requester = access_token(make_user("release_manager"))
+    waiting_in_production(dev_server.base, requester)
+    api(dev_server.base, requester, "POST", "/releases/locks", {"environment": "production", "reason": "INC-9"})
+
+    shown = relman("timeline", "--env", "production", "--from", "00:00", token=requester)
+    dev = relman("timeline", "--env", "dev", "-o", "json", token=requester)
+    bad = relman("timeline", "--from", "yesterday", token=requester)
+
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[1].split()[2:5] == ["lock", "locked", "(all)"]
+    assert "requested" in lines[2] and "checkout" in lines[2] and "1.0.0" in lines[2] and "Release Manager" in lines[2]
+    moves = [(e["action"], e["data"].get("to")) for e in json.loads(dev.stdout)["items"]]
+    assert moves[0] == ("deployment.status_changed", "succeeded")
+    assert bad.returncode == 1 and "neither ISO 8601 nor HH:MM" in bad.stderr

@@ -100,6 +100,7 @@ for command in (
     status.status,
     status.metrics,
     status.compare,
+    status.timeline,
     freeze.freeze,
     lock.lock,
     lock.unlock,

@@ -279,6 +279,26 @@ def render_compare(c: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_timeline(t: dict[str, Any]) -> str:
+    rows = [
+        {
+            "when": str(e["occurred_at"])[:19].replace("T", " "),
+            "kind": e["kind"],
+            "what": e["action"].split(".", 1)[1] + (f" → {e['data']['to']}" if e["data"].get("to") else ""),
+            "application": e["application"] or "(all)",
+            "env": e["environment"],
+            "version": e["version"],
+            "who": e["actor_name"] or e["actor"],
+        }
+        for e in t["items"]
+    ]
+    return (
+        table(rows, ["when", "kind", "what", "application", "env", "version", "who"])
+        if rows
+        else "Nothing changed then."
+    )
+
+
 def render_metrics(m: dict[str, Any]) -> str:
     f, lead = m["deployment_frequency"], m["lead_time_for_changes"]
     cfr, ttr, rw = m["change_failure_rate"], m["time_to_restore"], m["rework_rate"]

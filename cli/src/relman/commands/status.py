@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from relman import complete, output
@@ -70,4 +72,53 @@ def compare(ctx: click.Context, rel: str, base: str | None, environment: str | N
         params["environment"] = environment or "production"
     found = client(ctx).get("/releases/compare", **params)
     output.result(found, output.render_compare)
+    return OK
+
+
+def _when(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """ISO 8601 (`2026-12-07T14:00`, with or without its offset) or a time today (`14:00`); a time
+    without an offset is this machine's local time."""
+    from datetime import datetime
+
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        try:
+            clock = datetime.strptime(value, "%H:%M")
+        except ValueError:
+            raise click.BadParameter(f"{value!r} is neither ISO 8601 nor HH:MM") from None
+        moment = datetime.now().replace(hour=clock.hour, minute=clock.minute, second=0, microsecond=0)
+    return (moment if moment.tzinfo else moment.astimezone()).isoformat()
+
+
+@click.command()
+@click.option("--from", "start", callback=_when, help="From (ISO 8601, or HH:MM today) [default: 24 hours ago].")
+@click.option("--to", "end", callback=_when, help="Until [default: now].")
+@env_option("Only what happened there.")
+@click.option("--application", "-a", shell_complete=complete.applications, help="Only this application's.")
+@click.option("--team", help="Only the applications this team holds a binding on.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
+@click.pass_context
+def timeline(
+    ctx: click.Context,
+    start: str | None,
+    end: str | None,
+    environment: str | None,
+    application: str | None,
+    team: str | None,
+    limit: int,
+) -> int:
+    """What changed, across applications, newest first: deployments, rollbacks, locks, freezes and
+    policy changes in a time window.
+
+    \b
+    Example:
+      relman timeline --env production --from 14:00 --to 15:00
+    """
+    query: dict[str, Any] = {"from": start, "to": end, "environment": environment, "application": application}
+    query["team"] = team
+    items = list(client(ctx).pages("/releases/timeline", max_items=limit, **query))
+    output.result({"items": items}, output.render_timeline)
     return OK
