@@ -63,6 +63,18 @@ WHERE r.created_at >= TIMESTAMPTZ '2026-01-01 00:00:00+00' + CAST(:start AS int)
        OR (e.name = 'production' AND mod(extract(epoch FROM r.created_at)::bigint / 60, 4) = 0))
 """
 
+# One audit event per deployment, its success, at its time: what the change timeline reads. The hash
+# chain is not computed (the benchmark never verifies it).
+_AUDIT = """
+INSERT INTO audit_events (id, occurred_at, actor, action, entity_type, entity_id, data, prev_hash, hash, hash_version)
+SELECT gen_random_uuid(), d.finished_at, d.requested_by::text, 'deployment.status_changed', 'deployment', d.id::text,
+       jsonb_build_object('from', 'in_progress', 'to', 'succeeded'), 'bench', 'bench', 1
+FROM deployments d JOIN releases r ON r.id = d.release_id
+WHERE r.created_at >= TIMESTAMPTZ '2026-01-01 00:00:00+00' + CAST(:start AS int) * INTERVAL '1 minute'
+  AND r.application LIKE 'app-%'
+ORDER BY d.finished_at
+"""
+
 
 class BenchDatabase:
     """A fresh database `rm_bench_<id>` on the local PostgreSQL and a Redis prefix of its own."""
@@ -131,6 +143,7 @@ class BenchDatabase:
             with transaction() as conn:
                 conn.execute(sa.text(_RELEASES), params)
                 conn.execute(sa.text(_DEPLOYMENTS), {"start": start})
+                conn.execute(sa.text(_AUDIT), {"start": start})
         self.size = size
         # What autovacuum would have done to a table that grew this way: statistics, and the GIN
         # index's pending list merged (a bulk load leaves it long, and searches then scan it).
@@ -138,6 +151,7 @@ class BenchDatabase:
         with engine.connect() as conn:
             conn.execute(sa.text("VACUUM ANALYZE releases"))
             conn.execute(sa.text("VACUUM ANALYZE deployments"))
+            conn.execute(sa.text("VACUUM ANALYZE audit_events"))
         engine.dispose()
         self.check_version_keys()
 

@@ -1,6 +1,6 @@
 """The console's metrics page: the DORA figures of an application (or all) in an environment, with
 a server-rendered SVG chart of deploys and failures per day; and, for admins, the audit log and
-how far its chain was last verified."""
+how far its chain was last verified. And the change timeline: what changed where, when."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from shared.audit import service as audit
 from shared.auth import roles
 from shared.console.pages import blueprint, signed_in
 from shared.deployments import metrics as dora
+from shared.deployments import timeline as changes
 from shared.deployments.matrix import environment_names
 from shared.deployments.tables import deployments
 from shared.platform.db import UnitOfWork
@@ -86,4 +87,28 @@ def metrics_page() -> Any:
         height=CHART_HEIGHT,
         log=log,
         verified=verified,
+    )
+
+
+@blueprint.get("/timeline")
+def timeline_page() -> Any:
+    """What changed, across applications, newest first: a time window (UTC; the last 24 hours by
+    default), by environment, application or team, a page at a time."""
+    me = signed_in()
+    roles.require(me.principal.grants, "viewer")
+    work = flask.g.work
+    given = {k: v for k, v in flask.request.args.items() if v}
+    for end in ("from", "to"):  # a datetime-local field names no zone: the console's times are UTC
+        if end in given and len(given[end]) <= len("2026-12-07T14:00:00"):
+            given[end] += "+00:00"
+    query = changes.TimelineQuery.model_validate(given | {"limit": 50})
+    entries, cursor = changes.timeline(work, query)
+    kept = {k: v for k, v in flask.request.args.items() if k != "cursor" and v}  # the next page's filters
+    return flask.render_template(
+        "timeline.html",
+        entries=entries,
+        cursor=cursor,
+        kept=kept,
+        query=query,
+        environments=environment_names(work.conn),
     )

@@ -186,6 +186,7 @@ def test_people_use_the_console_as_the_api_allows_and_every_screen_passes_axe(ch
         "application": "/console/applications/checkout",
         "deployment": f"/console/deployments/{case['release']['id']}/{case['deployment']['id']}",
         "metrics": "/console/metrics?environment=staging",
+        "timeline": "/console/timeline?environment=production",
     }
     viewer_again = Person(chromium, server, viewer)
     for name, path in screens.items():

@@ -115,3 +115,21 @@ def test_the_metrics_page_charts_deploys_per_day_and_shows_admins_the_audit_log(
     verified = "verified <strong>ok</strong> on "
     assert verified in as_admin and f"through event {verify['last_checkpoint']['seq']};" in as_admin
     assert re.search(r"; [1-9]\d* events appended since are checked by the next verify", as_admin)
+
+
+def test_the_timeline_page_shows_what_changed_newest_first_with_its_filters(console, releases):
+    live_in_dev(releases)
+    freeze_now(releases, bearer(access_token(make_user("release_manager"))), "production")
+    sign_in(console, make_user("viewer"))
+
+    everything = console.get("/console/timeline").get_data(as_text=True)
+    production = console.get("/console/timeline?environment=production").get_data(as_text=True)
+    window = console.get("/console/timeline?from=2020-01-01T00:00&to=2020-01-02T00:00").get_data(as_text=True)
+    bad = console.get("/console/timeline?from=2020-01-02T00:00&to=2020-01-01T00:00")
+
+    kinds = re.findall(r'<tr data-kind="(\w+)">', everything)
+    assert kinds[0] == "freeze" and "deployment" in kinds
+    assert "deployment: status changed → succeeded" in everything and ">1.0.0</a>" in everything
+    assert re.findall(r'<tr data-kind="(\w+)">', production) == ["freeze"]
+    assert "Nothing changed then." in window
+    assert bad.status_code == 422
