@@ -1,10 +1,13 @@
-"""The routes of accounts as admins see them: the list, and changing one."""
+"""The routes of accounts as admins see them: the list, changing one, and the access review."""
 
 from typing import Any
 from uuid import UUID
 
-from shared.auth import schemas, service
+from shared.applications import service as applications
+from shared.auth import roles, schemas, service
+from shared.auth.access import AccessOut, AccessQuery, who_may
 from shared.auth.schemas import UserOut
+from shared.deployments.environments import environment_row
 from shared.pagination import PageQuery
 from shared.web import Call, Reply, if_match, listing
 from shared.web.routes import RouteTable
@@ -22,3 +25,13 @@ def list_users(call: Call, query: PageQuery) -> Reply:
 def update_user(call: Call, body: schemas.UserPatch, user_id: UUID) -> dict[str, Any]:
     """Change a user's role, active flag or Identity-Aware Proxy link."""
     return service.update_user(call.work, user_id, body, call.principal, if_match=if_match(call.request))
+
+
+@routes.get("/access", role="admin", response=AccessOut)
+def access_review(call: Call, query: AccessQuery) -> dict[str, Any]:
+    """Who may deploy, approve and override an application in an environment, and through which
+    role, binding or team (organisation-wide admins)."""
+    roles.require(call.principal.grants, "admin")  # organisation-wide, not an application's admin
+    applications.load(call.work.conn, query.application)  # 404 application_not_found
+    environment_row(call.work.conn, query.environment)  # 422 unknown_environment
+    return {"application": query.application, "environment": query.environment, "items": who_may(call.work, query)}
