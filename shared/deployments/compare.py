@@ -7,12 +7,13 @@ Source Repositories has no compare view, so there the range comes without a link
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import Field, model_validator
 
 from shared.deployments.queries import live_there
+from shared.deployments.schemas import SUMMARY_RELEASES, Direction
 from shared.deployments.tables import deployments, environments
 from shared.errors import Invalid, NotFound
 from shared.models import Out, Strict
@@ -21,8 +22,6 @@ from shared.releases import changes
 from shared.releases.rules import version_sort_key
 from shared.releases.schemas import Version
 from shared.releases.tables import releases
-
-Direction = Literal["forward", "backward", "same"]
 
 
 class CompareQuery(Strict):
@@ -68,6 +67,21 @@ class CompareOut(Out):
     releases: list[BetweenOut] = Field(description="The releases in between, newest first, the head's side included.")
     commit_range: str | None = Field(description="`base...head` commits, where both are known.")
     compare_url: str | None = Field(description="The repository host's compare view of that range (null: unknown).")
+
+
+def summary(conn: sa.Connection, *, application: str, environment: str, version: str) -> dict[str, Any]:
+    """What deploying `version` to `environment` changes, in short (preflight's and an approval
+    request's `changes`)."""
+    query = CompareQuery.model_validate({"application": application, "to": version, "environment": environment})
+    found = compare(conn, query)
+    return {
+        "base_version": found["base"]["version"] if found["base"] else None,
+        "direction": found["direction"],
+        "count": len(found["releases"]),
+        "releases": [{"version": r["version"], "title": r["title"]} for r in found["releases"][:SUMMARY_RELEASES]],
+        "commit_range": found["commit_range"],
+        "compare_url": found["compare_url"],
+    }
 
 
 def compare(conn: sa.Connection, query: CompareQuery) -> dict[str, Any]:

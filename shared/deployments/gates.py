@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from shared.applications import rules as paths
 from shared.audit.tables import audit_events
-from shared.deployments import approval_rules, rules
+from shared.deployments import approval_rules, compare, rules
 from shared.deployments.environments import (
     environment_row,
     policies,
@@ -159,6 +159,9 @@ def preflight(work: UnitOfWork, *, release_id: uuid.UUID, environment: str, skip
         # Shown once an admin has set it (deploy windows and expiry included), or where it sets a floor.
         "policy": public_policy(target) if target.policy_updated_at or policy_of(target).sets_anything else None,
         "blocking": [public_blocker(b) for b in blocking],
+        "changes": compare.summary(
+            work.conn, application=release.application, environment=environment, version=release.version
+        ),
     }
 
 

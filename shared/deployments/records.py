@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from shared.applications.rules import approval_rules_of
 from shared.auth.people import describe_actor, names_of
 from shared.auth.tables import users
-from shared.deployments import approval_rules, environments, gates, rules
+from shared.deployments import approval_rules, compare, environments, gates, rules
 from shared.deployments.schemas import ApprovalOut, DeploymentOut
 from shared.deployments.tables import approvals, deployments
 from shared.errors import DomainError, NotFound
@@ -68,7 +68,7 @@ def with_decisions(conn: sa.Connection, rows: list[Any]) -> list[dict[str, Any]]
 @outbox.describes("deployment")
 def describe_deployment(conn: sa.Connection, deployment_id: str, data: Any, actor: str) -> dict[str, Any]:
     """A deployment's events carry it and its release as the API shows them; an approval request
-    also says who may approve it."""
+    also says who may approve it and what it changes there (`changes`, as preflight's)."""
     row = conn.execute(sa.select(deployments).where(deployments.c.id == uuid.UUID(deployment_id))).first()
     if row is None:
         return {"actor": describe_actor(conn, actor)}
@@ -77,6 +77,9 @@ def describe_deployment(conn: sa.Connection, deployment_id: str, data: Any, acto
     found["environment"] = row.environment
     if row.status == "pending_approval":
         found["approvers"] = who_may_approve(conn, application=row.application, environment=row.environment)
+        found["changes"] = compare.summary(
+            conn, application=row.application, environment=row.environment, version=row.version
+        )
     return found
 
 

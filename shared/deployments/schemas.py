@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
@@ -229,6 +229,24 @@ class BlockerOut(Out):
     detail: str
 
 
+Direction = Literal["forward", "backward", "same"]
+SUMMARY_RELEASES = 10
+
+
+class ChangeOut(Out):
+    version: str
+    title: str
+
+
+class ChangesOut(Out):
+    base_version: str | None = Field(description="What is live there now (null: nothing).")
+    direction: Direction = Field(description="forward: the candidate is newer; backward: older (a rollback); same.")
+    count: int = Field(description="Releases in between (the candidate included).")
+    releases: list[ChangeOut] = Field(description=f"The newest {SUMMARY_RELEASES} of them.")
+    commit_range: str | None
+    compare_url: str | None
+
+
 class PreflightOut(Out):
     allowed: bool
     needs_approval: bool
@@ -241,3 +259,4 @@ class PreflightOut(Out):
         description="The environment's policy, once an admin has set it or where it sets a floor."
     )
     blocking: list[BlockerOut]
+    changes: ChangesOut = Field(description="What deploying it there changes, in short (GET /releases/compare).")

@@ -183,6 +183,8 @@ def slack_message(event: Mapping[str, Any], *, approvers: str | None = None) -> 
     ]
     if _is_approval_request(event) and approvers:
         fields.append(("Who may approve", approvers))
+    if _is_approval_request(event) and facts.changes:
+        fields.append(("What changes", facts.changes))
     if fields:
         blocks.append(
             {
@@ -245,6 +247,8 @@ def google_chat_message(event: Mapping[str, Any], *, approvers: str | None = Non
     ]
     if _is_approval_request(event) and approvers:
         widgets.append({"decoratedText": {"topLabel": "Who may approve", "text": html.escape(one_line(approvers))}})
+    if _is_approval_request(event) and facts.changes:
+        widgets.append({"decoratedText": {"topLabel": "What changes", "text": html.escape(one_line(facts.changes))}})
     if facts.reason:
         widgets.append({"textParagraph": {"text": _chat_quote(REASON_LABEL, facts.reason)}})
     if facts.notes and event.get("type", "").startswith(("release.", "deployment.pending_approval")):

@@ -28,6 +28,8 @@ class About:
     reason: str = ""
     message: str = ""
     log_url: str = ""
+    # An approval request's "what changes there", in words.
+    changes: str = ""
 
 
 def _text(*candidates: Any) -> str:
@@ -67,4 +69,18 @@ def about(event: Mapping[str, Any]) -> About:
         reason=_text(deployment.get("reason"), release.get("cancel_reason"), freeze.get("reason")),
         message=_text(deployment.get("message")),
         log_url=_text(deployment.get("log_url")),
+        changes=describe_changes(data.get("changes")),
     )
+
+
+def describe_changes(changes: Any) -> str:
+    """`changes` (as preflight gives it) in words: "3 releases since 1.4.0: 1.5.0 New basket, ..."."""
+    if not isinstance(changes, Mapping) or not changes.get("count"):
+        return ""
+    count = changes["count"]
+    since = f"since {changes['base_version']}" if changes.get("base_version") else "(nothing is live there yet)"
+    if changes.get("direction") == "backward":
+        since = f"back from {changes.get('base_version')}"
+    shown = ", ".join(f"{r.get('version')} {r.get('title')}" for r in (changes.get("releases") or [])[:3])
+    more = ", ..." if count > 3 else ""
+    return f"{count} release{'s' if count != 1 else ''} {since}: {shown}{more}"

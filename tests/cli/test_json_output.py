@@ -53,6 +53,8 @@ def test_every_command_prints_one_json_document(relman: Relman, dev_server: DevS
 
     assert documents["release show"]["version"] == "2.0.0"
     assert documents["release list"]["items"][0]["version"] == "2.0.0"
+    changes = documents["preflight"].pop("changes")
+    assert changes["base_version"] is None and [r["version"] for r in changes["releases"]] == ["2.0.0"]
     assert documents["preflight"] == {
         "allowed": True,
         "needs_approval": False,

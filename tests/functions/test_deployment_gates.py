@@ -115,6 +115,15 @@ def test_preflight_lists_every_blocker_and_writes_nothing(releases, developer):
         "approval_rules": [{"count": 1, "team": None, "role": None}],
         "policy": None,
         "blocking": [{"code": "promotion_required", "detail": response.get_json()["blocking"][0]["detail"]}],
+        # What deploying it there changes: nothing is live in production, so this release alone.
+        "changes": {
+            "base_version": None,
+            "direction": "forward",
+            "count": 1,
+            "releases": [{"version": "1.0.0", "title": "1.0.0"}],
+            "commit_range": None,
+            "compare_url": None,
+        },
     }
     assert ok.get_json() == {
         "allowed": True,
@@ -124,6 +133,7 @@ def test_preflight_lists_every_blocker_and_writes_nothing(releases, developer):
         "approval_rules": [],
         "policy": None,
         "blocking": [],
+        "changes": response.get_json()["changes"],  # as above: the same release against nothing live
     }
     assert releases.get(f"/releases/{release['id']}/deployments", headers=developer).get_json()["items"] == []
 

@@ -304,6 +304,7 @@ def test_a_slack_approval_request_says_what_who_may_approve_and_the_command(rele
     assert "Faster checkout." in text and "…" in text  # the notes, shortened
     assert "release managers of shop in production" in text
     assert f"relman approve {requested['id']}" in text
+    assert "1 release (nothing is live there yet): 1.0.0 1.0.0" in text  # what it changes in production
     assert message["text"].startswith("Approval needed")
 
 

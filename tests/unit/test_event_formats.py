@@ -214,3 +214,20 @@ def test_a_google_chat_requesters_reason_is_escaped_and_quoted_line_by_line():
     assert len(lines) == 4 and all(line.startswith("&gt; ") for line in lines)
     assert lines[3] == "&gt; &lt;b&gt;ok&lt;/b&gt;"
     assert not any("Reason" in w.get("decoratedText", {}).get("topLabel", "") for w in widgets)
+
+
+def test_an_approval_request_says_what_it_changes_there_in_slack_and_google_chat():
+    releases = [{"version": v, "title": f"<b>{v}</b>"} for v in ("1.4.4", "1.4.3", "1.4.2", "1.4.1")]
+    changes = {"base_version": "1.4.0", "direction": "forward", "count": 4, "releases": releases}
+    event = approval_request(changes=changes)
+
+    slack = json.dumps(json.loads(formats.render("slack", event, approvers=WHO))["blocks"])
+    chat = json.dumps(json.loads(formats.render("google_chat", event, approvers=WHO)))
+    first = json.dumps(
+        json.loads(formats.render("slack", approval_request(changes=changes | {"base_version": None, "count": 1})))
+    )
+
+    shown = ", ".join(f"{v} &lt;b&gt;{v}&lt;/b&gt;" for v in ("1.4.4", "1.4.3", "1.4.2"))
+    assert f"*What changes*\\n4 releases since 1.4.0: {shown}, ..." in slack  # escaped: a title is never markup
+    assert "What changes" in chat and "&lt;b&gt;1.4.4&lt;/b&gt;" in chat
+    assert "1 release (nothing is live there yet)" in first
