@@ -293,7 +293,7 @@ def change_timeline(call: Call, query: TimelineQuery) -> Reply:
     return listing(call, items, cursor)
 
 
-@routes.get("/compare", role="viewer", response=CompareOut)
+@routes.get("/compare", role="viewer", also_answers=(404,), response=CompareOut)
 def what_changes(call: Call, query: CompareQuery) -> dict[str, Any]:
     """What changes between two releases of an application (`from`), or between what is live in an
     environment and a candidate (`environment`): the releases in between and the commit range."""

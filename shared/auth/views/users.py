@@ -27,7 +27,7 @@ def update_user(call: Call, body: schemas.UserPatch, user_id: UUID) -> dict[str,
     return service.update_user(call.work, user_id, body, call.principal, if_match=if_match(call.request))
 
 
-@routes.get("/access", role="admin", response=AccessOut)
+@routes.get("/access", role="admin", also_answers=(404,), response=AccessOut)
 def access_review(call: Call, query: AccessQuery) -> dict[str, Any]:
     """Who may deploy, approve and override an application in an environment, and through which
     role, binding or team (organisation-wide admins)."""
