@@ -13,6 +13,7 @@ from pydantic import StringConstraints
 
 from shared.audit import service as audit
 from shared.auth.people import describe_actor
+from shared.auth.tables import users
 from shared.errors import Conflict, NotFound
 from shared.events import outbox
 from shared.models import Shape
@@ -33,6 +34,9 @@ _CREATOR_NAME: sa.Label[Any] = sa.literal_column(
     "(SELECT coalesce(users.display_name, users.email) FROM users WHERE users.id = releases.created_by)"
 ).label("created_by_name")
 _shown = [*_columns, _CREATOR_NAME]
+# A page of releases names their creators through a join (a subquery per row cost a third of a
+# forced-miss page).
+_listed = [*_columns, sa.func.coalesce(users.c.display_name, users.c.email).label("created_by_name")]
 # The `-version` order's cursor holds a `rules.version_sort_key`.
 VersionKey = Annotated[str, StringConstraints(pattern=rules.VERSION_KEY_PATTERN, max_length=512)]
 
@@ -126,7 +130,7 @@ def list_page(
     # The cursor's key: `created_at` is among the columns already (decoding a timestamp twice per row
     # was a tenth of a page's time); `version_key` is read only for its order.
     also = [order] if order is releases.c.version_key else []
-    query = sa.select(*_shown, *also)
+    query = sa.select(*_listed, *also).select_from(releases.outerjoin(users, users.c.id == releases.c.created_by))
     if application:
         query = query.where(releases.c.application == application)
     if status:
