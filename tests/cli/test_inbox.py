@@ -149,7 +149,8 @@ def test_timeline_answers_what_changed_in_production_in_a_window(relman, dev_ser
     waiting_in_production(dev_server.base, requester)
     api(dev_server.base, requester, "POST", "/releases/locks", {"environment": "production", "reason": "INC-9"})
 
-    shown = relman("timeline", "--env", "production", "--from", "00:00", token=requester)
+    shown = relman("timeline", "--env", "production", "--from", "00:00", "--to", "23:59", token=requester)
+    assert "Warning" not in shown.stderr  # --to is the window's end here, not an old spelling of --env
     dev = relman("timeline", "--env", "dev", "-o", "json", token=requester)
     bad = relman("timeline", "--from", "yesterday", token=requester)
 

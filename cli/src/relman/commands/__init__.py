@@ -64,8 +64,12 @@ class _EnvOption(click.Option):
         return None if record is None else ("--env ENV", record[1])
 
 
-def env_option(help: str = "The environment.", **extra: Any) -> Callable[[Any], Any]:
-    """The one option that names an environment, the same in every command."""
-    return click.option(
-        "--env", "--to", "-e", "--environment", "environment", cls=_EnvOption, metavar="ENV", help=help, **extra
-    )
+OLD_SPELLINGS = ("--to", "-e", "--environment")
+
+
+def env_option(
+    help: str = "The environment.", *, aliases: tuple[str, ...] = OLD_SPELLINGS, **extra: Any
+) -> Callable[[Any], Any]:
+    """The one option that names an environment, the same in every command (`aliases`: the old
+    spellings it still takes, but a command whose own option is one of them)."""
+    return click.option("--env", *aliases, "environment", cls=_EnvOption, metavar="ENV", help=help, **extra)

@@ -96,7 +96,7 @@ def _when(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
 @click.command()
 @click.option("--from", "start", callback=_when, help="From (ISO 8601, or HH:MM today) [default: 24 hours ago].")
 @click.option("--to", "end", callback=_when, help="Until [default: now].")
-@env_option("Only what happened there.")
+@env_option("Only what happened there.", aliases=("-e", "--environment"))  # --to is the window's end here
 @click.option("--application", "-a", shell_complete=complete.applications, help="Only this application's.")
 @click.option("--team", help="Only the applications this team holds a binding on.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
