@@ -10,7 +10,6 @@ A renewal holds a lock file, so two relman runs at once do not both spend the sa
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import time
@@ -107,15 +106,28 @@ def store() -> FileStore | KeyringStore:
 
 @contextlib.contextmanager
 def renewing() -> Iterator[None]:
-    """Held while a refresh token is spent, across relman processes."""
+    """Held while a refresh token is spent, across relman processes (flock; on Windows, msvcrt's
+    lock of the file's first byte)."""
     lock = config.private_folder() / "credentials.lock"
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        _lock(fd, hold=True)
         yield
     finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
+        _lock(fd, hold=False)
         os.close(fd)
+
+
+def _lock(fd: int, *, hold: bool) -> None:
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_LOCK if hold else msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX if hold else fcntl.LOCK_UN)
 
 
 def from_answer(answer: dict[str, Any], email: str | None) -> dict[str, Any]:
