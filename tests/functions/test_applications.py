@@ -37,6 +37,14 @@ def test_an_application_whose_path_skips_staging_promotes_dev_to_production(rele
         "approval_rules": [{"count": 1, "team": None, "role": None}],
         "policy": None,
         "blocking": [],
+        "changes": {
+            "base_version": None,  # nothing live in production yet: this release is all it brings
+            "direction": "forward",
+            "count": 1,
+            "releases": [{"version": release["version"], "title": release["title"]}],
+            "commit_range": None,
+            "compare_url": None,
+        },
     }
     assert staging.status_code == 422 and staging.get_json()["code"] == "environment_not_on_path"
     assert production["status"] == "succeeded"
