@@ -17,7 +17,7 @@ from shared.auth.principal import Principal
 from shared.deployments import approval_rules, expiry, rules
 from shared.deployments.environments import environment_row, path_of_catalogue, policy_of
 from shared.deployments.gates import authors_of, check_move, release_authors, requirement_at
-from shared.deployments.records import approvers, get_deployment, with_decisions
+from shared.deployments.records import approver, approvers, get_deployment, with_decisions
 from shared.deployments.schemas import ApprovalIn
 from shared.deployments.tables import approvals, deployments
 from shared.deployments.tables import environments as environment_table
@@ -117,18 +117,14 @@ def refusals(
             if any(str(a["user_id"]) == caller.actor for a in d["approvals"]):
                 raise _already_decided()
             if needed.rules:
-                before = [_approver(a) for a in d["approvals"] if a["decision"] == "approve"]
+                before = [
+                    approver(a["user_id"], a["qualified_for"]) for a in d["approvals"] if a["decision"] == "approve"
+                ]
                 approval_rules.require_counts(needed.rules, before, approval_rules.Approver(caller.actor, groups))
             found[str(d["id"])] = None
         except DomainError as error:
             found[str(d["id"])] = error
     return found
-
-
-def _approver(shown: dict[str, Any]) -> approval_rules.Approver:
-    """An approval as the API shows it, as an approver with the groups they were in then."""
-    groups = shown["qualified_for"]
-    return approval_rules.Approver(str(shown["user_id"]), frozenset(groups) if groups is not None else None)
 
 
 def _already_decided() -> Conflict:

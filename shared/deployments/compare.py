@@ -134,26 +134,13 @@ def _live(conn: sa.Connection, application: str, environment: str) -> Any:
 
 def _between(conn: sa.Connection, application: str, low: Any, high: Any) -> list[dict[str, Any]]:
     """The uncancelled releases after `low` (None: from the first) up to `high`, newest first."""
-    query = sa.select(
-        releases.c.id, releases.c.version, releases.c.title, releases.c.notes, releases.c.status, releases.c.source
-    ).where(
-        releases.c.application == application,
-        releases.c.version_key <= version_sort_key(high.version),
-        releases.c.status != "cancelled",
+    found = changes.between(
+        conn, application=application, live=low.version if low is not None else None, target=high.version, limit=100
     )
-    if low is not None:
-        query = query.where(releases.c.version_key > version_sort_key(low.version))
-    rows = conn.execute(query.order_by(releases.c.version_key.desc()).limit(100))
     return [
-        {
-            "id": r.id,
-            "version": r.version,
-            "title": r.title,
-            "notes": r.notes,
-            "status": r.status,
-            "commit_sha": _sha(r),
-        }
-        for r in rows
+        {key: r[key] for key in ("id", "version", "title", "notes", "status")}
+        | {"commit_sha": (r["source"] or {}).get("commit_sha")}
+        for r in found
     ]
 
 

@@ -26,13 +26,15 @@ public_approval = Shape(ApprovalOut)
 NEWEST_FIRST = Keyset((deployments.c.created_at, deployments.c.id), (Timestamp, Id), descending=True)
 
 
+def approver(user_id: Any, qualified_for: Sequence[str] | None) -> approval_rules.Approver:
+    """One approver, with the groups they were in when they decided (None: decided before groups
+    were kept; it counts for any rule)."""
+    return approval_rules.Approver(str(user_id), frozenset(qualified_for) if qualified_for is not None else None)
+
+
 def approvers(decisions: Iterable[Any]) -> list[approval_rules.Approver]:
     """Who approved, from approval rows, oldest first, with the groups each was in then."""
-    return [
-        approval_rules.Approver(str(d.user_id), frozenset(d.qualified_for) if d.qualified_for is not None else None)
-        for d in decisions
-        if d.decision == "approve"
-    ]
+    return [approver(d.user_id, d.qualified_for) for d in decisions if d.decision == "approve"]
 
 
 def public_deployment(row: Any, decisions: Sequence[Any] = (), *, names: dict[str, str]) -> dict[str, Any]:

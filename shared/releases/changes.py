@@ -30,16 +30,19 @@ def compare_link(repository: str | None, base: str | None, head: str | None) -> 
     return _COMPARE[found["host"].lower()].format(path=found["path"], base=base, head=head)
 
 
-def between(conn: sa.Connection, *, application: str, live: str | None, target: str) -> list[dict[str, Any]]:
+def between(
+    conn: sa.Connection, *, application: str, live: str | None, target: str, limit: int = 50
+) -> list[dict[str, Any]]:
     """The releases of `application` after `live` (by SemVer; None: from the first) up to `target`,
-    newest first, uncancelled: what deploying `target` brings where `live` runs. Empty when `target`
-    is live or older (going back is a rollback)."""
+    newest first, uncancelled, at most `limit`: what deploying `target` brings where `live` runs.
+    Empty when `target` is live or older (going back is a rollback)."""
     upper = version_sort_key(target)
-    query = sa.select(releases.c.id, releases.c.version, releases.c.title, releases.c.source, releases.c.status).where(
+    columns = (releases.c.id, releases.c.version, releases.c.title, releases.c.notes, releases.c.source)
+    query = sa.select(*columns, releases.c.status).where(
         releases.c.application == application,
         releases.c.version_key <= upper,
         releases.c.status != "cancelled",
     )
     if live is not None:
         query = query.where(releases.c.version_key > version_sort_key(live))
-    return [row._asdict() for row in conn.execute(query.order_by(releases.c.version_key.desc()).limit(50))]
+    return [row._asdict() for row in conn.execute(query.order_by(releases.c.version_key.desc()).limit(limit))]

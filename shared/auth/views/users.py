@@ -3,11 +3,9 @@
 from typing import Any
 from uuid import UUID
 
-from shared.applications import service as applications
 from shared.auth import roles, schemas, service
 from shared.auth.access import AccessOut, AccessQuery, who_may
 from shared.auth.schemas import UserOut
-from shared.deployments.environments import environment_row
 from shared.pagination import PageQuery
 from shared.web import Call, Reply, if_match, listing
 from shared.web.routes import RouteTable
@@ -32,6 +30,11 @@ def access_review(call: Call, query: AccessQuery) -> dict[str, Any]:
     """Who may deploy, approve and override an application in an environment, and through which
     role, binding or team (organisation-wide admins)."""
     roles.require(call.principal.grants, "admin")  # organisation-wide, not an application's admin
+    # Imported here: the auth function's other routes need neither applications nor environments,
+    # so its cold start does not load them.
+    from shared.applications import service as applications
+    from shared.deployments.environments import environment_row
+
     applications.load(call.work.conn, query.application)  # 404 application_not_found
     environment_row(call.work.conn, query.environment)  # 422 unknown_environment
     return {"application": query.application, "environment": query.environment, "items": who_may(call.work, query)}
