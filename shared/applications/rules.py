@@ -56,6 +56,13 @@ class Stage:
     # The hotfix lane: who (this role or more, in the environment deployed to) may skip this stage,
     # with a reason; None: no one.
     skippable_by: str | None = None
+    # Auto-promotion: a release that succeeded in the stage before and soaked there is requested here
+    # by the rule itself, at once or (a train) at the times of `train_schedule` (cron, in `train_timezone`).
+    auto_promote: bool = False
+    train_schedule: str | None = None
+    train_timezone: str | None = None
+    # A deployment here reported failed has the rollback to the last good release requested.
+    auto_rollback: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,16 +145,24 @@ def skip_refusals(
     return refusals
 
 
-def check_path(environments: Sequence[str]) -> None:
-    """A path visits each environment once (422 naming the repeated stage)."""
+def check_path(path: Sequence[Stage]) -> None:
+    """A path visits each environment once (422 naming the repeated stage), and its first stage has
+    no stage before it to promote from."""
     seen: set[str] = set()
-    for index, name in enumerate(environments):
-        if name in seen:
+    for index, stage in enumerate(path):
+        if stage.environment in seen:
             raise Invalid(
-                f"{name!r} appears twice on the path.",
+                f"{stage.environment!r} appears twice on the path.",
                 errors=[FieldError(f"path.{index}.environment", "appears earlier on the path")],
             )
-        seen.add(name)
+        seen.add(stage.environment)
+    if path and path[0].auto_promote:
+        raise Invalid(
+            f"{path[0].environment!r} is the first stage: no release succeeds before it, so it cannot be "
+            "promoted to it by itself.",
+            code="auto_promote_first_stage",
+            errors=[FieldError("path.0.auto_promote", "the first stage has no stage before it")],
+        )
 
 
 def requirement(stage: Stage, policy: Policy | None) -> Requirement:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from shared.applications import rules
+from shared.applications import rules, trains
 from shared.models import Out, Strict
-from shared.names import SLUG_PATTERN
+from shared.names import SLUG_PATTERN, known_zone
 
 
 class ApprovalRuleIn(Strict):
@@ -52,6 +52,9 @@ ApprovalRules = Annotated[
 ]
 
 
+TrainSchedule = Annotated[str, Field(max_length=100), AfterValidator(trains.check_schedule)]
+
+
 class StageIn(Strict):
     environment: str = Field(pattern=SLUG_PATTERN, description="An environment of the catalogue.")
     required_approvals: int = Field(default=0, ge=0, le=10)
@@ -80,10 +83,42 @@ class StageIn(Strict):
         "the way to a later one, with a reason (null: no one).",
     )
 
+    auto_promote: bool = Field(
+        default=False,
+        description="Auto-promotion: a release that succeeded in the stage before, soaked there and saw no "
+        "failure there since is requested here by the stage's rule (once per release), as soon as the "
+        "scheduler's dispatch sees it, or at the train's times when `train_schedule` is set. The gates "
+        "still apply: a stage that needs approvals asks for them.",
+    )
+    train_schedule: TrainSchedule | None = Field(
+        default=None,
+        description="A release train: auto-promote only at these times (a five-field cron expression, e.g. "
+        "`0 10 * * 1-5`), what had soaked in the stage before by then; needs `auto_promote`.",
+    )
+    train_timezone: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The IANA zone `train_schedule` is read in (default UTC), e.g. Europe/Berlin.",
+    )
+    auto_rollback: bool = Field(
+        default=False,
+        description="A deployment here reported failed has the rollback to the last good release requested "
+        "by the stage's rule (the pipeline still carries it out).",
+    )
+
+    @field_validator("train_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str | None) -> str | None:
+        return known_zone(value)
+
     @model_validator(mode="after")
     def _rules_or_count(self) -> Self:
         if self.approval_rules and (self.required_approvals or self.approver_team):
             raise ValueError("approval_rules replace required_approvals and approver_team: give one or the other")
+        if self.train_schedule is not None and not self.auto_promote:
+            raise ValueError("train_schedule is when auto_promote promotes: set auto_promote too")
+        if self.train_timezone is not None and self.train_schedule is None:
+            raise ValueError("train_timezone is the zone of train_schedule: give a train_schedule too")
         return self
 
     def stage(self) -> rules.Stage:
@@ -98,6 +133,10 @@ class StageIn(Strict):
             self.allow_older,
             approval_rules=own,
             skippable_by=self.skippable_by,
+            auto_promote=self.auto_promote,
+            train_schedule=self.train_schedule,
+            train_timezone=(self.train_timezone or "UTC") if self.train_schedule else None,
+            auto_rollback=self.auto_rollback,
         )
 
 
@@ -171,6 +210,10 @@ class StageOut(Out):
     allow_older: bool
     approval_rules: list[ApprovalRuleOut] = Field(description="Empty: required_approvals from approver_team.")
     skippable_by: str | None
+    auto_promote: bool
+    train_schedule: str | None
+    train_timezone: str | None
+    auto_rollback: bool
 
 
 class ApplicationOut(Out):

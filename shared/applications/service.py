@@ -43,6 +43,10 @@ def _stage(row: Any) -> rules.Stage:
         row.allow_older,
         own,
         row.skippable_by,
+        row.auto_promote,
+        row.train_schedule,
+        row.train_timezone,
+        row.auto_rollback,
     )
 
 
@@ -102,7 +106,7 @@ def _set_path(
     work.conn.execute(sa.delete(application_stages).where(application_stages.c.application == name))
     if not path:
         return
-    rules.check_path([stage.environment for stage in path])
+    rules.check_path(path)
     named = {
         f"path.{index}.approver_team": stage.approver_team for index, stage in enumerate(path) if stage.approver_team
     } | {

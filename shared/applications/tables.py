@@ -53,8 +53,18 @@ application_stages = sa.Table(
     sa.Column("approval_rules", JSONB, nullable=False, server_default="[]"),
     # The hotfix lane: who (this role or more) may skip this stage, with a reason; NULL: no one.
     sa.Column("skippable_by", sa.Text),
+    # Auto-promotion from the stage before: at once, or on a train's timetable (cron in an IANA zone).
+    sa.Column("auto_promote", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("train_schedule", sa.Text),
+    sa.Column("train_timezone", sa.Text),
+    # A failure reported here has the rollback to the last good release requested.
+    sa.Column("auto_rollback", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("application", "environment", name="uq_application_stages_environment"),
     sa.CheckConstraint("jsonb_typeof(approval_rules) = 'array'", name="approval_rules_array"),
     sa.CheckConstraint("skippable_by IN ('release_manager', 'admin')", name="skippable_by"),
     sa.CheckConstraint("required_approvals >= 0 AND soak_minutes >= 0", name="non_negative"),
+    sa.CheckConstraint(
+        "(train_schedule IS NULL) = (train_timezone IS NULL) AND (train_schedule IS NULL OR auto_promote)",
+        name="train_is_auto_promotion",
+    ),
 )

@@ -13,7 +13,7 @@ from shared.audit import service as audit
 from shared.auth import roles
 from shared.auth.people import names_of
 from shared.console.pages import blueprint, signed_in
-from shared.deployments import approvals, gates, holds, rollback
+from shared.deployments import approvals, gates, holds, rollback, rules
 from shared.deployments import service as deployments
 from shared.deployments.freezes import load_freezes
 from shared.deployments.hold_schemas import ENVIRONMENT
@@ -147,7 +147,7 @@ def deployment_page(release_id: uuid.UUID, deployment_id: uuid.UUID) -> Any:
     )
     names = names_of(
         work.conn, {row.requested_by, *(a["user_id"] for a in shown["approvals"])} | {e["actor"] for e in timeline}
-    )
+    ) | {rules.RULE_ACTOR + rule: name for rule, name in rules.RULE_NAMES.items()}
     holding = []
     refused = None
     if row.status in ("pending_approval", "queued"):

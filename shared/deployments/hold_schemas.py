@@ -6,28 +6,17 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from typing import Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from shared.deployments import holds
 from shared.models import Out, Strict, Timestamp
-from shared.names import SLUG_PATTERN
+from shared.names import SLUG_PATTERN, known_zone
 from shared.pagination import PageQuery
 
 ENVIRONMENT = Field(pattern=SLUG_PATTERN)
 CLOCK = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
 _DAYS = {d[:3]: d for d in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")}
-
-
-def known_zone(value: str | None) -> str | None:
-    """An IANA time zone's name as given, or ValueError naming it."""
-    if value is not None:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-    return value
 
 
 class LockIn(Strict):

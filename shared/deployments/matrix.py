@@ -38,7 +38,9 @@ class CellEntryOut(Out):
     kind: rules.Kind
     status: rules.Status
     requested_by: uuid.UUID
-    requested_by_name: str | None = Field(description="The requester's display name, else email (null: unknown).")
+    requested_by_name: str | None = Field(
+        description="The requester's display name, else email, or the rule's name (null: unknown)."
+    )
     created_at: datetime
     finished_at: datetime | None
 
@@ -112,7 +114,9 @@ def _latest(conn: sa.Connection, names: list[str], newest: Any, *where: Any) -> 
             deployments.c.kind,
             deployments.c.status,
             deployments.c.requested_by,
-            sa.func.coalesce(users.c.display_name, users.c.email).label("requested_by_name"),
+            sa.func.coalesce(
+                users.c.display_name, users.c.email, sa.case(rules.RULE_NAMES, value=deployments.c.requested_by_rule)
+            ).label("requested_by_name"),
             deployments.c.created_at,
             deployments.c.finished_at,
         )

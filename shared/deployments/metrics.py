@@ -12,6 +12,8 @@ Definitions (also in the README):
   environment. p50, hours; unrestored failures are counted but have no time yet.
 - Stage skips (not a DORA figure): finished deploys whose request took the hotfix lane, over all
   finished deploys.
+- Automation (not a DORA figure): finished deploys a stage's rule requested (auto-promotion or a
+  release train), over all finished deploys; and finished rollbacks a stage's auto-rollback requested.
 - Rework rate: the share of finished deployments that were rollbacks, or deploys following a
   failure (the previous deployment there failed, was rolled back, or was itself a rollback).
 """
@@ -71,6 +73,13 @@ class SkipsOut(Out):
     deployments: int
 
 
+class AutomationOut(Out):
+    rate: float | None = Field(description="Promoted deploys over all finished deploys.")
+    promoted: int = Field(description="Finished deploys requested by auto-promotion or a release train.")
+    rolled_back: int = Field(description="Finished rollbacks requested by a stage's auto-rollback.")
+    deployments: int
+
+
 class MetricsOut(Out):
     application: str | None
     environment: str
@@ -83,12 +92,13 @@ class MetricsOut(Out):
     time_to_restore: RestoreOut
     rework_rate: ReworkOut
     stage_skips: SkipsOut = Field(description="How often the hotfix lane was taken (not a DORA figure).")
+    automation: AutomationOut = Field(description="What stages' rules requested (not a DORA figure).")
 
 
 _METRICS = sa.text(
     """
     WITH finished AS (
-        SELECT d.id, d.application, d.kind, d.status, d.created_at, d.finished_at, d.replaces_id,
+        SELECT d.id, d.application, d.kind, d.status, d.created_at, d.finished_at, d.replaces_id, d.requested_by_rule,
                cardinality(d.skipped_stages) > 0 AS skipped,
                COALESCE((r.source ->> 'committed_at')::timestamptz, r.created_at) AS committed_at
         FROM deployments d JOIN releases r ON r.id = d.release_id
@@ -119,6 +129,8 @@ _METRICS = sa.text(
         count(*) AS finished,
         count(*) FILTER (WHERE kind = 'deploy') AS deploys,
         count(*) FILTER (WHERE kind = 'deploy' AND skipped) AS skips,
+        count(*) FILTER (WHERE kind = 'deploy' AND requested_by_rule IS NOT NULL) AS promoted,
+        count(*) FILTER (WHERE kind = 'rollback' AND requested_by_rule = 'auto_rollback') AS auto_rollbacks,
         count(*) FILTER (WHERE kind = 'deploy' AND status IN ('succeeded', 'rolled_back')) AS successful_deploys,
         count(*) FILTER (WHERE kind = 'deploy' AND status IN ('failed', 'rolled_back')) AS failures,
         count(*) FILTER (WHERE kind = 'deploy' AND status IN ('failed', 'rolled_back') AND restored_at IS NOT NULL)
@@ -176,4 +188,10 @@ def metrics(work: UnitOfWork, *, application: str | None, environment: str, days
         "time_to_restore": {"p50_hours": _hours(row.restore_p50), "restores": row.restores, "failures": row.failures},
         "rework_rate": {"rate": _ratio(row.rework, row.finished), "rework": row.rework, "deployments": row.finished},
         "stage_skips": {"rate": _ratio(row.skips, row.deploys), "skips": row.skips, "deployments": row.deploys},
+        "automation": {
+            "rate": _ratio(row.promoted, row.deploys),
+            "promoted": row.promoted,
+            "rolled_back": row.auto_rollbacks,
+            "deployments": row.deploys,
+        },
     }

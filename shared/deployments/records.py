@@ -46,7 +46,7 @@ def public_deployment(row: Any, decisions: Sequence[Any] = (), *, names: dict[st
         row,
         approvals=[public_approval(d) for d in decisions],
         approval_rules=progress,
-        requested_by_name=names.get(str(row.requested_by)),
+        requested_by_name=names.get(str(row.requested_by)) or rules.RULE_NAMES.get(row.requested_by_rule or ""),
     )
 
 
@@ -113,6 +113,14 @@ def get_deployment(
     return row
 
 
+def requester(actor: str) -> dict[str, Any]:
+    """Who a deployment's row says requested it: a person's or account's id, or a stage's rule
+    (actor `rule:<rule>`, with the nil UUID as `requested_by`)."""
+    if actor.startswith(rules.RULE_ACTOR):
+        return {"requested_by": rules.AUTOMATION_ID, "requested_by_rule": actor.removeprefix(rules.RULE_ACTOR)}
+    return {"requested_by": uuid.UUID(actor)}
+
+
 def insert_deployment(
     work: UnitOfWork, *, release: Any, environment: str, kind: str, status: str, actor: str, **extra: Any
 ) -> Any:
@@ -124,7 +132,7 @@ def insert_deployment(
         "environment": environment,
         "kind": kind,
         "status": status,
-        "requested_by": uuid.UUID(actor),
+        **requester(actor),
         "created_at": work.now,
         "updated_at": work.now,
         **extra,

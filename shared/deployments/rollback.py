@@ -25,9 +25,10 @@ from shared.releases.service import changed, load_release
 from shared.releases.tables import releases
 
 
-def rollback(work: UnitOfWork, *, caller: Principal, request: RollbackIn) -> dict[str, Any]:
+def rollback(work: UnitOfWork, *, caller: Principal, request: RollbackIn, failed: Any = None) -> dict[str, Any]:
     """Redeploy the last release that succeeded here before the live one (no approvals, freezes allowed),
-    by a release manager of the application there."""
+    by a release manager of the application there; after the `failed` deploy (a row), the last good
+    one: what was live before it."""
     application, environment = request.application, request.environment
     environment_row(work.conn, environment, lock="share")  # a lock made now waits, or is seen
     roles.require(caller.grants, "release_manager", application=application, environment=environment)
@@ -37,7 +38,12 @@ def rollback(work: UnitOfWork, *, caller: Principal, request: RollbackIn) -> dic
         require_override(caller.grants, holding, application=application, environment=environment, what="lock")
     elif holding:
         raise gates_failed([rules.locked(environment, holding)])
-    chosen = rules.rollback_target(_history(work.conn, application, environment))
+    history = _history(work.conn, application, environment)
+    if failed is not None:  # back to what was live before it (a failed deploy never went live)
+        good = rules.last_good(history)
+        chosen = (failed, good) if good is not None else None
+    else:
+        chosen = rules.rollback_target(history)
     if chosen is None:
         raise Conflict(
             f"{application} has no earlier good release in {environment} to roll back to.", code="no_rollback_target"

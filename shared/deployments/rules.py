@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,6 +39,16 @@ Kind = Literal["deploy", "rollback"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 Decision = Literal["approve", "reject"]
 DECISIONS: tuple[Decision, ...] = get_args(Decision)
+# The stage rules that request deployments by themselves (`requested_by_rule`), and in words.
+Rule = Literal["auto_promote", "train", "auto_rollback"]
+RULES: tuple[Rule, ...] = get_args(Rule)
+RULE_ACTOR = "rule:"  # the audit's actor for a rule: `rule:auto_promote`
+AUTOMATION_ID = uuid.UUID(int=0)
+RULE_NAMES: dict[str, str] = {
+    "auto_promote": "auto-promotion",
+    "train": "release train",
+    "auto_rollback": "auto-rollback",
+}
 
 # What a pipeline may report: only forward, and `cancelled` only before the deployment ends.
 _MOVES = {
@@ -314,6 +325,12 @@ class PastDeployment:
     release_id: Any
     release_status: str
     finished_at: datetime
+
+
+def last_good(succeeded_newest_first: list[PastDeployment]) -> PastDeployment | None:
+    """After a failed deploy (which never went live): the newest success of an uncancelled release,
+    what to go back to."""
+    return next((past for past in succeeded_newest_first if past.release_status != "cancelled"), None)
 
 
 def rollback_target(succeeded_newest_first: list[PastDeployment]) -> tuple[PastDeployment, PastDeployment] | None:

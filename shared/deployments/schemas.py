@@ -11,9 +11,9 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from shared.applications.schemas import ApprovalRuleOut, ApprovalRules
 from shared.deployments import holds, rules
-from shared.deployments.hold_schemas import ENVIRONMENT, WeeklyOut, WeeklyWindow, known_zone
+from shared.deployments.hold_schemas import ENVIRONMENT, WeeklyOut, WeeklyWindow
 from shared.models import Out, Strict, WebLink
-from shared.names import SLUG_PATTERN
+from shared.names import SLUG_PATTERN, known_zone
 from shared.pagination import PageQuery
 
 SkipStages = Annotated[
@@ -202,7 +202,13 @@ class DeploymentOut(Out):
     kind: rules.Kind
     status: rules.Status
     requested_by: uuid.UUID
-    requested_by_name: str | None = Field(description="The requester's display name, else email (null: unknown).")
+    requested_by_name: str | None = Field(
+        description="The requester's display name, else email, or the rule's name (null: unknown)."
+    )
+    requested_by_rule: rules.Rule | None = Field(
+        description="The stage's rule that requested it by itself (`requested_by` is then the nil UUID); null: "
+        "a person or a pipeline did."
+    )
     reason: str | None
     override_freeze: bool
     overridden_locks: list[uuid.UUID] = Field(description="The locks an admin's request overrode.")

@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
-from shared.deployments.rules import ACTIVE, DECISIONS, KINDS, STATUSES
+from shared.deployments.rules import ACTIVE, DECISIONS, KINDS, RULES, STATUSES
 from shared.names import SLUG_PATTERN
 from shared.platform.db import metadata, one_of
 
@@ -49,6 +49,8 @@ deployments = sa.Table(
     sa.Column("kind", sa.Text, nullable=False),
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("requested_by", UUID(as_uuid=True), nullable=False),
+    # A stage's rule that requested it by itself (`requested_by` is then the nil UUID); NULL: a caller did.
+    sa.Column("requested_by_rule", sa.Text),
     sa.Column("reason", sa.Text),
     sa.Column("override_freeze", sa.Boolean, nullable=False, server_default=sa.false()),
     # The freeze windows the request overrode: an override holds for those, never for a later one.
@@ -70,6 +72,7 @@ deployments = sa.Table(
     sa.CheckConstraint(one_of("kind", KINDS), name="kind"),
     sa.CheckConstraint("jsonb_typeof(approval_rules) = 'array'", name="approval_rules_array"),
     sa.CheckConstraint(one_of("status", STATUSES), name="status"),
+    sa.CheckConstraint(f"requested_by_rule IS NULL OR {one_of('requested_by_rule', RULES)}", name="requested_by_rule"),
     # The database itself guarantees one deployment under way per application and environment.
     sa.Index(
         "uq_deployments_one_active",
@@ -77,6 +80,14 @@ deployments = sa.Table(
         "environment",
         unique=True,
         postgresql_where=sa.text(one_of("status", ACTIVE)),
+    ),
+    # A rule promotes a release to a stage once, however many dispatchers run at the same moment.
+    sa.Index(
+        "uq_deployments_one_promotion",
+        "release_id",
+        "environment",
+        unique=True,
+        postgresql_where=sa.text("requested_by_rule IN ('auto_promote', 'train')"),
     ),
     sa.Index("ix_deployments_release_id_environment", "release_id", "environment", "created_at"),
     sa.Index("ix_deployments_application_environment_finished", "application", "environment", "finished_at"),

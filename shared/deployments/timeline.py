@@ -15,6 +15,7 @@ from pydantic import AwareDatetime, Field, model_validator
 
 from shared.audit.tables import audit_events
 from shared.auth.people import names_of
+from shared.deployments import rules
 from shared.deployments.matrix import bound_to_team
 from shared.deployments.tables import deployments
 from shared.models import Out
@@ -36,6 +37,7 @@ ACTIONS = {
         "deployment.expired",
         "deployment.rolled_back",
         "deployment.rollback_requested",
+        "deployment.auto_rollback_refused",
     ),
     "lock": ("environment.locked", "environment.unlocked"),
     "freeze": ("freeze.created", "freeze.deleted"),
@@ -71,7 +73,9 @@ class TimelineEntryOut(Out):
     kind: Kind
     action: str = Field(description="The audit action, e.g. `deployment.status_changed`.")
     actor: str
-    actor_name: str | None = Field(description="A person's display name, else email (null: not a person).")
+    actor_name: str | None = Field(
+        description="A person's display name, else email, or a stage rule's name (`rule:...` actors); null: other."
+    )
     application: str | None = Field(description="null: it holds every application (a lock or freeze of all).")
     environment: str | None
     version: str | None
@@ -150,7 +154,7 @@ def _entry(row: Any, names: dict[str, str]) -> dict[str, Any]:
         "kind": kind,
         "action": row.action,
         "actor": row.actor,
-        "actor_name": names.get(row.actor),
+        "actor_name": names.get(row.actor) or rules.RULE_NAMES.get(row.actor.removeprefix(rules.RULE_ACTOR)),
         "application": row.application,
         "environment": row.environment,
         "version": row.version,

@@ -5,7 +5,18 @@ from typing import Any
 from uuid import UUID
 
 from shared import etags
-from shared.deployments import approvals, compare, environments, freezes, hold_schemas, inbox, locks, matrix, timeline
+from shared.deployments import (
+    approvals,
+    automation,
+    compare,
+    environments,
+    freezes,
+    hold_schemas,
+    inbox,
+    locks,
+    matrix,
+    timeline,
+)
 from shared.deployments import metrics as dora
 from shared.deployments import overview as live
 from shared.deployments import rollback as rollbacks
@@ -169,8 +180,9 @@ def get_deployment(call: Call, release_id: UUID, deployment_id: UUID) -> dict[st
 def report_status(
     call: Call, body: deployment_schemas.StatusIn, release_id: UUID, deployment_id: UUID
 ) -> dict[str, Any]:
-    """A pipeline's progress report: only forward moves."""
-    return deployments.report_status(
+    """A pipeline's progress report: only forward moves. A failure in a stage with `auto_rollback`
+    has the rollback to the last good release requested with it."""
+    reported = deployments.report_status(
         call.work,
         release_id=release_id,
         deployment_id=deployment_id,
@@ -178,6 +190,8 @@ def report_status(
         report=body,
         if_match=if_match(call.request),
     )
+    automation.roll_back_failure(call.work, reported)
+    return reported
 
 
 @routes.post(

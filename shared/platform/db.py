@@ -182,6 +182,18 @@ class UnitOfWork:
         under the same `key` the last action registered wins. Dropped if the work rolls back."""
         self._after_commit[key if key is not None else object()] = action
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A savepoint in the unit's transaction: when the block raises, what it wrote is rolled back,
+        and so are the after-commit actions it registered (an audit checkpoint of a record undone)."""
+        registered = dict(self._after_commit)
+        try:
+            with self.conn.begin_nested():
+                yield
+        except BaseException:
+            self._after_commit = registered
+            raise
+
     def invalidate(self, *namespaces: str) -> None:
         """Once the work is committed, nothing cached in these namespaces is served again."""
         self.after_commit(lambda: self.cache.invalidate(*namespaces))

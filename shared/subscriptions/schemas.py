@@ -94,3 +94,4 @@ class DispatchOut(Out):
     failed: int = Field(description="Attempts that failed in this run (to be retried, or given up).")
     pending: int = Field(description="Deliveries still due or waiting for a retry.")
     expired: int = Field(description="Deployments this run ended as expired (nobody moved them in time).")
+    promoted: int = Field(description="Deployments this run requested for auto-promoting stages (trains included).")
