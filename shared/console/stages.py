@@ -13,7 +13,7 @@ from shared.audit import service as audit
 from shared.auth import roles
 from shared.auth.people import names_of
 from shared.console.pages import blueprint, signed_in
-from shared.deployments import approvals, gates, holds, rollback, rules
+from shared.deployments import approvals, compare, gates, holds, rollback, rules
 from shared.deployments import service as deployments
 from shared.deployments.freezes import load_freezes
 from shared.deployments.hold_schemas import ENVIRONMENT
@@ -136,7 +136,8 @@ def _to_deployment(made: dict[str, Any]) -> Any:
 @blueprint.get("/deployments/<uuid:release_id>/<uuid:deployment_id>")
 def deployment_page(release_id: uuid.UUID, deployment_id: uuid.UUID) -> Any:
     """A deployment: its timeline from the audit log, the approvals given and still needed (and by
-    whom), what would hold its start now, its log link; the decision form where it waits."""
+    whom), what it changes against what is live there and what would hold its start now (while it
+    waits), its log link; the decision form where it waits for approval."""
     me = signed_in()
     roles.require(me.principal.grants, "viewer")
     work = flask.g.work
@@ -159,9 +160,16 @@ def deployment_page(release_id: uuid.UUID, deployment_id: uuid.UUID) -> Any:
             approvals.eligibility(work, release=load_release(work.conn, release_id), row=row, caller=me.principal)
         except DomainError as error:
             refused = {"code": error.code, "detail": error.detail}
+    # What deciding on it decides: the releases it brings (or takes away) against what is live there.
+    brings = None
+    if row.status in ("pending_approval", "queued"):
+        brings = compare.summary(
+            work.conn, application=row.application, environment=row.environment, version=row.version
+        )
     return flask.render_template(
         "deployment.html",
         d=shown,
+        changes=brings,
         timeline=timeline,
         names=names,
         holding=holding,

@@ -1,5 +1,6 @@
-"""What `relman` shows people about the gates of #25: approval rules and deploy windows in `status`
-and `preflight`, the hotfix lane in `deploy`, and what a waiting deployment still needs."""
+"""What `relman` shows people about the gates: approval rules, deploy windows and a stage's own
+rules (a release train, auto-rollback) in `status` and `preflight`, the hotfix lane in `deploy`,
+and what a waiting deployment still needs."""
 
 from __future__ import annotations
 
@@ -11,8 +12,19 @@ from tests.servers import DevServer, call
 
 PATH = [
     {"environment": "dev"},
-    {"environment": "staging", "soak_minutes": 30, "skippable_by": "admin"},
-    {"environment": "production", "approval_rules": [{"count": 1, "team": "qa"}, {"count": 1, "role": "admin"}]},
+    {
+        "environment": "staging",
+        "soak_minutes": 30,
+        "skippable_by": "admin",
+        "auto_promote": True,
+        "train_schedule": "0 10 * * 1-5",
+        "train_timezone": "Europe/Berlin",
+    },
+    {
+        "environment": "production",
+        "approval_rules": [{"count": 1, "team": "qa"}, {"count": 1, "role": "admin"}],
+        "auto_rollback": True,
+    },
 ]
 ALWAYS = [{"day": day, "start": "00:00", "end": "23:59"} for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")]
 
@@ -41,7 +53,8 @@ def test_status_preflight_and_the_hotfix_lane_show_rules_windows_and_skips(relma
     assert (
         "windows mon 00:00-23:59" in production and "Europe/Berlin (outside them: held until one opens)" in production
     )
-    assert "soak 30 min; skippable by admin" in staging
+    assert "soak 30 min; skippable by admin; promoted by the train 0 10 * * 1-5 (Europe/Berlin)" in staging
+    assert "auto-rollback" in production
 
     blocked = relman("preflight", "checkout@1.0.1", "--to", "production", token=developer)
     lane = relman("preflight", "checkout@1.0.1", "--to", "production", "--skip-stage", "staging", token=developer)

@@ -73,6 +73,23 @@ def test_a_waiting_deployment_says_what_it_still_needs_from_whom_and_what_would_
     assert 'value="approve" >Approve' in page or 'value="approve">Approve' in page
 
 
+def test_the_approval_page_says_what_approving_brings_against_what_is_live(console, releases):
+    first, headers = live_in_dev(releases, "1.0.0")
+    ship(releases, headers, first["id"], "staging")
+    ship(releases, headers, first["id"], "production", approver=bearer(access_token(make_user("release_manager"))))
+    for version in ("1.1.0", "1.2.0"):
+        newer = ready_release(releases, headers, application="shop", version=version, title=f"Shop {version}")
+        ship(releases, headers, newer["id"], "dev")
+    ship(releases, headers, newer["id"], "staging")
+    waiting = deploy(releases, headers, newer["id"], "production").get_json()
+    sign_in(console, make_user("release_manager"))
+
+    page = console.get(f"/console/deployments/{newer['id']}/{waiting['id']}").get_data(as_text=True)
+
+    assert "From 1.0.0, live there now, it brings 2 releases:" in page
+    assert "<li>1.2.0: Shop 1.2.0</li><li>1.1.0: Shop 1.1.0</li>" in page
+
+
 def test_roll_back_needs_a_reason_and_goes_back_to_the_release_before(console, releases):
     _first, headers = live_in_dev(releases, "1.0.0")
     second = ready_release(releases, headers, application="shop", version="1.1.0")

@@ -15,6 +15,8 @@ from typing import Any
 
 import click
 
+from relman.words import describe_gates, describe_rule, describe_windows, still_needed
+
 MODE = {"output": "text"}
 """`text`, `json` or `yaml`, set by `--output` (or RELMAN_OUTPUT, or the profile)."""
 
@@ -176,11 +178,6 @@ def _person(approval: dict[str, Any]) -> str:
     return str(approval.get("user_name") or approval["user_id"])
 
 
-def still_needed(rules: list[dict[str, Any]]) -> str:
-    """What a waiting deployment's approval rules still need: "1 from the team sre"."""
-    return ", ".join(describe_rule(r | {"count": r["remaining"]}) for r in rules if r.get("remaining"))
-
-
 def render_verdict(a: dict[str, Any]) -> str:
     verdict = "allowed" if a["allowed"] else "blocked"
     first = f"{verdict}" + (" (needs approval)" if a.get("needs_approval") else "")
@@ -193,49 +190,6 @@ def render_verdict(a: dict[str, Any]) -> str:
         ]
     )
     return first + ("\n" + rest if rest else "")
-
-
-def describe_rule(rule: dict[str, Any]) -> str:
-    """An approval rule in words: "2 from the team sre"."""
-    if rule.get("team"):
-        group = f"the team {rule['team']}"
-    else:
-        group = f"holders of {rule['role']}" if rule.get("role") else "any approver"
-    return f"{rule['count']} from {group}"
-
-
-def describe_windows(policy: dict[str, Any] | None) -> str | None:
-    """An environment policy's deploy windows in words (None: it has none, work starts any time)."""
-    if not policy or not policy.get("deploy_windows"):
-        return None
-    spans = ", ".join(f"{w['day']} {w['start']}-{w['end']}" for w in policy["deploy_windows"])
-    outside = "refused" if policy.get("outside_window") == "refuse" else "held until one opens"
-    return f"{spans} {policy.get('windows_timezone')} (outside them: {outside})"
-
-
-def describe_gates(stage: dict[str, Any] | None, policy: dict[str, Any] | None) -> str:
-    """What a stage and its environment's policy ask, in a few words, for `relman status`."""
-    if stage is None:
-        return "not on the path"
-    rules = [describe_rule(rule) for rule in stage.get("approval_rules") or []]
-    if not rules and stage.get("required_approvals"):
-        team = f" from the team {stage['approver_team']}" if stage.get("approver_team") else ""
-        rules = [f"{stage['required_approvals']} approval{'s' if stage['required_approvals'] != 1 else ''}{team}"]
-    parts = [", ".join(rules)] if rules else []
-    if stage.get("soak_minutes"):
-        parts.append(f"soak {stage['soak_minutes']} min")
-    if stage.get("skippable_by"):
-        parts.append(f"skippable by {stage['skippable_by']}")
-    if policy:
-        floor = [describe_rule(rule) for rule in policy.get("approval_rules") or []]
-        if policy.get("min_approvals"):
-            floor.insert(0, f"at least {policy['min_approvals']}")
-        if floor:
-            parts.append("policy: " + ", ".join(floor))
-        windows = describe_windows(policy)
-        if windows:
-            parts.append(f"windows {windows}")
-    return "; ".join(parts)
 
 
 def print_gates(gates: list[dict[str, Any]]) -> None:
