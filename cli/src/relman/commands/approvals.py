@@ -10,6 +10,7 @@ from relman import output
 from relman.commands import client, env_option
 from relman.errors import OK
 from relman.output import say
+from relman.words import still_needed
 
 
 @click.command()
@@ -43,7 +44,7 @@ def _render(found: dict[str, Any]) -> str:
                 "release": f"{d['application']}@{d['version']}",
                 "env": d["environment"],
                 "requested by": d.get("requested_by_name") or d["requested_by"],
-                "still needed": output.still_needed(item["still_needed"]),
+                "still needed": still_needed(item["still_needed"]),
                 "you": you,
                 "title": _one_line(item["release"]["title"], item["release"]["summary"]),
             }
