@@ -38,6 +38,10 @@ DEFAULTS = {
     "allow_older": False,
     "approval_rules": [],
     "skippable_by": None,
+    "auto_promote": False,
+    "train_schedule": None,
+    "train_timezone": None,
+    "auto_rollback": False,
 }
 # Stages whose bodies carry different keys: none but the environment, some, all of them.
 SHAPES = [
@@ -49,6 +53,7 @@ SHAPES = [
         "approver_team": "sre",
         "allow_older": True,
         "skippable_by": "admin",
+        "auto_rollback": True,
     },
 ]
 
@@ -71,6 +76,10 @@ def stored_path(name: str) -> list[dict]:
                     "allow_older",
                     "approval_rules",
                     "skippable_by",
+                    "auto_promote",
+                    "train_schedule",
+                    "train_timezone",
+                    "auto_rollback",
                 )
             }
             for r in rows
