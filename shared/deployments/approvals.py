@@ -14,7 +14,7 @@ from shared.applications.rules import Requirement
 from shared.audit import service as audit
 from shared.auth import roles
 from shared.auth.principal import Principal
-from shared.deployments import approval_rules, expiry, rules
+from shared.deployments import approval_rules, attestations, expiry, rules
 from shared.deployments.environments import environment_row, path_of_catalogue, policy_of
 from shared.deployments.gates import authors_of, check_move, release_authors, requirement_at
 from shared.deployments.records import approver, approvers, get_deployment, with_decisions
@@ -161,6 +161,10 @@ def _move(work: UnitOfWork, *, row: Any, release: Any, decision: rules.Decision,
     if new_status != row.status:
         check_move(work, deployment=row, release=release, to_status=new_status)
         values["status"] = new_status
+        if new_status == "queued":  # it may run now: Binary Authorization's attestations of its images
+            attestations.plan(
+                work, deployment_id=row.id, environment=row.environment, artifacts=release.artifacts or ()
+            )
         if new_status == "rejected":
             values["finished_at"] = work.now
     work.conn.execute(sa.update(deployments).where(deployments.c.id == row.id).values(**values))

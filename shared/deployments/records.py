@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from shared.applications.rules import approval_rules_of
 from shared.auth.people import describe_actor, names_of
 from shared.auth.tables import users
-from shared.deployments import approval_rules, compare, environments, gates, rules
+from shared.deployments import approval_rules, attestations, compare, environments, gates, rules
 from shared.deployments.schemas import ApprovalOut, DeploymentOut
 from shared.deployments.tables import approvals, deployments
 from shared.errors import DomainError, NotFound
@@ -151,7 +151,10 @@ def insert_deployment(
         return gates.gates_failed([rules.deployment_in_progress(release.application, environment, winner)])
 
     with savepoint(work.conn, taken=taken):
-        return work.conn.execute(sa.insert(deployments).values(**values).returning(deployments)).one()
+        row = work.conn.execute(sa.insert(deployments).values(**values).returning(deployments)).one()
+    if status == "queued":  # it may run now: Binary Authorization's attestations of its images
+        attestations.plan(work, deployment_id=row.id, environment=environment, artifacts=release.artifacts or ())
+    return row
 
 
 def list_deployments(

@@ -19,7 +19,7 @@ from shared.audit import service as audit
 from shared.auth import roles
 from shared.auth.people import names_of
 from shared.auth.principal import Principal
-from shared.deployments import expiry, holds, rules
+from shared.deployments import attestations, expiry, holds, rules
 from shared.deployments.environments import environment_row
 from shared.deployments.gates import check_move, gate_facts, gates_failed
 from shared.deployments.gates import preflight as preflight
@@ -174,6 +174,8 @@ def report_status(
     previous = row.status
     new_status = rules.next_status(previous, report.status)
     check_move(work, deployment=row, release=release, to_status=new_status)
+    if new_status == "in_progress":
+        attestations.require_attested(work, row.id)
     values: dict[str, Any] = {"status": new_status, "updated_at": work.now}
     if new_status == "in_progress":
         values["started_at"] = work.now

@@ -158,6 +158,33 @@ environment_locks = sa.Table(
     sa.Index("ix_environment_locks_locked_at_id", "locked_at", "id"),
 )
 
+# Binary Authorization: one attestation per image of a deployment that may run, in an attested environment.
+attestations = sa.Table(
+    "attestations",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("deployment_id", UUID(as_uuid=True), sa.ForeignKey("deployments.id"), nullable=False),
+    sa.Column("environment", sa.Text, nullable=False),
+    sa.Column("digest", sa.Text, nullable=False),
+    # `https://HOST/PATH@sha256:...`: the image as Container Analysis and Binary Authorization name it.
+    sa.Column("resource_uri", sa.Text, nullable=False),
+    # pending (to be signed), attested, or abandoned (its deployment ended, or its release was
+    # cancelled, before it was signed: it never will be).
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("payload", sa.LargeBinary),
+    sa.Column("signature", sa.LargeBinary),
+    sa.Column("public_key_id", sa.Text),
+    sa.Column("occurrence", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("error", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("attested_at", sa.DateTime(timezone=True)),
+    sa.UniqueConstraint("deployment_id", "digest", name="uq_attestations_deployment_digest"),
+    sa.CheckConstraint("status IN ('pending', 'attested', 'abandoned')", name="status"),
+    sa.Index("ix_attestations_pending", "created_at", postgresql_where=sa.text("status = 'pending'")),
+    sa.Index("ix_attestations_digest_environment", "digest", "environment"),
+)
+
 DEFAULT_ENVIRONMENTS = [
     {"name": "dev", "position": 1, "required_approvals": 0, "soak_minutes": 0},
     {"name": "staging", "position": 2, "required_approvals": 0, "soak_minutes": 0},

@@ -7,6 +7,7 @@ from uuid import UUID
 from shared import etags
 from shared.deployments import (
     approvals,
+    attestations,
     automation,
     compare,
     environments,
@@ -22,6 +23,7 @@ from shared.deployments import overview as live
 from shared.deployments import rollback as rollbacks
 from shared.deployments import schemas as deployment_schemas
 from shared.deployments import service as deployments
+from shared.deployments.attestations import AttestationOut, AttestationQuery
 from shared.deployments.compare import CompareOut, CompareQuery
 from shared.deployments.hold_schemas import FreezeOut, LockOut
 from shared.deployments.inbox import ApprovalRequestOut, ApprovalRequestQuery
@@ -143,6 +145,14 @@ def all_deployments(call: Call, query: deployment_schemas.DeploymentQuery) -> Re
         environment=query.environment,
         status=query.status,
     )
+    return listing(call, items, cursor)
+
+
+@routes.get("/attestations", role="viewer", lists=True, response=AttestationOut)
+def list_attestations(call: Call, query: AttestationQuery) -> Reply:
+    """Binary Authorization attestations of an image, an environment or a deployment, newest first:
+    each with its payload, signature and key id, to verify offline (`relman attestations verify`)."""
+    items, cursor = attestations.list_attestations(call.work, query)
     return listing(call, items, cursor)
 
 

@@ -158,6 +158,20 @@ class Settings(BaseSettings):
         pattern=r"^(projects/[^/\s]+/topics/)?[A-Za-z][A-Za-z0-9._~+%-]{2,254}$",
         description="Every event is also published here: `projects/P/topics/T`, or `T` in GCP_PROJECT_ID.",
     )
+    # Binary Authorization: a deployment that may run (queued) gets an attestation of each image.
+    attestors: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Environments whose queued deployments attest their images (comma-separated); empty: none.",
+    )
+    attestation_key_ring: str | None = Field(
+        default=None,
+        pattern=r"^projects/[^/\s]+/locations/[^/\s]+/keyRings/[^/\s]+$",
+        description="The Cloud KMS key ring holding one EC P-256 signing key per attested environment, named after it.",
+    )
+    kms_endpoint: str | None = Field(default=None, description="Override of the Cloud KMS API host (tests).")
+    container_analysis_endpoint: str | None = Field(
+        default=None, description="Override of the Container Analysis API host (tests)."
+    )
 
     trust_forwarded_for: bool = Field(
         default=False, description="Behind Google's load balancer: take the client address from X-Forwarded-For."
@@ -183,6 +197,13 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("attestors", mode="before")
+    @classmethod
+    def _split_environments(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
         return value
 
     @field_validator("iap_audience", mode="before")
@@ -231,6 +252,8 @@ class Settings(BaseSettings):
             raise ValueError("webhook_allow_private_targets: allowed in development and test only")
         if self.pubsub_topic and not self.pubsub_topic.startswith("projects/") and not self.gcp_project_id:
             raise ValueError("pubsub_topic: a short topic name needs GCP_PROJECT_ID (or give projects/P/topics/T)")
+        if self.attestors and not (self.attestation_key_ring and self.gcp_project_id):
+            raise ValueError("attestors: needs ATTESTATION_KEY_RING and GCP_PROJECT_ID (the notes' project)")
         return self
 
     @property

@@ -95,3 +95,4 @@ class DispatchOut(Out):
     pending: int = Field(description="Deliveries still due or waiting for a retry.")
     expired: int = Field(description="Deployments this run ended as expired (nobody moved them in time).")
     promoted: int = Field(description="Deployments this run requested for auto-promoting stages (trains included).")
+    attested: int = Field(description="Images this run attested for Binary Authorization (what was still pending).")

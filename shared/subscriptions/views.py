@@ -4,7 +4,7 @@ from typing import Any
 from uuid import UUID
 
 from shared.auth import roles
-from shared.deployments import automation, expiry
+from shared.deployments import attestations, automation, expiry
 from shared.events import dispatch
 from shared.pagination import PageQuery
 from shared.platform.settings import get_settings
@@ -101,9 +101,10 @@ def ping_subscription(call: Call, subscription_id: UUID) -> dict[str, Any]:
 
 @routes.post("/events/dispatch", role="viewer", response=DispatchOut, oidc_bearer=True)
 def dispatch_events(call: Call) -> dict[str, Any]:
-    """Expire the deployments nobody moved in time, request what auto-promoting stages are due, then
-    send every delivery that is due (theirs too): organisation-wide admins, or the service account
-    named by EVENTS_DISPATCHER (Cloud Scheduler calls this every minute with that account's OIDC token)."""
+    """Expire the deployments nobody moved in time, request what auto-promoting stages are due, sign
+    the attestations still pending, then send every delivery that is due (theirs too):
+    organisation-wide admins, or the service account named by EVENTS_DISPATCHER (Cloud Scheduler
+    calls this every minute with that account's OIDC token)."""
     caller = call.principal
     roles.require_admin_or_named(
         caller.grants, service_account=caller.service_account_name, named=get_settings().events_dispatcher
@@ -111,4 +112,5 @@ def dispatch_events(call: Call) -> dict[str, Any]:
     expired = expiry.expire_stale(call.work)
     promoted = automation.promote_due(call.work)
     call.work.commit()  # the expiries, promotions and their events are committed before the deliveries go
-    return dispatch.run() | {"expired": len(expired), "promoted": len(promoted)}
+    attested = attestations.attest_pending()["attested"]
+    return dispatch.run() | {"expired": len(expired), "promoted": len(promoted), "attested": attested}

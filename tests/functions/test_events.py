@@ -88,7 +88,14 @@ def test_a_subscriber_gets_each_event_signed_and_sees_its_secret_only_once(relea
         shown_again = releases.get(f"/releases/subscriptions/{subscription['id']}", headers=admin).get_json()
         assert "secret" not in shown_again and shown_again["url"] == box.url("/ok")
         assert answer.status_code == 200
-        assert answer.get_json() == {"delivered": 2, "failed": 0, "pending": 0, "expired": 0, "promoted": 0}
+        assert answer.get_json() == {
+            "delivered": 2,
+            "failed": 0,
+            "pending": 0,
+            "expired": 0,
+            "promoted": 0,
+            "attested": 0,
+        }
         received = [verified(subscription["secret"], r) for r in box.requests]
         assert [e["type"] for e in received] == ["release.created", "release.ready"]
         assert {e["data"]["release"]["id"] for e in received} == {release["id"]}

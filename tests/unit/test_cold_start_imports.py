@@ -37,6 +37,7 @@ def test_no_function_loads_opentelemetry_or_the_cloud_only_clients_at_import(fun
 
     assert "opentelemetry" not in loaded  # redis-py would import it for metrics we never turn on
     assert "aiohttp" not in loaded and "grpc" not in loaded  # the Cloud SQL connector's, Secret Manager's
+    assert "grafeas" not in loaded  # attestations load their clients when a deployment is attested
 
 
 def test_redis_leaves_opentelemetry_importable_for_whoever_uses_it():

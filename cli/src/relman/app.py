@@ -11,7 +11,20 @@ from typing import Any
 import click
 
 from relman import __version__, output, settings
-from relman.commands import Group, account, approvals, deploy, deployment, freeze, lock, release, run, status, whoami
+from relman.commands import (
+    Group,
+    account,
+    approvals,
+    attestations,
+    deploy,
+    deployment,
+    freeze,
+    lock,
+    release,
+    run,
+    status,
+    whoami,
+)
 from relman.errors import OK, USAGE, ApiError, RelmanError, problem
 from relman.output import say
 
@@ -105,6 +118,7 @@ for command in (
     lock.lock,
     lock.unlock,
     lock.locks,
+    attestations.attestations,
 ):
     cli.add_command(command)
 
