@@ -71,6 +71,9 @@ resource "google_cloudfunctions2_function" "main" {
       PUBSUB_TOPIC = google_pubsub_topic.events.id
       # The API service account whose OIDC token (Cloud Scheduler's, events.tf) may dispatch events.
       EVENTS_DISPATCHER = var.events_dispatcher
+      # Binary Authorization (attestations.tf): the environments attested, and the ring of their keys.
+      ATTESTORS            = join(",", var.attestors)
+      ATTESTATION_KEY_RING = local.attesting ? google_kms_key_ring.attestations[0].id : ""
     }
 
     dynamic "secret_environment_variables" {

@@ -338,3 +338,36 @@ variable "events_dispatcher" {
     error_message = "events_dispatcher must be a lowercase slug."
   }
 }
+
+variable "attestors" {
+  type        = list(string)
+  default     = []
+  description = "Release environments (of the catalogue) whose queued deployments sign Binary Authorization attestations of their images: a KMS key, a note and an attestor each (attestations.tf). Empty: none."
+
+  validation {
+    condition     = alltrue([for name in var.attestors : can(regex("^[a-z0-9][a-z0-9-]{0,62}$", name))])
+    error_message = "attestors are environment names: lowercase slugs."
+  }
+}
+
+variable "binauthz_enforcement" {
+  type        = string
+  default     = "off"
+  description = "The example Binary Authorization policy (attestations.tf): off, dryrun (refusals are logged only: start here, and in staging) or enforce."
+
+  validation {
+    condition     = contains(["off", "dryrun", "enforce"], var.binauthz_enforcement)
+    error_message = "binauthz_enforcement is off, dryrun or enforce."
+  }
+}
+
+variable "binauthz_required_attestor" {
+  type        = string
+  default     = "production"
+  description = "The attested environment whose attestation the example policy requires (one of attestors)."
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{0,62}$", var.binauthz_required_attestor))
+    error_message = "binauthz_required_attestor is an environment name: a lowercase slug."
+  }
+}

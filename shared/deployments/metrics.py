@@ -1,6 +1,6 @@
 """The DORA metrics of an environment, computed in SQL: the query, the answer and the figures.
 
-Definitions (also in the README):
+Definitions (also in docs/api.md, "DORA metrics: what counts"):
 - A *deployment* counts once it has finished: `succeeded`, `failed` or `rolled_back` (a success
   later rolled back). Windows select by `finished_at`.
 - Deployment frequency: successful deploys (kind `deploy`, `succeeded` or `rolled_back`) per day.

@@ -206,10 +206,10 @@ class Settings(BaseSettings):
             return [name.strip() for name in value.split(",") if name.strip()]
         return value
 
-    @field_validator("iap_audience", mode="before")
+    @field_validator("iap_audience", "attestation_key_ring", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
-        """IAP_AUDIENCE="" (Terraform's value with IAP off) means IAP sign-in is off."""
+        """IAP_AUDIENCE="" (Terraform's value with IAP off): IAP sign-in is off; ATTESTATION_KEY_RING="": no ring."""
         return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")

@@ -37,6 +37,8 @@ SAMPLES = {
     "GCP_REGION": "europe-west1",
     "PUBSUB_TOPIC": "projects/acme-releases-prod/topics/rm-production-events",
     "EVENTS_DISPATCHER": "scheduler",
+    "ATTESTORS": "staging,production",
+    "ATTESTATION_KEY_RING": "projects/acme-releases-prod/locations/europe-west1/keyRings/rm-production-attestations",
     "CLOUD_SQL_INSTANCE": "acme-releases-prod:europe-west1:rm-production",
     "DB_NAME": "release_manager",
     "DB_USER": "rm-production-auth@acme-releases-prod.iam",
@@ -213,8 +215,11 @@ def test_no_service_account_holds_a_project_wide_owner_or_editor_role():
         if "condition" not in m
     }
     # No run.invoker or artifactregistry.writer on the project: each is granted on its one resource.
+    # Creating an occurrence is a project permission (they live in the project): the attesting
+    # functions' only other project role (test_attestations_sign_with_one_key_each_...).
     assert project_roles() <= {
         "roles/cloudsql.client", "roles/cloudsql.instanceUser", "roles/logging.logWriter", "roles/storage.objectAdmin",
+        "roles/containeranalysis.occurrences.editor",
     }  # fmt: skip
     # A storage role on the project only with a condition naming one bucket.
     assert not {r for r in unconditioned if r.startswith("roles/storage.")}
@@ -901,3 +906,44 @@ def test_every_change_to_log_routing_raises_an_alert_declared_in_terraform():
     assert policy["notification_channels"] == "${var.alert_notification_channels}"
     assert policy["alert_strategy"][0]["notification_rate_limit"][0]["period"]  # required for log-match alerts
     assert "monitoring.googleapis.com" in stack().resource("google_project_service", "main")["for_each"]
+
+
+def test_attestations_sign_with_one_key_each_and_the_pipeline_cannot_grant_itself_the_signer():
+    """Binary Authorization (attestations.tf): per attested environment a KMS key (EC P-256, HSM,
+    never destroyed), a note and an attestor naming both; releases and console may sign with each key
+    and attach to each note, on those alone; the example policy is opt-in and requires an attestor."""
+    key = stack().resource("google_kms_crypto_key", "attestations")
+    attestor = stack().resource("google_binary_authorization_attestor", "attestations")
+    signer = stack().resource("google_kms_crypto_key_iam_member", "attestations")
+    attacher = stack().resource("google_container_analysis_note_iam_member", "attestations")
+    occurrences = stack().resource("google_project_iam_member", "attestation_occurrences")
+    policy = stack().resource("google_binary_authorization_policy", "example")
+
+    assert key["purpose"] == "ASYMMETRIC_SIGN" and key["name"] == "${each.value}"  # settings.py's naming
+    assert key["version_template"][0] == {"algorithm": "EC_SIGN_P256_SHA256", "protection_level": "HSM"}
+    assert key["lifecycle"][0]["prevent_destroy"] is True
+    public_key = attestor["attestation_authority_note"][0]["public_keys"][0]
+    assert public_key["pkix_public_key"][0]["signature_algorithm"] == "ECDSA_P256_SHA256"
+    assert public_key["id"].startswith("//cloudkms.googleapis.com/v1/")  # the public_key_id the code signs with
+    assert stack().resource("google_container_analysis_note", "attestations")["name"] == "release-manager-${each.value}"
+    assert (signer["role"], attacher["role"]) == ("roles/cloudkms.signer", "roles/containeranalysis.notes.attacher")
+    for grant in (signer, attacher):
+        assert grant["for_each"] == "${local.attestor_grants}"
+        assert grant["member"] == "${google_service_account.functions[each.value.function].member}"
+    assert occurrences["role"] == "roles/containeranalysis.occurrences.editor"
+    assert occurrences["member"] == "${google_service_account.functions[each.value].member}"
+    assert stack().locals["attesting_functions"].startswith('${toset([for name in ["releases", "console"]')
+    assert policy["count"] == '${var.binauthz_enforcement == "off" ? 0 : 1}'
+    assert policy["default_admission_rule"][0]["evaluation_mode"] == "REQUIRE_ATTESTATION"
+    # The pipeline sees these resources and changes none of them: viewer roles, never cloudkms.admin.
+    roles = deployer_roles()
+    assert {"roles/cloudkms.viewer", "roles/containeranalysis.notes.viewer"} <= roles
+    assert {"roles/binaryauthorization.attestorsViewer", "roles/binaryauthorization.policyViewer"} <= roles
+    assert not roles & {"roles/cloudkms.admin", "roles/cloudkms.signer", "roles/containeranalysis.admin"}
+
+
+def deployer_roles() -> set[str]:
+    """The deployer's project roles, as .ci/bootstrap grants them (DEPLOYER_ROLES)."""
+    found = re.search(r"DEPLOYER_ROLES=\((.*?)\)", (ROOT / ".ci" / "bootstrap").read_text(), re.S)
+    assert found is not None
+    return set(re.findall(r"roles/[\w.]+", found[1]))
