@@ -74,6 +74,9 @@ resource "google_cloudfunctions2_function" "main" {
       # Binary Authorization (attestations.tf): the environments attested, and the ring of their keys.
       ATTESTORS            = join(",", var.attestors)
       ATTESTATION_KEY_RING = local.attesting ? google_kms_key_ring.attestations[0].id : ""
+      # The account whose OIDC token the drift push (drift.tf) speaks for.
+      DRIFT_OBSERVER = var.drift_observer
+      DRIFT_LOCKS    = tostring(var.drift_locks)
     }
 
     dynamic "secret_environment_variables" {

@@ -119,7 +119,7 @@ resource "google_storage_bucket_iam_member" "ci" {
 
 # The pipeline may act as the accounts this configuration creates, and as no other: it deploys
 # the functions as their accounts, the builds as the build account, the tests as the ci one and
-# the dispatch schedule as the scheduler one (events.tf).
+# the dispatch schedule as the scheduler one (events.tf), the drift push as the drift one (drift.tf).
 # (It holds no project-wide serviceAccountUser; docs/deploy.md, "One-time bootstrap".)
 resource "google_service_account_iam_member" "deployer_acts_as" {
   for_each = merge(
@@ -129,6 +129,7 @@ resource "google_service_account_iam_member" "deployer_acts_as" {
       ci        = google_service_account.ci.name,
       scheduler = google_service_account.scheduler.name,
     },
+    { for account in google_service_account.drift : "drift" => account.name },
   )
 
   service_account_id = each.value

@@ -371,3 +371,26 @@ variable "binauthz_required_attestor" {
     error_message = "binauthz_required_attestor is an environment name: a lowercase slug."
   }
 }
+
+variable "drift_detection" {
+  type        = bool
+  default     = false
+  description = "Route Cloud Run and GKE deploys (admin activity) to POST /releases/drift/observations, to report images deployed around the gates (drift.tf; an Owner's apply: it adds a log sink)."
+}
+
+variable "drift_observer" {
+  type        = string
+  default     = "drift"
+  description = "Name of the release manager's service account (POST /auth/service-accounts) that the drift push's OIDC token speaks for (trust: the drift push identity's Google tokens)."
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{0,62}$", var.drift_observer))
+    error_message = "drift_observer must be a lowercase slug."
+  }
+}
+
+variable "drift_locks" {
+  type        = bool
+  default     = false
+  description = "An image deployed around the gates also locks its environment for its application (DRIFT_LOCKS)."
+}

@@ -1,7 +1,8 @@
-"""Binary Authorization attestations
+"""Binary Authorization attestations, and deploys observed around the gates
 
 A deployment that may run (queued) in an attested environment has one attestation per image of
-its release: pending until Cloud KMS has signed it and Container Analysis holds it.
+its release: pending until Cloud KMS has signed it and Container Analysis holds it. What Cloud
+Run's and GKE's admin activity shows deployed is recorded, matched or drift.
 
 Revision ID: 0017
 Revises: 0016
@@ -48,9 +49,35 @@ def upgrade() -> None:
         'ix_attestations_pending', 'attestations', ['created_at'], postgresql_where=sa.text("status = 'pending'")
     )
     op.create_index('ix_attestations_digest_environment', 'attestations', ['digest', 'environment'])
+    op.create_table(
+        'drift_observations',
+        sa.Column('id', postgresql.UUID(as_uuid=True), nullable=False),
+        sa.Column('message_id', sa.Text(), nullable=False),
+        sa.Column('platform', sa.Text(), nullable=False),
+        sa.Column('resource', sa.Text(), nullable=False),
+        sa.Column('application', sa.Text(), nullable=False),
+        sa.Column('environment', sa.Text(), nullable=False),
+        sa.Column('image', sa.Text(), nullable=False),
+        sa.Column('digest', sa.Text(), nullable=True),
+        sa.Column('verdict', sa.Text(), nullable=False),
+        sa.Column('deployment_id', postgresql.UUID(as_uuid=True), nullable=True),
+        sa.Column('actor', sa.Text(), nullable=True),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("verdict IN ('matched', 'drift')", name=op.f('ck_drift_observations_verdict')),
+        sa.ForeignKeyConstraint(
+            ['deployment_id'], ['deployments.id'], name=op.f('fk_drift_observations_deployment_id_deployments')
+        ),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_drift_observations')),
+        sa.UniqueConstraint('message_id', 'image', name='uq_drift_observations_message_image'),
+    )
+    op.create_index(
+        'ix_drift_observations_environment_created_at', 'drift_observations', ['environment', 'created_at']
+    )
 
 
 def downgrade() -> None:
+    op.drop_index('ix_drift_observations_environment_created_at', table_name='drift_observations')
+    op.drop_table('drift_observations')
     op.drop_index('ix_attestations_digest_environment', table_name='attestations')
     op.drop_index('ix_attestations_pending', table_name='attestations')
     op.drop_table('attestations')

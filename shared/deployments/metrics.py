@@ -14,6 +14,8 @@ Definitions (also in docs/api.md, "DORA metrics: what counts"):
   finished deploys.
 - Automation (not a DORA figure): finished deploys a stage's rule requested (auto-promotion or a
   release train), over all finished deploys; and finished rollbacks a stage's auto-rollback requested.
+- Drift (not a DORA figure): images Cloud Run or GKE showed deployed there that no deployment which
+  passed the gates ran (shared/deployments/drift.py), by when they were observed.
 - Rework rate: the share of finished deployments that were rollbacks, or deploys following a
   failure (the previous deployment there failed, was rolled back, or was itself a rollback).
 """
@@ -26,6 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import Field
 
+from shared.deployments.drift import drift_count
 from shared.models import Out, Strict
 from shared.names import SLUG_PATTERN
 from shared.platform.db import UnitOfWork
@@ -80,6 +83,10 @@ class AutomationOut(Out):
     deployments: int
 
 
+class DriftOut(Out):
+    detected: int = Field(description="Images deployed there around the gates (drift.detected) in the window.")
+
+
 class MetricsOut(Out):
     application: str | None
     environment: str
@@ -93,6 +100,7 @@ class MetricsOut(Out):
     rework_rate: ReworkOut
     stage_skips: SkipsOut = Field(description="How often the hotfix lane was taken (not a DORA figure).")
     automation: AutomationOut = Field(description="What stages' rules requested (not a DORA figure).")
+    drift: DriftOut = Field(description="Deploys observed around the gates (not a DORA figure).")
 
 
 _METRICS = sa.text(
@@ -193,5 +201,10 @@ def metrics(work: UnitOfWork, *, application: str | None, environment: str, days
             "promoted": row.promoted,
             "rolled_back": row.auto_rollbacks,
             "deployments": row.deploys,
+        },
+        "drift": {
+            "detected": drift_count(
+                work.conn, environment=environment, application=application, since=since, until=until
+            )
         },
     }

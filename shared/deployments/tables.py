@@ -185,6 +185,28 @@ attestations = sa.Table(
     sa.Index("ix_attestations_digest_environment", "digest", "environment"),
 )
 
+# What Cloud Run's and GKE's admin activity showed deployed: one row per pushed message and image.
+drift_observations = sa.Table(
+    "drift_observations",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("message_id", sa.Text, nullable=False),
+    sa.Column("platform", sa.Text, nullable=False),
+    sa.Column("resource", sa.Text, nullable=False),
+    sa.Column("application", sa.Text, nullable=False),
+    sa.Column("environment", sa.Text, nullable=False),
+    sa.Column("image", sa.Text, nullable=False),
+    sa.Column("digest", sa.Text),
+    # matched: a deployment that passed the gates (`deployment_id`) ran it; drift: none did.
+    sa.Column("verdict", sa.Text, nullable=False),
+    sa.Column("deployment_id", UUID(as_uuid=True), sa.ForeignKey("deployments.id")),
+    sa.Column("actor", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("message_id", "image", name="uq_drift_observations_message_image"),
+    sa.CheckConstraint("verdict IN ('matched', 'drift')", name="verdict"),
+    sa.Index("ix_drift_observations_environment_created_at", "environment", "created_at"),
+)
+
 DEFAULT_ENVIRONMENTS = [
     {"name": "dev", "position": 1, "required_approvals": 0, "soak_minutes": 0},
     {"name": "staging", "position": 2, "required_approvals": 0, "soak_minutes": 0},

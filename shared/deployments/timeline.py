@@ -1,8 +1,8 @@
 """The organisation's change timeline: every deployment (requested, decided, started, ended), rollback,
-lock, freeze and environment policy change in a time window, across applications, newest first, read
-from the audit log ("what changed in production between 14:00 and 15:00"). Reading is as for every
-list of this API: organisation-wide for every caller (each holds the viewer baseline); `team`
-narrows it to the applications a team holds a binding on."""
+lock, freeze, environment policy change and deploy around the gates (drift) in a time window,
+across applications, newest first, read from the audit log ("what changed in production between
+14:00 and 15:00"). Reading is as for every list of this API: organisation-wide for every caller
+(each holds the viewer baseline); `team` narrows it to the applications a team holds a binding on."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from shared.names import SLUG_PATTERN
 from shared.pagination import Keyset, PageQuery, Position, keyset_page
 from shared.platform.db import UnitOfWork
 
-Kind = Literal["deployment", "rollback", "lock", "freeze", "policy"]
+Kind = Literal["deployment", "rollback", "lock", "freeze", "policy", "drift"]
 DEFAULT_WINDOW = timedelta(hours=24)
 MAX_WINDOW = timedelta(days=366)
 # What the timeline shows of the audit log: the actions that change what runs where.
@@ -42,6 +42,7 @@ ACTIONS = {
     "lock": ("environment.locked", "environment.unlocked"),
     "freeze": ("freeze.created", "freeze.deleted"),
     "environment": ("environment.created", "environment.updated"),
+    "drift": ("drift.detected",),
 }
 _NEWEST_FIRST = Keyset((audit_events.c.seq,), (Position,), descending=True)
 
@@ -145,7 +146,9 @@ def timeline(work: UnitOfWork, query: TimelineQuery) -> tuple[list[dict[str, Any
 
 
 def _entry(row: Any, names: dict[str, str]) -> dict[str, Any]:
-    kind: str = {"lock": "lock", "freeze": "freeze", "environment": "policy"}.get(row.entity_type, "deployment")
+    kind: str = {"lock": "lock", "freeze": "freeze", "environment": "policy", "drift": "drift"}.get(
+        row.entity_type, "deployment"
+    )
     if kind == "deployment" and row.kind == "rollback":
         kind = "rollback"
     return {

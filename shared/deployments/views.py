@@ -10,6 +10,7 @@ from shared.deployments import (
     attestations,
     automation,
     compare,
+    drift,
     environments,
     freezes,
     hold_schemas,
@@ -25,6 +26,7 @@ from shared.deployments import schemas as deployment_schemas
 from shared.deployments import service as deployments
 from shared.deployments.attestations import AttestationOut, AttestationQuery
 from shared.deployments.compare import CompareOut, CompareQuery
+from shared.deployments.drift import ObservationsOut, PushIn
 from shared.deployments.hold_schemas import FreezeOut, LockOut
 from shared.deployments.inbox import ApprovalRequestOut, ApprovalRequestQuery
 from shared.deployments.matrix import MatrixQuery, MatrixRowOut
@@ -154,6 +156,14 @@ def list_attestations(call: Call, query: AttestationQuery) -> Reply:
     each with its payload, signature and key id, to verify offline (`relman attestations verify`)."""
     items, cursor = attestations.list_attestations(call.work, query)
     return listing(call, items, cursor)
+
+
+@routes.post("/drift/observations", role="viewer", response=ObservationsOut, oidc_bearer="drift_observer")
+def observe_drift(call: Call, body: PushIn) -> dict[str, Any]:
+    """A Pub/Sub push of a Cloud Run or GKE admin activity entry: each image it deployed, matched
+    against the deployments that passed the gates there, or recorded as drift (`drift.detected`).
+    Organisation-wide admins, or the service account DRIFT_OBSERVER names (the push's OIDC token)."""
+    return drift.receive(call.work, caller=call.principal, push=body)
 
 
 @routes.get("/approval-requests", role="viewer", lists=True, response=ApprovalRequestOut)

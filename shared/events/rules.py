@@ -32,6 +32,7 @@ EVENT_TYPES = (
     "environment.unlocked",
     "application.updated",
     "environment.updated",
+    "drift.detected",
 )
 ALL = "*"
 FORMATS = ("standard", "slack", "google_chat")
@@ -55,6 +56,8 @@ _SAME = {
     # A change of a path or a policy: what the gates ask from now on.
     "application.updated": "application.updated",
     "environment.updated": "environment.updated",
+    # An image deployed around the gates (shared/deployments/drift.py).
+    "drift.detected": "drift.detected",
 }
 # `deployment.status_changed`: the status reached → the event.
 _STATUS_EVENTS = {

@@ -149,6 +149,14 @@ class Settings(BaseSettings):
         pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
         description="The service account (by name) that may dispatch events besides admins: the scheduler's.",
     )
+    drift_observer: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+        description="The service account (by name) whose OIDC token Pub/Sub pushes drift observations with.",
+    )
+    drift_locks: bool = Field(
+        default=False, description="An image deployed around the gates also locks its environment for its application."
+    )
     webhook_allow_private_targets: bool = Field(
         default=False,
         description="Let webhooks go to private and loopback addresses, over http too (development, test).",

@@ -99,7 +99,7 @@ def ping_subscription(call: Call, subscription_id: UUID) -> dict[str, Any]:
     )
 
 
-@routes.post("/events/dispatch", role="viewer", response=DispatchOut, oidc_bearer=True)
+@routes.post("/events/dispatch", role="viewer", response=DispatchOut, oidc_bearer="events_dispatcher")
 def dispatch_events(call: Call) -> dict[str, Any]:
     """Expire the deployments nobody moved in time, request what auto-promoting stages are due, sign
     the attestations still pending, then send every delivery that is due (theirs too):

@@ -38,10 +38,11 @@ if TYPE_CHECKING:
 
 class Authenticator(Protocol):
     """The caller with the cache entries read together with their state (for the unit of work);
-    `oidc_bearer`: the route takes the dispatcher's own OIDC token as the bearer (`Route.oidc_bearer`)."""
+    `oidc_bearer`: the setting naming the service account whose own OIDC token the route takes as the
+    bearer (`Route.oidc_bearer`)."""
 
     def __call__(
-        self, request: Request, required_role: str, prefetch: Sequence[CacheKey], *, oidc_bearer: bool = False
+        self, request: Request, required_role: str, prefetch: Sequence[CacheKey], *, oidc_bearer: str | None = None
     ) -> tuple[Principal, Mapping[CacheKey, Found]]: ...
 
 

@@ -75,9 +75,10 @@ class Route:
     prefetch: Callable[[Mapping[str, Any]], list[CacheKey]] | None = None
     # Fields of a created resource shown once (secrets): never stored for an Idempotency-Key replay.
     secret_fields: tuple[str, ...] = ()
-    # A service account's own OIDC token (not exchanged) is taken as the bearer here, from the
-    # account EVENTS_DISPATCHER names only: Cloud Scheduler's call, which cannot exchange first.
-    oidc_bearer: bool = False
+    # A service account's own OIDC token (not exchanged) is taken as the bearer here, from the one
+    # account this setting names only (`events_dispatcher`: Cloud Scheduler's call; `drift_observer`:
+    # Pub/Sub's push), callers that cannot exchange first. None: no OIDC token is taken.
+    oidc_bearer: str | None = None
 
     @property
     def idempotent(self) -> bool:
@@ -101,7 +102,7 @@ class RouteOptions(TypedDict, total=False):
     json_errors: Mapping[int, type[pydantic.BaseModel]]
     prefetch: Callable[[Mapping[str, Any]], list[CacheKey]] | None
     secret_fields: tuple[str, ...]
-    oidc_bearer: bool
+    oidc_bearer: str | None
 
 
 def _model(hints: Mapping[str, Any], name: str, view: View) -> type[pydantic.BaseModel] | None:

@@ -38,6 +38,8 @@ SAMPLES = {
     "PUBSUB_TOPIC": "projects/acme-releases-prod/topics/rm-production-events",
     "EVENTS_DISPATCHER": "scheduler",
     "ATTESTORS": "staging,production",
+    "DRIFT_OBSERVER": "drift",
+    "DRIFT_LOCKS": "false",
     "ATTESTATION_KEY_RING": "projects/acme-releases-prod/locations/europe-west1/keyRings/rm-production-attestations",
     "CLOUD_SQL_INSTANCE": "acme-releases-prod:europe-west1:rm-production",
     "DB_NAME": "release_manager",
@@ -864,7 +866,11 @@ def test_identity_aware_proxy_is_opt_in_and_wired_to_the_backends_the_agent_and_
 
 
 def test_only_releases_publishes_events_and_the_scheduler_calls_dispatch_every_minute_with_its_oidc_token():
-    grants = stack().of_type("google_pubsub_topic_iam_member")
+    grants = {
+        name: g
+        for name, g in stack().of_type("google_pubsub_topic_iam_member").items()
+        if g["topic"] == "${google_pubsub_topic.events.id}"
+    }
     job = stack().resource("google_cloud_scheduler_job", "dispatch_events")
     target = job["http_target"][0]
 
@@ -947,3 +953,33 @@ def deployer_roles() -> set[str]:
     found = re.search(r"DEPLOYER_ROLES=\((.*?)\)", (ROOT / ".ci" / "bootstrap").read_text(), re.S)
     assert found is not None
     return set(re.findall(r"roles/[\w.]+", found[1]))
+
+
+def test_drift_reaches_the_api_from_cloud_run_and_gke_deploys_through_a_push_with_its_own_token():
+    """drift.tf: a sink of Cloud Run's and GKE's deploy methods (the ones drift.py reads) to a topic
+    only the sink publishes to, pushed to the observations route with the drift identity's OIDC
+    token, which Pub/Sub's agent alone mints; all opt-in."""
+    sink = stack().resource("google_logging_project_sink", "drift")
+    publisher = stack().resource("google_pubsub_topic_iam_member", "drift_sink")
+    subscription = stack().resource("google_pubsub_subscription", "drift")
+    tokens = stack().resource("google_service_account_iam_member", "drift_push_tokens")
+    environment = stack().resource(*FUNCTION)["service_config"][0]["environment_variables"]
+
+    assert "cloudaudit.googleapis.com%2Factivity" in sink["filter"]
+    from shared.deployments import drift
+
+    for method in ("google.cloud.run.v1.Services.ReplaceService", "google.cloud.run.v2.Services.UpdateService",
+                   "io.k8s.apps.v1.deployments.patch"):  # fmt: skip
+        assert drift.CLOUD_RUN.match(method) or drift.GKE.match(method)
+        # Terraform's text keeps HCL's escapes: a backslash of the regex is four there.
+        patterns = [p.replace("\\" * 4, "\\") for p in re.findall(r'methodName =~ \\"(.+?)\\"', sink["filter"])]
+        assert any(re.search(p, method) for p in patterns), (method, patterns)
+    assert publisher["member"] == "${google_logging_project_sink.drift[0].writer_identity}"
+    assert publisher["role"] == "roles/pubsub.publisher"
+    push = subscription["push_config"][0]
+    assert push["push_endpoint"].endswith("/releases/drift/observations")
+    assert push["oidc_token"][0]["service_account_email"] == "${google_service_account.drift[0].email}"
+    assert tokens["role"] == "roles/iam.serviceAccountTokenCreator" and "gcp-sa-pubsub" in tokens["member"]
+    assert environment["DRIFT_OBSERVER"] == "${var.drift_observer}"
+    for name in ("google_pubsub_topic", "google_logging_project_sink", "google_pubsub_subscription"):
+        assert stack().resource(name, "drift")["count"] == "${var.drift_detection ? 1 : 0}"

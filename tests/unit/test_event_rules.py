@@ -80,6 +80,7 @@ def test_every_event_type_the_audit_log_can_yield_is_in_the_catalogue():
             ("environment.unlocked", {}),
             ("application.updated", {}),
             ("environment.updated", {}),
+            ("drift.detected", {}),
             *[("deployment.status_changed", {"to": s}) for s in ("in_progress", "succeeded", "failed", "cancelled")],
         ]
         for event in rules.events_for(action, data)

@@ -27,13 +27,13 @@ from shared.web.guard.state import Prefetched
 
 
 def authenticate(
-    request: Request, required_role: str, prefetch: Sequence[tuple[str, str]] = (), *, oidc_bearer: bool = False
+    request: Request, required_role: str, prefetch: Sequence[tuple[str, str]] = (), *, oidc_bearer: str | None = None
 ) -> tuple[Principal, Prefetched]:
     """The caller, if their credential is valid and some grant of theirs (of any scope) includes
     `required_role` (the service checks the scope), and the cache's answers for `prefetch` (entries
     the request will read), read in the same round trip as the caller's state: they go to the
     request's unit of work, beside the identity, not in it. `oidc_bearer`: the route also takes the
-    dispatcher's own OIDC token (`shared.web.guard.oidc_bearer`).
+    own OIDC token of the service account that setting names (`shared.web.guard.oidc_bearer`).
     """
     settings = get_settings()
     assertion = request.headers.get(iap.IAP_HEADER) if settings.iap_audience else None
@@ -58,14 +58,14 @@ def _bearer(request: Request) -> str:
 
 
 def _from_bearer(
-    token: str, prefetch: Sequence[tuple[str, str]], request: Request, *, oidc_bearer: bool
+    token: str, prefetch: Sequence[tuple[str, str]], request: Request, *, oidc_bearer: str | None
 ) -> tuple[Principal, Prefetched]:
     if token.startswith(tokens.API_TOKEN_PREFIX):
         return api_token.principal(token, prefetch)
     if tokens.signed_asymmetrically(token):  # our own access tokens are HS256
         if not oidc_bearer:
             raise raw_oidc.refused()
-        return raw_oidc.principal(token, prefetch, request)
+        return raw_oidc.principal(token, prefetch, request, named_by=oidc_bearer)
     claims = tokens.decode_access_token(get_settings(), token)
     if str(claims["sub"]).startswith(tokens.SERVICE_ACCOUNT_SUB):
         return service_account.principal(claims, prefetch)

@@ -1,0 +1,255 @@
+"""Deploys that went around the gates. A log sink sends Cloud Run's and GKE's admin activity (a new
+revision, a changed image) to a Pub/Sub topic whose push subscription calls
+`POST /releases/drift/observations` with its own OIDC token (DRIFT_OBSERVER's). Each image such an
+entry deploys is matched against the deployments that were allowed to run there: a deployment of
+that application in that environment that passed the gates (queued, in progress, succeeded or
+since rolled back) whose release lists the image's digest. One that matches none, or that is named
+by a tag (nothing can vouch for a tag), is drift: a `drift.detected` audit record and event, shown
+in the timeline and counted in metrics, and with DRIFT_LOCKS a lock of the environment for that
+application.
+
+Which application and environment a Google resource is: its labels `release-manager-application`
+and `release-manager-environment` (on the Cloud Run service, on the Kubernetes workload). An entry
+for a resource without them is not ours to judge, and is ignored. Pub/Sub delivers at least once:
+an observation is recorded once per message and image."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import Field
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from shared.audit import service as audit
+from shared.auth import roles
+from shared.auth.principal import Principal
+from shared.deployments import rules
+from shared.deployments.tables import deployments, drift_observations
+from shared.errors import DomainError, Invalid
+from shared.events import outbox
+from shared.models import Out, Strict
+from shared.platform.db import UnitOfWork
+from shared.platform.settings import get_settings
+from shared.releases.tables import releases
+
+APPLICATION_LABEL = "release-manager-application"
+ENVIRONMENT_LABEL = "release-manager-environment"
+ACTOR = "system:drift"
+CLOUD_RUN = re.compile(r"^google\.cloud\.run\.v[12]\.Services\.(CreateService|ReplaceService|UpdateService)$")
+GKE = re.compile(r"^io\.k8s\.apps\.v1\.(deployments|statefulsets|daemonsets)\.(create|update|patch)$")
+# Allowed to run there: the gates passed (a deployment ended by a rollback had run).
+ALLOWED = ("queued", "in_progress", "succeeded", "rolled_back")
+
+
+@dataclass(frozen=True)
+class Observed:
+    platform: str  # cloud_run | gke
+    resource: str
+    application: str
+    environment: str
+    images: tuple[str, ...]
+    actor: str | None
+
+
+def observed(entry: Mapping[str, Any]) -> Observed | None:
+    """What an admin activity audit log entry deployed where; None for anything else: another
+    method, a call that failed, a resource without our labels, no image."""
+    payload = entry.get("protoPayload") or {}
+    method = str(payload.get("methodName") or "")
+    if (payload.get("status") or {}).get("code"):
+        return None
+    request = payload.get("request") or {}
+    if CLOUD_RUN.match(method):
+        platform, body = "cloud_run", request.get("service") or request
+        # v1 (Knative): metadata.labels, spec.template.spec.containers; v2: labels, template.containers.
+        labels = (body.get("metadata") or {}).get("labels") or body.get("labels") or {}
+        template = (body.get("spec") or {}).get("template", {}).get("spec") or body.get("template") or {}
+    elif GKE.match(method):
+        platform, body = "gke", request
+        labels = (body.get("metadata") or {}).get("labels") or {}
+        template = ((body.get("spec") or {}).get("template") or {}).get("spec") or {}
+    else:
+        return None
+    images = tuple(str(c["image"]) for c in template.get("containers") or [] if c.get("image"))
+    if not images or APPLICATION_LABEL not in labels or ENVIRONMENT_LABEL not in labels:
+        return None
+    who = (payload.get("authenticationInfo") or {}).get("principalEmail")
+    return Observed(
+        platform,
+        str(payload.get("resourceName") or ""),
+        labels[APPLICATION_LABEL],
+        labels[ENVIRONMENT_LABEL],
+        images,
+        who,
+    )
+
+
+def digest_of(image: str) -> str | None:
+    """The `sha256:...` an image reference is pinned to, or None (a tag)."""
+    _, at, digest = image.rpartition("@")
+    return digest if at and re.fullmatch(r"sha256:[0-9a-f]{64}", digest) else None
+
+
+# -- the push ------------------------------------------------------------------------------------
+
+
+class PushMessage(Strict):
+    data: str = Field(max_length=1_000_000, description="The log entry, base64.")
+    message_id: str = Field(alias="messageId", max_length=200)
+    attributes: dict[str, str] | None = None
+    publish_time: str | None = Field(default=None, alias="publishTime")
+
+
+class PushIn(Strict):
+    """What a Pub/Sub push subscription sends."""
+
+    message: PushMessage
+    subscription: str = Field(max_length=300)
+
+
+class ObservationOut(Out):
+    image: str
+    digest: str | None
+    verdict: str = Field(description="matched (a deployment that passed the gates ran it) or drift.")
+    deployment_id: uuid.UUID | None
+
+
+class ObservationsOut(Out):
+    platform: str | None
+    resource: str | None
+    application: str | None
+    environment: str | None
+    observations: list[ObservationOut] = Field(description="Empty: not a deploy of a labelled resource.")
+
+
+def receive(work: UnitOfWork, *, caller: Principal, push: PushIn) -> dict[str, Any]:
+    """One pushed log entry: each image it deployed, matched or recorded as drift (once per message)."""
+    roles.require_admin_or_named(
+        caller.grants, service_account=caller.service_account_name, named=get_settings().drift_observer
+    )
+    try:
+        entry = json.loads(base64.b64decode(push.message.data, validate=True))
+    except (binascii.Error, ValueError):
+        raise Invalid("message.data is not a base64 JSON log entry.", code="invalid_log_entry") from None
+    seen = observed(entry) if isinstance(entry, dict) else None
+    if seen is None:
+        return {"platform": None, "resource": None, "application": None, "environment": None, "observations": []}
+    shown = [_observe(work, seen, image, message_id=push.message.message_id) for image in seen.images]
+    return {
+        "platform": seen.platform,
+        "resource": seen.resource,
+        "application": seen.application,
+        "environment": seen.environment,
+        "observations": shown,
+    }
+
+
+def _observe(work: UnitOfWork, seen: Observed, image: str, *, message_id: str) -> dict[str, Any]:
+    digest = digest_of(image)
+    allowed = _allowed(work.conn, seen.application, seen.environment, digest) if digest else None
+    verdict = "matched" if allowed is not None else "drift"
+    row = {
+        "id": uuid.uuid4(),
+        "message_id": message_id,
+        "platform": seen.platform,
+        "resource": seen.resource,
+        "application": seen.application,
+        "environment": seen.environment,
+        "image": image,
+        "digest": digest,
+        "verdict": verdict,
+        "deployment_id": allowed,
+        "actor": seen.actor,
+        "created_at": work.now,
+    }
+    new = work.conn.execute(
+        pg_insert(drift_observations).values(row).on_conflict_do_nothing().returning(drift_observations.c.id)
+    ).first()
+    if new is not None and verdict == "drift":
+        _detected(work, seen, image, digest, observation_id=new.id)
+    return {"image": image, "digest": digest, "verdict": verdict, "deployment_id": allowed}
+
+
+def _allowed(conn: sa.Connection, application: str, environment: str, digest: str) -> uuid.UUID | None:
+    """The newest deployment of `application` in `environment` that passed the gates with that digest."""
+    return conn.scalar(
+        sa.select(deployments.c.id)
+        .join(releases, releases.c.id == deployments.c.release_id)
+        .where(
+            deployments.c.application == application,
+            deployments.c.environment == environment,
+            deployments.c.status.in_(ALLOWED),
+            releases.c.artifacts.contains([{"digest": digest}]),
+        )
+        .order_by(deployments.c.created_at.desc())
+        .limit(1)
+    )
+
+
+def _detected(work: UnitOfWork, seen: Observed, image: str, digest: str | None, *, observation_id: uuid.UUID) -> None:
+    why = "named by a tag, not a digest" if digest is None else "no deployment that passed the gates ran it"
+    data = {
+        "application": seen.application,
+        "environment": seen.environment,
+        "platform": seen.platform,
+        "resource": seen.resource,
+        "image": image,
+        "digest": digest,
+        "deployed_by": seen.actor,
+        "reason": why,
+    }
+    audit.record(work, actor=ACTOR, action="drift.detected", entity_type="drift", entity_id=observation_id, data=data)
+    if get_settings().drift_locks:
+        _lock(work, seen, image)
+
+
+def _lock(work: UnitOfWork, seen: Observed, image: str) -> None:
+    """Stop the line for that application there (DRIFT_LOCKS): unless a lock holds already."""
+    from shared.deployments import locks
+    from shared.deployments.hold_schemas import LockIn
+
+    caller = Principal(
+        user_id=rules.AUTOMATION_ID,
+        email="drift@rules",
+        role="release_manager",
+        grants=(roles.Grant("release_manager"),),
+    )
+    reason = f"Drift: {image} was deployed to {seen.resource} around the gates."
+    try:
+        with work.savepoint():
+            locks.lock(
+                work,
+                caller=caller,
+                body=LockIn(environment=seen.environment, application=seen.application, reason=reason),
+            )
+    except DomainError:  # held already, or no such application or environment: the record stands
+        return
+
+
+@outbox.describes("drift")
+def describe_drift(conn: sa.Connection, observation_id: str, data: Mapping[str, Any], actor: str) -> dict[str, Any]:
+    """A drift event carries what was observed."""
+    return {
+        "drift": {"id": observation_id, **{k: v for k, v in data.items() if k not in ("application", "environment")}}
+    }
+
+
+def drift_count(conn: sa.Connection, *, environment: str, application: str | None, since: Any, until: Any) -> int:
+    """Images deployed around the gates in the window (the metrics' `drift`)."""
+    query = sa.select(sa.func.count()).where(
+        drift_observations.c.verdict == "drift",
+        drift_observations.c.environment == environment,
+        drift_observations.c.created_at >= since,
+        drift_observations.c.created_at < until,
+    )
+    if application is not None:
+        query = query.where(drift_observations.c.application == application)
+    return int(conn.scalar(query) or 0)
