@@ -93,6 +93,7 @@ _SUMMARIES = {
     "environment.unlocked": "{actor} unlocked {environment}{scope}",
     "application.updated": "{actor} changed the application {what} (its names or promotion path)",
     "environment.updated": "{actor} changed the environment {environment} or its policy",
+    "drift.detected": "An image of {what} was deployed to {environment} around the gates",
 }
 
 

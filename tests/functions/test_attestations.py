@@ -198,3 +198,26 @@ def test_the_list_needs_a_real_digest(releases, developer):
     answer = releases.get("/releases/attestations?digest=latest", headers=developer)
 
     assert answer.status_code == 422 and answer.get_json()["errors"][0]["field"] == "digest"
+
+
+def test_a_rollback_cancelled_before_its_attestation_leaves_it_abandoned(releases, admin, developer, google, staged):
+    first = deploy(releases, developer, staged["id"], "production").get_json()
+    for status in ("in_progress", "succeeded"):
+        report(releases, developer, staged["id"], first["id"], status)
+    newer = ready_release(releases, developer, application="checkout", version="1.1.0")
+    ship(releases, developer, newer["id"], "dev")
+    ship(releases, developer, newer["id"], "production")
+    _, manager = as_role("release_manager")
+    google.down = True
+    back = releases.post(
+        "/releases/rollback",
+        json={"application": "checkout", "environment": "production", "reason": "5xx"},
+        headers=manager,
+    ).get_json()
+    assert report(releases, developer, staged["id"], back["id"], "cancelled").status_code == 200
+    google.down = False
+
+    assert dispatch(releases, admin) == 0
+    (attestation,) = attestations_of(releases, developer, deployment_id=back["id"])
+    assert attestation["status"] == "abandoned"
+    assert len(google.occurrences) == 1  # 1.0.0's first deployment's, none for its cancelled rollback
