@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from shared.audit import service as audit
@@ -35,7 +35,7 @@ from shared.deployments import rules
 from shared.deployments.tables import deployments, drift_observations
 from shared.errors import DomainError, Invalid
 from shared.events import outbox
-from shared.models import Out, Strict
+from shared.models import Out
 from shared.platform.db import UnitOfWork
 from shared.platform.settings import get_settings
 from shared.releases.tables import releases
@@ -101,15 +101,22 @@ def digest_of(image: str) -> str | None:
 # -- the push ------------------------------------------------------------------------------------
 
 
-class PushMessage(Strict):
+class PushMessage(BaseModel):
+    """Pub/Sub's message, as its push sends it: each field also in snake_case (`message_id`,
+    `publish_time`), and more as Pub/Sub adds them (`orderingKey`): what is not read is ignored."""
+
+    model_config = ConfigDict(extra="ignore", defer_build=True)
+
     data: str = Field(max_length=1_000_000, description="The log entry, base64.")
     message_id: str = Field(alias="messageId", max_length=200)
     attributes: dict[str, str] | None = None
     publish_time: str | None = Field(default=None, alias="publishTime")
 
 
-class PushIn(Strict):
-    """What a Pub/Sub push subscription sends."""
+class PushIn(BaseModel):
+    """What a Pub/Sub push subscription sends (with `deliveryAttempt` where dead-lettering is on)."""
+
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     message: PushMessage
     subscription: str = Field(max_length=300)

@@ -84,10 +84,21 @@ def gke_entry(image: str) -> dict:
 
 
 def push(releases, headers, entry: dict, message_id: str | None = None):
+    """As Pub/Sub's push sends it: each message field in both spellings, and the delivery attempt."""
     data = base64.b64encode(json.dumps(entry).encode()).decode()
+    message_id = message_id or str(uuid.uuid4().int)[:16]
+    published = "2026-12-07T14:02:12.123Z"
     body = {
-        "message": {"data": data, "messageId": message_id or uuid.uuid4().hex, "publishTime": "2026-12-07T14:02:12Z"},
+        "message": {
+            "attributes": {"logging.googleapis.com/timestamp": "2026-12-07T14:02:11.123456Z"},
+            "data": data,
+            "messageId": message_id,
+            "message_id": message_id,
+            "publishTime": published,
+            "publish_time": published,
+        },
         "subscription": "projects/acme/subscriptions/rm-production-drift",
+        "deliveryAttempt": 1,
     }
     return releases.post("/releases/drift/observations", json=body, headers=headers)
 
