@@ -59,37 +59,44 @@ class Observed:
     actor: str | None
 
 
-def observed(entry: Mapping[str, Any]) -> Observed | None:
+def _at(value: Any, *path: str) -> Any:
+    """`value[path[0]][path[1]]...`, or {} where a step is missing or not an object (a log entry is
+    data from outside: any field may be absent or of another type)."""
+    for key in path:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value if value is not None else {}
+
+
+def observed(entry: Any) -> Observed | None:
     """What an admin activity audit log entry deployed where; None for anything else: another
     method, a call that failed, a resource without our labels, no image."""
-    payload = entry.get("protoPayload") or {}
-    method = str(payload.get("methodName") or "")
-    if (payload.get("status") or {}).get("code"):
+    payload = _at(entry, "protoPayload")
+    method = str(_at(payload, "methodName") or "")
+    if _at(payload, "status", "code"):
         return None
-    request = payload.get("request") or {}
     if CLOUD_RUN.match(method):
-        platform, body = "cloud_run", request.get("service") or request
+        service = _at(payload, "request", "service") or _at(payload, "request")
+        platform = "cloud_run"
         # v1 (Knative): metadata.labels, spec.template.spec.containers; v2: labels, template.containers.
-        labels = (body.get("metadata") or {}).get("labels") or body.get("labels") or {}
-        template = (body.get("spec") or {}).get("template", {}).get("spec") or body.get("template") or {}
+        labels = _at(service, "metadata", "labels") or _at(service, "labels")
+        containers = _at(service, "spec", "template", "spec", "containers") or _at(service, "template", "containers")
     elif GKE.match(method):
-        platform, body = "gke", request
-        labels = (body.get("metadata") or {}).get("labels") or {}
-        template = ((body.get("spec") or {}).get("template") or {}).get("spec") or {}
+        platform = "gke"
+        labels = _at(payload, "request", "metadata", "labels")
+        containers = _at(payload, "request", "spec", "template", "spec", "containers")
     else:
         return None
-    images = tuple(str(c["image"]) for c in template.get("containers") or [] if c.get("image"))
-    if not images or APPLICATION_LABEL not in labels or ENVIRONMENT_LABEL not in labels:
-        return None
-    who = (payload.get("authenticationInfo") or {}).get("principalEmail")
-    return Observed(
-        platform,
-        str(payload.get("resourceName") or ""),
-        labels[APPLICATION_LABEL],
-        labels[ENVIRONMENT_LABEL],
-        images,
-        who,
+    images = tuple(
+        str(c["image"])
+        for c in (containers if isinstance(containers, list) else [])
+        if isinstance(c, Mapping) and c.get("image")
     )
+    application, environment = (_at(labels, APPLICATION_LABEL), _at(labels, ENVIRONMENT_LABEL))
+    if not images or not isinstance(application, str) or not isinstance(environment, str):
+        return None
+    who = _at(payload, "authenticationInfo", "principalEmail")
+    resource = str(_at(payload, "resourceName") or "")
+    return Observed(platform, resource, application, environment, images, who if isinstance(who, str) else None)
 
 
 def digest_of(image: str) -> str | None:
@@ -146,7 +153,7 @@ def receive(work: UnitOfWork, *, caller: Principal, push: PushIn) -> dict[str, A
         entry = json.loads(base64.b64decode(push.message.data, validate=True))
     except (binascii.Error, ValueError):
         raise Invalid("message.data is not a base64 JSON log entry.", code="invalid_log_entry") from None
-    seen = observed(entry) if isinstance(entry, dict) else None
+    seen = observed(entry)
     if seen is None:
         return {"platform": None, "resource": None, "application": None, "environment": None, "observations": []}
     shown = [_observe(work, seen, image, message_id=push.message.message_id) for image in seen.images]
