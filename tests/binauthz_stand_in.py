@@ -32,7 +32,7 @@ class BinauthzApis:
     def __init__(self) -> None:
         self.keys: dict[str, ec.EllipticCurvePrivateKey] = {}
         self.occurrences: list[dict[str, Any]] = []
-        self.signed = threading.Event()  # set at each signature made
+        self.signing = threading.Event()  # set when a signature is asked for (before `hold`)
         self.down = False
         self.hold: threading.Event | None = None
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -77,11 +77,11 @@ class BinauthzApis:
                 self._send(404, {"error": {"code": 404, "message": f"no {path}", "status": "NOT_FOUND"}})
 
             def _sign(self, name: str, body: dict[str, Any]) -> None:
+                apis.signing.set()
                 if apis.hold is not None:
                     apis.hold.wait(timeout=30)
                 digest = base64.b64decode(body["digest"]["sha256"])
                 signature = apis.key(name).sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
-                apis.signed.set()
                 self._send(200, {"name": name, "signature": base64.b64encode(signature).decode()})
 
             def _occurrence(self, parent: str, body: dict[str, Any]) -> None:

@@ -76,7 +76,10 @@ def _attest_soon(deployment_id: uuid.UUID) -> None:
 
 def require_attested(work: UnitOfWork, deployment_id: uuid.UUID) -> None:
     """503 `attestation_pending` (with Retry-After) while an image of the deployment waits for its
-    attestation: it may not start before Binary Authorization would admit it."""
+    attestation: it may not start before Binary Authorization would admit it. With no attestor
+    configured, nothing is asked of the database (every start passes through here)."""
+    if not get_settings().attestors:
+        return
     pending = work.conn.scalar(
         sa.select(sa.func.count())
         .select_from(attestations)

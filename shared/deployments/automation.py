@@ -84,7 +84,7 @@ _CANDIDATES = sa.text(
       AND NOT EXISTS (
         SELECT 1 FROM deployments a
         WHERE a.application = s.application AND a.environment = s.environment
-          AND a.status IN ('pending_approval', 'queued', 'in_progress'))
+          AND a.status IN ('pending_approval', 'queued', 'in_progress'))  -- rules.ACTIVE
     ORDER BY s.application, s.position
     """
 )

@@ -22,7 +22,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
@@ -132,12 +132,14 @@ class PushIn(BaseModel):
 class ObservationOut(Out):
     image: str
     digest: str | None
-    verdict: str = Field(description="matched (a deployment that passed the gates ran it) or drift.")
+    verdict: Literal["matched", "drift"] = Field(
+        description="matched (a deployment that passed the gates ran it) or drift."
+    )
     deployment_id: uuid.UUID | None
 
 
 class ObservationsOut(Out):
-    platform: str | None
+    platform: Literal["cloud_run", "gke"] | None
     resource: str | None
     application: str | None
     environment: str | None

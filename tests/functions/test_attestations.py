@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import threading
-import time
 
 import pytest
 from cryptography.hazmat.primitives import hashes
@@ -155,11 +154,10 @@ def test_a_cancel_during_an_attestation_waits_for_it_and_the_order_is_kept(apps,
         target=lambda: answers.update(attested=dispatch(apps["releases"].test_client(), admin))
     )
     attesting.start()
-    assert google.signed.wait(0) is False
+    assert google.signing.wait(30), "the dispatch never asked KMS for the signature"  # it is held there now
     cancelling = threading.Thread(
         target=lambda: answers.update(cancel=cancel(apps["releases"].test_client(), admin, staged["id"]))
     )
-    time.sleep(0.2)  # the signature is on its way (held)
     cancelling.start()
 
     assert wait_for_a_lock_wait(), "the cancel never waited for the attestation"

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from shared.applications import trains
-from shared.deployments import automation
+from shared.deployments import automation, rules
 from shared.deployments.tables import deployments
 from shared.events.tables import events
 from shared.platform.db import get_engine
@@ -356,3 +356,8 @@ def test_the_stage_shows_its_rules_and_a_train_defaults_to_utc(releases, admin):
         {"auto_promote": False, "train_schedule": None, "train_timezone": None, "auto_rollback": True},
         {"auto_promote": True, "train_schedule": "30 9 * * 1", "train_timezone": "UTC", "auto_rollback": False},
     ]
+
+
+def test_the_promotion_query_names_the_statuses_that_hold_a_slot():
+    """Its SQL is written out: it must say what `rules.ACTIVE` says."""
+    assert f"a.status IN ({', '.join(repr(s) for s in rules.ACTIVE)})" in str(automation._CANDIDATES)
