@@ -23,7 +23,8 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,21 @@ from bench import stats
 from bench.fixtures import BASELINES
 from bench.servers import ROOT, Server, terraform_threads
 
-Probes = dict[str, tuple[str, dict[str, str]]]
+
+@dataclass(frozen=True)
+class Probe:
+    """The first request a new instance of `function` serves, and the answer that ends its cold start."""
+
+    function: str
+    path: str
+    headers: dict[str, str] = field(default_factory=dict)
+    method: str = "GET"
+    # A fresh body for each attempt that reached the server (a new version, an unspent refresh token).
+    body: Callable[[], bytes] | None = None
+    ok: int = 200
+
+
+Probes = dict[str, Probe]
 
 
 def _read_only(folder: Path) -> None:
@@ -77,24 +92,29 @@ def cold_start(
     """Spawn to first 200, hello and ours alternating, `spawns` times each; medians and ratios."""
     threads = terraform_threads()
     out: dict[str, Any] = {}
-    for name, (path, headers) in probes.items():
+    for name, asked in probes.items():
         times: dict[str, list[float]] = {"hello": [], "ours": []}
         for _ in range(spawns):
             for which in ("hello", "ours"):
-                target, probe, probe_headers = ("hello", "/", {}) if which == "hello" else (name, path, headers)
-                folder = folders[target]
+                probe = Probe("hello", "/") if which == "hello" else asked
+                folder = folders[probe.function]
                 server = Server(
                     folder / "main.py",
-                    target,
-                    threads=threads[name],
+                    probe.function,
+                    threads=threads[asked.function],
                     env=env,
-                    log=logs / f"cold-{label}-{target}.log",
+                    log=logs / f"cold-{label}-{probe.function}.log",
                     path=folder,
                 )
                 with server:
-                    times[which].append(server.wait_for(probe, probe_headers))
+                    elapsed = server.wait_for(
+                        probe.path, probe.headers, method=probe.method, body=probe.body, ok=probe.ok
+                    )
+                    times[which].append(elapsed)
         hello, ours = stats.median(times["hello"]), stats.median(times["ours"])
         out[name] = {
+            "function": asked.function,
+            "request": f"{asked.method} {asked.path}",
             "hello_s": times["hello"],
             "ours_s": times["ours"],
             "hello_median_s": round(hello, 4),
@@ -169,11 +189,13 @@ def with_secret_reference(env: dict[str, str], sql: Any, *, jwt_secret: str) -> 
 
 _PROFILE = """
 import json, sys, time
+import flask.testing  # the test client's (it loads pdb): the harness's, not the function's
 import functions_framework
 started = time.perf_counter()
 app = functions_framework.create_app(sys.argv[1], "main.py")
 loaded = time.perf_counter()
-status = app.test_client().get(sys.argv[2], headers=json.loads(sys.argv[3])).status_code
+method, path, headers, body = sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), sys.argv[5].encode() or None
+status = app.test_client().open(path, method=method, headers=headers, data=body).status_code
 print(json.dumps({"main_s": loaded - started, "first_request_s": time.perf_counter() - loaded, "status": status}))
 """
 
@@ -191,12 +213,14 @@ def where_the_time_goes(
     (beyond functions-framework, which hello loads too), summed by package: the profile of what
     remains of a cold start."""
     out: dict[str, Any] = {}
-    for name, (path, headers) in probes.items():
-        folder = folders[name]
+    for name, probe in probes.items():
+        folder = folders[probe.function]
         runs: list[tuple[dict[str, Any], dict[str, int]]] = []
         for _ in range(repeats):
+            body = probe.body().decode() if probe.body is not None else ""
+            command = [probe.function, probe.method, probe.path, json.dumps(probe.headers), body]
             done = subprocess.run(
-                [sys.executable, "-X", "importtime", "-c", _PROFILE, name, path, json.dumps(headers)],
+                [sys.executable, "-X", "importtime", "-c", _PROFILE, *command],
                 env=os.environ | env | {"PYTHONPATH": str(folder), "LOG_LEVEL": "WARNING"},
                 cwd=folder,
                 capture_output=True,
@@ -218,6 +242,7 @@ def where_the_time_goes(
             "main_ms": round(stats.median([r["main_s"] * 1000 for r, _ in runs]), 1),
             "first_request_ms": round(stats.median([r["first_request_s"] * 1000 for r, _ in runs]), 1),
             "status": runs[0][0]["status"],
+            "request": f"{probe.method} {probe.path}",
             "imports_ms": round(sum(medians.values()), 1),
             "top_imports_ms": {k: round(v, 1) for k, v in sorted(medians.items(), key=lambda kv: -kv[1])[:top]},
         }

@@ -125,7 +125,7 @@ class BenchDatabase:
 
     def make_user(self, role: str, *, name: str | None = None) -> dict[str, Any]:
         from shared.auth import service
-        from shared.platform.db import unit_of_work
+        from shared.platform.work import unit_of_work
 
         with unit_of_work() as work:
             account = service.NewAccount(

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from bench import stats
 from bench.scale import INFORMATIONAL, SCALE_QUERIES
 
-COLD_START_GOALS = {"health": 2.5, "auth": 3.0, "releases": 3.0, "console": 3.0}
+COLD_START_GOALS = {"health": 2.2, "auth": 3.0, "releases": 3.0, "console": 3.0}
+# A cold-start ratio swings by about this much between runs here; growth beyond it is flagged.
+COLD_START_NOISE = 0.3
 # `relman --help` against a bare interpreter start; an event's commit-to-receiver against a plain POST.
 LATENCY_GOALS = {"cli_help": 5.0, "event_delivery": 25.0}
 
@@ -18,14 +22,22 @@ def report(results: dict[str, Any]) -> str:
     parts = [
         f"Machine: {m['nproc']} cores, {m['cpu']}, Python {m['python']}; all figures are ratios measured in this run."
     ]
+    release = last_release()
+    if release:
+        parts.append(f"Growth against the last release: {release['version']}, as measured on {release['measured']}.")
     if "cold_start" in results:
-        parts.append(cold_start_section(results["cold_start"], "local path: PostgreSQL and Redis over TCP"))
+        parts.append(
+            cold_start_section(
+                results["cold_start"], "local path: PostgreSQL and Redis over TCP", releases=release.get("cold_start")
+            )
+        )
     if "cold_start_cloud" in results:
         parts.append(
             cold_start_section(
                 results["cold_start_cloud"],
                 "Cloud path: Cloud SQL connector with IAM login, against the stand-ins",
                 goals=False,
+                releases=release.get("cold_start_cloud"),
             )
         )
         parts.append(
@@ -52,19 +64,51 @@ def report(results: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def cold_start_section(cold_start: dict[str, Any], path: str, *, goals: bool = True) -> str:
+def cold_start_section(
+    cold_start: dict[str, Any], path: str, *, goals: bool = True, releases: dict[str, float] | None = None
+) -> str:
     """Median spawn-to-first-200 of each packaged function against hello, with its goal (local path)."""
     rows = []
     for name, row in cold_start.items():
-        goal = COLD_START_GOALS[name]
+        goal = COLD_START_GOALS[row["function"]]
         verdict = [f"<= {goal}", stats.verdict(row["ratio"], goal, at_least=False)] if goals else ["report", ""]
-        rows.append([name, row["hello_median_s"] * 1000, row["ours_median_s"] * 1000, row["ratio"], *verdict])
+        measured = [row["hello_median_s"] * 1000, row["ours_median_s"] * 1000, row["ratio"]]
+        rows.append([name, row["request"], *measured, *verdict, *_against_release(name, row["ratio"], releases)])
     spawns = len(next(iter(cold_start.values()))["hello_s"])
     return (
-        f"\nCold start from the deploy package, spawn to first 200, {path} "
+        f"\nCold start from the deploy package, spawn to the first answer of a new instance's first request, {path} "
         f"(median of {spawns} spawns each, alternating with hello)\n"
-        + stats.table(["function", "hello ms", "ours ms", "ratio", "target", ""], rows)
+        + stats.table(["probe", "request", "hello ms", "ours ms", "ratio", "target", "", "last release", ""], rows)
     )
+
+
+RELEASE = Path(__file__).with_name("release.json")
+
+
+def last_release() -> dict[str, Any]:
+    """The cold-start ratios of the last release, kept in `bench/release.json` (`--record-release`
+    writes a run's; empty if there is none)."""
+    return dict(json.loads(RELEASE.read_text())) if RELEASE.exists() else {}
+
+
+def release_figures(results: dict[str, Any], *, version: str, measured: str) -> dict[str, Any]:
+    """What `--record-release` keeps of a run: each probe's cold-start ratio, per path."""
+    figures: dict[str, Any] = {"version": version, "measured": measured}
+    for part in ("cold_start", "cold_start_cloud"):
+        if part in results:
+            figures[part] = {name: row["ratio"] for name, row in results[part].items()}
+    return figures
+
+
+def _against_release(name: str, ratio: float, releases: dict[str, float] | None) -> list[str]:
+    """The growth budget: this run's ratio against the last release's (`bench/release.json`), so a
+    change that slows a start shows in the run that measures it, beyond the machine's noise."""
+    if releases is None or name not in releases:
+        return ["-", ""]
+    before = releases[name]
+    change = ratio - before
+    flag = "GREW" if change > COLD_START_NOISE else ""
+    return [f"{before} ({change:+.2f})", flag]
 
 
 def _at_most(value: float, goal: float) -> str:

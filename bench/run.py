@@ -27,11 +27,11 @@ from bench.cold_start import (
 )
 from bench.console import console_pages
 from bench.data import BenchDatabase
-from bench.fixtures import prepare
+from bench.fixtures import cold_probes, prepare
 from bench.hot_profile import hot_profile
 from bench.latencies import cli_start, event_delivery
 from bench.login_budget import login_budget
-from bench.report import report
+from bench.report import RELEASE, release_figures, report
 from bench.scale import scale_point
 from bench.servers import ROOT
 from bench.throughput import warm
@@ -68,6 +68,11 @@ def main(argv: list[str] | None = None) -> int:
         help="run only these parts",
     )
     parser.add_argument("--quick", action="store_true", help="a smoke run: 2 s loads, 2 spawns, 20,000 releases")
+    parser.add_argument(
+        "--record-release",
+        metavar="VERSION",
+        help="keep this run's cold-start ratios in bench/release.json, the figures later runs are held to",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds, args.warmup, args.spawns, args.large, args.repeats = 2.0, 0.5, 2, 20_000, 10
@@ -107,13 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         fixtures = prepare(db, token=token, email=user["email"])
         env = db.environment()
         if "cold" in parts:
-            auth = {"Authorization": f"Bearer {token}"}
-            probes = {
-                "health": ("/health", {}),
-                "auth": ("/auth/me", auth),
-                "releases": (f"/releases/{fixtures['hit_ids'][0]}", auth),
-                "console": ("/console/login", {}),
-            }
+            probes = cold_probes(token, str(user["id"]), fixtures["hit_ids"][0])
             with unpacked_packages() as folders:
                 results["cold_start"] = cold_start(env, probes, args.spawns, logs, folders)
                 print("  cold start, local path: done", flush=True)
@@ -156,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     print(report(results))
     print(f"\n(total {results['elapsed_s']} s; results in {RESULTS.relative_to(ROOT)})")
     RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    if args.record_release:
+        figures = release_figures(results, version=args.record_release, measured=time.strftime("%Y-%m-%d"))
+        RELEASE.write_text(json.dumps(figures, indent=2) + "\n")
     return 0
 
 

@@ -32,8 +32,9 @@ def _query(params: dict[str, Any]) -> Any:
         return lambda work: service.list_releases(work, limit=50, **params)
     import sqlalchemy as sa
 
+    from shared.deployments.read_models import TimelineQuery
     from shared.deployments.tables import deployments
-    from shared.deployments.timeline import TimelineQuery, timeline
+    from shared.deployments.timeline import timeline
     from shared.platform.db import get_engine
 
     with get_engine().connect() as conn:
@@ -48,7 +49,8 @@ def scale_point(repeats: int) -> dict[str, Any]:
     import sqlalchemy as sa
 
     from shared.platform.cache import Cache
-    from shared.platform.db import get_engine, unit_of_work
+    from shared.platform.db import get_engine
+    from shared.platform.work import unit_of_work
 
     no_cache = Cache(None)
     out: dict[str, Any] = {}

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +47,16 @@ def terraform_threads() -> dict[str, int]:
 
 def get(port: int, path: str, headers: dict[str, str] | None = None, timeout: float = 2.0) -> int:
     """The status of one GET to the local server (raises OSError while it is not listening)."""
+    return send(port, "GET", path, headers, None, timeout=timeout)
+
+
+def send(
+    port: int, method: str, path: str, headers: dict[str, str] | None, body: bytes | None, *, timeout: float = 2.0
+) -> int:
+    """The status of one request to the local server (raises OSError while it is not listening)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request("GET", path, headers=headers or {})
+        conn.request(method, path, body=body, headers=headers or {})
         response = conn.getresponse()
         response.read()
         return response.status
@@ -89,19 +97,34 @@ class Server:
                 command, env=self.env, cwd=self.source.parent, stdout=out, stderr=out, start_new_session=True
             )
 
-    def wait_for(self, path: str, headers: dict[str, str] | None = None, *, timeout_s: float = 60.0) -> float:
-        """Seconds from spawn to the first 200 on `path` (polling every 5 ms)."""
+    def wait_for(
+        self,
+        path: str,
+        headers: dict[str, str] | None = None,
+        *,
+        method: str = "GET",
+        body: Callable[[], bytes] | None = None,
+        ok: int = 200,
+        timeout_s: float = 60.0,
+    ) -> float:
+        """Seconds from spawn to the first `ok` answer to `method path` (polling every 5 ms). `body`
+        makes the request's body, again after every answer that was not `ok` (a refresh token is
+        spent by the request that reached the server, whatever it answered)."""
         deadline = time.perf_counter() + timeout_s
+        payload = body() if body is not None else None
         while time.perf_counter() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"{self.target} exited with {self.process.returncode}; see {self.log}")
             try:
-                if get(self.port, path, headers) == 200:
-                    return time.perf_counter() - self.started
+                status = send(self.port, method, path, headers, payload)
             except OSError:
-                pass
+                time.sleep(0.005)
+                continue
+            if status == ok:
+                return time.perf_counter() - self.started
+            payload = body() if body is not None else None
             time.sleep(0.005)
-        raise TimeoutError(f"{self.target} gave no 200 on {path} within {timeout_s} s; see {self.log}")
+        raise TimeoutError(f"{self.target} gave no {ok} to {method} {path} within {timeout_s} s; see {self.log}")
 
     def stop(self) -> None:
         if self.process is None:

@@ -5,43 +5,62 @@ release read's deployment summary, the list's "live in environment" filter) and 
 (a cancel ends the release's deployments not yet started), so the dependency between the two
 concepts runs one way: deployments use releases, never the other way round. It also shows
 applications with the path their gates follow (their own, or the environments catalogue). The
-releases function's views call this module."""
+releases function's views call this module.
+
+The services beneath (and SQLAlchemy with them) are imported by the first call that needs them
+(`shared.lazy`): a release read from the cache, the request a new instance most often gets first,
+loads none of them."""
 
 from __future__ import annotations
 
 import functools
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic_core
-import sqlalchemy as sa
 
-from shared import etags
-from shared.applications import service as applications
+from shared import etags, lazy
 from shared.applications.rules import path_followed
 from shared.applications.schemas import ApplicationIn, ApplicationOut, ApplicationPatch
 from shared.auth import roles
 from shared.auth.principal import Principal
-from shared.deployments import environments, queries
 from shared.deployments.schemas import DeploymentSummaryOut
-from shared.deployments.service import end_with_release
 from shared.errors import Forbidden
 from shared.models import Shape
-from shared.platform.db import UnitOfWork
 from shared.platform.namespaces import RELEASE_LISTS_NAMESPACE, release_namespace
+from shared.platform.work import UnitOfWork
 from shared.releases import rules
-from shared.releases import service as releases
 from shared.releases.rules import StatusAction
 from shared.releases.schemas import ReleaseIn, ReleaseOut, ReleasePatch
 
-release_events = releases.release_events
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from shared.applications import service as applications
+    from shared.deployments import environments, queries
+    from shared.deployments import service as deployments
+    from shared.releases import service as releases
+else:
+    applications = lazy.module("shared.applications.service")
+    environments = lazy.module("shared.deployments.environments")
+    queries = lazy.module("shared.deployments.queries")
+    deployments = lazy.module("shared.deployments.service")
+    releases = lazy.module("shared.releases.service")
+
 # An application as the API shows it, given the path its gates follow.
 public_application = Shape(ApplicationOut, given=("path", "default_path"))
 
 
 class ReleaseDetailOut(ReleaseOut):
     deployments: dict[str, DeploymentSummaryOut]
+
+
+def release_events(
+    work: UnitOfWork, *, release_id: uuid.UUID, limit: int, cursor: str | None
+) -> tuple[list[Any], str | None]:
+    """A release's timeline, oldest first (`shared.releases.service.release_events`)."""
+    return releases.release_events(work, release_id=release_id, limit=limit, cursor=cursor)
 
 
 def cache_key(release_id: object) -> tuple[str, str]:
@@ -173,7 +192,7 @@ def change_status(
     actor = caller.actor
     data: dict[str, Any] = {"reason": reason}
     if row.status == rules.CANCELLED:
-        data |= end_with_release(work, release_id=release_id, actor=actor, reason=reason)
+        data |= deployments.end_with_release(work, release_id=release_id, actor=actor, reason=reason)
     releases.status_recorded(work, row=row, actor=actor, action=action, data=data)
     return _representation(work, row)
 

@@ -26,7 +26,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from shared import etags
 from shared.errors import BadRequest, Invalid
-from shared.platform.db import UnitOfWork, metadata
+from shared.platform.db import metadata
+from shared.platform.work import UnitOfWork
 
 KEEP_FOR = timedelta(hours=24)
 PURGE_EVERY = 100

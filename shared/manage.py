@@ -35,7 +35,7 @@ def migrate(revision: str = "head") -> None:
 def create_user(email: str, role: str, password: str, display_name: str | None = None) -> str:
     """Create a user (any role) directly in the database; returns the new id."""
     from shared.auth import service
-    from shared.platform.db import unit_of_work
+    from shared.platform.work import unit_of_work
 
     with unit_of_work() as work:
         user = service.create_account(

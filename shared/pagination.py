@@ -22,7 +22,7 @@ from shared.models import Strict as StrictModel
 if TYPE_CHECKING:  # SQLAlchemy is imported by the first list read, not by every start (web imports this)
     import sqlalchemy as sa
 
-    from shared.platform.db import UnitOfWork
+    from shared.platform.work import UnitOfWork
 
 # The shapes a cursor's sort-key values may take; a list names its own, e.g. `(Timestamp, Id)`.
 Timestamp = AwareDatetime

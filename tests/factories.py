@@ -17,8 +17,8 @@ from shared.auth import service, tokens
 from shared.auth.principal import Principal
 from shared.auth.roles import Grant
 from shared.platform.clock import utcnow
-from shared.platform.db import unit_of_work
 from shared.platform.settings import get_settings
+from shared.platform.work import unit_of_work
 
 PASSWORD = "correct horse battery staple"
 

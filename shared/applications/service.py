@@ -22,7 +22,8 @@ from shared.auth.teams import require_teams
 from shared.errors import Conflict, FieldError, Invalid, NotFound
 from shared.events import outbox
 from shared.pagination import Keyset, keyset_page
-from shared.platform.db import UnitOfWork, insert_new
+from shared.platform.db import insert_new
+from shared.platform.work import UnitOfWork
 
 _columns = [applications.c.name, applications.c.display_name, applications.c.description]
 _columns += [applications.c.created_at, applications.c.updated_at]

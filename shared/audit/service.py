@@ -29,9 +29,9 @@ from shared.events import outbox
 from shared.models import Shape
 from shared.pagination import Keyset, Position, keyset_page
 from shared.platform.clock import utcnow
-from shared.platform.db import UnitOfWork
 from shared.platform.logs import request_id_var
 from shared.platform.settings import get_settings
+from shared.platform.work import UnitOfWork
 
 GENESIS_HASH = "0" * 64
 UNKEYED, KEYED = 1, 2  # audit_events.hash_version

@@ -1,16 +1,22 @@
 """The routes of the audit log and its verification."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Response
 
-from shared.audit import service as audit
+from shared import lazy
 from shared.audit.schemas import AuditEventOut, VerifyOut
 from shared.auth import roles
-from shared.platform.db import get_engine
 from shared.releases import schemas
 from shared.web import Call, Reply, listing
 from shared.web.routes import RouteTable
+
+if TYPE_CHECKING:
+    from shared.audit import service as audit
+    from shared.platform import db
+else:  # loaded by the first request that calls them (shared.lazy)
+    audit = lazy.module("shared.audit.service")
+    db = lazy.module("shared.platform.db")
 
 routes = RouteTable()
 
@@ -21,7 +27,7 @@ def audit_log(call: Call, query: schemas.AuditQuery) -> Reply | Response:
     roles.require(call.principal.grants, "admin")  # organisation-wide admins only
     filters: dict[str, Any] = {"entity_type": query.entity_type, "actor": query.actor, "since": query.since}
     if call.request.accept_mimetypes.best == "application/x-ndjson":
-        return Response(audit.export_lines(get_engine(), **filters), mimetype="application/x-ndjson")
+        return Response(audit.export_lines(db.get_engine(), **filters), mimetype="application/x-ndjson")
     items, cursor = audit.list_events(call.work.conn, limit=query.limit, cursor=query.cursor, **filters)
     return listing(call, items, cursor)
 

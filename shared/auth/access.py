@@ -18,7 +18,7 @@ from shared.auth import roles
 from shared.auth.tables import bindings, service_accounts, team_members, teams, users
 from shared.models import Out, Strict
 from shared.names import SLUG_PATTERN
-from shared.platform.db import UnitOfWork
+from shared.platform.work import UnitOfWork
 
 MAY = (("deploy", "developer"), ("approve", "release_manager"), ("override", "admin"))
 

@@ -21,8 +21,9 @@ from shared.auth.tables import api_tokens, users
 from shared.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from shared.models import Shape
 from shared.pagination import Id, Keyset, PageQuery, Timestamp, keyset_page
-from shared.platform.db import UnitOfWork, insert_new
+from shared.platform.db import insert_new
 from shared.platform.namespaces import API_TOKENS_NAMESPACE, USERS_NAMESPACE
+from shared.platform.work import UnitOfWork
 
 # A user as the API shows it (never the hash).
 public_user = Shape(UserOut)
@@ -96,7 +97,7 @@ def get_user(work: UnitOfWork, *, user_id: object) -> dict[str, Any]:
 def whoami(work: UnitOfWork, caller: Principal) -> dict[str, Any]:
     """The caller's account, `token`: what the credential itself may do (null for a login session), their
     teams and their effective bindings (each capped at the token's role); a service account's own."""
-    if caller.credential == service_accounts.SUBJECT_TYPE:
+    if caller.credential == roles.SERVICE_ACCOUNT:
         return service_accounts.whoami(work, caller)
     token = caller.token
     cap = token["role"] if token is not None else None

@@ -20,8 +20,9 @@ from shared.errors import Forbidden, NotFound
 from shared.models import Shape
 from shared.pagination import Id, Keyset, PageQuery, Timestamp, keyset_page
 from shared.platform.clock import utcnow
-from shared.platform.db import UnitOfWork, get_engine
+from shared.platform.db import get_engine
 from shared.platform.namespaces import API_TOKENS_NAMESPACE
+from shared.platform.work import UnitOfWork
 
 _token_fields = Shape(ApiTokenOut, given=("prefix",))
 _NEWEST_FIRST = Keyset((api_tokens.c.created_at, api_tokens.c.id), (Timestamp, Id), descending=True)

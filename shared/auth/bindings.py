@@ -15,8 +15,8 @@ from shared.auth.schemas import BindingIn, BindingQuery
 from shared.auth.tables import bindings, service_accounts, team_members, teams, users
 from shared.errors import FieldError, Invalid, NotFound
 from shared.pagination import Id, Keyset, Timestamp, keyset_page
-from shared.platform.db import UnitOfWork
 from shared.platform.namespaces import USERS_NAMESPACE
+from shared.platform.work import UnitOfWork
 
 # Auth sits below applications and deployments (they ask it who may do what), so it names their
 # catalogues' tables here without importing those concepts: only to check that a binding's scope exists.

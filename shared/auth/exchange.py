@@ -23,13 +23,12 @@ from shared.auth import roles, tokens
 from shared.auth.callers import service_account_state
 from shared.auth.ratelimit import AuthLimiter
 from shared.auth.schemas import ACCESS_TOKEN_TYPE, ID_TOKEN_TYPE, JWT_TOKEN_TYPE, TOKEN_EXCHANGE, ExchangeIn
-from shared.auth.service_accounts import BASELINE_ROLE, grants_of
 from shared.auth.tables import service_accounts
 from shared.errors import BadRequest
 from shared.identity.errors import IssuerUnavailable, TokenRefused
 from shared.identity.trust import TrustEntry, exchanged_lifetime
-from shared.platform.db import UnitOfWork
 from shared.platform.settings import Settings
+from shared.platform.work import UnitOfWork
 
 if TYPE_CHECKING:
     from shared.identity.oidc import VerifiedToken
@@ -128,11 +127,11 @@ def exchange(
     chosen, verified, lifetime = match_oidc_token(
         work, settings=settings, token=body.subject_token, client=client, service_account=body.service_account
     )
-    grants = grants_of(service_account_state(work.conn, chosen.id) or {})
+    grants = roles.service_account_grants(service_account_state(work.conn, chosen.id) or {})
     access = tokens.issue_service_account_token(
         settings,
         service_account_id=chosen.id,
-        role=roles.highest(grants) or BASELINE_ROLE,
+        role=roles.highest(grants) or roles.SERVICE_ACCOUNT_BASELINE,
         auth_version=chosen.auth_version,
         now=work.now,
         lifetime_s=lifetime,
@@ -164,7 +163,7 @@ def bearer_account(*, settings: Settings, limiter: AuthLimiter, token: str, clie
     """A service account's own OIDC token presented as a bearer (the guard's events-dispatch path):
     the account it speaks for and the verified token, checked exactly as an exchange checks one,
     with its limit per address and its audited refusals, in a unit of work of its own."""
-    from shared.platform.db import unit_of_work
+    from shared.platform.work import unit_of_work
 
     limiter.reserve_exchange(client=client)
     with unit_of_work() as work:

@@ -9,8 +9,8 @@ from shared.audit import service as audit
 from shared.auth.accounts import NewAccount, create_account
 from shared.auth.tables import users
 from shared.errors import Conflict, Unauthorized
-from shared.platform.db import UnitOfWork, unit_of_work
 from shared.platform.namespaces import USERS_NAMESPACE
+from shared.platform.work import UnitOfWork, unit_of_work
 
 
 def attach_on_first_sight(*, email: str, subject: str, provision: bool) -> bool:

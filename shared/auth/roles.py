@@ -1,6 +1,6 @@
 """Roles, each including the ones before it."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -113,3 +113,22 @@ def cached_scope(binding: Any) -> list[Any]:
     """A binding row's scope as the guard caches it: `[role, application, environments]`."""
     environments = list(binding.environments) if binding.environments is not None else None
     return [binding.role, binding.application, environments]
+
+
+# -- service accounts (pure: the guard reads them on every request) ---------------------------------
+
+# The kind of credential a service account calls with, its baseline role everywhere, and the
+# domain of the "email" `/auth/me` shows for it (NAME@service-accounts).
+SERVICE_ACCOUNT = "service_account"
+SERVICE_ACCOUNT_BASELINE = "viewer"
+SERVICE_ACCOUNT_DOMAIN = "service-accounts"
+
+
+def service_account_grants(state: Mapping[str, Any]) -> tuple[Grant, ...]:
+    """A service account's grants: the organisation-wide viewer baseline and each of its bindings."""
+    return grants_from(SERVICE_ACCOUNT_BASELINE, state.get("bindings", ()))
+
+
+def service_account_role(grants: Iterable[Grant]) -> str:
+    """A service account's organisation-wide role: the highest of its grants that cover everything."""
+    return role_on(grants) or SERVICE_ACCOUNT_BASELINE

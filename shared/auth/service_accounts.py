@@ -14,7 +14,7 @@ Policy (docs/keyless.md, "Keyless sign-in"):
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,13 +29,11 @@ from shared.auth.tables import bindings, service_accounts
 from shared.errors import Conflict, FieldError, Invalid, NotFound
 from shared.identity.trust import trust_entry_refusal
 from shared.pagination import Keyset, PageQuery, keyset_page
-from shared.platform.db import UnitOfWork, insert_new
+from shared.platform.db import insert_new
 from shared.platform.namespaces import USERS_NAMESPACE
 from shared.platform.settings import Settings
+from shared.platform.work import UnitOfWork
 
-SUBJECT_TYPE = "service_account"
-EMAIL_DOMAIN = "service-accounts"  # what `/auth/me` shows as a service account's "email": NAME@service-accounts
-BASELINE_ROLE = "viewer"
 _BY_NAME = Keyset((service_accounts.c.name,), (str,))
 
 
@@ -186,7 +184,7 @@ def delete_service_account(work: UnitOfWork, service_account_id: uuid.UUID, call
     current = _row(work.conn, service_account_id, lock=True)
     removed = work.conn.execute(
         sa.delete(bindings)
-        .where(bindings.c.subject_type == SUBJECT_TYPE, bindings.c.subject_id == current.id)
+        .where(bindings.c.subject_type == roles.SERVICE_ACCOUNT, bindings.c.subject_id == current.id)
         .returning(bindings.c.id)
     ).all()
     work.conn.execute(sa.delete(service_accounts).where(service_accounts.c.id == current.id))
@@ -204,22 +202,12 @@ def delete_service_account(work: UnitOfWork, service_account_id: uuid.UUID, call
 # -- who a service account is ----------------------------------------------------------------------------
 
 
-def grants_of(state: dict[str, Any]) -> tuple[roles.Grant, ...]:
-    """The organisation-wide viewer baseline and each binding, as grants."""
-    return roles.grants_from(BASELINE_ROLE, state.get("bindings", ()))
-
-
-def org_role(grants: Iterable[roles.Grant]) -> str:
-    """The organisation-wide role: the highest of the grants that cover everything."""
-    return roles.role_on(grants) or BASELINE_ROLE
-
-
 def whoami(work: UnitOfWork, caller: Principal) -> dict[str, Any]:
     """`/auth/me` for a service account: itself, what its token may do, and its bindings."""
     row = _row(work.conn, caller.user_id)
     return {
         "id": row.id,
-        "email": f"{row.name}@{EMAIL_DOMAIN}",
+        "email": f"{row.name}@{roles.SERVICE_ACCOUNT_DOMAIN}",
         "display_name": row.display_name,
         "role": caller.role,
         "is_active": row.is_active,

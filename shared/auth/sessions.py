@@ -14,8 +14,8 @@ from shared.auth.ratelimit import AuthLimiter
 from shared.auth.schemas import LoginIn, RefreshIn
 from shared.auth.tables import refresh_tokens, users
 from shared.errors import Unauthorized
-from shared.platform.db import UnitOfWork
 from shared.platform.settings import Settings
+from shared.platform.work import UnitOfWork
 
 _BAD_LOGIN = "The email or password is wrong."
 

@@ -17,8 +17,9 @@ from shared.auth.tables import team_members, teams, users
 from shared.errors import Conflict, FieldError, Invalid, NotFound
 from shared.models import Shape
 from shared.pagination import Keyset, PageQuery, keyset_page
-from shared.platform.db import UnitOfWork, insert_new
+from shared.platform.db import insert_new
 from shared.platform.namespaces import USERS_NAMESPACE
+from shared.platform.work import UnitOfWork
 
 public_team = Shape(TeamOut)
 public_member = Shape(MemberOut)

@@ -20,8 +20,8 @@ from werkzeug.wrappers import Response
 
 from shared import errors
 from shared.console import session
-from shared.platform.db import unit_of_work
 from shared.platform.settings import ConfigError
+from shared.platform.work import unit_of_work
 from shared.web import problems
 
 HERE = Path(__file__).resolve().parent

@@ -14,10 +14,11 @@ from shared.audit import service as audit
 from shared.auth import roles
 from shared.console.pages import blueprint, signed_in
 from shared.deployments import metrics as dora
+from shared.deployments import read_models
 from shared.deployments import timeline as changes
 from shared.deployments.matrix import environment_names
 from shared.deployments.tables import deployments
-from shared.platform.db import UnitOfWork
+from shared.platform.work import UnitOfWork
 
 CHART_WIDTH, CHART_HEIGHT = 720, 160
 
@@ -71,7 +72,7 @@ def metrics_page() -> Any:
     me = signed_in()
     roles.require(me.principal.grants, "viewer")
     work = flask.g.work
-    query = dora.MetricsQuery.model_validate({k: v for k, v in flask.request.args.items() if v})
+    query = read_models.MetricsQuery.model_validate({k: v for k, v in flask.request.args.items() if v})
     figures = dora.metrics(work, application=query.application, environment=query.environment, days=query.days)
     series = bars(per_day(work, application=query.application, environment=query.environment, days=query.days))
     log = verified = None
@@ -101,7 +102,7 @@ def timeline_page() -> Any:
     for end in ("from", "to"):  # a datetime-local field names no zone: the console's times are UTC
         if end in given and len(given[end]) <= len("2026-12-07T14:00:00"):
             given[end] += "+00:00"
-    query = changes.TimelineQuery.model_validate(given | {"limit": 50})
+    query = read_models.TimelineQuery.model_validate(given | {"limit": 50})
     entries, cursor = changes.timeline(work, query)
     kept = {k: v for k, v in flask.request.args.items() if k != "cursor" and v}  # the next page's filters
     return flask.render_template(

@@ -16,7 +16,7 @@ from shared.auth.ratelimit import get_limiter
 from shared.auth.schemas import LoginIn, RefreshIn
 from shared.console import assets, session
 from shared.console.app import sent_with_htmx
-from shared.deployments import approvals, holds, inbox, matrix
+from shared.deployments import approvals, holds, inbox, matrix, read_models
 from shared.deployments.freezes import load_freezes
 from shared.deployments.locks import load_locks
 from shared.deployments.schemas import ApprovalIn
@@ -110,7 +110,7 @@ def matrix_page() -> Any:
     freeze or a lock on its environment's column."""
     signed_in()
     work = flask.g.work
-    query = matrix.MatrixQuery.model_validate(
+    query = read_models.MatrixQuery.model_validate(
         {k: v for k, v in flask.request.args.items() if k in ("application", "team", "cursor") and v} | {"limit": 25}
     )
     rows, cursor = matrix.matrix(work, query)
@@ -135,7 +135,7 @@ def inbox_page() -> Any:
     """Every deployment waiting for approval, with what it changes and what it still needs; the
     person's own decision buttons, or why they may not decide."""
     me = signed_in()
-    items, _ = inbox.approval_requests(flask.g.work, me.principal, inbox.ApprovalRequestQuery(limit=100))
+    items, _ = inbox.approval_requests(flask.g.work, me.principal, read_models.ApprovalRequestQuery(limit=100))
     return flask.render_template("inbox.html", items=items)
 
 

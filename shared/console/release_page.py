@@ -16,7 +16,7 @@ from shared.console.markup import notes_html
 from shared.console.pages import blueprint, signed_in
 from shared.deployments.overview import overview
 from shared.deployments.records import list_deployments
-from shared.platform.db import UnitOfWork
+from shared.platform.work import UnitOfWork
 from shared.releases import changes
 from shared.releases.service import release_events
 from shared.releases.tables import releases

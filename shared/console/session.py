@@ -22,8 +22,8 @@ from shared.auth import tokens
 from shared.auth.callers import user_state
 from shared.auth.principal import Principal
 from shared.auth.tables import refresh_tokens
-from shared.platform.db import UnitOfWork
 from shared.platform.settings import get_settings
+from shared.platform.work import UnitOfWork
 from shared.web.guard import iap
 from shared.web.guard.state import cached, person
 

@@ -22,7 +22,8 @@ from shared.deployments.schemas import ApprovalIn
 from shared.deployments.tables import approvals, deployments
 from shared.deployments.tables import environments as environment_table
 from shared.errors import Conflict, DomainError
-from shared.platform.db import UnitOfWork, savepoint
+from shared.platform.db import savepoint
+from shared.platform.work import UnitOfWork
 from shared.releases.service import changed, load_release
 
 

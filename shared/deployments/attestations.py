@@ -18,21 +18,19 @@ import base64
 import logging
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
-from pydantic import Field
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from shared.deployments.read_models import AttestationQuery
 from shared.deployments.tables import attestations, deployments
 from shared.errors import Unavailable
-from shared.models import Out
-from shared.names import SLUG_PATTERN
-from shared.pagination import Id, Keyset, PageQuery, Timestamp, keyset_page
+from shared.pagination import Id, Keyset, Timestamp, keyset_page
 from shared.platform import attestors
-from shared.platform.db import UnitOfWork, get_engine
+from shared.platform.db import get_engine
 from shared.platform.settings import get_settings
+from shared.platform.work import UnitOfWork
 from shared.releases.tables import releases
 
 BATCH = 50
@@ -179,29 +177,6 @@ def _set(conn: sa.Connection, attestation_id: uuid.UUID, **values: Any) -> None:
 
 
 # -- reading them ----------------------------------------------------------------------------------
-
-
-class AttestationQuery(PageQuery):
-    digest: str | None = Field(default=None, pattern=r"^sha256:[0-9a-f]{64}$", description="Of this image.")
-    environment: str | None = Field(default=None, pattern=SLUG_PATTERN, description="For this environment.")
-    deployment_id: uuid.UUID | None = Field(default=None, description="Of this deployment's images.")
-
-
-class AttestationOut(Out):
-    id: uuid.UUID
-    deployment_id: uuid.UUID
-    environment: str
-    digest: str
-    resource_uri: str = Field(description="The image as Binary Authorization names it: `https://HOST/PATH@sha256:...`.")
-    status: Literal["pending", "attested", "abandoned"]
-    payload: str | None = Field(description="The signed bytes, base64: the simple-signing JSON document.")
-    signature: str | None = Field(description="ECDSA P-256 SHA-256 (DER), base64, made by the attestor's KMS key.")
-    public_key_id: str | None = Field(description="The attestor's key, as Binary Authorization knows it.")
-    occurrence: str | None = Field(description="The Container Analysis occurrence that holds it.")
-    attempts: int
-    error: str | None = Field(description="Why the last attempt failed, or why it was abandoned.")
-    created_at: datetime
-    attested_at: datetime | None
 
 
 _NEWEST_FIRST = Keyset((attestations.c.created_at, attestations.c.id), (Timestamp, Id), descending=True)

@@ -32,7 +32,7 @@ from shared.deployments.rollback import rollback
 from shared.deployments.schemas import DeploymentIn, RollbackIn
 from shared.deployments.service import request_deployment
 from shared.errors import DomainError
-from shared.platform.db import UnitOfWork
+from shared.platform.work import UnitOfWork
 
 log = logging.getLogger(__name__)
 

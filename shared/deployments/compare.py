@@ -6,67 +6,18 @@ Source Repositories has no compare view, so there the range comes without a link
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import Field, model_validator
 
 from shared.deployments.queries import live_there
+from shared.deployments.read_models import CompareQuery
 from shared.deployments.schemas import SUMMARY_RELEASES, Direction
 from shared.deployments.tables import deployments, environments
 from shared.errors import Invalid, NotFound
-from shared.models import Out, Strict
-from shared.names import SLUG_PATTERN
 from shared.releases import changes
 from shared.releases.rules import version_sort_key
-from shared.releases.schemas import Version
 from shared.releases.tables import releases
-
-
-class CompareQuery(Strict):
-    application: str = Field(pattern=SLUG_PATTERN)
-    to: Version = Field(description="The candidate's version.")
-    from_: Version | None = Field(
-        default=None, alias="from", description="The version compared against (or give `environment`)."
-    )
-    environment: str | None = Field(
-        default=None, max_length=63, description="Compare against what is live there (or give `from`)."
-    )
-
-    @model_validator(mode="after")
-    def _one_base(self) -> CompareQuery:
-        if (self.from_ is None) == (self.environment is None):
-            raise ValueError("give either from (a version) or environment (what is live there)")
-        return self
-
-
-class EndOut(Out):
-    release_id: uuid.UUID
-    version: str
-    commit_sha: str | None
-
-
-class BetweenOut(Out):
-    id: uuid.UUID
-    version: str
-    title: str
-    notes: str
-    status: str
-    commit_sha: str | None
-
-
-class CompareOut(Out):
-    application: str
-    base: EndOut | None = Field(description="What is compared against (null: nothing live there yet).")
-    head: EndOut
-    direction: Direction = Field(
-        description="forward: head is newer (deploying it brings `releases`); backward: older (going back "
-        "removes `releases`, a rollback); same."
-    )
-    releases: list[BetweenOut] = Field(description="The releases in between, newest first, the head's side included.")
-    commit_range: str | None = Field(description="`base...head` commits, where both are known.")
-    compare_url: str | None = Field(description="The repository host's compare view of that range (null: unknown).")
 
 
 def summary(conn: sa.Connection, *, application: str, environment: str, version: str) -> dict[str, Any]:

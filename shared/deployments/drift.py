@@ -22,22 +22,21 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from shared.audit import service as audit
 from shared.auth import roles
 from shared.auth.principal import Principal
 from shared.deployments import rules
+from shared.deployments.read_models import PushIn
 from shared.deployments.tables import deployments, drift_observations
 from shared.errors import DomainError, Invalid
 from shared.events import outbox
-from shared.models import Out
-from shared.platform.db import UnitOfWork
 from shared.platform.settings import get_settings
+from shared.platform.work import UnitOfWork
 from shared.releases.tables import releases
 
 APPLICATION_LABEL = "release-manager-application"
@@ -106,44 +105,6 @@ def digest_of(image: str) -> str | None:
 
 
 # -- the push ------------------------------------------------------------------------------------
-
-
-class PushMessage(BaseModel):
-    """Pub/Sub's message, as its push sends it: each field also in snake_case (`message_id`,
-    `publish_time`), and more as Pub/Sub adds them (`orderingKey`): what is not read is ignored."""
-
-    model_config = ConfigDict(extra="ignore", defer_build=True)
-
-    data: str = Field(max_length=1_000_000, description="The log entry, base64.")
-    message_id: str = Field(alias="messageId", max_length=200)
-    attributes: dict[str, str] | None = None
-    publish_time: str | None = Field(default=None, alias="publishTime")
-
-
-class PushIn(BaseModel):
-    """What a Pub/Sub push subscription sends (with `deliveryAttempt` where dead-lettering is on)."""
-
-    model_config = ConfigDict(extra="ignore", defer_build=True)
-
-    message: PushMessage
-    subscription: str = Field(max_length=300)
-
-
-class ObservationOut(Out):
-    image: str
-    digest: str | None
-    verdict: Literal["matched", "drift"] = Field(
-        description="matched (a deployment that passed the gates ran it) or drift."
-    )
-    deployment_id: uuid.UUID | None
-
-
-class ObservationsOut(Out):
-    platform: Literal["cloud_run", "gke"] | None
-    resource: str | None
-    application: str | None
-    environment: str | None
-    observations: list[ObservationOut] = Field(description="Empty: not a deploy of a labelled resource.")
 
 
 def receive(work: UnitOfWork, *, caller: Principal, push: PushIn) -> dict[str, Any]:

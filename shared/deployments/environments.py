@@ -23,7 +23,8 @@ from shared.errors import Conflict, FieldError, Invalid, NotFound, PreconditionF
 from shared.events import outbox
 from shared.models import Shape
 from shared.pagination import Keyset, Position, keyset_page
-from shared.platform.db import UnitOfWork, savepoint
+from shared.platform.db import savepoint
+from shared.platform.work import UnitOfWork
 
 _BY_POSITION = Keyset((environments.c.position,), (Position,))
 _environment = Shape(EnvironmentOut, given=("policy",))

@@ -17,7 +17,7 @@ from shared.audit import service as audit
 from shared.deployments import rules
 from shared.deployments.tables import deployments, environments
 from shared.errors import Conflict
-from shared.platform.db import UnitOfWork
+from shared.platform.work import UnitOfWork
 from shared.releases.service import changed
 
 SYSTEM_ACTOR = "system:expiry"

@@ -21,7 +21,7 @@ from shared.errors import FieldError, Invalid, NotFound
 from shared.events import outbox
 from shared.models import Shape
 from shared.pagination import Id, Timestamp, decode_cursor, page
-from shared.platform.db import UnitOfWork
+from shared.platform.work import UnitOfWork
 
 # A freeze as the API shows it, given whether it is `active` now.
 public_freeze = Shape(FreezeOut, given=("active",))

@@ -27,7 +27,7 @@ from shared.deployments.schemas import BlockerOut
 from shared.deployments.tables import deployments
 from shared.errors import Conflict, FieldError, Invalid
 from shared.models import Shape
-from shared.platform.db import UnitOfWork
+from shared.platform.work import UnitOfWork
 from shared.releases.service import load_release
 
 public_blocker = Shape(BlockerOut)

@@ -8,52 +8,21 @@ people's names, the releases' authors, the applications' paths, the environments
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import Field
 
 from shared.auth.principal import Principal
 from shared.deployments import approvals
+from shared.deployments.read_models import (
+    SUMMARY_CHARACTERS,
+    ApprovalRequestQuery,
+)
 from shared.deployments.records import NEWEST_FIRST, with_decisions
-from shared.deployments.schemas import DeploymentOut, RuleProgressOut
 from shared.deployments.tables import deployments
-from shared.models import Out
-from shared.names import SLUG_PATTERN
-from shared.pagination import PageQuery, keyset_page
-from shared.platform.db import UnitOfWork
+from shared.pagination import keyset_page
+from shared.platform.work import UnitOfWork
 from shared.releases.tables import releases
-
-SUMMARY_CHARACTERS = 280
-
-
-class ApprovalRequestQuery(PageQuery):
-    application: str | None = Field(default=None, pattern=SLUG_PATTERN, description="Only this application.")
-    environment: str | None = Field(default=None, max_length=63, description="Only this environment.")
-
-
-class ReleaseBriefOut(Out):
-    id: uuid.UUID
-    title: str
-    summary: str = Field(description=f"The first paragraph of the notes, at most {SUMMARY_CHARACTERS} characters.")
-
-
-class RefusalOut(Out):
-    code: str = Field(description="The code the decision would be refused with (Errors).")
-    detail: str
-
-
-class ApprovalRequestOut(Out):
-    deployment: DeploymentOut
-    release: ReleaseBriefOut
-    still_needed: list[RuleProgressOut] = Field(description="The deployment's approval rules not yet met.")
-    may_approve: bool = Field(description="true: the caller may approve it now.")
-    may_reject: bool = Field(
-        description="true: the caller may reject it now (also when their approval is not needed, "
-        "`approval_not_needed`: their group's rules are met)."
-    )
-    refusal: RefusalOut | None = Field(description="Why the caller may not approve it (null: they may).")
 
 
 def summary(notes: str) -> str:

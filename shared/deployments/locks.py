@@ -23,7 +23,7 @@ from shared.errors import Conflict, FieldError, Invalid, NotFound
 from shared.events import outbox
 from shared.models import Shape
 from shared.pagination import Id, Keyset, Timestamp, keyset_page
-from shared.platform.db import UnitOfWork
+from shared.platform.work import UnitOfWork
 
 # A lock as the API shows it, given whether it holds now and who locked (and unlocked) it.
 public_lock = Shape(LockOut, given=("active", "locked_by", "unlocked_by"))

@@ -4,56 +4,20 @@ failed or waiting deployment shows on its cell). Three queries a page, whatever 
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import Field
 from sqlalchemy.dialects.postgresql import distinct_on
 
 from shared.applications.tables import applications
 from shared.auth.tables import bindings, teams, users
 from shared.deployments import rules
+from shared.deployments.read_models import MatrixQuery
 from shared.deployments.tables import deployments, environments
-from shared.models import Out
-from shared.names import SLUG_PATTERN
-from shared.pagination import Keyset, PageQuery, keyset_page
-from shared.platform.db import UnitOfWork
+from shared.pagination import Keyset, keyset_page
+from shared.platform.work import UnitOfWork
 
 _BY_NAME = Keyset((applications.c.name,), (str,))
-
-
-class MatrixQuery(PageQuery):
-    application: str | None = Field(default=None, pattern=SLUG_PATTERN, description="Only this application.")
-    team: str | None = Field(
-        default=None, pattern=SLUG_PATTERN, description="Only the applications this team holds a binding on."
-    )
-
-
-class CellEntryOut(Out):
-    deployment_id: uuid.UUID
-    release_id: uuid.UUID
-    version: str
-    kind: rules.Kind
-    status: rules.Status
-    requested_by: uuid.UUID
-    requested_by_name: str | None = Field(
-        description="The requester's display name, else email, or the rule's name (null: unknown)."
-    )
-    created_at: datetime
-    finished_at: datetime | None
-
-
-class CellOut(Out):
-    live: CellEntryOut | None = Field(description="The latest success there (null: nothing live).")
-    latest: CellEntryOut | None = Field(description="The latest attempt, where it is not the live one.")
-
-
-class MatrixRowOut(Out):
-    application: str
-    display_name: str
-    cells: dict[str, CellOut] = Field(description="By environment, in the catalogue's order.")
 
 
 def matrix(work: UnitOfWork, query: MatrixQuery) -> tuple[list[dict[str, Any]], str | None]:

@@ -22,86 +22,13 @@ Definitions (also in docs/api.md, "DORA metrics: what counts"):
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import Field
 
 from shared.deployments.drift import drift_count
-from shared.models import Out, Strict
-from shared.names import SLUG_PATTERN
-from shared.platform.db import UnitOfWork
-
-
-class MetricsQuery(Strict):
-    application: str | None = Field(default=None, pattern=SLUG_PATTERN)
-    environment: str = Field(default="production", max_length=63)
-    days: int = Field(default=30, ge=1, le=365)
-
-
-class FrequencyOut(Out):
-    per_day: float
-    deployments: int
-    days: int
-
-
-class LeadTimeOut(Out):
-    p50_hours: float | None
-    p90_hours: float | None
-    deployments: int
-
-
-class FailureRateOut(Out):
-    rate: float | None
-    failures: int
-    deployments: int
-
-
-class RestoreOut(Out):
-    p50_hours: float | None
-    restores: int
-    failures: int
-
-
-class ReworkOut(Out):
-    rate: float | None
-    rework: int
-    deployments: int
-
-
-class SkipsOut(Out):
-    rate: float | None
-    skips: int = Field(description="Finished deploys whose request skipped a stage (the hotfix lane).")
-    deployments: int
-
-
-class AutomationOut(Out):
-    rate: float | None = Field(description="Promoted deploys over all finished deploys.")
-    promoted: int = Field(description="Finished deploys requested by auto-promotion or a release train.")
-    rolled_back: int = Field(description="Finished rollbacks requested by a stage's auto-rollback.")
-    deployments: int
-
-
-class DriftOut(Out):
-    detected: int = Field(description="Images deployed there around the gates (drift.detected) in the window.")
-
-
-class MetricsOut(Out):
-    application: str | None
-    environment: str
-    days: int
-    since: datetime
-    until: datetime
-    deployment_frequency: FrequencyOut
-    lead_time_for_changes: LeadTimeOut
-    change_failure_rate: FailureRateOut
-    time_to_restore: RestoreOut
-    rework_rate: ReworkOut
-    stage_skips: SkipsOut = Field(description="How often the hotfix lane was taken (not a DORA figure).")
-    automation: AutomationOut = Field(description="What stages' rules requested (not a DORA figure).")
-    drift: DriftOut = Field(description="Deploys observed around the gates (not a DORA figure).")
-
+from shared.platform.work import UnitOfWork
 
 _METRICS = sa.text(
     """

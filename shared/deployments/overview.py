@@ -3,44 +3,16 @@ and any deployment under way (the query, the answer and the read)."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import Field
 
 from shared.deployments import rules
+from shared.deployments.read_models import OverviewEntryOut
 from shared.deployments.tables import deployments, environments
-from shared.models import Out, Shape, Strict
-from shared.names import SLUG_PATTERN
-from shared.platform.db import UnitOfWork
+from shared.models import Shape
+from shared.platform.work import UnitOfWork
 from shared.releases.tables import releases
-
-
-class OverviewQuery(Strict):
-    application: str = Field(pattern=SLUG_PATTERN)
-
-
-class OverviewEntryOut(Out):
-    deployment_id: uuid.UUID
-    release_id: uuid.UUID
-    version: str
-    title: str
-    kind: rules.Kind
-    status: rules.Status
-    finished_at: datetime | None
-
-
-class OverviewStageOut(Out):
-    live: OverviewEntryOut | None
-    previous: OverviewEntryOut | None
-    in_progress: OverviewEntryOut | None
-
-
-class OverviewOut(Out):
-    application: str
-    environments: dict[str, OverviewStageOut]
 
 
 def overview(work: UnitOfWork, *, application: str) -> dict[str, Any]:

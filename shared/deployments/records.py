@@ -18,7 +18,8 @@ from shared.errors import DomainError, NotFound
 from shared.events import outbox
 from shared.models import Shape
 from shared.pagination import Id, Keyset, Timestamp, keyset_page
-from shared.platform.db import UnitOfWork, savepoint
+from shared.platform.db import savepoint
+from shared.platform.work import UnitOfWork
 from shared.releases.service import describe_release
 
 _deployment = Shape(DeploymentOut, given=("approvals", "approval_rules", "requested_by_name"))

@@ -20,7 +20,7 @@ from shared.deployments.schemas import RollbackIn
 from shared.deployments.service import require_override
 from shared.deployments.tables import deployments
 from shared.errors import Conflict
-from shared.platform.db import UnitOfWork
+from shared.platform.work import UnitOfWork
 from shared.releases.service import changed, load_release
 from shared.releases.tables import releases
 

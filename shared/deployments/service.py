@@ -28,7 +28,7 @@ from shared.deployments.records import list_deployments as list_deployments
 from shared.deployments.schemas import DeploymentIn, StatusIn
 from shared.deployments.tables import deployments
 from shared.errors import Forbidden
-from shared.platform.db import UnitOfWork
+from shared.platform.work import UnitOfWork
 from shared.releases.service import changed, load_release
 from shared.releases.service import ensure_release as ensure_release
 

@@ -6,26 +6,21 @@ across applications, newest first, read from the audit log ("what changed in pro
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
-from pydantic import AwareDatetime, Field, model_validator
 
 from shared.audit.tables import audit_events
 from shared.auth.people import names_of
 from shared.deployments import rules
 from shared.deployments.matrix import bound_to_team
+from shared.deployments.read_models import TimelineQuery
 from shared.deployments.tables import deployments
-from shared.models import Out
-from shared.names import SLUG_PATTERN
-from shared.pagination import Keyset, PageQuery, Position, keyset_page
-from shared.platform.db import UnitOfWork
+from shared.pagination import Keyset, Position, keyset_page
+from shared.platform.work import UnitOfWork
 
-Kind = Literal["deployment", "rollback", "lock", "freeze", "policy", "drift"]
 DEFAULT_WINDOW = timedelta(hours=24)
-MAX_WINDOW = timedelta(days=366)
 # What the timeline shows of the audit log: the actions that change what runs where.
 ACTIONS = {
     "deployment": (
@@ -45,44 +40,6 @@ ACTIONS = {
     "drift": ("drift.detected",),
 }
 _NEWEST_FIRST = Keyset((audit_events.c.seq,), (Position,), descending=True)
-
-
-class TimelineQuery(PageQuery):
-    from_: AwareDatetime | None = Field(
-        default=None, alias="from", description="The window's start [default: 24 hours before `to`]."
-    )
-    to: AwareDatetime | None = Field(default=None, description="The window's end [default: now].")
-    environment: str | None = Field(default=None, max_length=63, description="Only what happened there.")
-    application: str | None = Field(default=None, pattern=SLUG_PATTERN, description="Only this application's.")
-    team: str | None = Field(
-        default=None, pattern=SLUG_PATTERN, description="Only the applications this team holds a binding on."
-    )
-
-    @model_validator(mode="after")
-    def _window(self) -> TimelineQuery:
-        if self.from_ is not None and self.to is not None:
-            if self.from_ >= self.to:
-                raise ValueError("from must be before to")
-            if self.to - self.from_ > MAX_WINDOW:
-                raise ValueError("the window may be at most 366 days")
-        return self
-
-
-class TimelineEntryOut(Out):
-    seq: int = Field(description="The audit event's place in the log.")
-    occurred_at: datetime
-    kind: Kind
-    action: str = Field(description="The audit action, e.g. `deployment.status_changed`.")
-    actor: str
-    actor_name: str | None = Field(
-        description="A person's display name, else email, or a stage rule's name (`rule:...` actors); null: other."
-    )
-    application: str | None = Field(description="null: it holds every application (a lock or freeze of all).")
-    environment: str | None
-    version: str | None
-    deployment_id: uuid.UUID | None
-    release_id: uuid.UUID | None
-    data: dict[str, Any] = Field(description="What the audit record holds (a status move's from and to, a reason).")
 
 
 def timeline(work: UnitOfWork, query: TimelineQuery) -> tuple[list[dict[str, Any]], str | None]:

@@ -20,8 +20,8 @@ import sqlalchemy as sa
 
 from shared.events import formats, rules
 from shared.events.tables import deliveries, events, subscriptions
-from shared.platform.db import UnitOfWork
 from shared.platform.settings import get_settings
+from shared.platform.work import UnitOfWork
 
 # What an entity looks like in an event's `data`, by audit entity type. Each concept registers its
 # own (`describes`) in the module that records its changes, so whoever records a change has

@@ -18,8 +18,9 @@ from shared.errors import Conflict, NotFound
 from shared.events import outbox
 from shared.models import Shape
 from shared.pagination import Id, Keyset, Timestamp, decode_cursor, keyset_page
-from shared.platform.db import UnitOfWork, savepoint
+from shared.platform.db import savepoint
 from shared.platform.namespaces import RELEASE_LISTS_NAMESPACE, release_namespace
+from shared.platform.work import UnitOfWork
 from shared.releases import rules
 from shared.releases.schemas import ReleaseIn, ReleaseOut, ReleasePatch
 from shared.releases.tables import releases

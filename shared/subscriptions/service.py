@@ -19,8 +19,8 @@ from shared.events.tables import deliveries, events, subscriptions
 from shared.events.targets import check_target
 from shared.models import Shape
 from shared.pagination import Id, Keyset, Timestamp, decode_cursor, keyset_page, page
-from shared.platform.db import UnitOfWork
 from shared.platform.settings import get_settings
+from shared.platform.work import UnitOfWork
 from shared.subscriptions.schemas import DeliveryOut, SubscriptionIn, SubscriptionOut, SubscriptionPatch
 
 public_subscription = Shape(SubscriptionOut)

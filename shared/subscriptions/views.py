@@ -1,18 +1,27 @@
 """The routes of event subscriptions, their deliveries, and the dispatch the scheduler calls."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from shared import lazy
 from shared.auth import roles
-from shared.deployments import attestations, automation, expiry
-from shared.events import dispatch
 from shared.pagination import PageQuery
 from shared.platform.settings import get_settings
 from shared.subscriptions import schemas as event_schemas
-from shared.subscriptions import service as subscriptions
 from shared.subscriptions.schemas import DeliveryOut, DispatchOut, SubscriptionCreatedOut, SubscriptionOut
 from shared.web import Call, Reply, listing
 from shared.web.routes import RouteTable
+
+if TYPE_CHECKING:
+    from shared.deployments import attestations, automation, expiry
+    from shared.events import dispatch
+    from shared.subscriptions import service as subscriptions
+else:  # loaded by the first request that calls them (shared.lazy)
+    attestations = lazy.module("shared.deployments.attestations")
+    automation = lazy.module("shared.deployments.automation")
+    expiry = lazy.module("shared.deployments.expiry")
+    dispatch = lazy.module("shared.events.dispatch")
+    subscriptions = lazy.module("shared.subscriptions.service")
 
 routes = RouteTable()
 

@@ -185,15 +185,16 @@ class Api(RouteTable):
         prefetched: Mapping[CacheKey, Found],
     ) -> Response:
         """Run the view in one transaction; a creating POST with Idempotency-Key joins it."""
-        # Imported on the first request that needs them: a function whose routes never use the
-        # database (health) then never loads SQLAlchemy.
-        from shared import idempotency
-        from shared.platform.db import unit_of_work
+        # Imported on the first request that needs them: a unit of work loads SQLAlchemy only when
+        # it touches the database (a cache hit never does), idempotency only with its header.
+        from shared.platform.work import unit_of_work
 
         key = call.request.headers.get("Idempotency-Key") if route.idempotent else None
         with unit_of_work(cache=Prefetched(get_cache(), dict(prefetched)) if prefetched else None) as work:
             call.unit_of_work = work
             if key is not None:
+                from shared import idempotency
+
                 caller = (
                     str(call.caller.user_id) if call.caller else "anonymous:" + headers.client_address(call.request)
                 )

@@ -12,7 +12,7 @@ from shared.pagination import link_header
 
 if TYPE_CHECKING:
     from shared.auth.principal import Principal
-    from shared.platform.db import UnitOfWork
+    from shared.platform.work import UnitOfWork
 
 
 @dataclass

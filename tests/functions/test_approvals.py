@@ -16,7 +16,7 @@ def test_the_author_and_the_requester_cannot_approve(releases, awaiting_approval
     from shared.auth.principal import Principal
     from shared.auth.roles import Grant
     from shared.auth.schemas import UserPatch
-    from shared.platform.db import unit_of_work
+    from shared.platform.work import unit_of_work
     from tests.factories import access_token, bearer
 
     by_requester = approve(releases, awaiting_approval, awaiting_approval["requester"])

@@ -20,8 +20,9 @@ from shared.events import dispatch
 from shared.events.tables import deliveries, events
 from shared.idempotency import idempotency_keys
 from shared.platform.clock import utcnow
-from shared.platform.db import get_engine, unit_of_work
+from shared.platform.db import get_engine
 from shared.platform.settings import get_settings
+from shared.platform.work import unit_of_work
 from shared.releases.schemas import ReleaseIn
 from tests.factories import (
     access_token,

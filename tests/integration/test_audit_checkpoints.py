@@ -33,8 +33,9 @@ from shared.audit.checkpoints import (
 from shared.audit.tables import audit_anchor, audit_events
 from shared.errors import Unavailable
 from shared.platform.cache import Cache, get_cache
-from shared.platform.db import get_engine, unit_of_work
+from shared.platform.db import get_engine
 from shared.platform.settings import DEV_AUDIT_KEY, ConfigError, load_settings
+from shared.platform.work import unit_of_work
 from tests.functions.test_audit import as_superuser, events
 from tests.google_apis import GoogleApis
 

@@ -23,7 +23,8 @@ import sqlalchemy as sa
 
 from shared.deployments import metrics as dora
 from shared.deployments.tables import deployments
-from shared.platform.db import get_engine, unit_of_work
+from shared.platform.db import get_engine
+from shared.platform.work import unit_of_work
 from shared.releases.rules import version_sort_key
 from shared.releases.tables import releases
 

@@ -4,8 +4,9 @@ pooled connection it used is transactional again for whoever takes it next."""
 import pytest
 import sqlalchemy as sa
 
-from shared.platform.db import build_engine, unit_of_work
+from shared.platform.db import build_engine
 from shared.platform.settings import load_settings
+from shared.platform.work import unit_of_work
 
 # True when the statement started its own transaction (no BEGIN before it).
 ON_ITS_OWN = sa.text("SELECT transaction_timestamp() = statement_timestamp()")

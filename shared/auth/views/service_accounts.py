@@ -1,9 +1,9 @@
 """The routes of service accounts and keyless sign-in (the RFC 8693 exchange)."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from shared.auth import exchange as keyless
+from shared import lazy
 from shared.auth import schemas, service_accounts
 from shared.auth.ratelimit import get_limiter
 from shared.auth.schemas import ExchangeOut, ServiceAccountOut
@@ -11,6 +11,11 @@ from shared.pagination import PageQuery
 from shared.platform.settings import get_settings
 from shared.web import Call, Reply, client_address, if_match, listing
 from shared.web.routes import RouteTable
+
+if TYPE_CHECKING:
+    from shared.auth import exchange as keyless
+else:  # loaded by the first request that calls them (shared.lazy)
+    keyless = lazy.module("shared.auth.exchange")
 
 routes = RouteTable()
 

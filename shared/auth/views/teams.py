@@ -1,13 +1,20 @@
 """The routes of teams and role bindings."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from shared.auth import bindings, schemas, teams
+from shared import lazy
+from shared.auth import schemas
 from shared.auth.schemas import BindingOut, TeamDetailOut, TeamOut
 from shared.pagination import PageQuery
 from shared.web import Call, Reply, listing
 from shared.web.routes import RouteTable
+
+if TYPE_CHECKING:
+    from shared.auth import bindings, teams
+else:  # loaded by the first request that calls them (shared.lazy)
+    bindings = lazy.module("shared.auth.bindings")
+    teams = lazy.module("shared.auth.teams")
 
 routes = RouteTable()
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from shared.auth import api_tokens, roles, tokens
-from shared.auth.callers import api_token_state, user_state
+from shared import lazy
+from shared.auth import roles, tokens
 from shared.auth.principal import Principal
 from shared.errors import Unauthorized
 from shared.platform.cache import get_cache
@@ -15,10 +16,16 @@ from shared.platform.clock import utcnow
 from shared.platform.namespaces import API_TOKENS_NAMESPACE
 from shared.web.guard.state import Prefetched, cached
 
+if TYPE_CHECKING:
+    from shared.auth import api_tokens, callers
+else:  # the database behind the cache, loaded on the first miss (shared.lazy)
+    callers = lazy.module("shared.auth.callers")
+    api_tokens = lazy.module("shared.auth.api_tokens")
+
 
 def principal(token: str, prefetch: Sequence[tuple[str, str]]) -> tuple[Principal, Prefetched]:
     parts = tokens.parse_api_token(token)
-    found = get_cache().fetch(API_TOKENS_NAMESPACE, parts.prefix, lambda: api_token_state(parts.prefix))
+    found = get_cache().fetch(API_TOKENS_NAMESPACE, parts.prefix, lambda: callers.api_token_state(parts.prefix))
     if found is None or not tokens.secret_matches(parts.secret, found["token_hash"]):
         raise Unauthorized("The API token is not valid.", code="invalid_token")
     if found["revoked_at"] is not None:
@@ -27,7 +34,7 @@ def principal(token: str, prefetch: Sequence[tuple[str, str]]) -> tuple[Principa
     if expires_at <= utcnow():
         raise Unauthorized("The API token has expired.", code="token_expired")
     owner = str(found["user_id"])
-    state, prefetched = cached(owner, lambda: user_state(owner), prefetch)
+    state, prefetched = cached(owner, lambda: callers.user_state(owner), prefetch)
     if state is None or not state["is_active"]:
         raise Unauthorized("The token's owner is deactivated.", code="account_inactive")
     api_tokens.touch_last_used(str(found["id"]))

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.auth.callers import user_state
+from shared import lazy
 from shared.auth.principal import Principal
 from shared.errors import Unauthorized
 from shared.web.guard.state import Prefetched, cached, person
+
+if TYPE_CHECKING:
+    from shared.auth import callers
+else:  # the database behind the cache, loaded on the first miss (shared.lazy)
+    callers = lazy.module("shared.auth.callers")
 
 
 def principal(claims: dict[str, Any], prefetch: Sequence[tuple[str, str]]) -> tuple[Principal, Prefetched]:
@@ -17,7 +22,7 @@ def principal(claims: dict[str, Any], prefetch: Sequence[tuple[str, str]]) -> tu
         user_id = uuid.UUID(claims["sub"])
     except ValueError:
         raise Unauthorized("The access token is not valid.", code="invalid_token") from None
-    state, prefetched = cached(str(user_id), lambda: user_state(str(user_id)), prefetch)
+    state, prefetched = cached(str(user_id), lambda: callers.user_state(str(user_id)), prefetch)
     if state is None or not state["is_active"]:
         raise Unauthorized("The account is deactivated.", code="account_inactive")
     if claims.get("ver") != state["auth_version"]:

@@ -1,37 +1,19 @@
-"""The routes of environments and their policies, deployments and approvals, rollbacks, freezes,
-locks, the overview and metrics."""
+"""The routes of environments and their policies, deployments and their approvals, rollbacks, the
+approvals inbox, attestations and drift observations."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from shared import etags
-from shared.deployments import (
-    approvals,
-    attestations,
-    automation,
-    compare,
-    drift,
-    environments,
-    freezes,
-    hold_schemas,
-    inbox,
-    locks,
-    matrix,
-    timeline,
-)
-from shared.deployments import metrics as dora
-from shared.deployments import overview as live
-from shared.deployments import rollback as rollbacks
+from shared import etags, lazy
 from shared.deployments import schemas as deployment_schemas
-from shared.deployments import service as deployments
-from shared.deployments.attestations import AttestationOut, AttestationQuery
-from shared.deployments.compare import CompareOut, CompareQuery
-from shared.deployments.drift import ObservationsOut, PushIn
-from shared.deployments.hold_schemas import FreezeOut, LockOut
-from shared.deployments.inbox import ApprovalRequestOut, ApprovalRequestQuery
-from shared.deployments.matrix import MatrixQuery, MatrixRowOut
-from shared.deployments.metrics import MetricsOut, MetricsQuery
-from shared.deployments.overview import OverviewOut, OverviewQuery
+from shared.deployments.read_models import (
+    ApprovalRequestOut,
+    ApprovalRequestQuery,
+    AttestationOut,
+    AttestationQuery,
+    ObservationsOut,
+    PushIn,
+)
 from shared.deployments.schemas import (
     DecisionOut,
     DeploymentOut,
@@ -39,13 +21,25 @@ from shared.deployments.schemas import (
     PolicyOut,
     PreflightOut,
 )
-from shared.deployments.timeline import TimelineEntryOut, TimelineQuery
 from shared.pagination import PageQuery
 from shared.web import Call, Reply, if_match, listing
 from shared.web.routes import RouteTable
 
-routes = RouteTable()
+if TYPE_CHECKING:
+    from shared.deployments import approvals, attestations, automation, drift, environments, inbox
+    from shared.deployments import rollback as rollbacks
+    from shared.deployments import service as deployments
+else:  # the services, loaded by the first request that calls them (shared.lazy)
+    approvals = lazy.module("shared.deployments.approvals")
+    attestations = lazy.module("shared.deployments.attestations")
+    automation = lazy.module("shared.deployments.automation")
+    drift = lazy.module("shared.deployments.drift")
+    environments = lazy.module("shared.deployments.environments")
+    inbox = lazy.module("shared.deployments.inbox")
+    rollbacks = lazy.module("shared.deployments.rollback")
+    deployments = lazy.module("shared.deployments.service")
 
+routes = RouteTable()
 
 # -- environments -----------------------------------------------------------------------------------
 
@@ -241,100 +235,3 @@ def rollback(call: Call, body: deployment_schemas.RollbackIn) -> Reply:
     deployment = rollbacks.rollback(call.work, caller=call.principal, request=body)
     location = call.location(f"/{deployment['release_id']}/deployments/{deployment['id']}")
     return Reply(body=deployment, headers={"Location": location})
-
-
-# -- freezes ----------------------------------------------------------------------------------------
-
-
-@routes.get("/freezes", role="viewer", lists=True, response=FreezeOut)
-def list_freezes(call: Call, query: hold_schemas.FreezeQuery) -> Reply:
-    """Freeze windows, each saying whether it is active now."""
-    items, cursor = freezes.list_freezes(
-        call.work,
-        limit=query.limit,
-        cursor=query.cursor,
-        environment=query.environment,
-        application=query.application,
-        active=query.active,
-    )
-    return listing(call, items, cursor)
-
-
-@routes.post("/freezes", role="release_manager", status=201, response=FreezeOut)
-def create_freeze(call: Call, body: hold_schemas.FreezeIn) -> dict[str, Any]:
-    """A one-off or weekly freeze window, for one environment or all."""
-    return freezes.create_freeze(call.work, caller=call.principal, freeze=body)
-
-
-@routes.delete("/freezes/<uuid:freeze_id>", role="release_manager", status=204)
-def delete_freeze(call: Call, freeze_id: UUID) -> None:
-    """End a freeze window."""
-    freezes.delete_freeze(call.work, freeze_id=freeze_id, caller=call.principal)
-
-
-# -- locks ------------------------------------------------------------------------------------------
-
-
-@routes.get("/locks", role="viewer", lists=True, response=LockOut)
-def list_locks(call: Call, query: hold_schemas.LockQuery) -> Reply:
-    """Environment locks, newest first, each saying whether it holds now."""
-    items, cursor = locks.list_locks(call.work, query)
-    return listing(call, items, cursor)
-
-
-@routes.post("/locks", role="release_manager", status=201, also_answers=(409,), response=LockOut, location=True)
-def lock(call: Call, body: hold_schemas.LockIn) -> Reply:
-    """Lock an environment ("stop the line"): nothing new starts there until it is unlocked."""
-    found = locks.lock(call.work, caller=call.principal, body=body)
-    return Reply(body=found, headers={"Location": call.location(f"/locks/{found['id']}")})
-
-
-@routes.get("/locks/<uuid:lock_id>", role="viewer", response=LockOut)
-def get_lock(call: Call, lock_id: UUID) -> Reply:
-    """One lock (with an ETag)."""
-    found = locks.get_lock(call.work, lock_id=lock_id)
-    return Reply(body=found, etag=etags.etag(found))
-
-
-@routes.post("/locks/<uuid:lock_id>/unlock", role="release_manager", also_answers=(409,), response=LockOut)
-def unlock(call: Call, body: hold_schemas.UnlockIn, lock_id: UUID) -> dict[str, Any]:
-    """Unlock: what waited may start again; the lock stays on record."""
-    return locks.unlock(call.work, lock_id=lock_id, caller=call.principal, body=body)
-
-
-# -- overview and metrics ---------------------------------------------------------------------------
-
-
-@routes.get("/overview", role="viewer", response=OverviewOut)
-def overview(call: Call, query: OverviewQuery) -> dict[str, Any]:
-    """Per environment: the live release, the one before it, and any deployment under way."""
-    return live.overview(call.work, application=query.application)
-
-
-@routes.get("/matrix", role="viewer", lists=True, response=MatrixRowOut)
-def get_matrix(call: Call, query: MatrixQuery) -> Reply:
-    """Applications by environments, a page of applications by name: in each cell the live release and
-    the latest attempt where it is another one."""
-    items, cursor = matrix.matrix(call.work, query)
-    return listing(call, items, cursor)
-
-
-@routes.get("/timeline", role="viewer", lists=True, response=TimelineEntryOut)
-def change_timeline(call: Call, query: TimelineQuery) -> Reply:
-    """Every deployment, rollback, lock, freeze and policy change in a time window, across
-    applications, newest first."""
-    items, cursor = timeline.timeline(call.work, query)
-    return listing(call, items, cursor)
-
-
-@routes.get("/compare", role="viewer", also_answers=(404,), response=CompareOut)
-def what_changes(call: Call, query: CompareQuery) -> dict[str, Any]:
-    """What changes between two releases of an application (`from`), or between what is live in an
-    environment and a candidate (`environment`): the releases in between and the commit range."""
-    return compare.compare(call.work.conn, query)
-
-
-@routes.get("/metrics", role="viewer", response=MetricsOut)
-def metrics(call: Call, query: MetricsQuery) -> dict[str, Any]:
-    """DORA metrics over a window, with the counts behind each figure."""
-    return dora.metrics(call.work, application=query.application, environment=query.environment, days=query.days)
