@@ -60,22 +60,29 @@ def _writable(folder: Path) -> None:
         path.chmod(path.stat().st_mode | stat.S_IWUSR)
 
 
+def _package(tree: Path, dist: Path, folders: dict[str, Path], *, suffix: str = "") -> None:
+    """`tree`'s functions packaged as `make package` does, each unpacked into its own folder."""
+    command = [sys.executable, str(tree / ".ci" / "package.py"), "--dist", str(dist)]
+    subprocess.run(command, check=True, capture_output=True, cwd=tree)
+    for name, entry in json.loads((dist / "manifest.json").read_text())["functions"].items():
+        folders[name + suffix] = dist.parent / (name + suffix)
+        zipfile.ZipFile(dist / entry["object"]).extractall(folders[name + suffix])
+
+
 @contextlib.contextmanager
-def unpacked_packages() -> Iterator[dict[str, Path]]:
-    """Each function's package (and hello) unpacked into its own read-only folder."""
+def unpacked_packages(against: str | None = None) -> Iterator[dict[str, Path]]:
+    """Each function's package (and hello) unpacked into its own read-only folder; with `against`
+    (a git revision), that revision's packages too, as `NAME@before`, to measure in the same run."""
     work = Path(tempfile.mkdtemp(prefix="rm-packages-"))
     try:
-        subprocess.run(
-            [sys.executable, str(ROOT / ".ci" / "package.py"), "--dist", str(work / "dist")],
-            check=True,
-            capture_output=True,
-            cwd=ROOT,
-        )
-        manifest = json.loads((work / "dist" / "manifest.json").read_text())["functions"]
-        folders = {}
-        for name, entry in manifest.items():
-            folders[name] = work / name
-            zipfile.ZipFile(work / "dist" / entry["object"]).extractall(folders[name])
+        folders: dict[str, Path] = {}
+        _package(ROOT, work / "dist", folders)
+        if against is not None:
+            tree = work / "before-tree"
+            tree.mkdir()
+            archive = subprocess.run(["git", "archive", against], cwd=ROOT, check=True, capture_output=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+            _package(tree, work / "dist-before", folders, suffix=BEFORE)
         folders["hello"] = work / "hello"
         shutil.copytree(BASELINES / "hello", folders["hello"], ignore=shutil.ignore_patterns("__pycache__"))
         for folder in folders.values():
@@ -86,18 +93,22 @@ def unpacked_packages() -> Iterator[dict[str, Path]]:
         shutil.rmtree(work, ignore_errors=True)
 
 
+BEFORE = "@before"
+
+
 def cold_start(
     env: dict[str, str], probes: Probes, spawns: int, logs: Path, folders: dict[str, Path], *, label: str = "local"
 ) -> dict[str, Any]:
     """Spawn to first 200, hello and ours alternating, `spawns` times each; medians and ratios."""
     threads = terraform_threads()
     out: dict[str, Any] = {}
+    kinds = ("hello", "ours", "before") if any(name.endswith(BEFORE) for name in folders) else ("hello", "ours")
     for name, asked in probes.items():
-        times: dict[str, list[float]] = {"hello": [], "ours": []}
+        times: dict[str, list[float]] = {kind: [] for kind in kinds}
         for _ in range(spawns):
-            for which in ("hello", "ours"):
+            for which in kinds:
                 probe = Probe("hello", "/") if which == "hello" else asked
-                folder = folders[probe.function]
+                folder = folders[probe.function + (BEFORE if which == "before" else "")]
                 server = Server(
                     folder / "main.py",
                     probe.function,
@@ -121,6 +132,9 @@ def cold_start(
             "ours_median_s": round(ours, 4),
             "ratio": round(stats.ratio(ours, hello), 3),
         }
+        if "before" in times:  # the other revision's packages, measured in turn with these
+            before = stats.median(times["before"])
+            out[name] |= {"before_s": times["before"], "before_ratio": round(stats.ratio(before, hello), 3)}
     return out
 
 

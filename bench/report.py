@@ -73,12 +73,16 @@ def cold_start_section(
         goal = COLD_START_GOALS[row["function"]]
         verdict = [f"<= {goal}", stats.verdict(row["ratio"], goal, at_least=False)] if goals else ["report", ""]
         measured = [row["hello_median_s"] * 1000, row["ours_median_s"] * 1000, row["ratio"]]
-        rows.append([name, row["request"], *measured, *verdict, *_against_release(name, row["ratio"], releases)])
-    spawns = len(next(iter(cold_start.values()))["hello_s"])
+        before = [row["before_ratio"]] if "before_ratio" in row else []
+        growth = _against_release(name, row["ratio"], releases)
+        rows.append([name, row["request"], *measured, *before, *verdict, *growth])
+    first = next(iter(cold_start.values()))
+    spawns = len(first["hello_s"])
+    columns = ["probe", "request", "hello ms", "ours ms", "ratio", *(["before"] if "before_ratio" in first else [])]
     return (
         f"\nCold start from the deploy package, spawn to the first answer of a new instance's first request, {path} "
         f"(median of {spawns} spawns each, alternating with hello)\n"
-        + stats.table(["probe", "request", "hello ms", "ours ms", "ratio", "target", "", "last release", ""], rows)
+        + stats.table([*columns, "target", "", "last release", ""], rows)
     )
 
 

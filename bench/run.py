@@ -69,6 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="a smoke run: 2 s loads, 2 spawns, 20,000 releases")
     parser.add_argument(
+        "--against",
+        metavar="REVISION",
+        help="also measure that git revision's packages, in turn with these, in the same cold-start run",
+    )
+    parser.add_argument(
         "--record-release",
         metavar="VERSION",
         help="keep this run's cold-start ratios in bench/release.json, the figures later runs are held to",
@@ -113,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         env = db.environment()
         if "cold" in parts:
             probes = cold_probes(token, str(user["id"]), fixtures["hit_ids"][0])
-            with unpacked_packages() as folders:
+            with unpacked_packages(args.against) as folders:
                 results["cold_start"] = cold_start(env, probes, args.spawns, logs, folders)
                 print("  cold start, local path: done", flush=True)
                 with cloud_environment(env, database=db.name, user=db.user) as (cloud, sql):

@@ -9,6 +9,7 @@ from typing import Any
 
 from shared.auth import roles
 from shared.auth.tokens import SESSION
+from shared.platform.namespaces import USERS_NAMESPACE
 
 
 @dataclass(frozen=True)
@@ -52,3 +53,12 @@ class Principal:
         # A service account's token may do what its highest binding gives (scoped, as each service checks).
         role = self.top_role if self.credential == "service_account" else self.role
         return {"kind": self.credential, "role": role, "expires_at": self.token_expires_at}
+
+    @property
+    def account_key(self) -> tuple[str, str]:
+        """Where `/auth/me` is cached for this caller through this credential: beside the callers'
+        own state (USERS_NAMESPACE), so whatever change the guard sees at once (a role, a binding, a
+        team, a deactivation, a new password) `/auth/me` shows at once too. The credential's own id
+        and expiry are in the key, as the answer shows what that credential may do, until when."""
+        expires = int(self.token_expires_at.timestamp()) if self.token_expires_at is not None else "-"
+        return USERS_NAMESPACE, f"me:{self.credential}:{self.user_id}:{self.token_id or '-'}:{expires}"

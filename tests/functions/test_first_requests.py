@@ -1,7 +1,9 @@
 """What a new instance loads to answer its first request: a fresh interpreter serves one request
 through functions-framework, against the real PostgreSQL and Redis of this run, and tells which
 packages that took. The figures are `make bench`'s; this holds the shape: a release read from the
-cache never loads the data layer, and a write does (so the check can tell the two apart)."""
+cache never loads the data layer, and a write does (so the check can tell the two apart). The same
+for the caller's account, whose cached answer must then follow every change of role, binding and
+team at once."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import subprocess
 import sys
 
 from tests.conftest import ROOT
-from tests.factories import ready_release
+from tests.factories import as_role, bind, make_team, ready_release, register_application
 
 FIRST_REQUEST = """
 import json, sys
@@ -61,3 +63,35 @@ def test_the_first_write_of_an_instance_records_the_release(releases, developer)
     assert answer["status"] == 201
     found = releases.get("/releases?application=shop", headers=developer).get_json()["items"]
     assert [r["version"] for r in found] == ["2.0.0"]
+
+
+def test_the_callers_account_read_from_the_cache_loads_no_data_layer(auth, developer):
+    assert auth.get("/auth/me", headers=developer).status_code == 200  # now cached
+
+    answer = first_request("auth", "GET", "/auth/me", developer)
+
+    assert answer["status"] == 200
+    assert "sqlalchemy" not in answer["loaded"]
+
+
+def test_the_callers_account_shows_a_new_binding_and_team_at_once(auth, releases, admin):
+    register_application(releases, admin, "shop")
+    user, headers = as_role("viewer")
+    assert auth.get("/auth/me", headers=headers).get_json()["bindings"] == []  # cached now
+
+    bind(auth, admin, user, "developer", application="shop")
+    make_team(auth, admin, "payments", members=[user])
+
+    me = auth.get("/auth/me", headers=headers).get_json()
+    assert [(b["role"], b["application"]) for b in me["bindings"]] == [("developer", "shop")]
+    assert me["teams"] == ["payments"]
+
+
+def test_the_callers_account_through_an_api_token_shows_that_tokens_role(auth, developer):
+    assert auth.get("/auth/me", headers=developer).get_json()["token"] is None  # the session's, cached
+    created = auth.post("/auth/tokens", json={"name": "ci", "role": "viewer"}, headers=developer)
+    assert created.status_code == 201, created.get_json()
+
+    by_token = auth.get("/auth/me", headers={"Authorization": f"Bearer {created.get_json()['token']}"}).get_json()
+
+    assert by_token["token"]["role"] == "viewer" and by_token["token"]["kind"] == "api_token"

@@ -62,3 +62,48 @@ def test_the_latency_section_judges_each_ratio_against_its_target():
     cli, event = (line for line in shown.splitlines() if line.startswith(("relman", "event")))
     assert "40.00" in cli and cli.endswith("met")
     assert "12.00" in event and event.endswith("MISSED")
+
+
+def _cold_row(ratio, **extra):
+    return {"function": "releases", "request": "GET /releases/x", "hello_s": [0.2], "ours_s": [0.5]} | {
+        "hello_median_s": 0.2,
+        "ours_median_s": 0.5,
+        "ratio": ratio,
+        **extra,
+    }
+
+
+def test_the_cold_start_table_holds_each_probe_to_the_last_releases_figure():
+    from bench.report import cold_start_section
+
+    rows = {"releases": _cold_row(2.5), "releases create": _cold_row(4.5) | {"request": "POST /releases"}}
+    table = cold_start_section(rows, "local", releases={"releases": 3.9, "releases create": 4.0})
+
+    hit, create = (line for line in table.splitlines() if line.startswith("releases"))
+    assert "3.9 (-1.40)" in hit and "GREW" not in hit
+    assert "4.0 (+0.50)" in create and create.rstrip().endswith("GREW")  # beyond the noise: flagged
+
+
+def test_the_cold_start_table_shows_the_other_revision_measured_in_the_same_run():
+    from bench.report import cold_start_section
+
+    table = cold_start_section({"releases": _cold_row(2.5, before_ratio=3.9)}, "local")
+
+    header, _, row = table.strip().splitlines()[1:4]
+    assert header.split()[:6] == ["probe", "request", "hello", "ms", "ours", "ms"] and "before" in header
+    assert "3.9" in row and "2.5" in row
+
+
+def test_a_release_keeps_each_probes_ratio_per_path():
+    from bench.report import release_figures
+
+    results = {"cold_start": {"releases": _cold_row(2.5)}, "cold_start_cloud": {"releases": _cold_row(2.4)}}
+
+    kept = release_figures(results, version="0.2.0", measured="2026-12-08")
+
+    assert kept == {
+        "version": "0.2.0",
+        "measured": "2026-12-08",
+        "cold_start": {"releases": 2.5},
+        "cold_start_cloud": {"releases": 2.4},
+    }

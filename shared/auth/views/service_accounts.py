@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from shared import lazy
-from shared.auth import schemas, service_accounts
+from shared.auth import schemas
 from shared.auth.ratelimit import get_limiter
 from shared.auth.schemas import ExchangeOut, ServiceAccountOut
 from shared.pagination import PageQuery
@@ -14,8 +14,10 @@ from shared.web.routes import RouteTable
 
 if TYPE_CHECKING:
     from shared.auth import exchange as keyless
+    from shared.auth import service_accounts
 else:  # loaded by the first request that calls them (shared.lazy)
     keyless = lazy.module("shared.auth.exchange")
+    service_accounts = lazy.module("shared.auth.service_accounts")
 
 routes = RouteTable()
 

@@ -1,14 +1,20 @@
 """The routes of accounts and sessions: register, log in, refresh, log out; the caller's own account."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.auth import schemas, service
+from shared import lazy
+from shared.auth import schemas
 from shared.auth.ratelimit import get_limiter
 from shared.auth.schemas import MeOut, TokenPairOut, UserOut
 from shared.errors import Forbidden
 from shared.platform.settings import get_settings
 from shared.web import Call, client_address
 from shared.web.routes import RouteTable
+
+if TYPE_CHECKING:
+    from shared.auth import service
+else:  # loaded by the first request that calls them (shared.lazy)
+    service = lazy.module("shared.auth.service")
 
 routes = RouteTable()
 
@@ -43,7 +49,9 @@ def logout(call: Call, body: schemas.RefreshIn) -> None:
 @routes.get("/me", role="viewer", response=MeOut)
 def me(call: Call) -> dict[str, Any]:
     """The caller's account, their teams and role bindings and, for an API token, what that token may do."""
-    return service.whoami(call.work, call.principal)
+    caller = call.principal
+    # From the cache when fresh: a console's or relman's first call then needs no database.
+    return dict(call.work.cache.fetch(*caller.account_key, lambda: service.whoami(call.work, caller)))
 
 
 @routes.post("/me/password", role="viewer", status=204, also_answers=(429,))

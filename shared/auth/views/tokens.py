@@ -1,13 +1,19 @@
 """The routes of API tokens: make one from a login session, list them, revoke one."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from shared.auth import schemas, service
+from shared import lazy
+from shared.auth import schemas
 from shared.auth.schemas import ApiTokenCreatedOut, ApiTokenOut
 from shared.pagination import PageQuery
 from shared.web import Call, Reply, listing
 from shared.web.routes import RouteTable
+
+if TYPE_CHECKING:
+    from shared.auth import service
+else:  # loaded by the first request that calls them (shared.lazy)
+    service = lazy.module("shared.auth.service")
 
 routes = RouteTable()
 

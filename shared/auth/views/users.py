@@ -1,14 +1,21 @@
 """The routes of accounts as admins see them: the list, changing one, and the access review."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from shared.auth import roles, schemas, service
-from shared.auth.access import AccessOut, AccessQuery, who_may
+from shared import lazy
+from shared.auth import roles, schemas
+from shared.auth.access_models import AccessOut, AccessQuery
 from shared.auth.schemas import UserOut
 from shared.pagination import PageQuery
 from shared.web import Call, Reply, if_match, listing
 from shared.web.routes import RouteTable
+
+if TYPE_CHECKING:
+    from shared.auth import access, service
+else:  # loaded by the first request that calls them (shared.lazy)
+    service = lazy.module("shared.auth.service")
+    access = lazy.module("shared.auth.access")
 
 routes = RouteTable()
 
@@ -37,4 +44,8 @@ def access_review(call: Call, query: AccessQuery) -> dict[str, Any]:
 
     applications.load(call.work.conn, query.application)  # 404 application_not_found
     environment_row(call.work.conn, query.environment)  # 422 unknown_environment
-    return {"application": query.application, "environment": query.environment, "items": who_may(call.work, query)}
+    return {
+        "application": query.application,
+        "environment": query.environment,
+        "items": access.who_may(call.work, query),
+    }
