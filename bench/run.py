@@ -27,7 +27,7 @@ from bench.cold_start import (
 )
 from bench.console import console_pages
 from bench.data import BenchDatabase
-from bench.fixtures import cold_probes, prepare
+from bench.fixtures import cache_hits, cold_probes, prepare
 from bench.hot_profile import hot_profile
 from bench.latencies import cli_start, event_delivery
 from bench.login_budget import login_budget
@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         if "warm" in parts:
             from shared.platform.db import reset_engine
 
+            cache_hits(fixtures["hit_ids"])
             reset_engine()  # the bench's own connections are gone before sessions are counted
             results["warm"] = warm(
                 db, env, fixtures, seconds=args.seconds, warmup=args.warmup, connections=args.connections, logs=logs
