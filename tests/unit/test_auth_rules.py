@@ -1,14 +1,18 @@
 """The auth rules extracted from the services, without HTTP or a database."""
 
+import uuid
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
 
 from shared.auth.accounts import change_action, loses_admin, user_changes
 from shared.auth.exchange import check_request
+from shared.auth.principal import Principal
 from shared.auth.roles import Grant, grants_from
 from shared.auth.schemas import ExchangeIn, UserPatch
 from shared.errors import BadRequest
+from shared.platform.namespaces import USERS_NAMESPACE
 
 ADMIN = SimpleNamespace(role="admin", is_active=True, iap_link_pending=False, iap_subject=None)
 
@@ -65,3 +69,21 @@ def test_only_a_token_exchange_of_an_id_token_for_an_access_token_is_asked_for(f
     with pytest.raises(BadRequest) as refused:
         check_request(ExchangeIn(**body | {field: value}))
     assert refused.value.code == code
+
+
+def test_the_callers_cached_account_is_kept_apart_per_credential_and_its_expiry():
+    # `/auth/me` shows what the credential may do until when: two tokens of one account must never
+    # share a cached answer (a service account's exchanged tokens have no id, only their expiry).
+    account = uuid.uuid4()
+    first = Principal(account, "ci@service-accounts", "viewer", credential="service_account",
+                      token_expires_at=datetime(2026, 12, 8, 1, tzinfo=UTC))  # fmt: skip
+    later = Principal(account, "ci@service-accounts", "viewer", credential="service_account",
+                      token_expires_at=datetime(2026, 12, 8, 2, tzinfo=UTC))  # fmt: skip
+    session = Principal(account, "ci@service-accounts", "viewer")
+    token = Principal(account, "ci@service-accounts", "viewer", credential="api_token", token_id=uuid.uuid4())
+
+    keys = {p.account_key for p in (first, later, session, token)}
+
+    assert len(keys) == 4
+    # Beside the callers' state, so every change the guard sees at once invalidates it too.
+    assert {namespace for namespace, _ in keys} == {USERS_NAMESPACE}

@@ -18,7 +18,8 @@ from shared.web.guard.state import Prefetched, cached
 
 if TYPE_CHECKING:
     from shared.auth import api_tokens, callers
-else:  # the database behind the cache, loaded on the first miss (shared.lazy)
+else:  # loaded on first use (shared.lazy): `callers` on a cache miss; `api_tokens` for the last-used
+    # stamp, which is due on a token's first request to an instance (so that request loads the data layer)
     callers = lazy.module("shared.auth.callers")
     api_tokens = lazy.module("shared.auth.api_tokens")
 
